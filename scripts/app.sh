@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up a fresh machine and start the dashboard on the embedded sample and shipped checkpoints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet -r requirements.txt
+exec .venv/bin/streamlit run app.py "$@"

@@ -114,3 +114,15 @@ def test_embedded_sample_is_balanced_and_in_range(embedded):
     assert embedded.pt.min() > 500 and embedded.pt.max() < 550
     img = embedded.images([0, len(embedded) - 1])
     assert img.shape == (2, 125, 125, 3) and img.dtype == np.float32
+
+
+@pytest.mark.parametrize("size", [125, 64, 32, 8])
+def test_compact_file_downsamples_without_densifying_to_the_same_images(tmp_path, size):
+    from core.data.readers import channels_first
+    from core.data.transforms import downsample
+
+    img = random_images(5, seed=3)
+    write_sparse(tmp_path / "c.h5", [to_sparse(i) for i in img], np.array([1, 0, 1, 0, 1]), np.zeros(5), np.zeros(5))
+    src = open_jets(tmp_path / "c.h5")
+    expected = downsample(channels_first(img[[4, 0, 2]]), size)
+    torch.testing.assert_close(src.downsampled([4, 0, 2], size), expected, rtol=1e-5, atol=1e-5)

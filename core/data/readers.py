@@ -215,6 +215,40 @@ class SparseJetFile(JetSource):
             out[k] = to_dense(pix[a:b], chan[a:b], val[a:b])
         return check_images(out, self.name, int(idx.min()) if idx.size else 0)
 
+    def downsampled(self, index, size: int) -> torch.Tensor:
+        """(n, 3, size, size) GeV straight from the sparse pixels, never making a dense 125 x 125 image.
+
+        Tracks and ECAL deposits are added into their coarse pixels; HCAL towers are filled into a
+        (25, 25) grid per jet and mapped to the coarse grid by a tower-to-pixel overlap matrix W
+        (pixels of tower t in coarse pixel c), as W^T T W, which conserves energy exactly.
+        """
+        from core.data.layout import HCAL_TOWER
+        from core.data.transforms import coarse_index
+
+        idx = _index_list(index, len(self), self.name)
+        pix, chan, val = self._arrays()
+        slot = np.full(len(self), -1, np.int64)
+        slot[idx] = np.arange(idx.size)
+        entry_slot = np.repeat(slot, np.diff(self._offsets))
+        keep = entry_slot >= 0
+        pix, chan, val, entry_slot = pix[keep].astype(np.int64), chan[keep], val[keep], entry_slot[keep]
+        coarse = coarse_index(size).numpy()
+        out = torch.zeros(idx.size, 3, size, size)
+        fine = chan < 2
+        row, col = pix[fine] // IMAGE_SIZE, pix[fine] % IMAGE_SIZE
+        flat = ((entry_slot[fine] * 3 + chan[fine]) * size + coarse[row]) * size + coarse[col]
+        out.view(-1).index_add_(0, torch.from_numpy(flat), torch.from_numpy(val[fine]))
+        ntow = IMAGE_SIZE // HCAL_TOWER
+        towers = torch.zeros(idx.size, ntow * ntow)
+        tow = ~fine
+        towers.view(-1).index_put_((torch.from_numpy(entry_slot[tow] * ntow * ntow + pix[tow]),),
+                                   torch.from_numpy(val[tow]), accumulate=True)
+        overlap = torch.zeros(ntow, size)
+        overlap.index_put_((torch.arange(IMAGE_SIZE) // HCAL_TOWER, torch.from_numpy(coarse)),
+                           torch.ones(IMAGE_SIZE), accumulate=True)
+        out[:, 2] = overlap.T @ towers.view(-1, ntow, ntow) @ overlap
+        return out
+
     def sparse(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pix, chan, val = self._arrays()
         a, b = self._offsets[i], self._offsets[i + 1]
@@ -324,10 +358,11 @@ def load_tensors(
         index = np.arange(n)
         if max_jets is not None and max_jets < n:
             index = np.sort(np.random.default_rng(seed).choice(n, size=max_jets, replace=False))
-        parts = []
-        for _, imgs in src.batches(batch_size, index):
-            parts.append(downsample(channels_first(imgs), size))
-        x = torch.cat(parts) if parts else torch.zeros(0, 3, size, size)
+        if isinstance(src, SparseJetFile):
+            x = src.downsampled(index, size)
+        else:
+            parts = [downsample(channels_first(imgs), size) for _, imgs in src.batches(batch_size, index)]
+            x = torch.cat(parts) if parts else torch.zeros(0, 3, size, size)
         return x, torch.from_numpy(src.y[index]).long()
     finally:
         src.close()

@@ -39,12 +39,23 @@ def downsample(x: torch.Tensor | np.ndarray, size: int) -> torch.Tensor:
     if size == h:
         return x
     if h == IMAGE_SIZE:
-        x = F.pad(x, (PAD_BEFORE, PADDED_SIZE - IMAGE_SIZE - PAD_BEFORE) * 2)
-        h = PADDED_SIZE
+        if size not in SIZES[1:]:
+            raise ValueError(f"cannot sum-pool {h} x {h} images to {size} x {size}; use one of {SIZES[1:]}")
+        # Sum rows, then columns, into their coarse pixels: the zero padding to 128 is implicit.
+        coarse = coarse_index(size, x.device)
+        rows = x.new_zeros(x.shape[0], x.shape[1], size, h).index_add_(2, coarse, x)
+        return x.new_zeros(x.shape[0], x.shape[1], size, size).index_add_(3, coarse, rows)
     if size > h or h % size:
         raise ValueError(f"cannot sum-pool {h} x {h} images to {size} x {size}; use one of {SIZES[1:]}")
     k = h // size
     return F.avg_pool2d(x, k) * float(k * k) if k > 1 else x
+
+
+def coarse_index(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """For each of the 125 pixels along an axis, its pixel in the ``size`` grid (125 padded to 128)."""
+    if size == IMAGE_SIZE:
+        return torch.arange(IMAGE_SIZE, device=device)
+    return (torch.arange(IMAGE_SIZE, device=device) + PAD_BEFORE) // (PADDED_SIZE // size)
 
 
 def pixel_width(size: int) -> float:

@@ -1,0 +1,273 @@
+"""Quantum diffusion benchmark: the hybrid model against re-implemented published circuits and a classical match.
+
+Part 1 (quality): every model trains for the same wall-clock budget on the same 3 x 8 x 8 jets, then
+generates ``--n`` jets per class; ``core.metrics.report.evaluate_sets`` compares them with held-out
+real jets (physics W1 per observable, FPD, with the real-vs-real floor). All models generate a jet
+*shape*; the total energy is drawn from the training distribution for every model, and the same
+finite-shot readout (N fitted so real jets keep their multiplicity) turns shapes into images.
+
+Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
+(statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
+
+    python benchmarks/bench_quantum.py                       # 3 seeds, 120 s per model, 1000 jets per class
+    python benchmarks/bench_quantum.py --seeds 1 --budget 30 --n 200   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.data.readers import load_tensors  # noqa: E402
+from core.quantum import baselines as B  # noqa: E402
+from core.quantum.task import build_task, default_config  # noqa: E402
+
+OBS = ("pt", "mass", "mult_tracks", "mult_ecal", "mult_hcal", "width", "ptd", "frac_tracks", "frac_ecal", "frac_hcal")
+
+
+class Deadline:
+    """A ``stop`` object for the training loop: set once the budget is spent."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.perf_counter() + seconds
+
+    def is_set(self) -> bool:
+        return time.perf_counter() > self.end
+
+
+def draw_totals(quantiles: list[float], n: int, generator: torch.Generator) -> torch.Tensor:
+    u = torch.rand(n, generator=generator).numpy()
+    return torch.as_tensor(np.interp(u, np.linspace(0, 1, len(quantiles)), quantiles), dtype=torch.float32)
+
+
+def shots_readout(shapes: torch.Tensor, shots: int, generator: torch.Generator) -> torch.Tensor:
+    """Pixel fractions -> fractions of ``shots`` multinomial counts (a finite measurement record)."""
+    counts = torch.stack([torch.bincount(torch.multinomial(s.double() + 1e-15, shots, True, generator=generator), minlength=s.numel()) for s in shapes])
+    return counts.float() / shots
+
+
+def fit_shots(shapes: torch.Tensor, real: torch.Tensor, generator: torch.Generator) -> int:
+    """The shot count whose readout of the real shapes keeps the real mean multiplicity (pixels > 0)."""
+    target = (real > 1e-3).float().sum((1, 2, 3)).mean().item()
+    best, best_err = 64, float("inf")
+    for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192):
+        mult = (shots_readout(shapes[:300], n, generator) > 0).float().sum(-1).mean().item()
+        if abs(mult - target) < best_err:
+            best, best_err = n, abs(mult - target)
+    return best
+
+
+def train_baseline(model, shapes, y, budget: float, seed: int, lr: float, batch: int = 32) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    deadline, steps, losses = Deadline(budget), 0, []
+    stages = model.steps if isinstance(model, B.PerStepQuDDPM) else 1
+    for stage in range(stages):
+        if isinstance(model, B.PerStepQuDDPM):  # trained step after step, from T down to 1
+            model.current = model.steps - stage
+            stage_end = time.perf_counter() + budget / stages
+        else:
+            stage_end = deadline.end
+        while time.perf_counter() < stage_end:
+            idx = torch.randint(len(shapes), (batch,), generator=g)
+            loss = model.loss(shapes[idx], y[idx], g)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+            losses.append(loss.item())
+    return {"steps": steps, "final_loss": float(np.mean(losses[-20:]))}
+
+
+def train_hybrid(x, y, budget: float, seed: int, order: str = "centred"):
+    from core.training.loop import Trainer, TrainConfig
+
+    torch.manual_seed(seed)
+    task = build_task(default_config(order=order), x)
+    cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
+    trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
+    events = list(trainer.run(stop=Deadline(budget)))
+    return task, trainer.ema, {"steps": events[-1].step, "final_loss": events[-1].loss}
+
+
+def evaluate(real, y_real, gen, y_gen, seed: int) -> dict:
+    from core.metrics.report import evaluate_sets
+
+    rep = evaluate_sets(real, gen, y_real, y_gen, classifier=False, seed=seed)
+    return {row.metric: (row.model, row.floor) for row in rep.rows}
+
+
+def quality(args) -> dict:
+    x, y = load_tensors(args.data, size=8, max_jets=args.max_jets, seed=0)
+    n_train = len(x) // 2
+    x_tr, y_tr, x_te, y_te = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    totals_tr = x_tr.sum((1, 2, 3))
+    quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
+    shapes_tr = x_tr.reshape(n_train, -1) / totals_tr[:, None].clamp_min(1e-9)
+    g0 = torch.Generator().manual_seed(0)
+    shots = fit_shots(shapes_tr, x_tr, g0)
+    print(f"# data: {len(x)} jets ({n_train} train, {len(x) - n_train} held out), readout shots fitted: {shots}")
+    labels = torch.cat([torch.zeros(args.n, dtype=torch.long), torch.ones(args.n, dtype=torch.long)])
+    results: dict = {}
+    for seed in range(args.seeds):
+        for name in args.models:
+            t0 = time.perf_counter()
+            if name.startswith("hybrid"):
+                task, net, info = train_hybrid(x_tr, y_tr, args.budget, seed, order="raster" if name == "hybrid-raster" else "centred")
+                n_q = task.model.circuit.num_params
+                n_params = B.count_parameters(task.model)
+                g = torch.Generator().manual_seed(1000 + seed)
+                probs, _ = __import__("core.quantum.hybrid", fromlist=["sample_states"]).sample_states(net, labels, generator=g)
+                shapes = task.encoder.decode(probs[:, None, :].double(), torch.ones(len(labels), 1)).reshape(len(labels), -1).float()
+            else:
+                torch.manual_seed(seed)
+                model = {
+                    "kolle": lambda: B.KolleDense(),
+                    "patch": lambda: B.PatchCircuit(),
+                    "msquddpm": lambda: B.PerStepQuDDPM(),
+                    "classical": lambda: B.ClassicalMLP(),
+                }[name]()
+                lr = 1e-2 if name != "classical" else 3e-3
+                info = train_baseline(model, shapes_tr, y_tr, args.budget, seed, lr)
+                n_q, n_params = B.quantum_angle_count(model), B.count_parameters(model)
+                g = torch.Generator().manual_seed(1000 + seed)
+                shapes = model.sample_shapes(len(labels), labels, g)
+            train_s = time.perf_counter() - t0
+            shapes = shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12)
+            e = draw_totals(quantiles, len(labels), g)
+            read = shots_readout(shapes, shots, g)
+            imgs = (read * e[:, None]).reshape(-1, 3, 8, 8)
+            metrics = evaluate(x_te, y_te, imgs, labels, seed)
+            results.setdefault(name, []).append({"seed": seed, "params": n_params, "angles": n_q, "time_s": train_s, **info, "metrics": metrics})
+            w = {k: round(v[0], 3) for k, v in metrics.items() if k.startswith("W1") or k.startswith("FPD")}
+            print(f"{name:14s} seed {seed}: {info['steps']} steps in {train_s:.0f}s, params {n_params}, angles {n_q}: {w}", flush=True)
+    return {"shots": shots, "results": results}
+
+
+def summarise(q: dict) -> str:
+    names = list(q["results"])
+    first = q["results"][names[0]][0]["metrics"]
+    rows = [k for k in first]
+    lines = ["| metric | floor | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for k in rows:
+        floor = np.mean([r["metrics"][k][1] for r in q["results"][names[0]]])
+        cells = []
+        for n in names:
+            vals = np.array([r["metrics"][k][0] for r in q["results"][n]])
+            cells.append(f"{vals.mean():.3g} ± {vals.std():.2g}" if len(vals) > 1 else f"{vals.mean():.3g}")
+        lines.append(f"| {k} | {floor:.3g} | " + " | ".join(cells) + " |")
+    for label, key in (("trainable parameters", "params"), ("circuit angles per evaluation", "angles"), ("training steps", "steps")):
+        lines.append(f"| {label} | | " + " | ".join(str(int(np.mean([r[key] for r in q["results"][n]]))) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def speed(reps: int = 3) -> list[str]:
+    """Torch simulator vs qiskit-aer on the hybrid circuit (9 qubits, 6 layers)."""
+    from qiskit import transpile
+    from qiskit.circuit import ParameterVector
+    from qiskit_aer import AerSimulator
+
+    from core.quantum import sim
+    from core.quantum.circuit import hardware_efficient
+
+    circ = hardware_efficient(9, 6, ("ry",), "cz")
+    P = circ.num_params
+    pv = ParameterVector("t", P)
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(9)
+    for op in circ.ops:
+        getattr(qc, op.name)(*([pv[op.param]] if op.param is not None else []), *op.qubits)
+    out = []
+
+    def best(fn):
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    def aer_run(method: str, rows: np.ndarray, save: str):
+        backend = AerSimulator(method=method)
+        base = transpile(qc, basis_gates=["ry", "cz"], optimization_level=0)
+        circs = []
+        for r in rows:
+            c = base.assign_parameters(r)
+            getattr(c, save)()
+            circs.append(c)
+        return backend.run(circs).result()
+
+    for batch, method, dm in ((64, "statevector", False), (16, "density_matrix", True)):
+        params = torch.rand(batch, P, dtype=torch.float64) * 6
+        if dm:
+            rho0 = sim.to_density(sim.zero_state(9, batch))
+            t_torch = best(lambda: circ.run_dm(rho0, params))
+        else:
+            psi0 = sim.zero_state(9, batch)
+            t_torch = best(lambda: circ.run_sv(psi0, params))
+        t_aer = best(lambda: aer_run(method, params.numpy(), "save_density_matrix" if dm else "save_statevector"))
+        out.append(f"| forward, {method}, {batch} circuits | {t_torch * 1e3:.1f} ms | {t_aer * 1e3:.1f} ms | {t_aer / t_torch:.1f}x |")
+
+    # Gradient of a fidelity loss with respect to all angles, 4 parameter rows.
+    rows = 4
+    params = (torch.rand(rows, P, dtype=torch.float64) * 6).requires_grad_()
+    target = torch.zeros(rows, 512, dtype=torch.complex128)
+    target[:, 0] = 1
+
+    def torch_grad():
+        loss = sim.fidelity_pure(circ.run_sv(sim.zero_state(9, rows), params), target).sum()
+        loss.backward()
+
+    t_torch = best(torch_grad)
+    shifted = []
+    for r in params.detach().numpy():
+        for k in range(P):
+            for s in (np.pi / 2, -np.pi / 2):
+                v = r.copy()
+                v[k] += s
+                shifted.append(v)
+    t_aer = best(lambda: aer_run("statevector", np.array(shifted), "save_statevector"))
+    out.append(f"| gradient ({P} angles), {rows} rows: autograd vs parameter shift ({len(shifted)} circuits) | {t_torch * 1e3:.1f} ms | {t_aer * 1e3:.1f} ms | {t_aer / t_torch:.1f}x |")
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="jet file (default: the embedded sample)")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--budget", type=float, default=120.0, help="training seconds per model and seed")
+    p.add_argument("--n", type=int, default=1000, help="generated jets per class")
+    p.add_argument("--max-jets", type=int, default=None)
+    p.add_argument("--models", nargs="+", default=["hybrid", "kolle", "patch", "msquddpm", "classical"])
+    p.add_argument("--skip-quality", action="store_true")
+    p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--json", default=None, help="write the raw results here")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    report = {"args": vars(args)}
+    if not args.skip_speed:
+        print("| simulator task | torch (ours) | qiskit-aer | aer / torch |\n|---|---|---|---|")
+        lines = speed()
+        print("\n".join(lines), flush=True)
+        report["speed"] = lines
+    if not args.skip_quality:
+        q = quality(args)
+        report["quality"] = q
+        print(summarise(q))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

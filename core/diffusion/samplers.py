@@ -1,0 +1,206 @@
+"""Reverse-process samplers behind one interface: ``run_sampler(name, eps_fn, x_T, schedule, steps)``.
+
+A sampler sees the network only through ``eps_fn(xt, t) -> eps`` (t an (N,) int64 tensor of steps),
+so eps- and v-prediction, guidance and clipping all live in the task, and any sampler can be swapped
+at run time. Each walks a descending subset of ``steps`` integer steps from T - 1 to 0 and ends on the
+clean image (alpha_bar = 1). Samplers (NFE = ``steps``):
+
+- ``ddpm``: ancestral sampling from the posterior q(x_s | x_t, x0_hat) (Ho et al. 2020), respaced;
+- ``ddim``: Song et al. (2021), ``eta`` from 0 (deterministic ODE) to 1 (same law as ddpm);
+- ``fast``: DPM-Solver++(2M) (Lu et al. 2022), second-order multistep in log-SNR, data prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from core.diffusion.schedules import NoiseSchedule
+from core.errors import JetInputError
+
+EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Trace:
+    """What a sampler visited: integer steps, the states (first is x_T, last the sample), the x0 estimates."""
+
+    t: list[int] = field(default_factory=list)
+    xt: list[torch.Tensor] = field(default_factory=list)
+    x0: list[torch.Tensor] = field(default_factory=list)
+
+
+def timesteps_for(schedule: NoiseSchedule, steps: int, start: int | None = None, spacing: str = "time") -> list[int]:
+    """``steps`` integer steps from ``start`` (default T - 1) down to 0, descending.
+
+    ``spacing="time"`` spaces them evenly in t; ``"logsnr"`` evenly in lambda = log(alpha / sigma), which
+    multistep solvers need (a few huge steps in lambda near the clean end make them overshoot). Steps that
+    round to the same integer are merged, so ``logsnr`` may return fewer than ``steps``.
+    """
+    start = schedule.timesteps - 1 if start is None else int(start)
+    if not 0 <= start < schedule.timesteps:
+        raise JetInputError(f"sampler start step: must be between 0 and {schedule.timesteps - 1}, got {start}")
+    if steps < 1 or steps > start + 1:
+        raise JetInputError(f"sampler steps: must be between 1 and {start + 1}, got {steps}")
+    if spacing == "logsnr" and steps > 1:
+        lam = 0.5 * torch.log(schedule.alpha_bar / (1 - schedule.alpha_bar))[: start + 1]
+        targets = torch.linspace(float(lam[start]), float(lam[0]), steps, dtype=torch.float64)
+        # lambda decreases with t: the nearest integer step of every target.
+        ts = (lam[None, :] - targets[:, None]).abs().argmin(dim=1).tolist()
+        return sorted({int(t) for t in ts}, reverse=True)
+    ts = torch.linspace(start, 0, steps, dtype=torch.float64).round().long().tolist()
+    return [int(t) for t in ts]
+
+
+def _ab(schedule: NoiseSchedule, t: int | None) -> torch.Tensor:
+    """alpha_bar at step t as a 0-d float64 tensor; None means the clean end (1)."""
+    value = 1.0 if t is None else float(schedule.alpha_bar[t])
+    return torch.tensor(value, dtype=torch.float64)
+
+
+def _tt(t: int, x: torch.Tensor) -> torch.Tensor:
+    return torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+
+
+def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def _pairs(ts: list[int]) -> list[tuple[int, int | None]]:
+    return list(zip(ts, ts[1:] + [None], strict=True))
+
+
+def ddpm(
+    eps_fn: EpsFn,
+    x: torch.Tensor,
+    schedule: NoiseSchedule,
+    steps: int,
+    generator=None,
+    trace: Trace | None = None,
+    start: int | None = None,
+) -> torch.Tensor:
+    """Ancestral sampling: x_s ~ q(x_s | x_t, x0_hat), the DDPM posterior between two kept steps."""
+    for t, s in _pairs(timesteps_for(schedule, steps, start)):
+        ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
+        eps = eps_fn(x, _tt(t, x))
+        x0 = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
+        # Posterior mean and variance for the respaced step t -> s.
+        beta = 1 - ab_t / ab_s
+        mean = (ab_s.sqrt() * beta / (1 - ab_t)).item() * x0 + ((1 - beta).sqrt() * (1 - ab_s) / (1 - ab_t)).item() * x
+        var = (beta * (1 - ab_s) / (1 - ab_t)).item()
+        x = mean + var**0.5 * _noise(x, generator) if s is not None else mean
+        if trace is not None:
+            trace.t.append(t), trace.x0.append(x0), trace.xt.append(x)
+    return x
+
+
+def ddim(
+    eps_fn: EpsFn,
+    x: torch.Tensor,
+    schedule: NoiseSchedule,
+    steps: int,
+    generator=None,
+    trace: Trace | None = None,
+    eta: float = 0.0,
+    start: int | None = None,
+) -> torch.Tensor:
+    """DDIM: x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma z; eta = 0 is deterministic."""
+    if not 0.0 <= eta <= 1.0:
+        raise JetInputError(f"ddim eta: must be between 0 and 1, got {eta}")
+    for t, s in _pairs(timesteps_for(schedule, steps, start)):
+        ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
+        eps = eps_fn(x, _tt(t, x))
+        x0 = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
+        sigma = (eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()).item()
+        x = ab_s.sqrt().item() * x0 + max(float(1 - ab_s) - sigma**2, 0.0) ** 0.5 * eps
+        if sigma > 0:
+            x = x + sigma * _noise(x, generator)
+        if trace is not None:
+            trace.t.append(t), trace.x0.append(x0), trace.xt.append(x)
+    return x
+
+
+def ddim_invert(eps_fn: EpsFn, x0: torch.Tensor, schedule: NoiseSchedule, steps: int) -> torch.Tensor:
+    """Run the eta = 0 DDIM ODE forwards, clean -> x_T, so ``ddim(eta=0)`` maps the result back to x0."""
+    ts = timesteps_for(schedule, steps)[::-1]
+    x = x0
+    for s, t in zip([None] + ts[:-1], ts, strict=True):
+        ab_s, ab_t = _ab(schedule, s), _ab(schedule, t)
+        # Evaluate the network where the reverse step from t would evaluate it, at the current state.
+        eps = eps_fn(x, _tt(t if s is None else s, x))
+        x0_hat = (x - (1 - ab_s).sqrt().item() * eps) / ab_s.sqrt().item()
+        x = ab_t.sqrt().item() * x0_hat + (1 - ab_t).sqrt().item() * eps
+    return x
+
+
+def dpm_solver_2m(
+    eps_fn: EpsFn,
+    x: torch.Tensor,
+    schedule: NoiseSchedule,
+    steps: int,
+    generator=None,
+    trace: Trace | None = None,
+    start: int | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2M): multistep second order in lambda = log(alpha / sigma), first order on the last step."""
+    pairs = _pairs(timesteps_for(schedule, steps, start, spacing="logsnr"))
+    d_prev, h_prev = None, None
+    for i, (t, s) in enumerate(pairs):
+        ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
+        eps = eps_fn(x, _tt(t, x))
+        d = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
+        if s is None:
+            # Last step lands on the clean image: the data prediction itself.
+            x_next = d
+        else:
+            lam_t = 0.5 * torch.log(ab_t / (1 - ab_t))
+            lam_s = 0.5 * torch.log(ab_s / (1 - ab_s))
+            h = (lam_s - lam_t).item()
+            d_eff = d
+            if d_prev is not None and i < len(pairs) - 1:
+                # Second-order correction from the previous data prediction.
+                r = h_prev / h
+                d_eff = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * d_prev
+            sigma_ratio = ((1 - ab_s) / (1 - ab_t)).sqrt().item()
+            x_next = sigma_ratio * x - ab_s.sqrt().item() * torch.expm1(torch.tensor(-h)).item() * d_eff
+            h_prev = h
+        d_prev = d
+        x = x_next
+        if trace is not None:
+            trace.t.append(t), trace.x0.append(d), trace.xt.append(x)
+    return x
+
+
+SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddpm": ddpm, "ddim": ddim, "fast": dpm_solver_2m}
+
+
+def default_steps(name: str, schedule: NoiseSchedule) -> int:
+    """Default network evaluations: all T for ddpm, 50 for ddim, 20 for fast (capped at T)."""
+    return min({"ddpm": schedule.timesteps, "ddim": 50, "fast": 20}.get(name, 50), schedule.timesteps)
+
+
+def run_sampler(
+    name: str,
+    eps_fn: EpsFn,
+    x_T: torch.Tensor,
+    schedule: NoiseSchedule,
+    steps: int | None = None,
+    generator: torch.Generator | None = None,
+    trajectory: bool = False,
+    start: int | None = None,
+    **options,
+) -> torch.Tensor | tuple[torch.Tensor, Trace]:
+    """Run sampler ``name`` from ``x_T`` (a state at step ``start``, default T - 1).
+
+    With ``trajectory`` also return the ``Trace`` of every step. ``options``: ``eta`` for ddim.
+    """
+    if name not in SAMPLERS:
+        raise JetInputError(f"sampler {name!r}: unknown; use one of {', '.join(SAMPLERS)}")
+    if steps is None:
+        steps = min(default_steps(name, schedule), schedule.timesteps if start is None else int(start) + 1)
+    trace = Trace(xt=[x_T]) if trajectory else None
+    with torch.no_grad():
+        x = SAMPLERS[name](eps_fn, x_T, schedule, int(steps), generator=generator, trace=trace, start=start, **options)
+    return (x, trace) if trajectory else x

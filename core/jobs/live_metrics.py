@@ -1,0 +1,115 @@
+"""Metrics measured during training, at intervals, on held-out jets: what the Train page plots live.
+
+- SSIM and PSNR (mean over channels) of one-step reconstructions from step t = 0.3 T (Gaussian diffusion
+  families only: they say how well the denoiser recovers a jet, not how good its samples are);
+- a set distance of a few generated jets to the held-out ones: FID on the jet classifier's features when
+  ``checkpoints/jet_classifier`` is there, else the Frechet distance on standardised physics observables.
+
+Cheap by design (a few dozen jets, a few sampler steps), so a CPU run is slowed by seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.metrics.physics import as_matrix, frechet_distance, observables, standardise
+
+MetricsFn = Callable[[object, nn.Module, int], dict]
+
+
+def _classifier_features():
+    """The jet-classifier feature network, or None when the shipped classifier is missing or unreadable."""
+    try:
+        from core.metrics.features import JetFeatures
+
+        return JetFeatures()
+    except Exception:  # a missing checkpoint just means the physics distance is used instead
+        return None
+
+
+def _fid(real_feats: torch.Tensor, gen_feats: torch.Tensor) -> float:
+    from core.metrics.sets import fid_kid_from_features
+
+    return fid_kid_from_features(real_feats, gen_feats, kid_subsets=2)["fid"]
+
+
+def make_metrics_fn(
+    x_held: torch.Tensor,
+    y_held: torch.Tensor,
+    n_recon: int = 16,
+    n_generate: int = 32,
+    t_fraction: float = 0.3,
+    sample_steps: int = 10,
+    seed: int = 0,
+) -> MetricsFn:
+    """A ``metrics_fn(task, ema, step) -> dict`` for ``core.training.loop.Trainer`` over held-out GeV jets."""
+    x_rec, y_rec = x_held[:n_recon].float(), y_held[:n_recon].long()
+    features = None
+    real_feats = None
+    physics_real = observables(x_held.float())
+
+    def fn(task, ema: nn.Module, step: int) -> dict:
+        nonlocal features, real_feats
+        out: dict = {}
+        was_training = ema.training
+        ema.eval()
+        try:
+            with torch.no_grad():
+                if hasattr(task, "schedule") and hasattr(task, "transform"):
+                    _safely(out, lambda: _reconstruction(task, ema, x_rec, y_rec, t_fraction, seed))
+                gen = torch.Generator().manual_seed(seed)
+                labels = (torch.arange(n_generate) % 2).long() if task.conditional else None
+                samples = task.sample(ema, n_generate, labels=labels, steps=sample_steps, generator=gen)
+                real = x_held.float()
+                if samples.shape[-1] != real.shape[-1]:
+                    from core.data.transforms import downsample
+
+                    real = downsample(real, samples.shape[-1])
+                if features is None:
+                    features = _classifier_features() or False
+                    if features is not False:
+                        try:
+                            real_feats = features(features.prepare(real)).double()
+                        except Exception:  # classifier cannot read this size: fall back to physics
+                            features = False
+                if features is not False:
+                    _safely(out, lambda: {"fid_jet": _fid(real_feats, features(features.prepare(samples)).double())})
+                else:
+                    real_obs = physics_real if real.shape[-1] == x_held.shape[-1] else observables(real)
+
+                    def fpd() -> dict:
+                        za, zg = standardise(as_matrix(real_obs), as_matrix(observables(samples)))
+                        return {"fpd": frechet_distance(za, zg)}
+
+                    _safely(out, fpd)
+        finally:
+            ema.train(was_training)
+        return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
+
+    return fn
+
+
+def _safely(out: dict, compute: Callable[[], dict]) -> None:
+    """Add a metric group to ``out``; too few jets or a degenerate sample skips it instead of ending the run."""
+    try:
+        out.update(compute())
+    except (ValueError, RuntimeError, np.linalg.LinAlgError):
+        pass
+
+
+def _reconstruction(task, ema: nn.Module, x0: torch.Tensor, y: torch.Tensor, t_fraction: float, seed: int) -> dict:
+    from core.metrics.checkpoint_adapter import reconstructor_from_checkpoint
+    from core.metrics.reconstruct import reconstruct, reconstruction_metrics
+    from core.training.checkpoint import Checkpoint
+
+    live = Checkpoint(path=None, task=task, ema=ema, config={}, state={}, card={})  # type: ignore[arg-type]
+    device = next(ema.parameters()).device
+    model = reconstructor_from_checkpoint(live, labels=y.to(device) if task.conditional else None, device=str(device))
+    t = int(t_fraction * (model.timesteps - 1))
+    rec = reconstruct(model, x0.to(device), t, mode="one_step", seed=seed)
+    m = reconstruction_metrics(rec)["model"]
+    return {"ssim": m["ssim"]["mean"], "psnr": m["psnr"]["mean"], "recon_t": t}

@@ -1,0 +1,240 @@
+"""The hybrid quantum reverse model: a hardware-efficient PQC whose angles come from a small MLP.
+
+One reverse step at integer step t acts on the data qubits (holding the noisy state) plus ancilla
+qubits that start in |0> and are traced out (or measured) afterwards, so the map can remove entropy:
+
+    rho_t  --U(theta(t, label, z)) on data + ancillas, Tr_ancillas-->  estimate of the clean state
+
+``theta`` is the output of an MLP of (one-hot t, one-hot label, latent z ~ N(0, I)). The latent is the
+source of diversity: the forward process ends in the same fixed point for every jet (I/d for
+depolarising noise), so without z a reverse map could only give one, average, jet.
+
+Pure-state inputs are simulated as statevectors (the noisy ensemble is unravelled into quantum
+trajectories); the fidelity of the traced-out output to a pure target is exact from the statevector:
+F = sum_a |<psi0, a | Psi>|^2. Density-matrix simulation of the same step (``step_dm``) is used for
+checks against qiskit-aer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from core.errors import JetInputError
+from core.quantum import sim
+from core.quantum.channels import NoiseSchedule, make_channel
+from core.quantum.circuit import Circuit, hardware_efficient
+
+
+@dataclass
+class HybridConfig:
+    """Architecture of the hybrid model (saved in the checkpoint config)."""
+
+    data_qubits: int = 8
+    ancillas: int = 1
+    layers: int = 6
+    rotations: tuple[str, ...] = ("ry",)
+    entangler: str = "cz"
+    steps: int = 4
+    channel: str = "amplitude_damping"
+    schedule: str = "cosine"
+    latent: int = 8
+    hidden: int = 64
+    mmd_weight: float = 1.0
+    fid_weight: float = 1.0
+    kernel_powers: tuple[int, ...] = (1, 4, 16)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rotations"] = list(self.rotations)
+        d["kernel_powers"] = list(self.kernel_powers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HybridConfig:
+        d = dict(d)
+        d["rotations"] = tuple(d.get("rotations", ("ry",)))
+        d["kernel_powers"] = tuple(d.get("kernel_powers", (1, 4, 16)))
+        return cls(**d)
+
+
+class HybridModel(nn.Module):
+    """Angle network + circuit; ``forward`` runs one reverse step on a batch of statevectors."""
+
+    def __init__(self, cfg: HybridConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        n = cfg.data_qubits + cfg.ancillas
+        sim.check_size(n)
+        NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)  # validates channel name and steps
+        self.circuit: Circuit = hardware_efficient(n, cfg.layers, tuple(cfg.rotations), cfg.entangler)
+        n_in = cfg.steps + 2 + cfg.latent
+        self.net = nn.Sequential(
+            nn.Linear(n_in, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.SiLU(),
+            nn.Linear(cfg.hidden, self.circuit.num_params),
+        )  # fmt: skip
+        with torch.no_grad():
+            self.net[-1].weight.mul_(0.1)
+            self.net[-1].bias.uniform_(-0.5, 0.5)
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        return NoiseSchedule(self.cfg.channel, self.cfg.steps, kind=self.cfg.schedule)
+
+    def angles(self, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Circuit angles (B, P) for steps t (1..T), labels y (0/1) and latents z (B, latent)."""
+        t_hot = nn.functional.one_hot(t.long() - 1, self.cfg.steps).float()
+        y_hot = nn.functional.one_hot(y.long().clamp(0, 1), 2).float()
+        return self.net(torch.cat([t_hot, y_hot, z.float()], -1))
+
+    def embed(self, psi: torch.Tensor) -> torch.Tensor:
+        """|psi> (B, 2**n) -> |0>_ancillas |psi> (ancillas are the highest qubits)."""
+        full = psi.new_zeros(psi.shape[0], 2 ** (self.cfg.data_qubits + self.cfg.ancillas))
+        full[:, : psi.shape[1]] = psi
+        return full
+
+    def forward(self, psi: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """One reverse step on pure inputs: output statevector on data + ancillas, (B, 2**(n+a))."""
+        return self.circuit.run_sv(self.embed(psi), self.angles(t, y, z).to(_real(psi.dtype)))
+
+    def step_dm(self, rho: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The same step on density matrices, ancillas traced out: (B, 2**n, 2**n)."""
+        n, a = self.cfg.data_qubits, self.cfg.ancillas
+        anc = torch.zeros(2**a, 2**a, dtype=rho.dtype)
+        anc[0, 0] = 1
+        full = torch.einsum("ab,zij->zaibj", anc, rho).reshape(rho.shape[0], 2 ** (n + a), 2 ** (n + a))
+        out = self.circuit.run_dm(full, self.angles(t, y, z).to(_real(rho.dtype)))
+        return sim.partial_trace(out, tuple(range(n, n + a)))
+
+
+def _real(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+def split_ancillas(out: torch.Tensor, data_qubits: int) -> torch.Tensor:
+    """(B, 2**(n+a)) -> (B, 2**a, 2**n): the unnormalised data vector for each ancilla outcome."""
+    return out.reshape(out.shape[0], -1, 2**data_qubits)
+
+
+def fidelity_to_pure(out: torch.Tensor, target: torch.Tensor, data_qubits: int) -> torch.Tensor:
+    """<target| Tr_anc |out><out| |target> per item, exact."""
+    m = split_ancillas(out, data_qubits)
+    return (torch.einsum("bi,bai->ba", target.conj(), m).abs() ** 2).sum(-1)
+
+
+def data_probabilities(out: torch.Tensor, data_qubits: int) -> torch.Tensor:
+    """Born probabilities of the data qubits with the ancillas traced out, (B, 2**n)."""
+    return (split_ancillas(out, data_qubits).abs() ** 2).sum(1)
+
+
+def overlap_kernel(a: torch.Tensor, b: torch.Tensor, data_qubits: int | None = None) -> torch.Tensor:
+    """Tr(sigma_i tau_j) for reduced states of ``a`` (B1, 2**(n+a1)) and ``b`` (B2, ...): the fidelity kernel.
+
+    For pure states this is |<a_i|b_j>|^2; with ancillas it is sum_{x,y} |<a_{i,x}|b_{j,y}>|^2.
+    """
+    n = data_qubits if data_qubits is not None else sim.num_qubits_of(a.shape[-1])
+    ma, mb = split_ancillas(a, n), split_ancillas(b, n)
+    g = torch.einsum("ixd,jyd->ijxy", ma.conj(), mb)
+    return (g.abs() ** 2).sum((-1, -2))
+
+
+def mmd_fidelity(
+    gen: torch.Tensor, real: torch.Tensor, y_gen: torch.Tensor, y_real: torch.Tensor, data_qubits: int, powers: tuple[int, ...] = (1,)
+) -> torch.Tensor:
+    """Squared MMD between generated and clean state sets, within each label.
+
+    Kernel: sum_k F^k over ``powers`` (F the fidelity kernel; powers of a positive kernel are positive).
+    Jets overlap a lot (median F ~ 0.65 between two jets), so higher powers sharpen the comparison.
+    """
+
+    def kern(a, b):
+        f = overlap_kernel(a, b, data_qubits)
+        return sum(f**k for k in powers) / len(powers)
+
+    kgg, krr, kgr = kern(gen, gen), kern(real, real), kern(gen, real)
+    total = gen.new_zeros((), dtype=kgg.dtype)
+    for lab in torch.unique(y_real):
+        g, r = y_gen == lab, y_real == lab
+        ng, nr = int(g.sum()), int(r.sum())
+        if ng < 2 or nr < 2:
+            continue
+        eye_g = torch.eye(ng, dtype=kgg.dtype)
+        eye_r = torch.eye(nr, dtype=krr.dtype)
+        term_gg = (kgg[g][:, g] * (1 - eye_g)).sum() / (ng * (ng - 1))
+        term_rr = (krr[r][:, r] * (1 - eye_r)).sum() / (nr * (nr - 1))
+        term_gr = kgr[g][:, r].mean()
+        total = total + term_gg + term_rr - 2 * term_gr
+    return total
+
+
+def hybrid_loss(
+    model: nn.Module, psi0: torch.Tensor, y: torch.Tensor, generator: torch.Generator, cfg: HybridConfig
+) -> torch.Tensor:
+    """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term."""
+    b = psi0.shape[0]
+    sched = NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)
+    t = torch.randint(1, cfg.steps + 1, (b,), generator=generator)
+    keep = torch.as_tensor(sched.keep_bar(), dtype=torch.float32)[t]
+    # Noisy inputs: one quantum trajectory of the closed-form channel per item.
+    psi_t = psi0.clone()
+    for step in torch.unique(t).tolist():
+        sel = t == step
+        psi_t[sel] = sched.cumulative(step).sample_sv(psi0[sel], generator=generator)
+    z = torch.randn(b, cfg.latent, generator=generator)
+    out = model(psi_t, t, y, z)
+    infid = 1 - fidelity_to_pure(out, psi0, cfg.data_qubits)
+    loss = cfg.fid_weight * (keep.to(infid.dtype) * infid).mean()
+    if cfg.mmd_weight > 0:
+        loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, tuple(cfg.kernel_powers))
+    return loss
+
+
+@torch.no_grad()
+def sample_states(
+    model: HybridModel,
+    labels: torch.Tensor,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.complex64,
+    record: bool = False,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run the reverse chain from the fixed point; returns final Born probabilities (N, 2**n) and per-step probs.
+
+    Start: a uniformly random basis state per chain (a trajectory of I/d, the depolarising fixed point;
+    for amplitude damping |0...0>). Each step: the PQC with the chain's latent, ancillas measured
+    (trajectory of the trace), then the forward channel re-noises the estimate to step t-1.
+    The last step's data probabilities are exact (ancillas traced, no shots).
+    """
+    cfg = model.cfg
+    n = labels.shape[0]
+    d = 2**cfg.data_qubits
+    sched = model.schedule
+    psi = torch.zeros(n, d, dtype=dtype)
+    if cfg.channel == "amplitude_damping":
+        psi[:, 0] = 1
+    else:
+        psi[torch.arange(n), torch.randint(d, (n,), generator=generator)] = 1
+    z = torch.randn(n, cfg.latent, generator=generator)
+    history = []
+    for t in range(cfg.steps, 0, -1):
+        out = model(psi, torch.full((n,), t), labels, z)
+        probs = data_probabilities(out, cfg.data_qubits)
+        if record:
+            history.append(probs.float())
+        if t == 1:
+            return probs.float(), history
+        # Measure the ancillas: pick an outcome with its Born probability, keep the collapsed data state.
+        m = split_ancillas(out, cfg.data_qubits)
+        p_anc = (m.abs() ** 2).sum(-1).real
+        pick = torch.multinomial(p_anc.clamp_min(0) + 1e-12, 1, generator=generator)[:, 0]
+        psi = m[torch.arange(n), pick]
+        psi = psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        psi = sched.cumulative(t - 1).sample_sv(psi, generator=generator)
+    raise JetInputError("hybrid model: steps must be >= 1")
+
+
+def channel_for(cfg: HybridConfig, t: int):
+    """The closed-form forward channel from the clean state to step t."""
+    return NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule).cumulative(t) if t > 0 else make_channel(cfg.channel, 0.0)

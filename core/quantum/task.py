@@ -1,0 +1,144 @@
+"""The hybrid quantum model as a ``core.training.task.Task`` (registry key ``"quantum"``).
+
+Training images (N, 3, H, W) GeV are downsampled (energy conserving) to ``size`` x ``size`` and
+amplitude-encoded; the total energy of each jet is kept as a classical number, and the model card
+stores its quantiles per class so sampling can draw a total energy for every generated shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.errors import JetInputError
+from core.quantum.encoders import make_encoder, prepare_images
+from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
+from core.training.task import Trajectory
+
+HYBRID_ENCODERS = ("amplitude", "frqi")
+N_QUANTILES = 101
+BORN_NAMES = ("born", "exact", "fast", "ddpm", "ddim")
+
+
+def default_config(size: int = 8, encoder: str = "amplitude", order: str = "centred", **hybrid) -> dict:
+    """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields."""
+    return {"family": "quantum", "size": size, "encoder": encoder, "order": order, "hybrid": HybridConfig(**hybrid).to_dict()}
+
+
+def encoder_options(config: dict) -> dict:
+    """Keyword options of the encoder stored in a task config (pixel order of the amplitude encoder)."""
+    return {"order": config.get("order", "raster")} if config["encoder"] == "amplitude" else {}
+
+
+def _aux_quantiles(aux: np.ndarray, y: np.ndarray | None) -> dict[str, list[float]]:
+    qs = np.linspace(0, 1, N_QUANTILES)
+    out = {"all": np.quantile(aux, qs).tolist()}
+    if y is not None:
+        for lab in (0, 1):
+            if (y == lab).sum() > 1:
+                out[str(lab)] = np.quantile(aux[y == lab], qs).tolist()
+    return out
+
+
+class QuantumTask:
+    """Hybrid PQC diffusion on amplitude- (or FRQI-) encoded 8 x 8 jets; see ``core.training.task.Task``."""
+
+    family = "quantum"
+    conditional = True
+
+    def __init__(self, config: dict, model: HybridModel) -> None:
+        self._config = config
+        self.model = model
+        self.size = int(config["size"])
+        self.encoder = make_encoder(config["encoder"], (3, self.size, self.size), **encoder_options(config))
+        self.hybrid_cfg = model.cfg
+
+    def config(self) -> dict:
+        return dict(self._config)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in GeV -> clean statevectors (N, 2**n) as complex64."""
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise JetInputError(f"training images: expected (N, 3, H, W), got {tuple(x.shape)}")
+        small = prepare_images(x, self.size)
+        return self.encoder.encode(small).state[:, 0].to(torch.complex64)
+
+    def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return hybrid_loss(net, x, y, generator, self.hybrid_cfg)
+
+    def _draw_aux(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Draw the classical number(s) (total energy or scale) per sample from the stored quantiles."""
+        table = self._config.get("aux_quantiles") or {"all": [1.0] * N_QUANTILES}
+        u = torch.rand(labels.shape[0], generator=generator).numpy()
+        qs = np.linspace(0, 1, N_QUANTILES)
+        out = np.empty(labels.shape[0])
+        for i, lab in enumerate(labels.tolist()):
+            curve = table.get(str(lab), table["all"])
+            out[i] = np.interp(u[i], qs, curve)
+        return torch.as_tensor(out)[:, None]
+
+    def decode(self, probs: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        return self.encoder.decode(probs[:, None, :].double(), aux).clamp_min(0)
+
+    def sample(
+        self,
+        net: nn.Module,
+        n: int,
+        *,
+        labels: torch.Tensor | None = None,
+        sampler: str | None = None,
+        steps: int | None = None,
+        guidance: float = 1.0,
+        generator: torch.Generator | None = None,
+        trajectory: bool = False,
+        **_ignored,
+    ) -> torch.Tensor | Trajectory:
+        """Generate ``n`` jets (N, 3, size, size) in GeV.
+
+        ``sampler``: "born" (default, exact probabilities; the classical names "fast"/"ddpm"/"ddim" mean the
+        same), "shots[:N]" (N measurement shots per jet drawn from the Born distribution, default 1000).
+        ``steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
+        """
+        if labels is None:
+            labels = torch.randint(0, 2, (n,), generator=generator)
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        probs, history = sample_states(net, labels, generator=generator, record=trajectory)
+        kind, _, arg = (sampler or "born").partition(":")
+        if kind == "shots":
+            shots = int(arg or 1000)
+            counts = torch.stack(
+                [torch.bincount(torch.multinomial(p.double() + 1e-15, shots, replacement=True, generator=generator), minlength=p.numel()) for p in probs]
+            )
+            probs = counts.float() / shots
+        elif kind not in BORN_NAMES:
+            raise JetInputError(f"quantum sampler {sampler!r}: use 'born' or 'shots[:N]'")
+        aux = self._draw_aux(labels, generator)
+        final = self.decode(probs, aux)
+        if not trajectory:
+            return final
+        imgs = torch.stack([self.decode(p, aux) for p in history])
+        t_list = list(range(self.hybrid_cfg.steps, 0, -1))
+        start = torch.zeros_like(final)
+        return Trajectory(t=t_list, xt=torch.cat([start[None], imgs]), x0=imgs, final=final, extra={"probs": probs})
+
+
+def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> QuantumTask:
+    """Build (and, with ``x_train``, fit the classical energy quantiles of) the hybrid quantum task."""
+    config = dict(config)
+    config.setdefault("size", 8)
+    config.setdefault("encoder", "amplitude")
+    if config["encoder"] not in HYBRID_ENCODERS:
+        raise JetInputError(f"quantum model encoder {config['encoder']!r}: use one of {', '.join(HYBRID_ENCODERS)}")
+    config.setdefault("order", "centred")
+    encoder = make_encoder(config["encoder"], (3, int(config["size"]), int(config["size"])), **encoder_options(config))
+    hybrid = dict(config.get("hybrid") or {})
+    hybrid["data_qubits"] = encoder.num_qubits
+    cfg = HybridConfig.from_dict(hybrid)
+    config["hybrid"] = cfg.to_dict()
+    config["family"] = "quantum"
+    if x_train is not None and "aux_quantiles" not in config:
+        aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()
+        y = None if y_train is None else np.asarray(y_train)
+        config["aux_quantiles"] = _aux_quantiles(aux, y)
+    return QuantumTask(config, HybridModel(cfg))

@@ -1,0 +1,38 @@
+"""Model families by name: ``--model`` on the command line and ``config.json`` both look them up here.
+
+Values are ``"module:function"`` strings, imported only when used, so a family's heavy imports (qiskit)
+never load for another family. A builder is ``build_task(config: dict, x_train: Tensor | None) -> Task``
+(see ``core.training.task``). To add a family, add one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import torch
+
+from core.errors import JetInputError
+from core.training.task import Task
+
+TASK_BUILDERS: dict[str, str] = {
+    "ddpm": "core.diffusion.task:build_task",
+    "seed-baseline": "core.diffusion.task:build_task",
+    "quantum": "core.quantum.task:build_task",
+}
+
+
+def builder(family: str) -> Callable[[dict, torch.Tensor | None], Task]:
+    """The builder function of a family; JetInputError names the known ones."""
+    if family not in TASK_BUILDERS:
+        raise JetInputError(f"model {family!r}: unknown; use one of {', '.join(sorted(TASK_BUILDERS))}")
+    module, _, name = TASK_BUILDERS[family].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_task(config: dict, x_train: torch.Tensor | None = None) -> Task:
+    """Build a task from its config (``config["family"]`` picks the builder)."""
+    family = config.get("family")
+    if not isinstance(family, str):
+        raise JetInputError("task config: missing 'family'")
+    return builder(family)(config, x_train)

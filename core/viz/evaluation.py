@@ -1,0 +1,173 @@
+"""Figures of the evaluation: real vs generated observables, sample grids, metrics against the floor, quality vs steps.
+
+Pure functions: numbers in, a plotly figure out (export with ``core.viz.export.figure_png``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from core.data.observables import LABELS as OBS_LABELS
+from core.viz.images import as_numpy, image_grid
+
+SET_COLOURS = {"real": "#444444", "generated": "#ff7f0e"}
+SAMPLER_COLOURS = {"ddpm": "#1f77b4", "ddim": "#2ca02c", "fast": "#d62728"}
+
+
+def observables_overlay(
+    real: Mapping[str, np.ndarray],
+    generated: Mapping[str, np.ndarray],
+    keys: Sequence[str] | None = None,
+    bins: int = 40,
+    ncols: int = 3,
+    names: tuple[str, str] = ("real", "generated"),
+) -> go.Figure:
+    """Normalised histograms of each observable, real and generated overlaid on common bins."""
+    keys = [k for k in (keys or real) if k in generated]
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=[OBS_LABELS.get(k, k) for k in keys],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.12,
+    )
+    colours = [SET_COLOURS["real"], SET_COLOURS["generated"]]
+    for i, key in enumerate(keys):
+        a, b = np.asarray(real[key], dtype=np.float64), np.asarray(generated[key], dtype=np.float64)
+        both = np.concatenate([a, b])
+        lo, hi = (float(np.percentile(both, 0.5)), float(np.percentile(both, 99.5))) if both.size else (0.0, 1.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        edges = np.linspace(lo, hi, bins + 1)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        for j, (name, values) in enumerate(zip(names, (a, b), strict=True)):
+            density, _ = np.histogram(np.clip(values, lo, hi), bins=edges, density=True)
+            fig.add_trace(
+                go.Scatter(
+                    x=centres,
+                    y=density,
+                    mode="lines",
+                    line={"shape": "hvh", "color": colours[j], "width": 2},
+                    fill="tozeroy" if j == 0 else None,
+                    name=name,
+                    legendgroup=name,
+                    showlegend=i == 0,
+                ),
+                row=i // ncols + 1,
+                col=i % ncols + 1,
+            )
+    fig.update_layout(
+        height=240 * nrows + 80,
+        width=1100,
+        margin={"l": 50, "r": 20, "t": 80, "b": 40},
+        legend={"orientation": "h", "y": 1.02, "x": 1.0, "xanchor": "right", "yanchor": "bottom"},
+        title="Jet observables: real vs generated",
+    )
+    fig.update_yaxes(title_text="density", col=1)
+    return fig
+
+
+def samples_grid(
+    real: torch.Tensor | np.ndarray, generated: torch.Tensor | np.ndarray, channel: int, n: int = 6, log: bool = True
+) -> go.Figure:
+    """``n`` real jets (top row) and ``n`` generated jets (bottom row) of one channel, on one colour scale."""
+    a, b = as_numpy(real)[:n], as_numpy(generated)[:n]
+    k = min(len(a), len(b))
+    x = np.concatenate([a[:k], b[:k]])
+    titles = [f"real {i + 1}" for i in range(k)] + [f"generated {i + 1}" for i in range(k)]
+    return image_grid(x, channel=channel, ncols=k, log=log, titles=titles)
+
+
+def metrics_vs_floor(rows: Sequence[Mapping], metrics: Sequence[str] | None = None) -> go.Figure:
+    """Bars of model / floor for each metric (1 = as good as real data), log scale.
+
+    ``rows``: dicts with "metric", "model", "floor" (``asdict(MetricRow)``). Skipped: the classifier's
+    accuracies, and distances whose floor is <= 0 (an extrapolated or unbiased estimate can dip below 0).
+    """
+    names, ratios = [], []
+    for r in rows:
+        if (metrics is not None and r["metric"] not in metrics) or r["metric"].startswith("classifier"):
+            continue  # accuracies are not distances
+        model, floor = r.get("model"), r.get("floor")
+        if isinstance(model, (int, float)) and isinstance(floor, (int, float)) and floor > 0 and model > 0:
+            names.append(r["metric"])
+            ratios.append(model / floor)
+    fig = go.Figure(go.Bar(x=ratios, y=names, orientation="h", marker_color=SET_COLOURS["generated"]))
+    fig.add_vline(x=1.0, line_dash="dash", line_color=SET_COLOURS["real"], annotation_text="floor (real vs real)")
+    fig.update_xaxes(type="log", title_text="model / floor")
+    fig.update_layout(
+        height=40 * len(names) + 140,
+        width=900,
+        margin={"l": 260, "r": 20, "t": 50, "b": 50},
+        title="Distance to real jets, in units of the real-vs-real floor",
+    )
+    return fig
+
+
+def quality_vs_steps(
+    results: Sequence[Mapping],
+    metric: str,
+    floor: float | None = None,
+    baseline: Mapping[str, float] | None = None,
+    title: str | None = None,
+    log_y: bool = False,
+) -> go.Figure:
+    """A metric against the number of network evaluations, one line per sampler.
+
+    ``results``: dicts with "sampler", "steps" and ``metric``. ``floor``: the real-vs-real value (dashed);
+    ``baseline``: {"label": name, "value": v} drawn as a dotted line (e.g. the seed baseline).
+    """
+    fig = go.Figure()
+    for sampler in dict.fromkeys(r["sampler"] for r in results):
+        pts = sorted((r["steps"], r[metric]) for r in results if r["sampler"] == sampler and r.get(metric) is not None)
+        if pts:
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in pts],
+                    y=[p[1] for p in pts],
+                    mode="lines+markers",
+                    name=sampler,
+                    line={"color": SAMPLER_COLOURS.get(sampler)},
+                )
+            )
+    if floor is not None:
+        fig.add_hline(y=floor, line_dash="dash", line_color=SET_COLOURS["real"], annotation_text="floor (real vs real)")
+    if baseline is not None:
+        fig.add_hline(y=baseline["value"], line_dash="dot", line_color="#9467bd", annotation_text=baseline["label"])
+    steps = sorted({int(r["steps"]) for r in results})
+    fig.update_xaxes(
+        type="log", title_text="network evaluations (sampler steps)", tickvals=steps, ticktext=[str(s) for s in steps]
+    )
+    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
+    fig.update_layout(width=800, height=480, title=title or f"{metric} vs number of steps", margin={"t": 60})
+    return fig
+
+
+def reconstruction_bars(metrics: Mapping[str, Mapping], quantity: str = "ssim") -> go.Figure:
+    """SSIM or PSNR per channel of the model's reconstruction beside the trivial ones (noisy xt, empty image).
+
+    ``metrics``: :func:`core.metrics.reconstruct.reconstruction_metrics` output.
+    """
+    fig = go.Figure()
+    colours = {"model": "#ff7f0e", "noisy_xt": "#7f7f7f", "empty": "#c7c7c7"}
+    labels = {"model": "model x0_hat", "noisy_xt": "noisy xt (trivial)", "empty": "empty image (trivial)"}
+    for key in ("model", "noisy_xt", "empty"):
+        values = metrics[key][quantity]
+        chans = [c for c in values if c != "mean"]
+        y = [values[c] if np.isfinite(values[c]) else None for c in chans]
+        fig.add_trace(go.Bar(x=chans, y=y, name=labels[key], marker_color=colours[key]))
+    unit = " [dB]" if quantity == "psnr" else ""
+    fig.update_layout(
+        barmode="group",
+        width=700,
+        height=420,
+        title=f"{quantity.upper()} of reconstructions from t = {metrics.get('t')} ({metrics.get('mode')})",
+        yaxis_title=quantity.upper() + unit,
+    )
+    return fig

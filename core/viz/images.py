@@ -1,0 +1,261 @@
+"""Plotly figures of jet images: one jet's three channels, class averages, sample grids, observable histograms.
+
+Pure functions: arrays in GeV in, a figure out. Axes are offsets from the jet axis in eta and phi;
+colour is pT per pixel in GeV, linear or log10 (empty pixels left blank on the log scale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from core.data.layout import CHANNELS, LABEL_NAMES
+from core.data.observables import LABELS as OBS_LABELS
+from core.data.transforms import SIZES, pixel_centres
+
+COLOURSCALE = "Viridis"
+CLASS_COLOURS = {"quark": "#1f77b4", "gluon": "#d62728"}
+LOG_FLOOR_GEV = 1e-3  # the smallest deposit shown on a log colour scale
+
+
+def as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A float32 numpy view of a tensor or array (CPU, detached)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().float().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+def _axes(size: int) -> np.ndarray:
+    return pixel_centres(size) if size in SIZES else np.arange(size, dtype=np.float64)
+
+
+def _colour_values(img: np.ndarray, log: bool, floor: float = LOG_FLOOR_GEV) -> np.ndarray:
+    if not log:
+        return img
+    out = np.full(img.shape, np.nan, dtype=np.float64)
+    shown = img > floor
+    out[shown] = np.log10(img[shown])
+    return out
+
+
+def _colourbar(log: bool, zmin: float, zmax: float, x: float | None = None, title: str = "pT [GeV]") -> dict:
+    bar: dict = {"title": {"text": title}, "thickness": 12, "len": 0.9}
+    if x is not None:
+        bar["x"] = x
+    if log:
+        lo, hi = int(np.floor(zmin)), int(np.ceil(zmax))
+        ticks = list(range(lo, hi + 1))
+        bar.update(tickvals=ticks, ticktext=[f"{10.0**k:g}" for k in ticks])
+    return bar
+
+
+def _range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def channel_images(
+    image: torch.Tensor | np.ndarray,
+    log: bool = False,
+    title: str | None = None,
+    channel_names: Sequence[str] = CHANNELS,
+    shared_scale: bool = False,
+) -> go.Figure:
+    """One jet, (3, H, W) in GeV, as three heatmaps side by side (Tracks, ECAL, HCAL), each with its colour bar."""
+    img = as_numpy(image)
+    if img.ndim != 3:
+        raise ValueError(f"channel_images expects one jet (C, H, W), got shape {img.shape}")
+    n_ch, size = img.shape[0], img.shape[-1]
+    axis = _axes(size)
+    fig = make_subplots(rows=1, cols=n_ch, subplot_titles=list(channel_names[:n_ch]), horizontal_spacing=0.14)
+    values = [_colour_values(img[c], log) for c in range(n_ch)]
+    common = _range(np.stack(values)) if shared_scale else None
+    for c, z in enumerate(values):
+        zmin, zmax = common or _range(z)
+        domain_end = fig.layout[f"xaxis{'' if c == 0 else c + 1}"].domain[1]
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=axis,
+                y=axis,
+                zmin=zmin,
+                zmax=zmax,
+                colorscale=COLOURSCALE,
+                colorbar=_colourbar(log, zmin, zmax, x=domain_end + 0.01),
+                hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>" + ("log10 pT %{z:.2f}" if log else "pT %{z:.3g} GeV"),
+                name=channel_names[c],
+            ),
+            row=1,
+            col=c + 1,
+        )
+        fig.update_xaxes(title_text="Δφ", row=1, col=c + 1, constrain="domain")
+        fig.update_yaxes(
+            title_text="Δη" if c == 0 else None, row=1, col=c + 1, scaleanchor=f"x{'' if c == 0 else c + 1}"
+        )
+    fig.update_layout(title=title, height=380, margin={"l": 40, "r": 60, "t": 60, "b": 40})
+    return fig
+
+
+def class_means(x: torch.Tensor | np.ndarray, y: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+    """The average (C, H, W) image of each class present in ``y``, keyed 'quark' / 'gluon'."""
+    arr, labels = as_numpy(x), np.asarray(as_numpy(y)).astype(np.int64)
+    return {
+        LABEL_NAMES[k]: arr[labels == k].mean(axis=0) for k in sorted(LABEL_NAMES, reverse=True) if (labels == k).any()
+    }
+
+
+def class_average_images(
+    means: Mapping[str, np.ndarray], log: bool = True, channel_names: Sequence[str] = CHANNELS
+) -> go.Figure:
+    """Average image per class (rows) and channel (columns); one colour scale per channel, shared by the classes."""
+    names = list(means)
+    if not names:
+        raise ValueError("class_average_images needs at least one class")
+    n_ch = next(iter(means.values())).shape[0]
+    size = next(iter(means.values())).shape[-1]
+    axis = _axes(size)
+    titles = [f"{name}: {channel_names[c]}" for name in names for c in range(n_ch)]
+    fig = make_subplots(
+        rows=len(names), cols=n_ch, subplot_titles=titles, horizontal_spacing=0.14, vertical_spacing=0.12
+    )
+    for c in range(n_ch):
+        values = [_colour_values(as_numpy(means[name])[c], log, floor=1e-6) for name in names]
+        zmin, zmax = _range(np.stack(values))
+        domain_end = fig.layout[f"xaxis{'' if c == 0 else c + 1}"].domain[1]
+        for r, z in enumerate(values):
+            fig.add_trace(
+                go.Heatmap(
+                    z=z,
+                    x=axis,
+                    y=axis,
+                    zmin=zmin,
+                    zmax=zmax,
+                    colorscale=COLOURSCALE,
+                    showscale=r == 0,
+                    colorbar=_colourbar(log, zmin, zmax, x=domain_end + 0.01, title="<pT> [GeV]"),
+                    hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>"
+                    + ("log10 <pT> %{z:.2f}" if log else "<pT> %{z:.3g} GeV"),
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+    fig.update_xaxes(title_text="Δφ")
+    fig.update_yaxes(title_text="Δη", col=1)
+    fig.update_layout(height=300 * len(names) + 40, margin={"l": 40, "r": 40, "t": 60, "b": 40})
+    return fig
+
+
+def image_grid(
+    x: torch.Tensor | np.ndarray,
+    channel: int = 1,
+    ncols: int = 4,
+    log: bool = True,
+    titles: Sequence[str] | None = None,
+    title: str | None = None,
+    cell_px: int = 150,
+) -> go.Figure:
+    """A grid of jets (N, C, H, W) in one channel, on one shared colour scale (previews, generated samples).
+
+    ``cell_px``: height of one row in pixels (match it to the width the grid gets on the page).
+    """
+    arr = as_numpy(x)
+    if arr.ndim != 4:
+        raise ValueError(f"image_grid expects (N, C, H, W), got shape {arr.shape}")
+    n = arr.shape[0]
+    if n == 0:
+        raise ValueError("image_grid got no images")
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    values = [_colour_values(arr[i, channel], log) for i in range(n)]
+    zmin, zmax = _range(np.stack(values))
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=list(titles) if titles else None,
+        horizontal_spacing=0.02,
+        vertical_spacing=0.06 if titles else 0.02,
+    )
+    for i, z in enumerate(values):
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                zmin=zmin,
+                zmax=zmax,
+                colorscale=COLOURSCALE,
+                showscale=i == 0,
+                colorbar=_colourbar(log, zmin, zmax),
+                hovertemplate="pT %{z:.3g}<extra></extra>" if not log else "log10 pT %{z:.2f}<extra></extra>",
+            ),
+            row=i // ncols + 1,
+            col=i % ncols + 1,
+        )
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
+        fig.layout[f"xaxis{suffix}"].update(constrain="domain")
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    name = CHANNELS[channel] if channel < len(CHANNELS) else f"channel {channel}"
+    fig.update_layout(
+        title=title or f"{name} channel",
+        height=max(220, cell_px * nrows + 80),
+        margin={"l": 20, "r": 20, "t": 60, "b": 20},
+    )
+    return fig
+
+
+def observable_histograms(
+    observables: Mapping[str, np.ndarray],
+    y: np.ndarray | torch.Tensor,
+    keys: Sequence[str] | None = None,
+    bins: int = 40,
+    ncols: int = 3,
+) -> go.Figure:
+    """Normalised histograms of jet observables, quark and gluon overlaid, on common bins per observable."""
+    labels = np.asarray(as_numpy(y)).astype(np.int64)
+    keys = list(keys or observables)
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=[OBS_LABELS.get(k, k) for k in keys],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.14,
+    )
+    for i, key in enumerate(keys):
+        values = np.asarray(observables[key], dtype=np.float64)
+        lo, hi = _range(values)
+        size = (hi - lo) / bins
+        for label in sorted(LABEL_NAMES, reverse=True):
+            name = LABEL_NAMES[label]
+            sel = values[labels == label]
+            if sel.size == 0:
+                continue
+            fig.add_trace(
+                go.Histogram(
+                    x=sel,
+                    xbins={"start": lo, "end": hi + size, "size": size},
+                    histnorm="probability density",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=i == 0,
+                    opacity=0.55,
+                    marker_color=CLASS_COLOURS[name],
+                ),
+                row=i // ncols + 1,
+                col=i % ncols + 1,
+            )
+    fig.update_layout(
+        barmode="overlay",
+        height=260 * nrows + 80,
+        margin={"l": 40, "r": 20, "t": 80, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
+    )
+    fig.update_yaxes(title_text="density", col=1)
+    return fig

@@ -1,0 +1,240 @@
+"""Generate: sample jets from a shipped or freshly trained checkpoint, watch the reverse process, and measure
+the samples against real jets beside the real-vs-real floor."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.data.layout import CHANNELS
+from core.jobs import FINISHED, JobLimitError
+from core.jobs.sampling import SampleRequest, SampleResult, sampling_events
+from core.jobs.training import session_runs
+from core.training.checkpoint import load_checkpoint
+from core.training.task import describe
+from core.viz.export import samples_h5
+from core.viz.generation import distance_figure, observable_overlay, reverse_animation
+from core.viz.images import image_grid
+from pages._common import (
+    CHECKPOINTS,
+    checkpoint_dirs,
+    device,
+    guard,
+    jet_tensors,
+    job_manager,
+    require_entry,
+    session_id,
+    show_figure,
+    show_table,
+)
+
+require_entry()
+st.title("Generate")
+st.caption(
+    "Sample jets from a checkpoint. SSIM and PSNR do not apply to unconditional samples (there is no "
+    "matching real jet); the samples are judged by set distances to real jets, each beside its floor: "
+    "the same distance between two halves of the real jets, of the same size."
+)
+
+manager = job_manager()
+owner = f"{session_id()}:sample"
+CUSTOM = "a checkpoint directory on the server…"
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=6)
+def _checkpoint(path: str, stamp: float):
+    return load_checkpoint(path)
+
+
+def _stamp(path: str) -> float:
+    p = Path(path) / "config.json"
+    return p.stat().st_mtime if p.exists() else 0.0
+
+
+@st.cache_resource(show_spinner="Measuring the samples against real jets…", max_entries=8)
+def _evaluate(job_id: str, _samples, _labels, size: int, n_real: int):
+    from core.metrics.report import evaluate_sets
+
+    real, y_real = jet_tensors(size, max_jets=n_real, seed=1)
+    classifier = None if (CHECKPOINTS / "jet_classifier").is_dir() else False
+    try:
+        return evaluate_sets(real, _samples, y_real, _labels, classifier=classifier, seed=0)
+    except Exception:
+        if classifier is None:  # an unreadable classifier must not hide the physics distances
+            return evaluate_sets(real, _samples, y_real, _labels, classifier=False, seed=0)
+        raise
+
+
+def _choices() -> dict[str, str]:
+    out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
+    for run in session_runs(session_id()):
+        out[f"trained here: {run.name}"] = str(run)
+    out[CUSTOM] = ""
+    return out
+
+
+def _result_view(result: SampleResult, job_id: str) -> None:
+    x = result.samples
+    st.subheader(f"{len(x)} generated jets ({x.shape[-1]}×{x.shape[-1]}, GeV)")
+    titles = None
+    if result.labels is not None:
+        titles = ["quark" if int(v) == 1 else "gluon" for v in result.labels[:16]]
+    cols = st.columns(3)
+    for c, name in enumerate(CHANNELS):
+        with cols[c]:
+            show_figure(
+                image_grid(x[:16], channel=c, ncols=4, titles=titles, title=f"{name} (log colour, GeV)", cell_px=105),
+                f"samples_{name}",
+                key=f"gen_grid_{c}",
+            )
+    attrs = {"generated_by": result.info.get("checkpoint", ""), "sampler": result.request.sampler}
+    st.download_button(
+        "Download samples (HDF5, CMS layout)",
+        data=lambda: samples_h5(x, result.labels, attrs=attrs),
+        file_name="generated_jets.h5",
+        mime="application/x-hdf5",
+        key="gen_h5",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    traj = result.trajectory
+    if traj is not None:
+        st.subheader("Reverse process")
+        show_figure(
+            reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
+        )
+    st.subheader("Physics distances to real jets, with their floor")
+    report = _evaluate(job_id, x, result.labels, int(x.shape[-1]), max(400, 2 * len(x)))
+    table = pd.DataFrame([asdict(r) for r in report.rows])
+    show_table(table, "generation_metrics", key="gen_table")
+    st.caption(f"N = {report.info.get('n')} jets per set; floor: {report.info.get('floor', '')}.")
+    w1 = [asdict(r) for r in report.rows if r.metric.startswith(("W1", "FPD", "FID"))]
+    show_figure(distance_figure(w1), "generation_distances", key="gen_dist")
+    if report.observables_real:
+        show_figure(
+            observable_overlay(report.observables_real, report.observables_generated),
+            "generated_observables",
+            key="gen_obs",
+        )
+
+
+def _progress() -> None:
+    job = manager.get(owner)
+    if job is None:
+        return
+    last = job.last
+    if isinstance(last, SampleResult) or job.status in FINISHED:
+        if st.session_state.pop("gen_was_running", False):
+            st.rerun()
+        return
+    st.session_state["gen_was_running"] = True
+    done = last.done if last is not None else 0
+    total = int(job.meta.get("n", 1))
+    c1, c2 = st.columns([4, 1])
+    c1.progress(min(1.0, done / max(1, total)), text=f"sampling: {done} of {total} jets · {job.elapsed:.0f} s")
+    if c2.button("Stop", key="gen_stop", icon=":material/stop:"):
+        job.stop()
+
+
+with guard("the Generate page"):
+    choices = _choices()
+    if len(choices) == 1:
+        st.info(
+            "No checkpoint is available yet: the shipped ones (checkpoints/) are missing from this build and this "
+            "session has trained none. Train one on the Train page, or give a checkpoint directory below."
+        )
+    choice = st.selectbox("Checkpoint", list(choices), key="gen_choice")
+    path = (
+        choices[choice] or st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
+    )
+    ckpt = None
+    if path:
+        ckpt = _checkpoint(path, _stamp(path))
+        info = describe(ckpt.task)
+        card = ckpt.card
+        m = st.columns(4)
+        m[0].metric("Family", info["family"])
+        m[1].metric("Parameters", f"{info['parameters']:,}")
+        m[2].metric("Trained steps", f"{ckpt.step:,}")
+        m[3].metric("Conditional", "yes" if info["conditional"] else "no")
+        if card.get("command"):
+            st.caption(f"Re-create: `{card['command']}`")
+
+if ckpt is not None:
+    with guard("sampling"):
+        quantum = ckpt.task.family == "quantum"
+        with st.form("gen_form"):
+            c1, c2, c3 = st.columns(3)
+            if quantum:
+                sampler = c1.selectbox(
+                    "Sampler",
+                    ["born", "shots:1000", "shots:100"],
+                    key="gen_q_sampler",
+                    help="born: exact probabilities; shots:N: N measurements per jet",
+                )
+                steps = None
+                c2.caption(f"The model runs its {ckpt.task.hybrid_cfg.steps} trained reverse steps.")
+            else:
+                sampler = c1.selectbox(
+                    "Sampler",
+                    ["fast", "ddim", "ddpm"],
+                    key="gen_sampler",
+                    help="fast: DPM-Solver++(2M); ddim: deterministic; ddpm: ancestral",
+                )
+                steps = int(
+                    c2.number_input(
+                        "Sampler steps",
+                        1,
+                        int(ckpt.task.schedule.timesteps),
+                        min(20, int(ckpt.task.schedule.timesteps)),
+                        key="gen_steps",
+                    )
+                )
+            labels = ["mixed", "quark", "gluon", "unconditional"] if ckpt.task.conditional else ["unconditional"]
+            label = c3.selectbox("Label", labels, key="gen_label")
+            guidance = float(
+                c1.number_input(
+                    "Guidance weight",
+                    0.0,
+                    10.0,
+                    1.0,
+                    0.5,
+                    key="gen_guidance",
+                    disabled=not ckpt.task.conditional or quantum,
+                    help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes",
+                )
+            )
+            n = int(c2.number_input("Jets", 2, 1024, 64, key="gen_n"))
+            seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
+            go = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:")
+        if go:
+            req = SampleRequest(
+                checkpoint=path,
+                n=n,
+                sampler=sampler,
+                steps=steps,
+                label=None if label == "unconditional" else label,
+                guidance=guidance,
+                seed=seed,
+            )
+            current = manager.get(owner)
+            if current is not None and current.running:
+                st.error("Sampling is already running in this session: stop it first.")
+            else:
+                try:
+                    manager.start(owner, "sample", sampling_events(req, device()), meta={"n": n})
+                    st.rerun()
+                except JobLimitError as err:
+                    st.error(str(err))
+
+with guard("the samples"):
+    job = manager.get(owner)
+    if job is not None:
+        st.fragment(_progress, run_every=1.0 if job.running else None)()
+        if job.status == "failed":
+            st.error(f"Sampling failed: {job.error}")
+        elif isinstance(job.last, SampleResult):
+            _result_view(job.last, job.id)

@@ -1,0 +1,97 @@
+"""Jets: browse the chosen data set one jet at a time, the average quark and gluon images, observable histograms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.data.layout import CHANNELS, LABEL_NAMES, QUARK
+from core.data.observables import LABELS as OBS_LABELS
+from core.viz.images import channel_images, class_average_images, observable_histograms
+from core.viz.stats import class_overview
+from pages._common import data_path, data_source, file_stamp, guard, open_cached, require_entry, show_figure, show_table
+
+require_entry()
+st.title("Jets")
+st.caption(
+    "Quark and gluon jet images: Tracks (charged-particle pT), ECAL and HCAL, in GeV per pixel of "
+    "0.0174 × 0.0174 in (η, φ), centred on the jet axis."
+)
+
+
+@st.cache_resource(show_spinner="Averaging images and computing observables…", max_entries=16)
+def _overview(path: str | None, stamp: float, index: tuple[int, ...]):
+    return class_overview(open_cached(path, stamp), np.asarray(index, dtype=np.int64))
+
+
+def _selection(src) -> np.ndarray:
+    """Indices of the jets passing the class and pT filters drawn here."""
+    c1, c2 = st.columns([1, 2])
+    classes = c1.pills(
+        "Class", ["quark", "gluon"], selection_mode="multi", default=["quark", "gluon"], key="jets_classes"
+    )
+    keep = np.isin(src.y, [QUARK if c == "quark" else 1 - QUARK for c in classes or []])
+    if src.pt is not None:
+        lo, hi = float(np.floor(src.pt.min())), float(np.ceil(src.pt.max()))
+        if hi <= lo:
+            hi = lo + 1.0
+        pt_range = c2.slider("Jet pT [GeV]", lo, hi, (lo, hi), step=1.0, key="jets_pt")
+        keep &= (src.pt >= pt_range[0]) & (src.pt <= pt_range[1])
+    else:
+        c2.caption("This file stores no jet pT: the pT filter is off.")
+    return np.flatnonzero(keep)
+
+
+with guard("the Jets page"):
+    src = data_source()
+    if src is not None:
+        index = _selection(src)
+        st.write(f"**{index.size:,}** of {len(src):,} jets pass the filters.")
+        if index.size == 0:
+            st.warning("No jet passes these filters: widen the pT range or pick a class.")
+        else:
+            st.subheader("One jet at a time")
+            c1, c2 = st.columns([3, 1])
+            pos = c1.slider("Jet", 1, int(index.size), 1, key="jets_pos") if index.size > 1 else 1
+            log = c2.radio("Colour scale", ["linear", "log"], index=1, horizontal=True, key="jets_log") == "log"
+            i = int(index[pos - 1])
+            image = src.images([i])[0].transpose(2, 0, 1)
+            label = LABEL_NAMES[int(src.y[i])]
+            cols = st.columns(5)
+            cols[0].metric("Class", label)
+            cols[1].metric("File index", f"{i}")
+            if src.pt is not None:
+                cols[2].metric("Jet pT", f"{float(src.pt[i]):.1f} GeV")
+            if src.m0 is not None:
+                cols[3].metric("Jet mass", f"{float(src.m0[i]):.1f} GeV")
+            cols[4].metric("Σ pT (ECAL+HCAL)", f"{float(image[1:].sum()):.1f} GeV")
+            fig = channel_images(image, log=log, title=f"jet {i} ({label})")
+            show_figure(fig, f"jet_{i}_channels", key="jet_one")
+
+            st.subheader("Average image and observables per class")
+            n_max = int(index.size)
+            n_default = min(1000, n_max)
+            n_use = (
+                st.slider("Jets used (a seeded random subset)", min(50, n_max), n_max, n_default, key="jets_n")
+                if n_max > 50
+                else n_max
+            )
+            subset = np.sort(np.random.default_rng(0).choice(index, size=n_use, replace=False))
+            means, obs, y = _overview(data_path(), file_stamp(data_path()), tuple(int(k) for k in subset))
+            log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
+            show_figure(class_average_images(means, log=log_avg), "average_images", key="jets_avg")
+            show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
+            rows = []
+            for k in sorted(LABEL_NAMES, reverse=True):
+                sel = y == k
+                if sel.any():
+                    rows.append(
+                        {
+                            "class": LABEL_NAMES[k],
+                            "jets": int(sel.sum()),
+                            **{OBS_LABELS.get(key, key): float(np.mean(v[sel])) for key, v in obs.items()},
+                        }
+                    )
+            st.caption("Mean of each observable per class (" + ", ".join(CHANNELS) + " images).")
+            show_table(pd.DataFrame(rows), "observable_means", key="jets_means")

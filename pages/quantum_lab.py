@@ -1,0 +1,170 @@
+"""Quantum lab: an encoder applied to a jet, a noise channel on one qubit and on the whole state, and the
+reverse circuit of a quantum model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.data.layout import CHANNELS, LABEL_NAMES
+from core.jobs.training import session_runs
+from core.quantum import sim
+from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
+from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
+from core.training.checkpoint import load_checkpoint
+from core.viz.images import channel_images
+from core.viz.noising import Curve, process_animation
+from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward
+from pages._common import checkpoint_dirs, guard, jet_tensors, require_entry, session_id, show_figure, show_table
+
+require_entry()
+st.title("Quantum lab")
+st.caption(
+    "Jets are sum-pooled to 8×8 per channel (energy conserving) before encoding. Qubit order is qiskit's: "
+    "qubit k is bit k of the basis-state index."
+)
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
+def _checkpoint(path: str):
+    return load_checkpoint(path)
+
+
+@st.cache_data(show_spinner="Running the channel on the whole state…", max_entries=16)
+def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int):
+    x, _ = jet_tensors(32)
+    small = prepare_images(x[jet : jet + 1], size)[0]
+    return quantum_forward(make_encoder(encoder, (3, size, size)), small, NoiseSchedule(channel, steps))
+
+
+jet, small, enc = 0, None, None
+with guard("the encoder"):
+    x, y = jet_tensors(32)
+    c1, c2, c3 = st.columns(3)
+    encoder_name = c1.selectbox("Encoder", list(ENCODERS), key="qlab_encoder")
+    size = int(c2.selectbox("Pixels per side", [8, 4], key="qlab_size"))
+    jet = int(c3.number_input("Jet", 0, len(x) - 1, 0, key="qlab_jet"))
+    small = prepare_images(x[jet : jet + 1], size)
+    enc = make_encoder(encoder_name, (3, size, size))
+    encoded = enc.encode(small)
+    st.markdown(
+        f"**{encoder_name}** encoding of jet {jet} ({LABEL_NAMES[int(y[jet])]}): "
+        f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
+        f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
+    )
+    qc = enc.circuit(small)
+    with st.expander(f"Circuit ({qc.num_qubits} qubits, depth {qc.depth()})", expanded=qc.num_qubits <= 10):
+        st.code(circuit_text(qc), language=None)
+    probs = enc.probabilities(encoded)
+    if encoder_name == "dense_angle":
+        probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities anyway
+    col1, col2 = st.columns([1, 2])
+    with col1:
+        show_figure(
+            probability_image(probs[0, 0], title=f"Born probabilities (block 0 of {enc.num_blocks})"),
+            "encoded_probabilities",
+            key="qlab_probs",
+        )
+    with col2:
+        decoded = enc.round_trip(small)[0]
+        show_figure(
+            channel_images(decoded, log=True, title="Decoded jet (GeV, log colour)"), "decoded_jet", key="qlab_decoded"
+        )
+        err = float((decoded - small[0]).abs().max())
+        st.caption(f"Largest difference to the pooled jet: {err:.2e} GeV (exact probabilities, no shots).")
+
+with guard("the noise channel"):
+    if enc is not None:
+        st.subheader("A noise channel on one qubit and on the whole state")
+        d1, d2, d3 = st.columns(3)
+        channel = d1.selectbox("Channel", list(CHANNEL_NAMES), key="qlab_channel")
+        steps = int(d2.number_input("Steps", 2, 20, 10, key="qlab_steps"))
+        qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
+        schedule = NoiseSchedule(channel, steps)
+        rho_block = sim.to_density(encoded.state[0, :1])  # block 0, (1, d, d)
+        n = sim.num_qubits_of(rho_block.shape[-1])
+        rho_q = sim.partial_trace(rho_block, tuple(q for q in range(n) if q != qubit)) if n > 1 else rho_block
+        name_1q = "depolarizing" if channel == "global_depolarizing" else channel
+        path = bloch_path(rho_q, 0, NoiseSchedule(name_1q, steps))
+        b1, b2 = st.columns([1, 1])
+        with b1:
+            show_figure(
+                bloch_figure(
+                    path, [f"t={t}" for t in range(steps + 1)], title=f"Qubit {qubit}: Bloch vector under {channel}"
+                ),
+                "bloch_vector",
+                key="qlab_bloch",
+            )
+            st.caption("The reduced state of one qubit; on it the global depolarising channel acts as the local one.")
+        with b2:
+            table = pd.DataFrame(
+                {
+                    "t": np.arange(steps + 1),
+                    "x": path[:, 0],
+                    "y": path[:, 1],
+                    "z": path[:, 2],
+                    "|r|": np.linalg.norm(path, axis=1),
+                    "strength p_t": np.concatenate([[0.0], schedule.strengths()]),
+                }
+            )
+            show_table(table, "bloch_path", key="qlab_bloch_table")
+        if encoder_name == "dense_angle":
+            st.info(
+                "The dense angle encoder decodes from the full state (phases), so the measured image of a mixed "
+                "state is not defined; pick amplitude, angle or FRQI for the whole-state view."
+            )
+        else:
+            result = _whole_state(jet, encoder_name, channel, steps, size)
+            curves = [
+                Curve("purity Tr(ρ_t²)", result.t, result.purity),
+                Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity),
+            ]
+            show_figure(
+                process_animation(
+                    result.images,
+                    [f"t={t}" for t in result.t],
+                    list(result.t),
+                    curves,
+                    CHANNELS,
+                    colour_title="GeV",
+                    title=f"Whole state: measured image, purity and fidelity under {channel}",
+                ),
+                "whole_state_channel",
+                key="qlab_whole",
+            )
+
+with guard("the reverse circuit"):
+    st.subheader("Reverse circuit of a quantum model")
+    options = {f"shipped: {k}": str(v) for k, v in checkpoint_dirs().items() if "quantum" in k}
+    options.update(
+        {f"trained here: {p.name}": str(p) for p in session_runs(session_id()) if p.name.startswith("quantum")}
+    )
+    if not options:
+        st.info(
+            "No quantum checkpoint is available: checkpoints/quantum_hybrid is missing from this build and this "
+            "session has trained no quantum model (Train page, model kind 'quantum')."
+        )
+    else:
+        label = st.selectbox("Quantum model", list(options), key="qlab_model")
+        ckpt = _checkpoint(options[label])
+        if ckpt.task.family != "quantum":
+            st.error(f"{options[label]}: holds a {ckpt.task.family!r} model, not a quantum one")
+        else:
+            cfg = ckpt.task.hybrid_cfg
+            e1, e2, e3 = st.columns(3)
+            t = int(e1.number_input("Reverse step t", 1, cfg.steps, cfg.steps, key="qlab_t"))
+            lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
+            z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
+            with torch.no_grad():
+                z = torch.randn(1, cfg.latent, generator=torch.Generator().manual_seed(z_seed))
+                angles = ckpt.ema.angles(torch.tensor([t]), torch.tensor([1 if lab == "quark" else 0]), z)
+            qc = ckpt.ema.circuit.to_qiskit(angles[0], name=f"reverse_t{t}")
+            st.markdown(
+                f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
+                f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "
+                f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
+            )
+            with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
+                st.code(circuit_text(qc), language=None)

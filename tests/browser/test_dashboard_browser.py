@@ -1,0 +1,264 @@
+"""The dashboard in a real browser: `streamlit run app.py` headless on a free port, every page opened in
+Debian's Chromium through Playwright, plots checked, a short training run watched, a screenshot per page
+saved to assets/screenshots/ (the README shows them)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "assets" / "screenshots"
+CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGES = [
+    ("", "jets"),
+    ("noising", "noising"),
+    ("train", "train"),
+    ("generate", "generate"),
+    ("compare", "compare"),
+    ("quantum_lab", "quantum_lab"),
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url}/_stcore/health did not answer within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    env = dict(
+        os.environ,
+        JETLAB_MAX_STEPS="40",
+        JETLAB_MAX_SECONDS="300",
+        JETLAB_MAX_JOBS="2",
+        JETLAB_RUNS_DIR=str(tmp_path_factory.mktemp("runs")),
+        OMP_NUM_THREADS="1",
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
+    log = tmp_path_factory.mktemp("log") / "streamlit.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _settle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script has finished running (no 'Running...' status widget)."""
+    page.wait_for_timeout(800)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def _check_page(page, min_plots: int) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']"
+    ).first.inner_text()
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000) if min_plots else None
+    plots = page.locator(".js-plotly-plot").count()
+    assert plots >= min_plots, f"expected at least {min_plots} plots, found {plots}"
+
+
+MIN_PLOTS = {"jets": 3, "noising": 2, "train": 0, "generate": 0, "compare": 0, "quantum_lab": 2}
+
+
+@pytest.mark.timeout(900)
+def test_every_page_renders(server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(
+        viewport={"width": 1400, "height": 2600}
+    )  # Streamlit scrolls inside: a tall window shows all
+    start = time.monotonic()
+    page.goto(server, wait_until="domcontentloaded")
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+    first_plot_s = time.monotonic() - start
+    print(f"first page: first plot after {first_plot_s:.1f} s")
+    assert first_plot_s < 60
+    warm = browser.new_page(viewport={"width": 1400, "height": 1000})
+    start = time.monotonic()
+    warm.goto(server, wait_until="domcontentloaded")
+    warm.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    print(f"first page, second visitor: first plot after {time.monotonic() - start:.1f} s")
+    warm.close()
+    # Every figure has a PNG download rendered on the server by kaleido + Chromium.
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name=re.compile("Download PNG")).first.click()
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    for path, name in PAGES:
+        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        page.wait_for_selector("[data-testid='stSidebar']", timeout=60_000)
+        _settle(page)
+        _check_page(page, MIN_PLOTS[name])
+        assert "Device:" in page.locator("[data-testid='stSidebar']").inner_text()
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.close()
+
+
+def _step(page) -> int:
+    text = page.locator("[data-testid='stProgress']").first.inner_text()
+    m = re.search(r"step ([\d,]+) of", text)
+    return int(m.group(1).replace(",", "")) if m else -1
+
+
+def _fill(form, label: str, value: str) -> None:
+    box = form.get_by_label(re.compile(label))
+    box.fill(value)
+    box.press("Tab")
+
+
+def _choose(page, label: str, option_start: str) -> None:
+    """Pick the first option starting with ``option_start`` in the selectbox labelled ``label``."""
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(option_start))).first.click()
+    _settle(page)
+
+
+def _nav(page, title: str) -> None:
+    """Switch page through the sidebar, as a user does (a reload would start a new session)."""
+    link = page.locator("[data-testid='stSidebarNavLink']").filter(has_text=re.compile(re.escape(title) + "$"))
+    link.first.click()
+    _settle(page)
+
+
+def _train(page, steps: str, every: str) -> None:
+    form = page.locator("[data-testid='stForm']")
+    _fill(form, "Training steps", steps)
+    _fill(form, "Batch size", "8")
+    _fill(form, "Jets used", "300")
+    _fill(form, "Metrics and preview every", every)
+    form.get_by_role("button", name=re.compile("Start training")).click()
+    page.wait_for_selector("[data-testid='stProgress']", timeout=120_000)
+
+
+@pytest.mark.timeout(1200)
+def test_training_live_chart_then_generate_compare_and_quantum_lab(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    page.goto(f"{server}/train", wait_until="domcontentloaded")
+    _settle(page)
+
+    # A short classical run: the live chart appears and the step counter advances while it trains.
+    _train(page, "30", "15")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=180_000)
+    first = _step(page)
+    deadline = time.monotonic() + 240
+    later = first
+    while time.monotonic() < deadline and later <= first:
+        page.wait_for_timeout(1000)
+        later = _step(page)
+    assert later > first, f"live view did not advance (step {first} -> {later})"
+    page.wait_for_function("() => document.body.innerText.includes('Checkpoint saved')", timeout=300_000)
+    _settle(page)
+    assert page.get_by_text("Download checkpoint (zip)").count() == 1
+    assert page.locator(".js-plotly-plot").count() >= 3  # loss, metrics, preview grid
+    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
+
+    # A short quantum run in the same session.
+    page.get_by_text("quantum", exact=True).click()
+    _settle(page)
+    _train(page, "20", "10")
+    page.wait_for_function(
+        "() => document.body.innerText.includes('quantum-') && document.body.innerText.includes('Checkpoint saved')",
+        timeout=300_000,
+    )
+    _settle(page)
+
+    _nav(page, "Generate")
+    shipped = [n for n in ("unet_32", "seed_baseline_32") if (ROOT / "checkpoints" / n / "config.json").exists()]
+    _choose(page, "Checkpoint", f"shipped: {shipped[0]}" if shipped else "trained here: seed-baseline")
+    form = page.locator("[data-testid='stForm']")
+    _fill(form, "Jets", "48")
+    _fill(form, "Sampler steps", "10")
+    form.get_by_role("button", name=re.compile("Generate")).click()
+    page.wait_for_function("() => document.body.innerText.includes('Download samples (HDF5')", timeout=300_000)
+    _settle(page)
+    _check_page(page, 5)
+    page.screenshot(path=str(SHOTS / "generate.png"), full_page=True)
+
+    _nav(page, "Compare")
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=120_000)
+    _check_page(page, 1)
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+    _nav(page, "Quantum lab")
+    _check_page(page, 4)
+    assert page.get_by_text("Reverse circuit of a quantum model").count() == 1
+    page.screenshot(path=str(SHOTS / "quantum_lab.png"), full_page=True)
+    page.close()

@@ -1,0 +1,251 @@
+"""The dashboard's core helpers without a browser: the background job runner and its limits, downloads
+(PNG, CSV, HDF5, zip), figure builders, the forward processes the pages animate, the live metrics."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import JetInputError
+from core.jobs import DONE, FAILED, STOPPED, TIMED_OUT, JobLimitError, JobLimits, JobManager
+
+# ---------------------------------------------------------------- jobs
+
+
+def _counter(n: int, delay: float = 0.0):
+    def make(stop: threading.Event):
+        for i in range(n):
+            if delay:
+                time.sleep(delay)
+            yield i
+
+    return make
+
+
+def test_job_runs_to_its_end_and_keeps_every_event():
+    manager = JobManager(JobLimits(max_concurrent=1))
+    job = manager.start("a", "count", _counter(5))
+    assert job.wait(10)
+    assert job.status == DONE and job.events == [0, 1, 2, 3, 4] and job.error is None
+
+
+def test_one_job_per_owner_and_a_global_limit():
+    manager = JobManager(JobLimits(max_concurrent=2))
+    a = manager.start("a", "slow", _counter(100, 0.02))
+    with pytest.raises(JobLimitError, match="already runs"):
+        manager.start("a", "slow", _counter(1))
+    b = manager.start("b", "slow", _counter(100, 0.02))
+    with pytest.raises(JobLimitError, match="2 of 2"):
+        manager.start("c", "slow", _counter(1))
+    assert manager.running_count() == 2
+    for job in (a, b):
+        job.stop()
+        assert job.wait(10) and job.status == STOPPED
+    assert manager.start("c", "quick", _counter(1)).wait(10)  # the slots free up when jobs end
+
+
+def test_time_limit_and_failures_end_the_job_not_the_process():
+    manager = JobManager(JobLimits(max_concurrent=2, max_seconds=0.2))
+    slow = manager.start("a", "slow", _counter(1000, 0.02))
+    assert slow.wait(10) and slow.status == TIMED_OUT and len(slow.events) < 1000
+
+    def broken(stop):
+        yield 1
+        raise ValueError("bad batch")
+
+    job = manager.start("b", "broken", broken)
+    assert job.wait(10) and job.status == FAILED and job.error == "ValueError: bad batch" and job.events == [1]
+
+
+def test_limits_from_environment(monkeypatch):
+    monkeypatch.setenv("JETLAB_MAX_JOBS", "3")
+    monkeypatch.setenv("JETLAB_MAX_STEPS", "50")
+    monkeypatch.delenv("JETLAB_MAX_SECONDS", raising=False)
+    cpu = JobLimits.from_env(on_gpu=False)
+    assert (cpu.max_concurrent, cpu.max_steps, cpu.max_seconds) == (3, 50, 600.0)
+    assert cpu.clamp_steps(200) == 50 and cpu.clamp_steps(10) == 10
+    monkeypatch.delenv("JETLAB_MAX_STEPS")
+    gpu = JobLimits.from_env(on_gpu=True)
+    assert gpu.max_steps is None and gpu.max_seconds is None  # a GPU workstation trains freely
+    monkeypatch.setenv("JETLAB_MAX_STEPS", "many")
+    with pytest.raises(JetInputError, match="JETLAB_MAX_STEPS"):
+        JobLimits.from_env()
+
+
+def test_held_out_split_is_seeded_and_disjoint():
+    from core.jobs.training import split_held_out
+
+    x = torch.arange(100.0).view(100, 1, 1, 1).expand(100, 3, 2, 2)
+    y = torch.arange(100) % 2
+    xt, yt, xh, yh = split_held_out(x, y, 0.1, seed=4)
+    again = split_held_out(x, y, 0.1, seed=4)
+    assert torch.equal(xh, again[2])
+    assert len(xh) == 24 and len(xt) == 76  # at least 24 held out, for the set distances
+    assert not set(xt[:, 0, 0, 0].tolist()) & set(xh[:, 0, 0, 0].tolist())
+    with pytest.raises(JetInputError, match="too few"):
+        split_held_out(x[:3], y[:3], 0.1)
+
+
+# ---------------------------------------------------------------- downloads
+
+
+def test_samples_h5_round_trips_through_the_reader(tmp_path):
+    from core.data.readers import open_jets
+    from core.viz.export import samples_h5
+
+    x = torch.rand(5, 3, 8, 8)
+    y = torch.tensor([0, 1, 1, 0, 1])
+    path = tmp_path / "gen.h5"
+    path.write_bytes(samples_h5(x, y, attrs={"sampler": "fast"}))
+    src = open_jets(path)
+    assert np.array_equal(src.y, y.numpy())
+    assert np.allclose(src.images(np.arange(5)), x.permute(0, 2, 3, 1).numpy())
+    unlabelled = tmp_path / "uncond.h5"
+    unlabelled.write_bytes(samples_h5(x, None))
+    import h5py
+
+    with h5py.File(unlabelled) as f:
+        assert (f["y"][()] == -1).all() and "unconditional" in f.attrs["labels"]
+
+
+def test_table_csv_and_directory_zip(tmp_path):
+    from core.jobs.training import directory_zip
+    from core.viz.export import table_csv
+
+    assert table_csv({"metric": ["W1 mass"], "model": [1.5]}).decode() == "metric,model\nW1 mass,1.5\n"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    (tmp_path / "run" / "ema.safetensors").write_bytes(b"12")
+    names = zipfile.ZipFile(io.BytesIO(directory_zip(tmp_path / "run"))).namelist()
+    assert names == ["run/config.json", "run/ema.safetensors"]
+    with pytest.raises(JetInputError):
+        directory_zip(tmp_path / "nothing")
+
+
+def test_figure_png_renders_offline():
+    from core.viz.export import figure_png, find_chrome
+    from core.viz.images import channel_images
+
+    if find_chrome() is None:
+        pytest.skip("no local Chromium for kaleido")
+    png = figure_png(channel_images(np.random.default_rng(0).random((3, 8, 8))), width=600, height=300, scale=1)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_channel_images_linear_and_log_colour():
+    from core.viz.images import channel_images
+
+    img = np.zeros((3, 32, 32), np.float32)
+    img[1, 16, 16] = 100.0
+    img[1, 10, 10] = 0.1
+    lin = channel_images(img)
+    log = channel_images(img, log=True)
+    assert [t.type for t in lin.data] == ["heatmap"] * 3
+    assert np.asarray(lin.data[1].z)[16, 16] == 100.0
+    z = np.asarray(log.data[1].z, dtype=float)
+    assert z[16, 16] == pytest.approx(2.0) and z[10, 10] == pytest.approx(-1.0) and np.isnan(z[0, 0])
+    assert "100" in log.data[1].colorbar.ticktext  # colour bar labelled in GeV, not log10
+    assert lin.layout.xaxis.title.text == "Δφ" and lin.layout.yaxis.title.text == "Δη"
+
+
+def test_class_means_and_histograms():
+    from core.viz.images import class_means, observable_histograms
+
+    x = torch.zeros(4, 3, 4, 4)
+    x[:2] = 1.0
+    y = torch.tensor([1, 1, 0, 0])
+    means = class_means(x, y)
+    assert list(means) == ["quark", "gluon"]
+    assert means["quark"].mean() == 1.0 and means["gluon"].mean() == 0.0
+    fig = observable_histograms({"mass": np.array([1.0, 2.0, 3.0, 4.0])}, y.numpy())
+    assert [t.name for t in fig.data] == ["quark", "gluon"] and fig.data[0].histnorm == "probability density"
+
+
+def test_classical_frames_follow_the_closed_form():
+    from core.diffusion.schedules import make_schedule
+    from core.viz.noising import classical_forward, frame_steps, process_animation, schedule_curves
+
+    schedule = make_schedule("linear", 50)
+    steps = frame_steps(50, 10)
+    assert steps[0] == 0 and steps[-1] == 49 and len(steps) == 10
+    x0 = torch.full((3, 8, 8), 0.5)
+    frames = classical_forward(schedule, x0, steps, seed=1)
+    eps = torch.randn((3, 8, 8), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ab = schedule.alpha_bar[steps[-1]]
+    expected = ab.sqrt() * 0.5 + (1 - ab).sqrt() * eps
+    assert torch.allclose(frames[0], x0) and torch.allclose(frames[-1].double(), expected, atol=1e-6)
+    curves = schedule_curves(schedule)
+    snr = curves[1].y
+    assert np.allclose(snr, curves[0].y / (1 - curves[0].y))
+    fig = process_animation(
+        frames, ["x0"] + [str(t) for t in steps], [None] + steps, curves, ["Tracks", "ECAL", "HCAL"]
+    )
+    assert len(fig.frames) == len(steps) + 1 and fig.layout.sliders[0].steps[-1].label == "49"
+
+
+def test_quantum_forward_ends_at_the_fixed_point():
+    from core.quantum.channels import NoiseSchedule
+    from core.quantum.encoders import make_encoder
+    from core.viz.quantum import quantum_forward
+
+    x = torch.zeros(3, 2, 2)
+    x[1, 0, 0], x[2, 1, 1] = 3.0, 1.0
+    enc = make_encoder("amplitude", (3, 2, 2))  # 12 pixels on 4 qubits
+    out = quantum_forward(enc, x, NoiseSchedule("depolarizing", 4))
+    assert out.fidelity[0] == pytest.approx(1.0) and out.purity[0] == pytest.approx(1.0)
+    assert torch.allclose(out.images[0], x, atol=1e-6)  # t = 0 decodes the jet itself
+    assert out.purity[-1] == pytest.approx(1 / 16) and out.fidelity[-1] == pytest.approx(1 / 16)  # I/d
+    assert np.all(np.diff(out.purity) <= 1e-12)
+    flat = quantum_forward(enc, x, NoiseSchedule("phase_flip", 3))
+    assert torch.allclose(flat.images[-1], x, atol=1e-6)  # dephasing keeps the Born probabilities
+    with pytest.raises(JetInputError, match="dense_angle"):
+        quantum_forward(make_encoder("dense_angle", (3, 2, 2)), x, NoiseSchedule("depolarizing", 2))
+
+
+def test_bloch_path_shrinks_to_the_centre_under_depolarising():
+    from core.quantum.channels import NoiseSchedule
+    from core.viz.quantum import bloch_path
+
+    plus = torch.tensor([[[0.5, 0.5], [0.5, 0.5]]], dtype=torch.complex128)  # |+>: Bloch vector (1, 0, 0)
+    path = bloch_path(plus, 0, NoiseSchedule("depolarizing", 5))
+    assert np.allclose(path[0], [1, 0, 0]) and np.allclose(path[-1], 0, atol=1e-12)
+    keep = NoiseSchedule("depolarizing", 5).keep_bar()
+    assert np.allclose(path[:, 0], keep)  # |r(t)| = s_bar(t), the closed form
+
+
+def test_amplitude_fidelity_is_the_state_overlap():
+    from core.jobs.compare import amplitude_fidelity
+    from core.quantum.encoders import make_encoder
+
+    rng = torch.Generator().manual_seed(0)
+    a, b = torch.rand(3, 3, 2, 2, generator=rng), torch.rand(3, 3, 2, 2, generator=rng)
+    enc = make_encoder("amplitude", (3, 2, 2))
+    sa, sb = enc.encode(a).state[:, 0], enc.encode(b).state[:, 0]
+    overlap = ((sa.conj() * sb).sum(-1).abs() ** 2).float()
+    assert torch.allclose(amplitude_fidelity(a, b), overlap, atol=1e-6)
+    assert torch.allclose(amplitude_fidelity(a, a), torch.ones(3))
+
+
+def test_live_metrics_on_a_fresh_model():
+    from core.diffusion.task import default_config
+    from core.jobs.live_metrics import make_metrics_fn
+    from core.training.registry import build_task
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 3, 16, 16, generator=gen) * (torch.rand(40, 3, 16, 16, generator=gen) > 0.8)
+    y = torch.arange(40) % 2
+    torch.manual_seed(0)
+    task = build_task(default_config("seed-baseline", 16), x)
+    fn = make_metrics_fn(x[:24], y[:24], n_recon=4, n_generate=24, sample_steps=2)
+    out = fn(task, task.model, 0)
+    assert -1 <= out["ssim"] <= 1 and np.isfinite(out["psnr"]) and out["recon_t"] == int(0.3 * 49)
+    assert ("fid_jet" in out) or out["fpd"] >= 0

@@ -1,0 +1,309 @@
+"""Every dashboard page under streamlit's AppTest: what it shows on the embedded data, a tiny training job
+run to its end, sampling from it, and a bad-input case per page (a clear message, never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("streamlit")
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+EMBEDDED = ROOT / "assets" / "jets_sample.h5"
+
+
+@pytest.fixture(autouse=True)
+def _navigation_v2(monkeypatch):
+    """AppTest re-detects the pages/ folder on every run and then runs a page without app.py (the MPA v1
+    path); a real server does this at most once. Pin the st.navigation behaviour the app uses."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(scope="module")
+def data_path(tmp_path_factory) -> str | None:
+    """The embedded sample when it is there (None = use it), else 60 freshly simulated jets."""
+    if EMBEDDED.exists():
+        return None
+    from core.cli import main
+
+    out = tmp_path_factory.mktemp("appdata") / "jets60.h5"
+    assert main(["simulate", "--jets", "60", "--out", str(out), "--seed", "3"]) == 0
+    return str(out)
+
+
+@pytest.fixture()
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    import core.jobs.training as training
+
+    monkeypatch.setattr(training, "RUNS_DIR", tmp_path / "runs")
+    return tmp_path / "runs"
+
+
+def make_app(page: str | None, data: str | None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    if data is not None:
+        at.session_state["data_mode"] = "File path"
+        at.session_state["data_path_text"] = data
+    for key, value in state.items():
+        at.session_state[key] = value
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+# ---------------------------------------------------------------- Jets
+
+
+def test_jets_page_shows_one_jet_averages_and_histograms(data_path):
+    at = make_app(None, data_path, jets_n=50)
+    assert_clean(at)
+    assert at.title[0].value == "Jets"
+    assert charts(at) == 3  # one jet, class averages, observable histograms
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Class"] in ("quark", "gluon")
+    assert labels["Jet pT"].endswith("GeV")
+    table = at.dataframe[0].value
+    assert set(table["class"]) == {"quark", "gluon"}
+    assert table["jets"].sum() == 50
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Device:" in sidebar and ("CPU" in sidebar or "GPU" in sidebar)
+
+
+def test_jets_page_filters_by_class(data_path):
+    at = make_app(None, data_path, jets_n=50, jets_classes=["gluon"])
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Class"] == "gluon"
+    assert list(at.dataframe[0].value["class"]) == ["gluon"]
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [("/no/such/jets.h5", "no such file"), (str(ROOT / "pyproject.toml"), "not an HDF5 file")],
+)
+def test_jets_page_bad_path_is_one_clear_message(path, problem):
+    at = make_app(None, path)
+    assert not at.exception
+    assert any(problem in e.value for e in at.error)
+    assert charts(at) == 0
+    assert any(r.key == "data_mode" for r in at.radio)  # the sidebar still works
+
+
+def test_upload_that_is_not_a_jet_file(data_path, tmp_path):
+    at = make_app(None, data_path, data_mode="Upload")
+    at.file_uploader(key="data_upload").upload("notes.h5", b"this is not HDF5").run()
+    assert not at.exception
+    assert any("not an HDF5 file" in e.value for e in at.error)
+
+
+def test_upload_with_the_wrong_layout(data_path, tmp_path):
+    import h5py
+
+    bad = tmp_path / "wrong.h5"
+    with h5py.File(bad, "w") as f:
+        f["images"] = torch.zeros(2, 3, 3).numpy()
+    at = make_app(None, data_path, data_mode="Upload")
+    at.file_uploader(key="data_upload").upload("wrong.h5", bad.read_bytes()).run()
+    assert not at.exception
+    assert any("missing key 'X_jets'" in e.value for e in at.error)
+
+
+# ---------------------------------------------------------------- Forward noising
+
+
+def test_noising_page_seed_schedule_and_quantum_process(data_path):
+    from core.diffusion.schedules import make_schedule
+
+    at = make_app("pages/noising.py", data_path, noise_q_steps=4)
+    assert_clean(at)
+    assert charts(at) == 2  # classical animation, quantum animation
+    ab = float(make_schedule("linear", 50).alpha_bar[-1])  # the seed schedule ends far from noise
+    text = " ".join(m.value for m in at.markdown)
+    assert f"{ab:.3g}" in text and "still visible" in text
+    assert "Purity falls from 1.000" in text
+
+
+def test_noising_page_cosine_reaches_noise(data_path):
+    at = make_app(
+        "pages/noising.py",
+        data_path,
+        noise_schedule="cosine (1000 steps)",
+        noise_q_steps=3,
+        noise_q_channel="phase_flip",
+    )
+    assert_clean(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "essentially pure noise" in text
+    assert any("Dephasing channels" in i.value for i in at.info)  # phase flip keeps the Born probabilities
+
+
+def test_noising_page_bad_data():
+    at = make_app("pages/noising.py", "/no/such/file.h5")
+    assert not at.exception
+    assert any("no such file" in e.value for e in at.error)
+
+
+# ---------------------------------------------------------------- Train and Generate
+
+
+def _wait_for(at: AppTest, done, timeout: float = 240.0) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        at.run()
+        if done(at):
+            return at
+    raise AssertionError("timed out waiting for the app")
+
+
+@pytest.mark.slow
+def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
+    at = make_app("pages/train.py", data_path)
+    assert_clean(at)
+    at.number_input(key="train_steps").set_value(4)
+    at.number_input(key="train_batch").set_value(4)
+    at.number_input(key="train_jets").set_value(60)
+    at.number_input(key="train_every").set_value(2)
+    at.button[0].click().run()  # Start training
+    assert_clean(at)
+    at = _wait_for(at, lambda a: any("Checkpoint saved" in s.value for s in a.success))
+    assert not at.exception
+    progress = at.get("progress")[0].proto.text
+    assert "done" in progress and "step 4 of 4" in progress
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download checkpoint (zip)" in labels and "Download CSV" in labels
+    table = at.dataframe[0].value
+    assert list(table["step"]) == [2, 4] and table["ssim"].between(-1, 1).all()
+    runs = list(runs_dir.rglob("config.json"))
+    assert len(runs) == 1 and json.loads(runs[0].read_text())["task"]["family"] == "seed-baseline"
+
+    # The fresh checkpoint is offered on the Generate page, in the same session.
+    at.switch_page("pages/generate.py").run()
+    assert_clean(at)
+    trained = [o for o in at.selectbox(key="gen_choice").options if o.startswith("trained here")]
+    assert trained
+    at.selectbox(key="gen_choice").set_value(trained[0]).run()
+    assert {m.label: m.value for m in at.metric}["Trained steps"] == "4"
+    at.number_input(key="gen_n").set_value(24)
+    at.number_input(key="gen_steps").set_value(3)
+    next(b for b in at.button if b.label == "Generate").click().run()
+    at = _wait_for(at, lambda a: any("HDF5" in b.label for b in a.get("download_button")))
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert {"metric", "model", "floor"} <= set(table.columns)
+    assert any(m.startswith("W1 jet mass") for m in table["metric"])
+    assert charts(at) >= 5  # three channel grids, reverse process, distances, observables
+
+
+def test_train_page_bad_data():
+    at = make_app("pages/train.py", "/no/such/file.h5")
+    assert not at.exception
+    assert any("no such file" in e.value for e in at.error)
+    assert not any(b.label == "Start training" for b in at.button)
+
+
+def test_generate_page_without_checkpoints_and_with_a_bad_one(runs_dir, tmp_path):
+    at = make_app("pages/generate.py", None)
+    assert not at.exception
+    shipped = [o for o in at.selectbox(key="gen_choice").options if o.startswith("shipped")]
+    if not shipped:
+        assert any("No checkpoint is available yet" in i.value for i in at.info)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    at.selectbox(key="gen_choice").set_value("a checkpoint directory on the server…").run()
+    at.text_input(key="gen_path").input(str(broken)).run()
+    assert not at.exception
+    assert any("corrupt JSON" in e.value for e in at.error)
+    at.text_input(key="gen_path").input(str(tmp_path / "missing")).run()
+    assert any("no such checkpoint directory" in e.value for e in at.error)
+
+
+# ---------------------------------------------------------------- Compare and Quantum lab
+
+
+@pytest.fixture()
+def tiny_models(data_path, runs_dir):
+    """A 3-step classical and a 2-step quantum checkpoint, trained through the job API for session 'tester'."""
+    from core.data.readers import load_tensors
+    from core.jobs import JobLimits, JobManager
+    from core.jobs.training import TrainRequest, start_training
+
+    x, y = load_tensors(data_path, size=32, max_jets=60)
+    manager = JobManager(JobLimits(max_concurrent=1, max_steps=None, max_seconds=None))
+    for owner, req in (
+        ("tester", TrainRequest(family="seed-baseline", steps=3, batch_size=4, metrics_every=0, preview_every=0)),
+        (
+            "tester",
+            TrainRequest(
+                family="quantum",
+                steps=2,
+                batch_size=4,
+                metrics_every=0,
+                preview_every=0,
+                quantum={"encoder": "amplitude", "size": 8, "layers": 1, "steps": 2, "ancillas": 1},
+            ),
+        ),
+    ):
+        job = start_training(manager, owner, req, x, y)
+        assert job.wait(120) and job.status == "done", job.error
+    return runs_dir
+
+
+def test_compare_page_side_by_side(data_path, tiny_models):
+    at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=4)
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["classical", "quantum"]
+    assert (table["parameters"] > 0).all()
+    assert table["fidelity (amplitude-encoded)"].between(0, 1.0001).all()
+    assert 0 <= table["state fidelity"].iloc[1] <= 1.0001
+    assert charts(at) == 1
+
+
+def test_compare_page_without_models_and_bad_data(runs_dir):
+    at = make_app("pages/compare.py", None, jetlab_session="nobody")
+    assert not at.exception
+    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_classical").options):
+        assert any("No checkpoint is available" in i.value for i in at.info)
+    at = make_app("pages/compare.py", "/no/such/file.h5", jetlab_session="nobody")
+    assert not at.exception
+
+
+def test_quantum_lab_encoder_channel_and_reverse_circuit(data_path, tiny_models):
+    at = make_app("pages/quantum_lab.py", data_path, jetlab_session="tester", qlab_steps=3, qlab_encoder="angle")
+    assert_clean(at)
+    assert charts(at) == 4  # probabilities, decoded jet, Bloch vector, whole-state animation
+    circuits = [c.value for c in at.code]
+    assert len(circuits) == 2 and "q_0" in circuits[0]  # the encoder's circuit and the reverse circuit
+    bloch = at.dataframe[0].value
+    assert abs(bloch["|r|"].iloc[0] - 1.0) < 1e-6  # angle encoding: every qubit pure
+    assert bloch["|r|"].iloc[-1] < 1e-6  # depolarising to the centre at T
+
+
+def test_quantum_lab_bad_data_keeps_the_rest():
+    at = make_app("pages/quantum_lab.py", "/no/such/file.h5")
+    assert not at.exception
+    assert any("no such file" in e.value for e in at.error)
+    assert any("Reverse circuit" in h.value for h in at.subheader)

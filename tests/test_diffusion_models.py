@@ -1,0 +1,161 @@
+"""The networks and the diffusion task: shapes at every size, the seed baseline's layers, eps and v
+prediction through the task, classifier-free guidance (weight 0 is the unconditional model)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from core.data.transforms import LogTransform
+from core.diffusion.seed_baseline import SimpleDiffusionCNN
+from core.diffusion.task import DiffusionTask, build_task, default_config
+from core.diffusion.unet import NULL_LABEL, UNet, unet_config
+from core.errors import JetInputError
+
+torch.set_num_threads(1)
+
+
+def _jets(n=8, size=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, size, size, generator=gen) ** 8 * 50
+    return x * (torch.rand(n, 3, size, size, generator=gen) > 0.7)
+
+
+@pytest.mark.parametrize("size", [16, 32, 64, 125])
+def test_unet_keeps_the_image_shape_at_every_size(size):
+    net = UNet(unet_config("tiny", size))
+    x = torch.randn(2, 3, size, size)
+    assert net(x, torch.tensor([0, 999]), torch.tensor([1, NULL_LABEL])).shape == x.shape
+    with pytest.raises(JetInputError, match="expected"):
+        net(torch.randn(1, 3, 20, 20), torch.tensor([0]))
+
+
+def test_presets_grow_and_unknown_preset_or_size_is_refused():
+    counts = [sum(p.numel() for p in UNet(unet_config(p, 32)).parameters()) for p in ("tiny", "small", "base")]
+    assert counts == sorted(counts) and counts[0] < 1_000_000
+    with pytest.raises(JetInputError, match="preset 'huge'"):
+        unet_config("huge", 32)
+    with pytest.raises(JetInputError, match="size 48"):
+        unet_config("tiny", 48)
+
+
+def test_seed_baseline_has_the_notebooks_layers():
+    net = SimpleDiffusionCNN(size=32)
+    convs = [
+        (type(m).__name__, m.in_channels, m.out_channels, m.kernel_size, m.stride)
+        for m in net.modules()
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
+    ]
+    assert convs == [
+        ("Conv2d", 3, 16, (3, 3), (1, 1)),
+        ("Conv2d", 16, 32, (4, 4), (2, 2)),
+        ("Conv2d", 32, 32, (3, 3), (1, 1)),
+        ("ConvTranspose2d", 32, 16, (4, 4), (2, 2)),
+        ("Conv2d", 16, 3, (3, 3), (1, 1)),
+    ]
+    assert net.time[0].in_features == 1 and net.mid_time.out_features == 32
+    assert net(torch.randn(2, 3, 32, 32), torch.tensor([0, 49])).shape == (2, 3, 32, 32)
+    task = build_task(default_config("seed-baseline", 32), _jets(4, 32))
+    assert task.schedule.timesteps == 50 and task.schedule.kind == "linear" and not task.conditional
+
+
+class OracleNet(nn.Module):
+    """Predicts the exact eps (or v) of known clean images x0; ignores labels."""
+
+    def __init__(self, task: DiffusionTask, x0: torch.Tensor):
+        super().__init__()
+        self.task, self.x0 = task, x0
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, xt, t, y=None):
+        s = self.task.schedule
+        eps = s.eps_from_x0(xt, t, self.x0)
+        return eps if self.task.prediction == "eps" else s.v_target(self.x0, t, eps)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "fast"])
+def test_task_maps_an_oracle_network_back_to_the_gev_images(prediction, sampler):
+    x = _jets(4)
+    task = build_task(default_config("ddpm", 16, schedule="cosine", prediction=prediction), x)
+    z0 = task.prepare(x)
+    out = task.sample(OracleNet(task, z0), 4, sampler=sampler, steps=12, generator=torch.Generator().manual_seed(0))
+    assert out.min() >= 0
+    assert torch.allclose(out, x, atol=1e-3 * x.max().item())
+
+
+def test_training_loss_of_the_oracle_is_zero_and_of_zero_is_one():
+    x = _jets(64)
+    task = build_task(default_config("ddpm", 16), x)
+    z0 = task.prepare(x)
+    assert (
+        task.loss(OracleNet(task, z0), z0, torch.zeros(64, dtype=torch.long), torch.Generator().manual_seed(0)).item()
+        < 1e-6
+    )
+    zero = lambda xt, t, y=None: torch.zeros_like(xt)  # noqa: E731
+    assert task.loss(
+        zero, z0, torch.zeros(64, dtype=torch.long), torch.Generator().manual_seed(0)
+    ).item() == pytest.approx(1.0, abs=0.05)
+
+
+def _random_unet_task(size=16):
+    torch.manual_seed(0)
+    task = build_task(default_config("ddpm", size), _jets(8, size))
+    with torch.no_grad():  # the head is zero-initialised; give it weights so labels matter
+        for p in task.model.head.parameters():
+            p.normal_(0, 0.1)
+    return task
+
+
+def test_guidance_zero_is_the_unconditional_model_and_one_the_conditional():
+    task = _random_unet_task()
+    quark = torch.ones(3, dtype=torch.long)
+    run = lambda **kw: task.sample(
+        task.model, 3, sampler="ddim", steps=5, generator=torch.Generator().manual_seed(1), **kw
+    )  # noqa: E731
+    uncond = run(labels=None)
+    assert torch.equal(run(labels=quark, guidance=0.0), uncond)
+    cond = run(labels=quark, guidance=1.0)
+    assert not torch.allclose(cond, uncond)
+    # A general weight mixes the two eps in one batched pass: eps_u + w (eps_c - eps_u).
+    xt, t = torch.randn(3, 3, 16, 16), torch.tensor([10, 500, 900])
+    net = task.model.eval()
+    with torch.no_grad():
+        e_c, e_u = net(xt, t, quark), net(xt, t, None)
+        task.x0_clip = None
+        guided = task.eps_fn(net, quark, 2.5)(xt, t)
+    assert torch.allclose(guided, e_u + 2.5 * (e_c - e_u), atol=1e-5)
+
+
+def test_unconditional_model_refuses_labels_and_bad_input_is_named():
+    task = build_task(default_config("seed-baseline", 16), _jets(4))
+    with pytest.raises(JetInputError, match="unconditional"):
+        task.sample(task.model, 2, labels=torch.ones(2, dtype=torch.long))
+    with pytest.raises(JetInputError, match="sampler 'plms'"):
+        task.sample(task.model, 2, sampler="plms")
+    with pytest.raises(JetInputError, match=r"expected \(N, 3, 16, 16\)"):
+        task.prepare(torch.zeros(2, 3, 32, 32))
+    with pytest.raises(JetInputError, match="prediction 'x'"):
+        build_task(default_config("ddpm", 16, prediction="x"), _jets(4))
+
+
+def test_task_config_rebuilds_the_same_transform_and_network():
+    task = build_task(default_config("ddpm", 16), _jets(16))
+    assert isinstance(task.transform, LogTransform)
+    again = build_task(task.config())
+    assert again.transform == task.transform
+    assert [p.shape for p in again.model.parameters()] == [p.shape for p in task.model.parameters()]
+    x = _jets(3, seed=4)
+    assert torch.allclose(task.to_gev(task.prepare(x)), x, rtol=1e-4, atol=1e-5)
+
+
+def test_zero_suppression_level_is_fitted_on_the_data_and_applied_in_gev():
+    x = _jets(32)
+    task = build_task(default_config("ddpm", 16), x)
+    for c, level in enumerate(task.zero_below):
+        positive = x[:, c][x[:, c] > 0]
+        assert (positive < level).float().mean().item() == pytest.approx(0.01, abs=0.002)
+    z = task.prepare(torch.full((1, 3, 16, 16), 0.5) * torch.tensor(task.zero_below).view(1, 3, 1, 1))
+    assert torch.all(task.to_gev(z) == 0)
+    assert torch.all(task.to_gev(task.prepare(x)) <= x + 1e-4 * x.max())

@@ -1,0 +1,148 @@
+"""The whole evaluation: table with floors, JSON, figures, and ``python -m core evaluate``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from metrics_synth import blur, synthetic_jets
+
+from core.cli import main
+from core.data.observables import OBSERVABLES
+from core.data.writers import write_cms
+from core.errors import JetInputError
+from core.metrics.jet_classifier import ClassifierConfig, JetClassifier, save_classifier
+from core.metrics.report import evaluate_sets, format_table
+from core.viz.evaluation import (
+    metrics_vs_floor,
+    observables_overlay,
+    quality_vs_steps,
+    reconstruction_bars,
+    samples_grid,
+)
+
+
+@pytest.fixture(scope="module")
+def classifier() -> JetClassifier:
+    torch.manual_seed(0)
+    return JetClassifier(ClassifierConfig(size=16, width=4, features=16)).eval()
+
+
+def _labels(n: int) -> torch.Tensor:
+    return (torch.arange(n) % 2).long()
+
+
+def test_evaluate_sets_gives_every_metric_with_its_floor(classifier):
+    real = synthetic_jets(240, seed=1)
+    gen_good, gen_bad = synthetic_jets(120, seed=2), blur(synthetic_jets(120, seed=2), 2)
+    good = evaluate_sets(real, gen_good, _labels(240), _labels(120), classifier=classifier, seed=0)
+    bad = evaluate_sets(real, gen_bad, _labels(240), _labels(120), classifier=classifier, seed=0)
+    rows = {r.metric: r for r in good.rows}
+    assert {"FID (jet features)", "KID (jet features)", "FPD (observables, N -> inf)"} <= set(rows)
+    assert sum(m.startswith("W1 ") for m in rows) == len(OBSERVABLES)
+    assert "classifier: quark jets called quark" in rows
+    assert all(r.floor is not None for r in good.rows)
+    assert good.info["n"] == 120
+    bad_rows = {r.metric: r for r in bad.rows}
+    for metric in ("FID (jet features)", "FPD (observables, N -> inf)"):
+        assert bad_rows[metric].model > rows[metric].model
+    # The floor only depends on the real jets and the seed.
+    assert bad_rows["FID (jet features)"].floor == rows["FID (jet features)"].floor
+    table = format_table(good.rows)
+    assert "floor (real vs real)" in table and "W1 jet mass [GeV]" in table
+    data = json.loads(good.to_json())
+    assert data["rows"][0]["metric"] == "FID (jet features)" and "physics" in data["details"]
+
+
+def test_unconditional_samples_get_no_verdict(classifier):
+    real = synthetic_jets(80, seed=1)
+    out = evaluate_sets(real, synthetic_jets(40, seed=3), _labels(80), torch.zeros(40).long(), classifier=classifier)
+    assert not any(r.metric.startswith("classifier") for r in out.rows)
+    out = evaluate_sets(real, synthetic_jets(40, seed=3), classifier=False)
+    assert not any("jet features" in r.metric for r in out.rows)
+
+
+def test_evaluate_sets_bad_input(classifier):
+    with pytest.raises(JetInputError, match="cannot be compared"):
+        evaluate_sets(synthetic_jets(40), synthetic_jets(20, size=32), classifier=classifier)
+    with pytest.raises(JetInputError, match="too few"):
+        evaluate_sets(synthetic_jets(3), synthetic_jets(20), classifier=classifier)
+    with pytest.raises(JetInputError, match="too few"):
+        evaluate_sets(synthetic_jets(40), synthetic_jets(15), classifier=classifier)  # 10 observables need > 21 jets
+
+
+def test_figure_builders_are_pure():
+    rng = np.random.default_rng(0)
+    obs = {k: rng.normal(size=50) for k in ("pt", "mass")}
+    fig = observables_overlay(obs, {k: v + 1 for k, v in obs.items()})
+    assert isinstance(fig, go.Figure) and len(fig.data) == 4
+    grid = samples_grid(synthetic_jets(6), synthetic_jets(6, seed=1), channel=1, n=3)
+    assert len(grid.data) == 6
+    rows = [{"metric": "a", "model": 2.0, "floor": 1.0}, {"metric": "b", "model": 1.0, "floor": -0.1}]
+    assert list(metrics_vs_floor(rows).data[0].y) == ["a"]
+    results = [{"sampler": s, "steps": k, "fpd": 1.0 / k} for s in ("ddim", "fast") for k in (5, 10, 20)]
+    assert len(quality_vs_steps(results, "fpd", floor=0.01).data) == 2
+    m = {
+        "t": 3,
+        "mode": "one_step",
+        **{k: {"ssim": {"Tracks": 0.5, "mean": 0.5}} for k in ("model", "noisy_xt", "empty")},
+    }
+    assert len(reconstruction_bars(m).data) == 3
+
+
+def _write(path, x: torch.Tensor, y: torch.Tensor, attrs=None) -> str:
+    write_cms(path, x.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=attrs)
+    return str(path)
+
+
+def test_cli_writes_the_table_and_json(tmp_path, classifier, capsys):
+    save_classifier(classifier, {"config": asdict(classifier.config)}, tmp_path / "clf")
+    real = _write(tmp_path / "real.h5", synthetic_jets(120, seed=1), _labels(120))
+    gen = _write(tmp_path / "gen.h5", synthetic_jets(60, seed=2), _labels(60), {"label": "mixed"})
+    out = tmp_path / "eval"
+    code = main(
+        [
+            "evaluate",
+            "--real",
+            real,
+            "--generated",
+            gen,
+            "--out",
+            str(out),
+            "--classifier",
+            str(tmp_path / "clf"),
+            "--inception-jets",
+            "0",
+            "--no-figures",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "FPD (observables, N -> inf)" in printed and "classifier: gluon jets called gluon" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["info"]["n"] == 60 and report["info"]["generated"] == gen
+
+
+def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):
+    save_classifier(classifier, {"config": asdict(classifier.config)}, tmp_path / "clf")
+    real16 = _write(tmp_path / "real16.h5", synthetic_jets(40, size=16), _labels(40))
+    gen32 = _write(tmp_path / "gen32.h5", synthetic_jets(20, size=32), _labels(20))
+    args = [
+        "evaluate",
+        "--real",
+        real16,
+        "--generated",
+        gen32,
+        "--classifier",
+        str(tmp_path / "clf"),
+        "--inception-jets",
+        "0",
+    ]
+    assert main(args) == 2
+    assert "cannot be compared at 32 x 32" in capsys.readouterr().err
+    assert main(["evaluate", "--real", real16, "--generated", str(tmp_path / "missing.h5")]) == 2
+    assert "no such file" in capsys.readouterr().err

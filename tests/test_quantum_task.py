@@ -1,0 +1,91 @@
+"""The hybrid quantum model through the common training loop: loss falls, samples differ, checkpoints round-trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import JetInputError
+from core.quantum.hybrid import HybridConfig, HybridModel, fidelity_to_pure, mmd_fidelity
+from core.quantum.task import build_task, default_config
+from core.training.checkpoint import load_checkpoint
+from core.training.loop import TrainConfig, train
+from core.training.sampling import sample_images
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny simulations: one thread avoids waiting on a busy second core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _toy_jets(n=64, size=4, seed=0):
+    """Centred blobs of random width and channel mix: a stand-in for jets, at 4 x 4."""
+    g = torch.Generator().manual_seed(seed)
+    r = torch.arange(size) - (size - 1) / 2
+    d2 = r[:, None] ** 2 + r[None, :] ** 2
+    width = 0.5 + torch.rand(n, 1, 1, 1, generator=g)
+    mix = torch.rand(n, 3, 1, 1, generator=g) + 0.2
+    x = mix * torch.exp(-d2 / width) * 100
+    y = (torch.arange(n) % 2).long()
+    return x, y
+
+
+def _small_config(**kw):
+    return default_config(size=4, layers=2, steps=2, latent=4, hidden=16, **kw)
+
+
+def test_training_loss_falls_and_checkpoint_round_trips(tmp_path):
+    x, y = _toy_jets()
+    torch.manual_seed(0)
+    task = build_task(_small_config(), x)
+    assert task.model.cfg.data_qubits == 6
+    cfg = TrainConfig(steps=60, batch_size=16, lr=2e-2, warmup=1, ema_decay=0.9, seed=0, log_every=1)
+    losses = [ev.loss for ev in train(task, x, y, cfg, out_dir=tmp_path / "ck")]
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:5])
+    a = sample_images(tmp_path / "ck", 6, seed=3, label="mixed")
+    b = sample_images(tmp_path / "ck", 6, seed=3, label="mixed")
+    assert a.shape == (6, 3, 4, 4) and torch.equal(a, b)
+    assert (a >= 0).all()
+    ck = load_checkpoint(tmp_path / "ck")
+    assert ck.task.family == "quantum" and ck.config["task"]["order"] == "centred"
+
+
+def test_different_latents_give_different_jets():
+    x, _ = _toy_jets(8)
+    torch.manual_seed(1)
+    task = build_task(_small_config(), x)
+    out = task.sample(task.model, 8, labels=torch.ones(8, dtype=torch.long), sampler="born", generator=torch.Generator().manual_seed(0))
+    frac = out / out.sum((1, 2, 3), keepdim=True)
+    dist = torch.cdist(frac.reshape(8, -1), frac.reshape(8, -1))
+    assert dist[~torch.eye(8, dtype=torch.bool)].min() > 1e-4
+    shots = task.sample(task.model, 2, sampler="shots:50", generator=torch.Generator().manual_seed(0))
+    assert shots.shape == (2, 3, 4, 4)
+    with pytest.raises(JetInputError, match="sampler"):
+        task.sample(task.model, 2, sampler="heun")
+
+
+def test_loss_terms_against_known_values():
+    cfg = HybridConfig(data_qubits=2, ancillas=1, layers=1, steps=2, latent=2, hidden=4)
+    psi = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=torch.complex128)
+    out = HybridModel(cfg).embed(psi)  # ancilla |0>, no circuit: fidelity to itself is 1
+    assert torch.allclose(fidelity_to_pure(out, psi, 2), torch.ones(2, dtype=torch.float64))
+    y = torch.zeros(2, dtype=torch.long)
+    same = HybridModel(cfg).embed(torch.tensor([[1, 0, 0, 0], [1, 0, 0, 0]], dtype=torch.complex128))
+    assert mmd_fidelity(same, same[:, :4], y, y, 2).abs().item() < 1e-12  # identical sets
+    other = torch.tensor([[0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.complex128)
+    # K_gg = 1, K_rr = 0 (orthogonal), K_gr = 0: MMD^2 = 1
+    assert mmd_fidelity(same, other, y, y, 2, powers=(1, 4)).item() == pytest.approx(1.0)
+
+
+def test_bad_model_input():
+    with pytest.raises(JetInputError, match="unknown"):
+        build_task(_small_config(channel="scrambler"))
+    with pytest.raises(JetInputError, match="encoder"):
+        build_task({**_small_config(), "encoder": "angle"})
+    with pytest.raises(JetInputError, match="qubits"):
+        build_task(default_config(size=16, ancillas=20))

@@ -1,0 +1,119 @@
+"""``python -m core train`` and ``sample``: train, resume, sample to a CMS file, and clear errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.data.writers import write_cms
+
+
+@pytest.fixture(scope="module")
+def jets16(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    x = (rng.random((12, 16, 16, 3)) ** 8 * 40 * (rng.random((12, 16, 16, 3)) > 0.6)).astype(np.float32)
+    path = tmp_path_factory.mktemp("data") / "jets16.h5"
+    write_cms(path, x, np.arange(12) % 2)
+    return path
+
+
+def _train(data, out, model, steps, *extra):
+    return main(
+        [
+            "train",
+            "--model",
+            model,
+            "--data",
+            str(data),
+            "--size",
+            "16",
+            "--steps",
+            str(steps),
+            "--out",
+            str(out),
+            "--batch",
+            "4",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            *extra,
+        ]
+    )
+
+
+def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys):
+    out = tmp_path / "unet"
+    assert _train(jets16, out, "ddpm", 2) == 0
+    assert _train(jets16, out, "ddpm", 3, "--resume") == 0
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["steps"] == 3 and card["command"].startswith("python -m core train --model ddpm")
+    assert "--steps 3" in card["command"] and card["data"]["jets"] == 12
+    assert len(json.loads((out / "trainer_state.json").read_text())["losses"]) == 3
+    samples = tmp_path / "s.h5"
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(out),
+                "--n",
+                "4",
+                "--out",
+                str(samples),
+                "--sampler",
+                "ddim",
+                "--steps",
+                "3",
+                "--label",
+                "quark",
+                "--guidance",
+                "2",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    with h5py.File(samples) as f:
+        assert f["X_jets"].shape == (4, 16, 16, 3) and (f["X_jets"][()] >= 0).all()
+        assert f["y"][()].tolist() == [1, 1, 1, 1]
+        assert (
+            f.attrs["sampler"] == "ddim"
+            and f.attrs["steps"] == 3
+            and f.attrs["guidance"] == 2.0
+            and f.attrs["label"] == "quark"
+        )
+    assert "wrote 4 jets" in capsys.readouterr().out
+
+
+def test_seed_baseline_trains_and_samples_unconditionally(jets16, tmp_path):
+    out = tmp_path / "seed"
+    assert _train(jets16, out, "seed-baseline", 2) == 0
+    assert json.loads((out / "config.json").read_text())["task"]["schedule"] == {"kind": "linear", "timesteps": 50}
+    samples = tmp_path / "s.h5"
+    assert main(["sample", "--checkpoint", str(out), "--n", "3", "--out", str(samples), "--sampler", "ddpm"]) == 0
+    with h5py.File(samples) as f:
+        assert f["X_jets"].shape == (3, 16, 16, 3) and f.attrs["label"] == "none"
+
+
+def test_command_line_errors_exit_2_with_one_line(jets16, tmp_path, capsys):
+    assert _train(jets16, tmp_path / "x", "gan", 2) == 2
+    assert "model 'gan': unknown" in capsys.readouterr().err
+    assert _train(tmp_path / "missing.h5", tmp_path / "x", "ddpm", 2) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(tmp_path / "none"), "--n", "2", "--out", str(tmp_path / "s.h5")]) == 2
+    assert "no such checkpoint directory" in capsys.readouterr().err
+    out = tmp_path / "seed"
+    assert _train(jets16, out, "seed-baseline", 1) == 0
+    capsys.readouterr()
+    assert (
+        main(["sample", "--checkpoint", str(out), "--n", "2", "--out", str(tmp_path / "s.h5"), "--label", "quark"]) == 2
+    )
+    assert "unconditional" in capsys.readouterr().err
+    assert _train(jets16, out, "ddpm", 2, "--resume") == 2
+    assert "holds a 'seed-baseline' model" in capsys.readouterr().err

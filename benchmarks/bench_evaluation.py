@@ -6,7 +6,9 @@ and scored by ``core.metrics.report.evaluate_sets`` against the same real halves
 Prints the table with each distance as a ratio to the seed baseline's, and writes the JSON, the
 markdown table and the quality-vs-steps PNGs under ``--out`` (default assets/evaluation).
 
-    python -m benchmarks.bench_evaluation [--n 500] [--grid quick|full] [--inception-jets 0]
+    python -m benchmarks.bench_evaluation [--n 500] [--grid smoke|quick|full] [--inception-jets 0]
+
+Reconstructions (SSIM / PSNR, one step from t) of each model beside the trivial ones are printed too.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from core.metrics.report import evaluate_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = {
-    "quick": {"ddim": [10, 25, 50], "fast": [5, 10, 20], "ddpm": [50, 100]},
+    "smoke": {"fast": [5, 20], "ddim": [5]},
+    "quick": {"fast": [5, 10, 20], "ddim": [10, 25, 50], "ddpm": [50]},
     "full": {"ddim": [10, 25, 50, 100], "fast": [5, 10, 20, 40], "ddpm": [50, 100, 250, 1000]},
 }
+# Configurations whose samples are drawn for the README (observables overlaid, a sample grid).
+SHOWCASE = {("seed baseline", "ddpm", 50), ("U-Net", "fast", 20)}
 KEYS = {
     "fpd": "FPD (observables, N -> inf)",
     "fid_jet": "FID (jet features)",
@@ -73,12 +78,57 @@ def run_one(ckpt, real, y_real, n, sampler, steps, seed, inception_jets, classif
         "sample_seconds": round(sample_s, 2),
         **model,
         "_floor": floor,
-        "_samples": x[:8],
+        "_report": report,
+        "_samples": x,
     }
+
+
+def reconstruction_table(configs, x, y, fractions=(0.1, 0.3, 0.6), seed=0) -> str:
+    """SSIM / PSNR (channel mean) of one-step reconstructions from t = fraction * T, beside noisy xt and empty."""
+    from core.metrics.checkpoint_adapter import reconstructor_from_checkpoint
+    from core.metrics.reconstruct import reconstruct, reconstruction_metrics
+
+    lines = [
+        "| model | t / T | SSIM model | SSIM noisy xt | SSIM empty | PSNR model [dB] | PSNR noisy xt | PSNR empty |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, path, _grid in configs:
+        rec = reconstructor_from_checkpoint(path, labels=y)
+        for f in fractions:
+            t = int(f * rec.timesteps)
+            m = reconstruction_metrics(reconstruct(rec, x, t, "one_step", seed))
+            cells = [fmt(m[k]["ssim"]["mean"]) for k in ("model", "noisy_xt", "empty")]
+            cells += [fmt(m[k]["psnr"]["mean"]) for k in ("model", "noisy_xt", "empty")]
+            lines.append(f"| {name} | {t} / {rec.timesteps} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def fmt(v) -> str:
     return "-" if v is None else f"{v:.4g}"
+
+
+def plot_steps(results: list[dict], floor: dict, n: int, out: Path) -> None:
+    """quality_vs_steps_<metric>.png for the U-Net rows, the seed baseline as a dotted line, the floor dashed."""
+    from core.viz.evaluation import quality_vs_steps
+    from core.viz.export import figure_png
+
+    base = next((r for r in results if r["model"] == "seed baseline"), None)
+    unet = [r for r in results if r["model"] == "U-Net"]
+    for key in ("fpd", "fid_jet"):
+        if unet and key in unet[0]:
+            baseline = {"label": "seed baseline (ddpm 50)", "value": base[key]} if base and key in base else None
+            fig = quality_vs_steps(
+                unet,
+                key,
+                floor=floor.get(key),
+                baseline=baseline,
+                log_y=True,
+                y_title=KEYS[key],
+                title=f"U-Net: {KEYS[key]} vs sampler steps ({n} jets)",
+            )
+            with atomic_path(out / f"quality_vs_steps_{key}.png", suffix=".png") as tmp:
+                tmp.write_bytes(figure_png(fig))
+            print(f"wrote {out / f'quality_vs_steps_{key}.png'}")
 
 
 def main() -> None:
@@ -91,7 +141,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "assets" / "evaluation"))
+    p.add_argument("--replot", action="store_true", help="redraw the quality-vs-steps PNGs from OUT/benchmark.json")
     args = p.parse_args()
+    if args.replot:
+        saved = json.loads(Path(args.out, "benchmark.json").read_text())
+        plot_steps(saved["results"], saved["floor"], saved["n"], Path(args.out))
+        return
     torch.set_num_threads(args.threads)
 
     from core.data.readers import load_tensors
@@ -101,7 +156,7 @@ def main() -> None:
     out = Path(args.out)
     real, y_real = load_tensors(None, size=32, max_jets=2 * args.n, seed=args.seed)
     classifier = load_classifier()
-    results, floor, missing = [], {}, []
+    results, floor, missing, showcase = [], {}, [], {}
 
     configs = []
     if Path(args.baseline, "config.json").exists():
@@ -119,7 +174,9 @@ def main() -> None:
                 steps = min(steps, ckpt.task.schedule.timesteps)
                 r = run_one(ckpt, real, y_real, args.n, sampler, steps, args.seed, args.inception_jets, classifier)
                 floor = r.pop("_floor")
-                r.pop("_samples")
+                report, samples = r.pop("_report"), r.pop("_samples")
+                if (name, sampler, steps) in SHOWCASE:
+                    showcase[name] = (report, samples, f"{name}, {sampler} {steps} steps")
                 r["model"] = name
                 results.append(r)
                 print(
@@ -132,6 +189,10 @@ def main() -> None:
     if not results:
         print("nothing to evaluate: no shipped diffusion checkpoint found")
         return
+
+    recon = reconstruction_table(configs, real[: min(100, args.n)], y_real[: min(100, args.n)], seed=args.seed)
+    print("\nOne-step reconstructions of real jets (per-channel data range = the largest real pixel):\n")
+    print(recon)
 
     base = next((r for r in results if r["model"] == "seed baseline"), None)
     cols = [
@@ -180,25 +241,26 @@ def main() -> None:
         json.dumps({"n": args.n, "seed": args.seed, "results": results, "floor": floor, "missing": missing}, indent=2)
         + "\n",
     )
-    write_text_atomic(out / "benchmark.md", table + "\n")
+    write_text_atomic(out / "benchmark.md", table + "\n\n" + recon + "\n")
     try:
-        from core.viz.evaluation import quality_vs_steps
         from core.viz.export import figure_png
 
-        unet = [r for r in results if r["model"] == "U-Net"]
-        for key in ("fpd", "fid_jet"):
-            if unet and key in unet[0]:
-                baseline = {"label": "seed baseline (ddpm 50)", "value": base[key]} if base and key in base else None
-                fig = quality_vs_steps(
-                    unet,
-                    key,
-                    floor=floor.get(key),
-                    baseline=baseline,
-                    title=f"U-Net: {KEYS[key]} vs sampler steps ({args.n} jets)",
-                )
-                with atomic_path(out / f"quality_vs_steps_{key}.png", suffix=".png") as tmp:
+        plot_steps(results, floor, args.n, out)
+        from core.viz.evaluation import observables_overlay, samples_grid
+
+        for name, (report, samples, label) in showcase.items():
+            slug = name.lower().replace(" ", "_").replace("-", "")
+            figs = {
+                f"observables_{slug}.png": observables_overlay(
+                    report.observables_real, report.observables_generated, names=("real", label)
+                ),
+                f"samples_ECAL_{slug}.png": samples_grid(real, samples, channel=1),
+            }
+            figs[f"observables_{slug}.png"].update_layout(title=f"Jet observables: real vs {label} ({args.n} jets)")
+            for fname, fig in figs.items():
+                with atomic_path(out / fname, suffix=".png") as tmp:
                     tmp.write_bytes(figure_png(fig))
-                print(f"wrote {out / f'quality_vs_steps_{key}.png'}")
+                print(f"wrote {out / fname}")
     except RuntimeError as err:
         print(f"figures skipped: {err}")
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.data.readers import load_tensors  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
+from core.quantum.hybrid import sample_states  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
 OBS = ("pt", "mass", "mult_tracks", "mult_ecal", "mult_hcal", "width", "ptd", "frac_tracks", "frac_ecal", "frac_hcal")
@@ -50,7 +51,12 @@ def draw_totals(quantiles: list[float], n: int, generator: torch.Generator) -> t
 
 def shots_readout(shapes: torch.Tensor, shots: int, generator: torch.Generator) -> torch.Tensor:
     """Pixel fractions -> fractions of ``shots`` multinomial counts (a finite measurement record)."""
-    counts = torch.stack([torch.bincount(torch.multinomial(s.double() + 1e-15, shots, True, generator=generator), minlength=s.numel()) for s in shapes])
+    counts = torch.stack(
+        [
+            torch.bincount(torch.multinomial(s.double() + 1e-15, shots, True, generator=generator), minlength=s.numel())
+            for s in shapes
+        ]
+    )
     return counts.float() / shots
 
 
@@ -87,26 +93,72 @@ def train_baseline(model, shapes, y, budget: float, seed: int, lr: float, batch:
     return {"steps": steps, "final_loss": float(np.mean(losses[-20:]))}
 
 
-def train_hybrid(x, y, budget: float, seed: int, order: str = "centred"):
-    from core.training.loop import Trainer, TrainConfig
+def train_hybrid(x, y, budget: float, seed: int, order: str = "centred", pad_first: bool = False):
+    from core.training.loop import TrainConfig, Trainer
 
     torch.manual_seed(seed)
-    task = build_task(default_config(order=order), x)
+    task = build_task(default_config(order=order, pad_first=pad_first), x)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
     trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
     events = list(trainer.run(stop=Deadline(budget)))
     return task, trainer.ema, {"steps": events[-1].step, "final_loss": events[-1].loss}
 
 
+def c2st_auc(a: torch.Tensor, b: torch.Tensor, seed: int, epochs: int = 300) -> float:
+    """Classifier two-sample test: AUC of a small MLP telling set a from set b on held-out halves (0.5 = same)."""
+    from core.data.observables import jet_observables
+
+    n = min(len(a), len(b))
+
+    def feats(x):
+        obs = jet_observables(x[:n])
+        o = torch.as_tensor(np.stack([obs[k] for k in OBS], 1), dtype=torch.float32)
+        return torch.cat([torch.log1p(x[:n].reshape(n, -1)), o], 1)
+
+    fa, fb = feats(a), feats(b)
+    mu, sd = fa.mean(0), fa.std(0).clamp_min(1e-6)
+    fa, fb = (fa - mu) / sd, (fb - mu) / sd
+    g = torch.Generator().manual_seed(seed)
+    pa, pb = torch.randperm(n, generator=g), torch.randperm(n, generator=g)
+    half = n // 2
+    xtr = torch.cat([fa[pa[:half]], fb[pb[:half]]])
+    ytr = torch.cat([torch.zeros(half), torch.ones(half)])
+    xte = torch.cat([fa[pa[half:]], fb[pb[half:]]])
+    yte = torch.cat([torch.zeros(n - half), torch.ones(n - half)])
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    for _ in range(epochs):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xtr)[:, 0], ytr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        score = net(xte)[:, 0]
+    ranks = torch.empty_like(score)
+    ranks[score.argsort()] = torch.arange(len(score), dtype=score.dtype)
+    pos = yte == 1
+    n_pos, n_neg = pos.sum().item(), (~pos).sum().item()
+    return float((ranks[pos].sum().item() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg))
+
+
 def evaluate(real, y_real, gen, y_gen, seed: int) -> dict:
     from core.metrics.report import evaluate_sets
 
     rep = evaluate_sets(real, gen, y_real, y_gen, classifier=False, seed=seed)
-    return {row.metric: (row.model, row.floor) for row in rep.rows}
+    out = {row.metric: (row.model, row.floor) for row in rep.rows}
+    half = len(real) // 2
+    out["C2ST AUC (0.5 = indistinguishable)"] = (
+        c2st_auc(real[:half], gen, seed),
+        c2st_auc(real[:half], real[half:], seed),
+    )
+    return out
 
 
 def quality(args) -> dict:
     x, y = load_tensors(args.data, size=8, max_jets=args.max_jets, seed=0)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))  # files may be sorted by class
+    x, y = x[perm], y[perm]
     n_train = len(x) // 2
     x_tr, y_tr, x_te, y_te = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     totals_tr = x_tr.sum((1, 2, 3))
@@ -121,12 +173,17 @@ def quality(args) -> dict:
         for name in args.models:
             t0 = time.perf_counter()
             if name.startswith("hybrid"):
-                task, net, info = train_hybrid(x_tr, y_tr, args.budget, seed, order="raster" if name == "hybrid-raster" else "centred")
+                order = "raster" if name == "hybrid-raster" else "centred"
+                task, net, info = train_hybrid(x_tr, y_tr, args.budget, seed, order, pad_first=name == "hybrid-pad0")
                 n_q = task.model.circuit.num_params
                 n_params = B.count_parameters(task.model)
                 g = torch.Generator().manual_seed(1000 + seed)
-                probs, _ = __import__("core.quantum.hybrid", fromlist=["sample_states"]).sample_states(net, labels, generator=g)
-                shapes = task.encoder.decode(probs[:, None, :].double(), torch.ones(len(labels), 1)).reshape(len(labels), -1).float()
+                probs, _ = sample_states(net, labels, generator=g)
+                shapes = (
+                    task.encoder.decode(probs[:, None, :].double(), torch.ones(len(labels), 1))
+                    .reshape(len(labels), -1)
+                    .float()
+                )
             else:
                 torch.manual_seed(seed)
                 model = {
@@ -146,9 +203,14 @@ def quality(args) -> dict:
             read = shots_readout(shapes, shots, g)
             imgs = (read * e[:, None]).reshape(-1, 3, 8, 8)
             metrics = evaluate(x_te, y_te, imgs, labels, seed)
-            results.setdefault(name, []).append({"seed": seed, "params": n_params, "angles": n_q, "time_s": train_s, **info, "metrics": metrics})
+            results.setdefault(name, []).append(
+                {"seed": seed, "params": n_params, "angles": n_q, "time_s": train_s, **info, "metrics": metrics}
+            )
             w = {k: round(v[0], 3) for k, v in metrics.items() if k.startswith("W1") or k.startswith("FPD")}
-            print(f"{name:14s} seed {seed}: {info['steps']} steps in {train_s:.0f}s, params {n_params}, angles {n_q}: {w}", flush=True)
+            print(
+                f"{name:14s} seed {seed}: {info['steps']} steps in {train_s:.0f}s, params {n_params}, angles {n_q}: {w}",
+                flush=True,
+            )
     return {"shots": shots, "results": results}
 
 
@@ -164,29 +226,35 @@ def summarise(q: dict) -> str:
             vals = np.array([r["metrics"][k][0] for r in q["results"][n]])
             cells.append(f"{vals.mean():.3g} ± {vals.std():.2g}" if len(vals) > 1 else f"{vals.mean():.3g}")
         lines.append(f"| {k} | {floor:.3g} | " + " | ".join(cells) + " |")
-    for label, key in (("trainable parameters", "params"), ("circuit angles per evaluation", "angles"), ("training steps", "steps")):
-        lines.append(f"| {label} | | " + " | ".join(str(int(np.mean([r[key] for r in q["results"][n]]))) for n in names) + " |")
+    for label, key in (
+        ("trainable parameters", "params"),
+        ("circuit angles per evaluation", "angles"),
+        ("training steps", "steps"),
+    ):
+        lines.append(
+            f"| {label} | | " + " | ".join(str(int(np.mean([r[key] for r in q["results"][n]]))) for n in names) + " |"
+        )
     return "\n".join(lines)
 
 
-def speed(reps: int = 3) -> list[str]:
-    """Torch simulator vs qiskit-aer on the hybrid circuit (9 qubits, 6 layers)."""
-    from qiskit import transpile
+def _qiskit_template(circ):
+    from qiskit import QuantumCircuit
     from qiskit.circuit import ParameterVector
+
+    pv = ParameterVector("t", circ.num_params)
+    qc = QuantumCircuit(circ.num_qubits)
+    for op in circ.ops:
+        getattr(qc, op.name)(*([pv[op.param]] if op.param is not None else []), *op.qubits)
+    return qc
+
+
+def speed(reps: int = 2) -> list[str]:
+    """Torch simulator vs qiskit-aer on the hybrid model's circuit (hardware-efficient, 6 layers)."""
+    from qiskit import transpile
     from qiskit_aer import AerSimulator
 
     from core.quantum import sim
     from core.quantum.circuit import hardware_efficient
-
-    circ = hardware_efficient(9, 6, ("ry",), "cz")
-    P = circ.num_params
-    pv = ParameterVector("t", P)
-    from qiskit import QuantumCircuit
-
-    qc = QuantumCircuit(9)
-    for op in circ.ops:
-        getattr(qc, op.name)(*([pv[op.param]] if op.param is not None else []), *op.qubits)
-    out = []
 
     def best(fn):
         times = []
@@ -196,7 +264,7 @@ def speed(reps: int = 3) -> list[str]:
             times.append(time.perf_counter() - t0)
         return min(times)
 
-    def aer_run(method: str, rows: np.ndarray, save: str):
+    def aer_run(qc, method: str, rows: np.ndarray, save: str):
         backend = AerSimulator(method=method)
         base = transpile(qc, basis_gates=["ry", "cz"], optimization_level=0)
         circs = []
@@ -206,19 +274,26 @@ def speed(reps: int = 3) -> list[str]:
             circs.append(c)
         return backend.run(circs).result()
 
-    for batch, method, dm in ((64, "statevector", False), (16, "density_matrix", True)):
-        params = torch.rand(batch, P, dtype=torch.float64) * 6
+    out = []
+    for n, batch, dm in ((9, 64, False), (7, 16, True), (9, 4, True)):
+        circ = hardware_efficient(n, 6, ("ry",), "cz")
+        qc = _qiskit_template(circ)
+        params = torch.rand(batch, circ.num_params, dtype=torch.float64) * 6
         if dm:
-            rho0 = sim.to_density(sim.zero_state(9, batch))
-            t_torch = best(lambda: circ.run_dm(rho0, params))
+            rho0 = sim.to_density(sim.zero_state(n, batch))
+            t_torch = best(lambda: circ.run_dm(rho0, params))  # noqa: B023
         else:
-            psi0 = sim.zero_state(9, batch)
-            t_torch = best(lambda: circ.run_sv(psi0, params))
-        t_aer = best(lambda: aer_run(method, params.numpy(), "save_density_matrix" if dm else "save_statevector"))
-        out.append(f"| forward, {method}, {batch} circuits | {t_torch * 1e3:.1f} ms | {t_aer * 1e3:.1f} ms | {t_aer / t_torch:.1f}x |")
+            psi0 = sim.zero_state(n, batch)
+            t_torch = best(lambda: circ.run_sv(psi0, params))  # noqa: B023
+        method = "density_matrix" if dm else "statevector"
+        t_aer = best(lambda: aer_run(qc, method, params.numpy(), "save_density_matrix" if dm else "save_statevector"))  # noqa: B023
+        out.append(
+            f"| forward, {method}, {n} qubits, {batch} circuits | {t_torch * 1e3:.1f} ms | {t_aer * 1e3:.1f} ms | {t_aer / t_torch:.2f}x |"
+        )
 
-    # Gradient of a fidelity loss with respect to all angles, 4 parameter rows.
-    rows = 4
+    # Gradient of a fidelity loss with respect to all angles: autograd against parameter shift on Aer.
+    circ = hardware_efficient(9, 6, ("ry",), "cz")
+    qc, P, rows = _qiskit_template(circ), circ.num_params, 4
     params = (torch.rand(rows, P, dtype=torch.float64) * 6).requires_grad_()
     target = torch.zeros(rows, 512, dtype=torch.complex128)
     target[:, 0] = 1
@@ -235,8 +310,11 @@ def speed(reps: int = 3) -> list[str]:
                 v = r.copy()
                 v[k] += s
                 shifted.append(v)
-    t_aer = best(lambda: aer_run("statevector", np.array(shifted), "save_statevector"))
-    out.append(f"| gradient ({P} angles), {rows} rows: autograd vs parameter shift ({len(shifted)} circuits) | {t_torch * 1e3:.1f} ms | {t_aer * 1e3:.1f} ms | {t_aer / t_torch:.1f}x |")
+    t_aer = best(lambda: aer_run(qc, "statevector", np.array(shifted), "save_statevector"))
+    out.append(
+        f"| gradient of {P} angles, 9 qubits, {rows} rows: autograd vs parameter shift ({len(shifted)} circuits) "
+        f"| {t_torch * 1e3:.1f} ms | {t_aer * 1e3:.1f} ms | {t_aer / t_torch:.1f}x |"
+    )
     return out
 
 
@@ -247,7 +325,9 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=float, default=120.0, help="training seconds per model and seed")
     p.add_argument("--n", type=int, default=1000, help="generated jets per class")
     p.add_argument("--max-jets", type=int, default=None)
-    p.add_argument("--models", nargs="+", default=["hybrid", "kolle", "patch", "msquddpm", "classical"])
+    p.add_argument(
+        "--models", nargs="+", default=["hybrid", "kolle", "patch", "msquddpm", "classical", "hybrid-raster"]
+    )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--json", default=None, help="write the raw results here")

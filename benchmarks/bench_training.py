@@ -66,7 +66,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     x, y = fake_jets(max(256, args.batch * 4), args.size)
-    print(f"# training throughput, {args.size} x {args.size}, batch {args.batch}, device {args.device}, {args.threads} thread(s)")
+    print(
+        f"# training throughput, {args.size} x {args.size}, batch {args.batch}, device {args.device}, {args.threads} thread(s)"
+    )
     base = train_rate("seed-baseline", "tiny", x, y, args.batch, args.steps, args.device)
     print(f"{'model':<22}{'images/s':>10}{'vs seed':>10}")
     print(f"{'seed baseline':<22}{base:>10.1f}{1.0:>10.2f}")

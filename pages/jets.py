@@ -71,7 +71,7 @@ with guard("the Jets page"):
 
             st.subheader("Average image and observables per class")
             n_max = int(index.size)
-            n_default = min(1000, n_max)
+            n_default = min(500, n_max)
             n_use = (
                 st.slider("Jets used (a seeded random subset)", min(50, n_max), n_max, n_default, key="jets_n")
                 if n_max > 50

@@ -97,14 +97,14 @@ with guard("the quantum forward process"):
             "The image is decoded from the Born probabilities measured at each step."
         )
         q1, q2, q3, q4 = st.columns(4)
-        encoder = q1.selectbox("Encoder", ["angle", "amplitude", "frqi"], key="noise_q_encoder")
+        encoder = q1.selectbox("Encoder", ["amplitude", "angle", "frqi"], key="noise_q_encoder")
         channel = q2.selectbox("Channel", list(CHANNEL_NAMES), key="noise_q_channel")
         q_kind = q3.selectbox("Schedule", ["cosine", "linear"], key="noise_q_kind")
-        q_steps = int(q4.number_input("Steps", 2, 20, 10, key="noise_q_steps"))
+        q_steps = int(q4.number_input("Steps", 2, 50, 10, key="noise_q_steps"))
         result, clean, n_qubits = _quantum(data_path(), file_stamp(data_path()), jet, encoder, channel, q_kind, q_steps)
         curves = [
-            Curve("purity Tr(ρ_t²)", result.t, result.purity),
-            Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity),
+            Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
+            Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
         ]
         qfig = process_animation(
             result.images,

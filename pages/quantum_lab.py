@@ -33,21 +33,30 @@ def _checkpoint(path: str):
 
 
 @st.cache_data(show_spinner="Running the channel on the whole state…", max_entries=16)
-def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int):
+def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int, order: str | None = None):
     x, _ = jet_tensors(32)
     small = prepare_images(x[jet : jet + 1], size)[0]
-    return quantum_forward(make_encoder(encoder, (3, size, size)), small, NoiseSchedule(channel, steps))
+    options = {"order": order} if order else {}
+    return quantum_forward(make_encoder(encoder, (3, size, size), **options), small, NoiseSchedule(channel, steps))
 
 
 jet, small, enc = 0, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     encoder_name = c1.selectbox("Encoder", list(ENCODERS), key="qlab_encoder")
     size = int(c2.selectbox("Pixels per side", [8, 4], key="qlab_size"))
     jet = int(c3.number_input("Jet", 0, len(x) - 1, 0, key="qlab_jet"))
+    enc_options: dict = {}
+    if encoder_name == "amplitude":
+        enc_options["order"] = c4.selectbox(
+            "Pixel order",
+            ["raster", "centred"],
+            key="qlab_order",
+            help="centred: neighbouring central pixels differ in one bit (the shipped model's order)",
+        )
     small = prepare_images(x[jet : jet + 1], size)
-    enc = make_encoder(encoder_name, (3, size, size))
+    enc = make_encoder(encoder_name, (3, size, size), **enc_options)
     encoded = enc.encode(small)
     st.markdown(
         f"**{encoder_name}** encoding of jet {jet} ({LABEL_NAMES[int(y[jet])]}): "
@@ -80,7 +89,7 @@ with guard("the noise channel"):
         st.subheader("A noise channel on one qubit and on the whole state")
         d1, d2, d3 = st.columns(3)
         channel = d1.selectbox("Channel", list(CHANNEL_NAMES), key="qlab_channel")
-        steps = int(d2.number_input("Steps", 2, 20, 10, key="qlab_steps"))
+        steps = int(d2.number_input("Steps", 2, 50, 10, key="qlab_steps"))
         qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
         schedule = NoiseSchedule(channel, steps)
         rho_block = sim.to_density(encoded.state[0, :1])  # block 0, (1, d, d)
@@ -116,10 +125,10 @@ with guard("the noise channel"):
                 "state is not defined; pick amplitude, angle or FRQI for the whole-state view."
             )
         else:
-            result = _whole_state(jet, encoder_name, channel, steps, size)
+            result = _whole_state(jet, encoder_name, channel, steps, size, enc_options.get("order"))
             curves = [
-                Curve("purity Tr(ρ_t²)", result.t, result.purity),
-                Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity),
+                Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
+                Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
             ]
             show_figure(
                 process_animation(

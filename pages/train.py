@@ -30,7 +30,8 @@ st.title("Train")
 st.caption(
     "Training runs in the background: switch pages or reload and it keeps going. One job per browser session. "
     "SSIM and PSNR score one-step reconstructions of held-out jets (how well the network denoises); "
-    "the set distance compares a few generated jets with the held-out ones."
+    "the set distance compares a few generated jets with the held-out ones. Dashed: the score of an empty "
+    "image, the trivial reconstruction a model has to beat on sparse jets."
 )
 
 manager = job_manager()
@@ -179,10 +180,8 @@ def _live_view() -> None:
             title=f"Samples at step {p.step} ({channel}, log colour, GeV)",
         )
         show_figure(fig, "training_preview", key="train_preview", png=not job.running)
-    if job.running:
-        st.session_state["train_was_running"] = True
-    elif st.session_state.pop("train_was_running", False):
-        st.rerun()  # the job just ended: redraw the whole page once (results, downloads)
+    if not job.running and st.session_state.get("train_results_for") != job.id:
+        st.rerun()  # the job has ended since the page was drawn: redraw it once (results, downloads)
 
 
 with guard("the Train page"):
@@ -213,6 +212,8 @@ with guard("the Train page"):
 with guard("the live view"):
     job = manager.get(owner)
     if job is not None:
+        if job.status in FINISHED:  # this full run draws the results below; the live view need not ask for it
+            st.session_state["train_results_for"] = job.id
         st.subheader("Live view")
         st.fragment(_live_view, run_every=1.0 if job.running else None)()
 

@@ -249,3 +249,64 @@ def test_live_metrics_on_a_fresh_model():
     out = fn(task, task.model, 0)
     assert -1 <= out["ssim"] <= 1 and np.isfinite(out["psnr"]) and out["recon_t"] == int(0.3 * 49)
     assert ("fid_jet" in out) or out["fpd"] >= 0
+
+
+def test_qiskit_survives_short_lived_script_threads(tmp_path):
+    """Streamlit runs each script run on a thread that ends; qiskit imported on such a thread used to crash
+    the next run (SIGSEGV). The app imports it first on a keeper thread; check in a fresh process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "threads.py"
+    script.write_text(
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "def run(i):\n"
+        "    if i == 0:\n"
+        "        from core.jobs.qiskit_thread import ensure_qiskit_thread\n"
+        "        assert ensure_qiskit_thread()\n"
+        "    from qiskit import QuantumCircuit\n"
+        "    QuantumCircuit(3).ry(0.1, 0)\n"
+        "for i in range(4):\n"
+        "    t = threading.Thread(target=run, args=(i,)); t.start(); t.join()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-500:]
+
+
+def test_training_job_stops_on_request_and_keeps_its_checkpoint(tmp_path, monkeypatch):
+    import core.jobs.training as training
+    from core.jobs.training import TrainRequest, session_runs, start_training
+
+    monkeypatch.setattr(training, "RUNS_DIR", tmp_path)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 3, 16, 16, generator=gen)
+    y = torch.arange(40) % 2
+    manager = JobManager(JobLimits(max_concurrent=1, max_steps=500, max_seconds=None))
+    req = TrainRequest(family="seed-baseline", size=16, steps=10_000, batch_size=4, metrics_every=0, preview_every=0)
+    job = start_training(manager, "owner", req, x, y)
+    assert job.meta["total_steps"] == 500 and job.meta["requested_steps"] == 10_000  # clamped to the limit
+    deadline = time.monotonic() + 60
+    while not job.events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.stop()
+    assert job.wait(60) and job.status == STOPPED
+    assert job.last.step < 500
+    runs = session_runs("owner")
+    assert len(runs) == 1 and (runs[0] / "ema.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["depolarizing", "amplitude_damping", "phase_damping", "bit_flip", "phase_flip"])
+def test_fast_channel_application_equals_the_kraus_sandwich(name):
+    from core.quantum import sim
+    from core.quantum.channels import make_channel
+    from core.viz.quantum import apply_channel
+
+    gen = torch.Generator().manual_seed(1)
+    psi = torch.randn(3, 2**4, dtype=torch.complex128, generator=gen)
+    rho = sim.to_density(psi / psi.norm(dim=-1, keepdim=True))
+    channel = make_channel(name, 0.37)
+    assert torch.allclose(apply_channel(channel, rho), channel.apply(rho), atol=1e-12)

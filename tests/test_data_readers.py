@@ -126,3 +126,8 @@ def test_compact_file_downsamples_without_densifying_to_the_same_images(tmp_path
     src = open_jets(tmp_path / "c.h5")
     expected = downsample(channels_first(img[[4, 0, 2]]), size)
     torch.testing.assert_close(src.downsampled([4, 0, 2], size), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_load_tensors_refuses_a_size_that_does_not_divide():
+    with pytest.raises(ValueError, match="cannot sum-pool 125 x 125 images to 48 x 48"):
+        load_tensors(None, size=48)

@@ -87,7 +87,7 @@ def test_task_maps_an_oracle_network_back_to_the_gev_images(prediction, sampler)
 
 def test_training_loss_of_the_oracle_is_zero_and_of_zero_is_one():
     x = _jets(64)
-    task = build_task(default_config("ddpm", 16), x)
+    task = build_task(default_config("ddpm", 16, prediction="eps"), x)
     z0 = task.prepare(x)
     assert (
         task.loss(OracleNet(task, z0), z0, torch.zeros(64, dtype=torch.long), torch.Generator().manual_seed(0)).item()
@@ -101,7 +101,7 @@ def test_training_loss_of_the_oracle_is_zero_and_of_zero_is_one():
 
 def _random_unet_task(size=16):
     torch.manual_seed(0)
-    task = build_task(default_config("ddpm", size), _jets(8, size))
+    task = build_task(default_config("ddpm", size, prediction="eps"), _jets(8, size))
     with torch.no_grad():  # the head is zero-initialised; give it weights so labels matter
         for p in task.model.head.parameters():
             p.normal_(0, 0.1)
@@ -111,9 +111,10 @@ def _random_unet_task(size=16):
 def test_guidance_zero_is_the_unconditional_model_and_one_the_conditional():
     task = _random_unet_task()
     quark = torch.ones(3, dtype=torch.long)
-    run = lambda **kw: task.sample(
-        task.model, 3, sampler="ddim", steps=5, generator=torch.Generator().manual_seed(1), **kw
-    )  # noqa: E731
+
+    def run(**kw):
+        return task.sample(task.model, 3, sampler="ddim", steps=5, generator=torch.Generator().manual_seed(1), **kw)
+
     uncond = run(labels=None)
     assert torch.equal(run(labels=quark, guidance=0.0), uncond)
     cond = run(labels=quark, guidance=1.0)
@@ -159,3 +160,16 @@ def test_zero_suppression_level_is_fitted_on_the_data_and_applied_in_gev():
     z = task.prepare(torch.full((1, 3, 16, 16), 0.5) * torch.tensor(task.zero_below).view(1, 3, 1, 1))
     assert torch.all(task.to_gev(z) == 0)
     assert torch.all(task.to_gev(task.prepare(x)) <= x + 1e-4 * x.max())
+
+
+def test_zero_gap_separates_empty_pixels_from_deposits_and_inverts():
+    x = _jets(16)
+    task = build_task(default_config("ddpm", 16), x)
+    assert task.zero_gap == pytest.approx(0.1)
+    z = task.prepare(x)
+    assert torch.all(z[x == 0] == -1) and torch.all(z[x > 0] >= -1 + 2 * 0.1 - 1e-6)
+    assert torch.allclose(
+        task.to_gev(z), torch.where(x < torch.tensor(task.zero_below).view(1, 3, 1, 1), 0, x), rtol=1e-4, atol=1e-5
+    )
+    # A network error of a few hundredths around -1 stays an empty pixel.
+    assert torch.all(task.to_gev(torch.full((1, 3, 16, 16), -1 + 0.09)) == 0)

@@ -71,8 +71,8 @@ def test_evaluate_sets_bad_input(classifier):
         evaluate_sets(synthetic_jets(40), synthetic_jets(20, size=32), classifier=classifier)
     with pytest.raises(JetInputError, match="too few"):
         evaluate_sets(synthetic_jets(3), synthetic_jets(20), classifier=classifier)
-    with pytest.raises(JetInputError, match="too few"):
-        evaluate_sets(synthetic_jets(40), synthetic_jets(15), classifier=classifier)  # 10 observables need > 21 jets
+    with pytest.raises(JetInputError, match="too few"):  # the FPD of 9 observables needs at least 20 jets
+        evaluate_sets(synthetic_jets(40), synthetic_jets(15), classifier=classifier)
 
 
 def test_figure_builders_are_pure():
@@ -146,3 +146,64 @@ def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):
     assert "cannot be compared at 32 x 32" in capsys.readouterr().err
     assert main(["evaluate", "--real", real16, "--generated", str(tmp_path / "missing.h5")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_figures_render_offline_to_png(tmp_path, classifier, monkeypatch):
+    """kaleido renders the evaluation figures through the local Chromium, with no network."""
+    import socket
+
+    from core.viz.export import find_chrome
+
+    if find_chrome() is None:
+        pytest.skip("no local Chromium for kaleido")
+    save_classifier(classifier, {"config": asdict(classifier.config)}, tmp_path / "clf")
+    real = _write(tmp_path / "real.h5", synthetic_jets(100, seed=1), _labels(100))
+    gen = _write(tmp_path / "gen.h5", synthetic_jets(50, seed=2), _labels(50), {"label": "mixed"})
+
+    def refuse(self, address, *args, **kwargs):
+        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "localhost", "::1"):
+            raise AssertionError(f"figures tried to reach {address}")
+        return original(self, address, *args, **kwargs)
+
+    original = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    out = tmp_path / "eval"
+    args = [
+        "evaluate",
+        "--real",
+        real,
+        "--generated",
+        gen,
+        "--out",
+        str(out),
+        "--classifier",
+        str(tmp_path / "clf"),
+        "--inception-jets",
+        "0",
+    ]
+    assert main(args) == 0
+    for name in (
+        "observables.png",
+        "samples_Tracks.png",
+        "samples_ECAL.png",
+        "samples_HCAL.png",
+        "metrics_vs_floor.png",
+    ):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_label_count_must_match(classifier):
+    with pytest.raises(JetInputError, match="generated labels: 5 labels for 30 jets"):
+        evaluate_sets(synthetic_jets(60), synthetic_jets(30), _labels(60), _labels(5), classifier=classifier)
+
+
+def test_cli_refuses_a_file_with_other_channels(tmp_path, capsys):
+    import h5py
+
+    real = _write(tmp_path / "real.h5", synthetic_jets(40), _labels(40))
+    with h5py.File(tmp_path / "gen4.h5", "w") as f:
+        f["X_jets"] = np.zeros((20, 16, 16, 4), np.float32)
+        f["y"] = np.zeros(20, np.int64)
+    assert main(["evaluate", "--real", real, "--generated", str(tmp_path / "gen4.h5")]) == 2
+    assert "expected (N, H, W, 3)" in capsys.readouterr().err

@@ -23,6 +23,7 @@ def _jets(n=3, c=3, h=8, seed=0):
     [
         ("amplitude", (3, 8, 8), {}),
         ("amplitude", (3, 8, 8), {"order": "centred"}),
+        ("amplitude", (3, 8, 8), {"order": "centred", "pad_first": True}),
         ("angle", (3, 8, 8), {"patch": 2}),
         ("dense_angle", (3, 8, 8), {"patch": 2}),
         ("frqi", (3, 8, 8), {}),
@@ -43,7 +44,9 @@ def test_amplitude_keeps_total_energy_classically():
     e = enc.encode(x)
     assert enc.num_qubits == 8
     np.testing.assert_allclose(e.aux[:, 0].numpy(), x.sum((1, 2, 3)).numpy(), rtol=1e-6)
-    np.testing.assert_allclose((e.state[:, 0].abs() ** 2)[:, :192].numpy(), (x.reshape(3, -1) / x.sum((1, 2, 3))[:, None]).numpy(), atol=1e-7)
+    np.testing.assert_allclose(
+        (e.state[:, 0].abs() ** 2)[:, :192].numpy(), (x.reshape(3, -1) / x.sum((1, 2, 3))[:, None]).numpy(), atol=1e-7
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ from core.quantum.hybrid import HybridConfig, HybridModel
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return HybridModel(HybridConfig(data_qubits=4, ancillas=1, layers=2, steps=3, channel="amplitude_damping", latent=4, hidden=16))
+    return HybridModel(
+        HybridConfig(data_qubits=4, ancillas=1, layers=2, steps=3, channel="amplitude_damping", latent=4, hidden=16)
+    )
 
 
 @pytest.mark.parametrize("channel", ["amplitude_damping", "depolarizing", "phase_damping", "bit_flip"])

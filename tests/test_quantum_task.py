@@ -59,7 +59,13 @@ def test_different_latents_give_different_jets():
     x, _ = _toy_jets(8)
     torch.manual_seed(1)
     task = build_task(_small_config(), x)
-    out = task.sample(task.model, 8, labels=torch.ones(8, dtype=torch.long), sampler="born", generator=torch.Generator().manual_seed(0))
+    out = task.sample(
+        task.model,
+        8,
+        labels=torch.ones(8, dtype=torch.long),
+        sampler="born",
+        generator=torch.Generator().manual_seed(0),
+    )
     frac = out / out.sum((1, 2, 3), keepdim=True)
     dist = torch.cdist(frac.reshape(8, -1), frac.reshape(8, -1))
     assert dist[~torch.eye(8, dtype=torch.bool)].min() > 1e-4
@@ -89,3 +95,33 @@ def test_bad_model_input():
         build_task({**_small_config(), "encoder": "angle"})
     with pytest.raises(JetInputError, match="qubits"):
         build_task(default_config(size=16, ancillas=20))
+
+
+SHIPPED = __import__("pathlib").Path(__file__).resolve().parents[1] / "checkpoints" / "quantum_hybrid"
+
+
+@pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="no shipped quantum checkpoint")
+def test_cli_sample_on_the_shipped_checkpoint(tmp_path):
+    import h5py
+
+    from core.cli import main
+
+    out = tmp_path / "q.h5"
+    assert main(["sample", "--checkpoint", str(SHIPPED), "--n", "6", "--out", str(out), "--seed", "1"]) == 0
+    with h5py.File(out) as f:
+        x = f["X_jets"][:]
+        y = f["y"][:]
+    assert x.shape == (6, 8, 8, 3) and (x >= 0).all() and list(y) == [0, 1, 0, 1, 0, 1]
+    assert np.all(x.sum((1, 2, 3)) > 100)  # totals drawn from the training distribution (hundreds of GeV)
+
+
+def test_frqi_encoder_trains_and_samples():
+    x, y = _toy_jets(16)
+    torch.manual_seed(0)
+    task = build_task({**_small_config(), "encoder": "frqi"}, x)
+    assert task.model.cfg.data_qubits == 7  # 48 pixels -> 6 position qubits + 1 colour qubit
+    xs = task.prepare(x)
+    loss = task.loss(task.model, xs, y, torch.Generator().manual_seed(0))
+    loss.backward()
+    out = task.sample(task.model, 2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 3, 4, 4) and torch.isfinite(out).all() and (out >= 0).all()

@@ -159,3 +159,29 @@ def test_bad_sampling_requests_fail_clearly(trained):
         sample_images(out, 1, sampler="euler")
     with pytest.raises(JetInputError, match="steps"):
         sample_images(out, 1, sampler="ddim", steps=5000)
+
+
+def test_update_card_adds_fields_atomically(trained, tmp_path):
+    from core.training.checkpoint import update_card
+
+    _, out = trained
+    bad = _copy(out, tmp_path)
+    card = update_card(bad, evaluation={"width_quark": 0.07}, note="x")
+    assert json.loads((bad / "model_card.json").read_text()) == card and card["steps"] == 3 and card["note"] == "x"
+    with pytest.raises(JetInputError, match="model_card.json is missing"):
+        update_card(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["unet_32", "seed_baseline_32"])
+def test_shipped_checkpoints_load_sample_and_say_how_they_were_made(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / name
+    ckpt = load_checkpoint(path)
+    card = json.loads((path / "model_card.json").read_text())
+    assert card["command"].startswith("python -m core train") and f"--out checkpoints/{name}" in card["command"]
+    assert card["data"]["jets"] == 10_000 and card["evaluation"]["summary"]
+    assert sum(f.stat().st_size for f in path.iterdir()) < 5_000_000
+    label = "quark" if ckpt.task.conditional else None
+    x = sample_images(ckpt, 2, "fast", 5, label, seed=0)
+    assert x.shape == (2, 3, 32, 32) and x.min() >= 0 and torch.isfinite(x).all()

@@ -117,3 +117,10 @@ def test_command_line_errors_exit_2_with_one_line(jets16, tmp_path, capsys):
     assert "unconditional" in capsys.readouterr().err
     assert _train(jets16, out, "ddpm", 2, "--resume") == 2
     assert "holds a 'seed-baseline' model" in capsys.readouterr().err
+
+
+def test_wrong_sizes_are_refused_before_reading_data(tmp_path, capsys):
+    assert main(["train", "--model", "ddpm", "--size", "48", "--steps", "1", "--out", str(tmp_path / "a")]) == 2
+    assert "--size 48" in capsys.readouterr().err
+    assert main(["train", "--model", "ddpm", "--size", "8", "--steps", "1", "--out", str(tmp_path / "a")]) == 2
+    assert "size 8: the U-Net takes" in capsys.readouterr().err

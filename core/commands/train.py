@@ -27,16 +27,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"), help="U-Net size (ddpm only)")
     p.add_argument("--batch", type=int, default=32, help="batch size per process")
-    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
-    p.add_argument("--schedule", default="linear", choices=("linear", "cosine"), help="noise schedule (ddpm only)")
-    p.add_argument("--prediction", default="eps", choices=("eps", "v"), help="network target (ddpm only)")
+    p.add_argument(
+        "--schedule", default="cosine", choices=("linear", "cosine"), help="noise schedule (ddpm only; default cosine)"
+    )
+    p.add_argument(
+        "--prediction",
+        default="v",
+        choices=("eps", "v"),
+        help="network target (ddpm only; default v: learns much faster here)",
+    )
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay")
     p.add_argument("--max-jets", type=int, default=None, help="train on a seeded random subset of the file")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and noise")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: only at the end)")
-    p.add_argument("--inference-only", action="store_true", help="the final checkpoint keeps only the EMA weights (small, not resumable)")
+    p.add_argument(
+        "--inference-only",
+        action="store_true",
+        help="the final checkpoint keeps only the EMA weights (small, not resumable)",
+    )
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     from core.quantum.cli import add_quantum_arguments
 
@@ -104,8 +115,17 @@ def run(args: argparse.Namespace) -> int:
     builder(args.model)  # unknown family -> clear error before reading data
     if args.steps < 1:
         raise JetInputError(f"--steps: must be at least 1, got {args.steps}")
+    if args.model == "quantum":
+        from core.quantum.cli import quantum_size
+
+        args.size = quantum_size(args)  # the quantum model works on 8 x 8 jets
+    from core.data.transforms import SIZES
+
+    if args.size not in SIZES:
+        raise JetInputError(f"--size {args.size}: use one of {', '.join(map(str, SIZES))}")
     out = Path(args.out)
     resuming = args.resume and (out / "config.json").exists()
+    config = None if resuming else task_config(args)  # bad size or preset for the family -> error before reading
     x, y = load_tensors(args.data, size=args.size, max_jets=args.max_jets, seed=args.seed)
     cfg = TrainConfig(
         steps=args.steps,
@@ -126,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         task = ckpt.task
     else:
         torch.manual_seed(args.seed)
-        task = build_task(task_config(args), x)
+        task = build_task(config, x)
     card = {
         "data": {
             "file": args.data or "embedded sample (assets/jets_sample.h5)",

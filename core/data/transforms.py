@@ -55,6 +55,8 @@ def coarse_index(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """For each of the 125 pixels along an axis, its pixel in the ``size`` grid (125 padded to 128)."""
     if size == IMAGE_SIZE:
         return torch.arange(IMAGE_SIZE, device=device)
+    if size not in SIZES:
+        raise ValueError(f"cannot sum-pool 125 x 125 images to {size} x {size}; use one of {SIZES[1:]}")
     return (torch.arange(IMAGE_SIZE, device=device) + PAD_BEFORE) // (PADDED_SIZE // size)
 
 

@@ -23,7 +23,7 @@ PREDICTIONS = ("eps", "v")
 
 
 def default_config(
-    family: str = "ddpm", size: int = 32, preset: str = "tiny", schedule: str = "linear", **overrides
+    family: str = "ddpm", size: int = 32, preset: str = "tiny", schedule: str = "cosine", **overrides
 ) -> dict:
     """A complete config for ``build_task`` (the transform is fitted at build time when absent)."""
     if family == "seed-baseline":
@@ -35,7 +35,7 @@ def default_config(
             "prediction": "eps",
             "cond_drop": 0.0,
             # Not in the seed notebook: without it the inverse log transform of a stray value explodes.
-            "x0_clip": [-1.0, 1.1],
+            "x0_clip": [-1.0, 1.0],
         }
     elif family == "ddpm":
         cfg = {
@@ -44,9 +44,10 @@ def default_config(
             "network": unet_config(preset, size).to_dict(),
             "preset": preset,
             "schedule": {"kind": schedule, "timesteps": 1000},
-            "prediction": "eps",
+            "prediction": "v",
             "cond_drop": 0.1,
-            "x0_clip": [-1.0, 1.1],
+            "x0_clip": [-1.0, 1.0],
+            "zero_gap": 0.1,
         }
     else:
         raise JetInputError(f"model {family!r}: not a classical diffusion family")
@@ -72,6 +73,7 @@ class DiffusionTask:
         self.cond_drop = float(config.get("cond_drop", 0.0))
         self.x0_clip = config.get("x0_clip")
         self.zero_below = config.get("zero_below")
+        self.zero_gap = float(config.get("zero_gap", 0.0))
 
     def config(self) -> dict:
         return dict(self._config)
@@ -79,7 +81,14 @@ class DiffusionTask:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[-1] != self.size or x.shape[-2] != self.size:
             raise JetInputError(f"training images: expected (N, 3, {self.size}, {self.size}), got {tuple(x.shape)}")
-        return self.transform.forward(x.float())
+        z = self.transform.forward(x.float())
+        if self.zero_gap > 0:
+            # Empty pixels stay at -1; every deposit moves up to at least -1 + 2 gap, so the network's
+            # small errors around -1 cannot turn empty pixels into faint deposits.
+            z = torch.where(
+                x > 0, -1.0 + 2.0 * (self.zero_gap + (1.0 - self.zero_gap) * (z + 1.0) / 2.0), z.new_tensor(-1.0)
+            )
+        return z
 
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
@@ -122,9 +131,18 @@ class DiffusionTask:
         return fn
 
     def to_gev(self, z: torch.Tensor) -> torch.Tensor:
-        """Model space -> GeV: the inverse transform, negative GeV clamped to 0, and pixels below the
-        training data's zero-suppression level (``zero_below``, GeV per channel) set to 0, as a detector would."""
-        x = self.transform.inverse(z.float()).clamp_min(0.0)
+        """Model space -> GeV: undo the zero gap (below half of it a pixel is empty), the inverse transform,
+        negative GeV clamped to 0, and pixels below the training data's zero-suppression level
+        (``zero_below``, GeV per channel) set to 0, as a detector would."""
+        z = z.float()
+        empty = None
+        if self.zero_gap > 0:
+            u = (z + 1.0) / 2.0
+            empty = u < self.zero_gap / 2.0
+            z = 2.0 * ((u - self.zero_gap) / (1.0 - self.zero_gap)).clamp_min(0.0) - 1.0
+        x = self.transform.inverse(z).clamp_min(0.0)
+        if empty is not None:
+            x = torch.where(empty, torch.zeros_like(x), x)
         if self.zero_below is not None:
             thr = torch.as_tensor(self.zero_below, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
             x = torch.where(x < thr, torch.zeros_like(x), x)

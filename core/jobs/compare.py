@@ -1,4 +1,4 @@
-"""A classical and a quantum model on the same held-out jets, noised to the same level, side by side.
+"""A classical and a quantum model on the same jets, noised to the same level, side by side.
 
 "The same level" is a fraction f of each model's forward process: step round(f (T - 1)) of the classical
 schedule, step max(1, round(f T)) of the quantum one. The classical model runs its own sampler back

@@ -20,25 +20,40 @@ def reconstructor_from_checkpoint(
 
     One-step: the EMA network's x0 prediction (as its samplers clip it). Reverse: the checkpoint's own
     ``sampler`` started at t with ``steps`` network evaluations (default: the sampler's default, at most t + 1).
-    ``labels`` (N,) conditions a class-conditional model on the true labels of the jets.
+    ``labels`` (N,) conditions a class-conditional model on the true labels of the jets. Images go in and
+    come out on the CPU; the network runs on the device of its weights (``device`` when loading a directory).
     """
     from core.diffusion.samplers import run_sampler
     from core.training.checkpoint import Checkpoint, load_checkpoint
 
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(os.fspath(checkpoint), device=device)
-    task, net = ckpt.task, ckpt.ema.to(device).eval()
+    if isinstance(checkpoint, Checkpoint):  # already loaded: used where it is, never moved
+        ckpt, net = checkpoint, checkpoint.ema
+    else:
+        ckpt = load_checkpoint(os.fspath(checkpoint), device=device)
+        net = ckpt.ema.eval()
+    task = ckpt.task
     if labels is not None and not task.conditional:
         labels = None
-    eps_fn = task.eps_fn(net, labels, 1.0)
     schedule = task.schedule
 
+    net_device = next(net.parameters()).device
+    if labels is not None:
+        labels = labels.to(net_device)
+    eps_fn = task.eps_fn(net, labels, 1.0)
+
+    # The metrics work on CPU tensors; the network runs where its weights are.
     def x0_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return schedule.x0_from_eps(xt, t, eps_fn(xt, t))
+        xd, td = xt.to(net_device), t.to(net_device)
+        return schedule.x0_from_eps(xd, td, eps_fn(xd, td)).to(xt.device)
 
     def reverse_fn(xt: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
-        return run_sampler(sampler, eps_fn, xt, schedule, steps, generator, start=int(t))
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        g = torch.Generator(net_device).manual_seed(seed)
+        return run_sampler(sampler, eps_fn, xt.to(net_device), schedule, steps, g, start=int(t)).to(xt.device)
 
     # The task's own maps: its size check on the way in, its clamp and zero suppression on the way out.
     to_model = getattr(task, "prepare", None) or (lambda x: task.transform.forward(x.float()))
     to_gev = getattr(task, "to_gev", None) or (lambda z: task.transform.inverse(z.float()))
-    return GaussianReconstructor(schedule=schedule, x0_fn=x0_fn, to_model=to_model, to_gev=to_gev, reverse_fn=reverse_fn)
+    return GaussianReconstructor(
+        schedule=schedule, x0_fn=x0_fn, to_model=to_model, to_gev=to_gev, reverse_fn=reverse_fn
+    )

@@ -2,7 +2,7 @@
 
 - Wasserstein-1 (``scipy.stats.wasserstein_distance``) per observable, in the observable's units.
 - Frechet physics distance (FPD, Kansal et al., JetNet, 2023): the Frechet distance between Gaussians
-  fitted to the observable vectors, each observable divided by its spread in the real set; since the
+  fitted to the observable vectors (:data:`FPD_KEYS`), each divided by its spread in the real set; since the
   estimator is biased by O(1/N), it is measured at several subsample sizes N and the straight-line
   fit of FD against 1/N is read at 1/N = 0 (the intercept, with its standard error).
 """
@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import stats
 
 from core.data.observables import OBSERVABLES, jet_observables
 from core.errors import JetInputError
 from core.metrics.checks import check_count
+
+# The FPD vector: every observable but the HCAL fraction, which is 1 minus the other two fractions
+# (a covariance with a linear dependency is singular).
+FPD_KEYS = tuple(k for k in OBSERVABLES if k != "frac_hcal")
 
 
 def observables(x) -> dict[str, np.ndarray]:
@@ -53,11 +57,10 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     k = a.shape[1]
     check_count(min(len(a), len(b)), k + 1, "Frechet distance", f"a full covariance of {k} features")
     mu = a.mean(0) - b.mean(0)
-    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(sa @ sb)
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * np.trace(covmean))
+    sa, sb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    # tr (Sa Sb)^(1/2) = sum of the square roots of the eigenvalues of Sa Sb (real, >= 0 for PSD Sa, Sb).
+    eig = np.linalg.eigvals(sa @ sb).real
+    return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * np.sqrt(np.clip(eig, 0.0, None)).sum())
 
 
 def frechet_extrapolated(
@@ -106,9 +109,10 @@ def physics_distances(
     real_b: Mapping[str, np.ndarray],
     keys: Sequence[str] = OBSERVABLES,
     seed: int = 0,
+    fpd_keys: Sequence[str] = FPD_KEYS,
 ) -> dict:
     """W1 per observable and the extrapolated FPD, for generated vs real_a (model) and real_b vs real_a (floor)."""
-    ma, mg, mb = (as_matrix(o, keys) for o in (real_a, generated, real_b))
+    ma, mg, mb = (as_matrix(o, fpd_keys) for o in (real_a, generated, real_b))
     za, zg, zb = standardise(ma, mg, mb)
     return {
         "w1": {

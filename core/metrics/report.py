@@ -21,9 +21,9 @@ from core.data.layout import LABEL_NAMES
 from core.data.observables import LABELS as OBS_LABELS
 from core.data.observables import OBSERVABLES, UNITS
 from core.errors import JetInputError
-from core.metrics.checks import as_images, check_same_kind
+from core.metrics.checks import as_images, check_count, check_same_kind
 from core.metrics.floor import floor_split
-from core.metrics.physics import observables, physics_distances
+from core.metrics.physics import FPD_KEYS, observables, physics_distances
 
 
 @dataclass
@@ -132,7 +132,12 @@ def evaluate_sets(
     real = as_images(real, "real jets")
     generated = as_images(generated, "generated jets")
     check_same_kind(real, generated, "real jets", "generated jets")
+    for labels, images, name in ((y_real, real, "real"), (y_generated, generated, "generated")):
+        if labels is not None and len(labels) != len(images):
+            raise JetInputError(f"{name} labels: {len(labels)} labels for {len(images)} jets")
     split = floor_split(len(real), len(generated), seed, max_jets)
+    # Fail before any network runs: the FPD needs more jets than twice its 10 observables.
+    check_count(split.n, 2 * len(FPD_KEYS) + 2, "evaluation", "the Frechet physics distance (per set)")
     ra, rb, gen = real[split.real_a], real[split.real_b], generated[split.generated]
     rows: list[MetricRow] = []
     details: dict = {}

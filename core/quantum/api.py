@@ -18,6 +18,16 @@ from core.quantum import sim
 from core.quantum.channels import NoiseSchedule, make_channel
 from core.quantum.encoders import make_encoder, prepare_images
 
+__all__ = [
+    "encode_jet",
+    "noise_jet",
+    "bloch_trajectory",
+    "bloch_vector_under",
+    "load_quantum_model",
+    "model_reverse_circuit",
+    "prepare_images",
+]
+
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "quantum_hybrid"
 
 
@@ -48,7 +58,9 @@ def encode_jet(x: torch.Tensor | np.ndarray, encoder: str = "amplitude", size: i
     e = enc.encode(img)
     probs = enc.probabilities(e)
     decoded = enc.decode(probs, e.aux)[0]
-    p_img = enc.decode(e.state.abs() ** 2, torch.ones_like(e.aux))[0] if encoder != "dense_angle" else decoded / e.aux[0, 0]
+    p_img = (
+        enc.decode(e.state.abs() ** 2, torch.ones_like(e.aux))[0] if encoder != "dense_angle" else decoded / e.aux[0, 0]
+    )
     return EncodedJet(enc.circuit(img), p_img.float(), decoded, e.state[0], enc.total_qubits())
 
 
@@ -62,7 +74,11 @@ class NoisedJet:
 
 
 def noise_jet(
-    x: torch.Tensor | np.ndarray, channel: str = "amplitude_damping", steps: int = 10, schedule: str = "cosine", size: int = 4
+    x: torch.Tensor | np.ndarray,
+    channel: str = "amplitude_damping",
+    steps: int = 10,
+    schedule: str = "cosine",
+    size: int = 4,
 ) -> NoisedJet:
     """Apply a channel's forward process (closed form at every t) to one amplitude-encoded jet.
 
@@ -87,7 +103,11 @@ def noise_jet(
 
 
 def bloch_trajectory(
-    channel: str = "amplitude_damping", steps: int = 20, theta: float = np.pi / 3, phi: float = np.pi / 4, schedule: str = "cosine"
+    channel: str = "amplitude_damping",
+    steps: int = 20,
+    theta: float = np.pi / 3,
+    phi: float = np.pi / 4,
+    schedule: str = "cosine",
 ) -> np.ndarray:
     """Bloch vectors (T+1, 3) of one qubit started at (theta, phi) under a channel's forward schedule."""
     psi = torch.tensor([[np.cos(theta / 2), np.exp(1j * phi) * np.sin(theta / 2)]], dtype=torch.complex128)
@@ -117,6 +137,10 @@ def model_reverse_circuit(t: int, label: int | str = 1, seed: int = 0, checkpoin
     from core.data.layout import label_from_name
     from core.quantum.export import reverse_circuit
 
-    ckpt = checkpoint if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike) else load_quantum_model(checkpoint)
+    ckpt = (
+        checkpoint
+        if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike)
+        else load_quantum_model(checkpoint)
+    )
     lab = label_from_name(label) if isinstance(label, str) else int(label)
     return reverse_circuit(ckpt.ema, t, lab, seed=seed)

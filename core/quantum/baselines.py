@@ -149,7 +149,9 @@ class PatchCircuit(nn.Module):
 class PerStepQuDDPM(nn.Module):
     """One PQC per step on 8 data qubits + 1 measured ancilla, per-qubit depolarising noise, MMD loss."""
 
-    def __init__(self, layers: int = 6, steps: int = 4, ancillas: int = 1, order_index: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, layers: int = 6, steps: int = 4, ancillas: int = 1, order_index: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.n, self.a, self.steps = 8, ancillas, steps
         self.circuit = hardware_efficient(self.n + ancillas, layers, ("ry", "rz"))
@@ -215,7 +217,9 @@ class ClassicalMLP(nn.Module):
     def __init__(self, hidden: int = 22, steps: int = 50) -> None:
         super().__init__()
         self.steps = steps
-        self.net = nn.Sequential(nn.Linear(PIXELS + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, PIXELS))
+        self.net = nn.Sequential(
+            nn.Linear(PIXELS + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, PIXELS)
+        )
         self.register_buffer("abar", cosine_alpha_bar(steps))
 
     def eps(self, ut, t, y):

@@ -126,7 +126,9 @@ class Circuit:
         return qc
 
 
-def hardware_efficient(num_qubits: int, layers: int, rotations: tuple[str, ...] = ("ry",), entangler: str = "cz") -> Circuit:
+def hardware_efficient(
+    num_qubits: int, layers: int, rotations: tuple[str, ...] = ("ry",), entangler: str = "cz"
+) -> Circuit:
     """Layers of single-qubit rotations then a ring of two-qubit entanglers, closed by a final rotation layer."""
     circ = Circuit(num_qubits)
     for _ in range(layers):

@@ -11,14 +11,24 @@ from core.quantum.channels import CHANNEL_NAMES
 def add_quantum_arguments(p: argparse.ArgumentParser) -> None:
     """Quantum-only options; ``--steps`` stays the number of optimisation steps, as for every family."""
     g = p.add_argument_group("quantum model (--model quantum)")
-    g.add_argument("--encoder", default="amplitude", choices=("amplitude", "frqi"), help="state encoding of the 3 x 8 x 8 jets")
-    g.add_argument("--qubits", type=int, default=None, help="data qubits (checked against the encoder: amplitude 3x8x8 -> 8)")
+    g.add_argument(
+        "--encoder", default="amplitude", choices=("amplitude", "frqi"), help="state encoding of the 3 x 8 x 8 jets"
+    )
+    g.add_argument(
+        "--qubits", type=int, default=None, help="data qubits (checked against the encoder: amplitude 3x8x8 -> 8)"
+    )
     g.add_argument("--ancillas", type=int, default=1, help="ancilla qubits per reverse step (traced out / measured)")
     g.add_argument("--layers", type=int, default=6, help="hardware-efficient layers of the reverse circuit")
     g.add_argument("--channel", default="amplitude_damping", choices=CHANNEL_NAMES, help="forward noise channel")
     g.add_argument("--diffusion-steps", type=int, default=4, help="forward / reverse steps K of the quantum process")
     g.add_argument("--latent", type=int, default=8, help="size of the random latent fed to the angle network")
     g.add_argument("--mmd-weight", type=float, default=1.0, help="weight of the set-level MMD (fidelity kernel) term")
+    g.add_argument(
+        "--pixel-order", default="centred", choices=("centred", "raster"), help="amplitude encoder pixel order"
+    )
+    g.add_argument(
+        "--pad-first", action="store_true", help="amplitude encoder: unused basis states first (|0...0> is no pixel)"
+    )
 
 
 def quantum_size(args: argparse.Namespace) -> int:
@@ -33,10 +43,14 @@ def quantum_task_config(args: argparse.Namespace) -> dict:
     size = quantum_size(args)
     enc = make_encoder(args.encoder, (3, size, size))
     if args.qubits is not None and args.qubits != enc.num_qubits:
-        raise JetInputError(f"--qubits {args.qubits}: the {args.encoder} encoder of 3 x {size} x {size} jets needs {enc.num_qubits}")
+        raise JetInputError(
+            f"--qubits {args.qubits}: the {args.encoder} encoder of 3 x {size} x {size} jets needs {enc.num_qubits}"
+        )
     return default_config(
         size=size,
         encoder=args.encoder,
+        order=args.pixel_order,
+        pad_first=args.pad_first,
         ancillas=args.ancillas,
         layers=args.layers,
         channel=args.channel,
@@ -55,4 +69,5 @@ def quantum_recreate_args(args: argparse.Namespace) -> list[str]:
         f"--diffusion-steps {args.diffusion_steps}",
         f"--latent {args.latent}",
         f"--mmd-weight {args.mmd_weight:g}",
-    ]
+        f"--pixel-order {args.pixel_order}",
+    ] + (["--pad-first"] if args.pad_first else [])

@@ -105,12 +105,15 @@ class AmplitudeEncoder(Encoder):
 
     ``order``: "raster" (channel, row, column) or "centred" (rows and columns relabelled by
     ``centred_code`` so pixels near the jet axis are near each other in Hamming distance).
+    ``pad_first``: put the unused (padding) basis states at the bottom of the index range, so |0...0>
+    (the amplitude-damping fixed point) is not a pixel; by default the pixels come first.
     """
 
     name = "amplitude"
 
-    def __init__(self, shape: tuple[int, int, int], order: str = "raster") -> None:
+    def __init__(self, shape: tuple[int, int, int], order: str = "raster", pad_first: bool = False) -> None:
         super().__init__(shape)
+        self.pad_first = bool(pad_first)
         if order not in ("raster", "centred"):
             raise JetInputError(f"amplitude encoder order {order!r}: use 'raster' or 'centred'")
         self.order = order
@@ -123,9 +126,11 @@ class AmplitudeEncoder(Encoder):
             self.index = idx.reshape(-1)
         else:
             self.index = torch.arange(self.pixels)
+        if self.pad_first:
+            self.index = self.index + (2**self.num_qubits - self.pixels)
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "order": self.order}
+        return {**super().to_dict(), "order": self.order, "pad_first": self.pad_first}
 
     def encode(self, x: torch.Tensor) -> Encoded:
         x = _check_images(x, self.shape)
@@ -333,7 +338,12 @@ class FRQIEncoder(Encoder):
 
 def make_encoder(name: str, shape: tuple[int, int, int], **kwargs) -> Encoder:
     """Build an encoder by name for images of ``shape`` = (C, H, W)."""
-    table = {"amplitude": AmplitudeEncoder, "angle": AngleEncoder, "dense_angle": DenseAngleEncoder, "frqi": FRQIEncoder}
+    table = {
+        "amplitude": AmplitudeEncoder,
+        "angle": AngleEncoder,
+        "dense_angle": DenseAngleEncoder,
+        "frqi": FRQIEncoder,
+    }
     if name not in table:
         raise JetInputError(f"encoder {name!r}: unknown; use one of {', '.join(ENCODERS)}")
     return table[name](shape, **kwargs)

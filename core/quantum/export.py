@@ -47,7 +47,9 @@ def noise_model(channel: Channel, num_qubits: int = 1):
     return nm
 
 
-def noisy_step_circuit(model: HybridModel, state: np.ndarray | torch.Tensor, t: int, label: int = 1, z=None, seed: int = 0):
+def noisy_step_circuit(
+    model: HybridModel, state: np.ndarray | torch.Tensor, t: int, label: int = 1, z=None, seed: int = 0
+):
     """Prepare ``state`` on the data qubits, mark the forward noise of step t, then the reverse PQC at t.
 
     Returns ``(circuit, noise_model)``; run with ``run_probabilities``.
@@ -68,7 +70,9 @@ def noisy_step_circuit(model: HybridModel, state: np.ndarray | torch.Tensor, t: 
     return qc, noise_model(channel_for(cfg, int(t)))
 
 
-def run_probabilities(qc, noise=None, qubits: list[int] | None = None, shots: int | None = None, seed: int = 0) -> np.ndarray:
+def run_probabilities(
+    qc, noise=None, qubits: list[int] | None = None, shots: int | None = None, seed: int = 0
+) -> np.ndarray:
     """Probabilities of ``qubits`` (little-endian) on ``AerSimulator(method="density_matrix")``: exact, or from shots."""
     from qiskit import transpile
     from qiskit_aer import AerSimulator
@@ -96,7 +100,9 @@ def run_probabilities(qc, noise=None, qubits: list[int] | None = None, shots: in
     return out
 
 
-def torch_step_probabilities(model: HybridModel, state: torch.Tensor, t: int, label: int = 1, z=None, seed: int = 0) -> np.ndarray:
+def torch_step_probabilities(
+    model: HybridModel, state: torch.Tensor, t: int, label: int = 1, z=None, seed: int = 0
+) -> np.ndarray:
     """The same noisy step as ``noisy_step_circuit`` on the torch density-matrix simulator: data-qubit probabilities."""
     from core.quantum import sim
 

@@ -142,7 +142,12 @@ def overlap_kernel(a: torch.Tensor, b: torch.Tensor, data_qubits: int | None = N
 
 
 def mmd_fidelity(
-    gen: torch.Tensor, real: torch.Tensor, y_gen: torch.Tensor, y_real: torch.Tensor, data_qubits: int, powers: tuple[int, ...] = (1,)
+    gen: torch.Tensor,
+    real: torch.Tensor,
+    y_gen: torch.Tensor,
+    y_real: torch.Tensor,
+    data_qubits: int,
+    powers: tuple[int, ...] = (1,),
 ) -> torch.Tensor:
     """Squared MMD between generated and clean state sets, within each label.
 
@@ -237,4 +242,8 @@ def sample_states(
 
 def channel_for(cfg: HybridConfig, t: int):
     """The closed-form forward channel from the clean state to step t."""
-    return NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule).cumulative(t) if t > 0 else make_channel(cfg.channel, 0.0)
+    return (
+        NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule).cumulative(t)
+        if t > 0
+        else make_channel(cfg.channel, 0.0)
+    )

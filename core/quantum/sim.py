@@ -83,25 +83,27 @@ def _check_qubits(qubits: tuple[int, ...], n: int) -> None:
         raise JetInputError(f"qubits {qubits}: must be distinct and in 0..{n - 1}")
 
 
-def _apply_local(x: torch.Tensor, u: torch.Tensor, qubits: tuple[int, ...], n: int, cols: int) -> torch.Tensor:
+def _apply_local(
+    x: torch.Tensor, u: torch.Tensor, qubits: tuple[int, ...], n: int, cols: int, pre: int = 1
+) -> torch.Tensor:
     """Fast path for 1- and 2-qubit gates: reshape (no permute) so qubit bits are their own axes.
 
-    ``x`` is (B, 2**n * cols) with the qubit index major and ``cols`` trailing elements per index.
+    ``x`` is (B, pre * 2**n * cols): ``pre`` leading and ``cols`` trailing elements around the qubit index.
     """
     b = x.shape[0]
     batched = u.dim() == 3
     if len(qubits) == 1:
         q = qubits[0]
-        v = x.reshape(b, 2 ** (n - 1 - q), 2, 2**q * cols)
-        out = torch.einsum("bij,bljr->blir" if batched else "ij,bljr->blir", u, v)
+        v = x.reshape(b, pre, 2 ** (n - 1 - q), 2, 2**q * cols)
+        out = torch.einsum("bij,bpljr->bplir" if batched else "ij,bpljr->bplir", u, v)
         return out.reshape(x.shape)
     qa, qb = qubits
     hi, lo = max(qa, qb), min(qa, qb)
     u4 = u.reshape(*u.shape[:-2], 2, 2, 2, 2)  # (out_qb, out_qa, in_qb, in_qa)
     if qb == lo:
         u4 = u4.permute(0, 2, 1, 4, 3) if batched else u4.permute(1, 0, 3, 2)
-    v = x.reshape(b, 2 ** (n - 1 - hi), 2, 2 ** (hi - lo - 1), 2, 2**lo * cols)
-    out = torch.einsum("bxyzw,blzmwr->blxmyr" if batched else "xyzw,blzmwr->blxmyr", u4, v)
+    v = x.reshape(b, pre, 2 ** (n - 1 - hi), 2, 2 ** (hi - lo - 1), 2, 2**lo * cols)
+    out = torch.einsum("bxyzw,bplzmwr->bplxmyr" if batched else "xyzw,bplzmwr->bplxmyr", u4, v)
     return out.reshape(x.shape)
 
 
@@ -130,8 +132,8 @@ def apply_kraus_dm(rho: torch.Tensor, kraus: list[torch.Tensor], qubits: tuple[i
         flat = rho.reshape(b, d * d)
         for k in kraus:
             k = k.to(rho.dtype)
-            term = _apply_local(flat, k, qubits, n, d)  # rows: each row index carries d columns
-            term = _apply_local(term.reshape(b * d, d), _repeat(k.conj(), d), qubits, n, 1)  # columns
+            term = _apply_local(flat, k, qubits, n, cols=d)  # rows: each row index carries d columns
+            term = _apply_local(term, k.conj(), qubits, n, cols=1, pre=d)  # columns: d rows in front
             term = term.reshape(b, d, d)
             out = term if out is None else out + term
         return out
@@ -142,11 +144,6 @@ def apply_kraus_dm(rho: torch.Tensor, kraus: list[torch.Tensor], qubits: tuple[i
         term = _apply_axes(_apply_axes(x, k, rows), k.conj(), cols)
         out = term if out is None else out + term
     return out.reshape(rho.shape)
-
-
-def _repeat(k: torch.Tensor, times: int) -> torch.Tensor:
-    """A batched gate repeated for every row of its batch item (rows are folded into the batch axis)."""
-    return k if k.dim() == 2 else k.repeat_interleave(times, dim=0)
 
 
 def partial_trace(rho: torch.Tensor, traced: tuple[int, ...]) -> torch.Tensor:

@@ -21,14 +21,25 @@ N_QUANTILES = 101
 BORN_NAMES = ("born", "exact", "fast", "ddpm", "ddim")
 
 
-def default_config(size: int = 8, encoder: str = "amplitude", order: str = "centred", **hybrid) -> dict:
+def default_config(
+    size: int = 8, encoder: str = "amplitude", order: str = "centred", pad_first: bool = False, **hybrid
+) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields."""
-    return {"family": "quantum", "size": size, "encoder": encoder, "order": order, "hybrid": HybridConfig(**hybrid).to_dict()}
+    return {
+        "family": "quantum",
+        "size": size,
+        "encoder": encoder,
+        "order": order,
+        "pad_first": pad_first,
+        "hybrid": HybridConfig(**hybrid).to_dict(),
+    }
 
 
 def encoder_options(config: dict) -> dict:
     """Keyword options of the encoder stored in a task config (pixel order of the amplitude encoder)."""
-    return {"order": config.get("order", "raster")} if config["encoder"] == "amplitude" else {}
+    if config["encoder"] != "amplitude":
+        return {}
+    return {"order": config.get("order", "raster"), "pad_first": bool(config.get("pad_first", False))}
 
 
 def _aux_quantiles(aux: np.ndarray, y: np.ndarray | None) -> dict[str, list[float]]:
@@ -108,7 +119,13 @@ class QuantumTask:
         if kind == "shots":
             shots = int(arg or 1000)
             counts = torch.stack(
-                [torch.bincount(torch.multinomial(p.double() + 1e-15, shots, replacement=True, generator=generator), minlength=p.numel()) for p in probs]
+                [
+                    torch.bincount(
+                        torch.multinomial(p.double() + 1e-15, shots, replacement=True, generator=generator),
+                        minlength=p.numel(),
+                    )
+                    for p in probs
+                ]
             )
             probs = counts.float() / shots
         elif kind not in BORN_NAMES:

@@ -111,6 +111,15 @@ def save_checkpoint(
     return out
 
 
+def update_card(directory: str | os.PathLike, **fields) -> dict:
+    """Add or replace model-card fields (evaluation results, notes) in place, atomically; returns the card."""
+    path = Path(directory) / CARD
+    card = _read_json(path)
+    card.update(fields)
+    write_text_atomic(path, json.dumps(card, indent=2, default=str))
+    return card
+
+
 def _read_json(path: Path) -> dict:
     if not path.exists():
         raise fail(path.parent, f"not a checkpoint: {path.name} is missing")

@@ -251,12 +251,13 @@ class Trainer:
 
         ``stop``: anything with ``is_set()`` (a ``threading.Event``); checked between steps, a set stop
         saves a checkpoint and ends with an event marked ``stopped``. Closing the generator early also
-        saves, so a dashboard that stops reading leaves a resumable checkpoint.
+        saves, so a dashboard that stops reading leaves a resumable checkpoint. (Single process only:
+        under torchrun every rank must run to ``config.steps``.)
         """
         cfg = self.cfg
         finished = False
         try:
-            window_t, window_images = time.perf_counter(), 0
+            window_s, window_images = 0.0, 0  # images/s counts training time only, not the readers' or metrics'
             if self.step >= cfg.steps:
                 finished = True
                 yield self._event(self.losses[-1] if self.losses else float("nan"), 0.0, done=True)
@@ -264,7 +265,11 @@ class Trainer:
             while self.step < cfg.steps:
                 t0 = time.perf_counter()
                 loss = self.train_step()
-                self.wall_time_s += time.perf_counter() - t0
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                elapsed = time.perf_counter() - t0
+                self.wall_time_s += elapsed
+                window_s += elapsed
                 self.losses.append(loss)
                 window_images += cfg.batch_size * self.dist.world_size
                 stopped = stop is not None and stop.is_set()
@@ -275,9 +280,8 @@ class Trainer:
                     or self._due(cfg.metrics_every)
                     or self._due(cfg.preview_every)
                 ):
-                    now = time.perf_counter()
-                    rate = window_images / max(now - window_t, 1e-9)
-                    window_t, window_images = now, 0
+                    rate = window_images / max(window_s, 1e-9)
+                    window_s, window_images = 0.0, 0
                     event = self._event(loss, rate, done=last and not stopped, stopped=stopped)
                     if self.dist.is_main and self.metrics_fn is not None and self._due(cfg.metrics_every):
                         self.last_metrics = {

@@ -99,7 +99,13 @@ def metrics_vs_floor(rows: Sequence[Mapping], metrics: Sequence[str] | None = No
             names.append(r["metric"])
             ratios.append(model / floor)
     fig = go.Figure(go.Bar(x=ratios, y=names, orientation="h", marker_color=SET_COLOURS["generated"]))
-    fig.add_vline(x=1.0, line_dash="dash", line_color=SET_COLOURS["real"], annotation_text="floor (real vs real)")
+    fig.add_vline(
+        x=1.0,
+        line_dash="dash",
+        line_color=SET_COLOURS["real"],
+        annotation_text="floor (real vs real)",
+        annotation_position="bottom right",
+    )
     fig.update_xaxes(type="log", title_text="model / floor")
     fig.update_layout(
         height=40 * len(names) + 140,
@@ -117,6 +123,7 @@ def quality_vs_steps(
     baseline: Mapping[str, float] | None = None,
     title: str | None = None,
     log_y: bool = False,
+    y_title: str | None = None,
 ) -> go.Figure:
     """A metric against the number of network evaluations, one line per sampler.
 
@@ -136,15 +143,33 @@ def quality_vs_steps(
                     line={"color": SAMPLER_COLOURS.get(sampler)},
                 )
             )
-    if floor is not None:
-        fig.add_hline(y=floor, line_dash="dash", line_color=SET_COLOURS["real"], annotation_text="floor (real vs real)")
-    if baseline is not None:
-        fig.add_hline(y=baseline["value"], line_dash="dot", line_color="#9467bd", annotation_text=baseline["label"])
+
+    def line(y: float, text: str, dash: str, colour: str) -> None:
+        # Annotations on a log axis take log10(y): place the label by hand, just above its line.
+        fig.add_hline(y=y, line_dash=dash, line_color=colour)
+        fig.add_annotation(
+            x=1,
+            xref="paper",
+            y=float(np.log10(y)) if log_y else y,
+            yref="y",
+            text=text,
+            showarrow=False,
+            xanchor="right",
+            yanchor="bottom",
+            font={"color": colour},
+        )
+
+    if floor is not None and (floor > 0 or not log_y):
+        line(floor, "floor (real vs real)", "dash", SET_COLOURS["real"])
+    elif floor is not None:  # a floor at or below 0 has no place on a log axis: say it in words
+        title = (title or f"{metric} vs number of steps") + f" (floor, real vs real: {floor:.2g})"
+    if baseline is not None and (baseline["value"] > 0 or not log_y):
+        line(baseline["value"], baseline["label"], "dot", "#9467bd")
     steps = sorted({int(r["steps"]) for r in results})
     fig.update_xaxes(
         type="log", title_text="network evaluations (sampler steps)", tickvals=steps, ticktext=[str(s) for s in steps]
     )
-    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
+    fig.update_yaxes(title_text=y_title or metric, type="log" if log_y else "linear")
     fig.update_layout(width=800, height=480, title=title or f"{metric} vs number of steps", margin={"t": 60})
     return fig
 

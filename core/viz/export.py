@@ -47,7 +47,9 @@ def _ensure_server() -> None:
     os.environ.setdefault("BROWSER_PATH", chrome)
     import kaleido
 
-    kaleido.start_sync_server(silence_warnings=True)
+    start = getattr(kaleido, "start_sync_server", None)  # kaleido >= 1.0; older ones start a browser per call
+    if start is not None:
+        start(silence_warnings=True)
     _SERVER_STARTED = True
 
 

@@ -96,8 +96,13 @@ def channel_images(
             col=c + 1,
         )
         fig.update_xaxes(title_text="Δφ", row=1, col=c + 1, constrain="domain")
+        # Tick labels on the first panel only: the colour bar of the panel before sits where they would be.
         fig.update_yaxes(
-            title_text="Δη" if c == 0 else None, row=1, col=c + 1, scaleanchor=f"x{'' if c == 0 else c + 1}"
+            title_text="Δη" if c == 0 else None,
+            showticklabels=c == 0,
+            row=1,
+            col=c + 1,
+            scaleanchor=f"x{'' if c == 0 else c + 1}",
         )
     fig.update_layout(title=title, height=380, margin={"l": 40, "r": 60, "t": 60, "b": 40})
     return fig

@@ -55,7 +55,7 @@ def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: NoiseSchedule) 
     rho0 = sim.to_density(psi0)
     images, purity, fidelity, probs = [], [], [], []
     for t in range(schedule.steps + 1):
-        rho = schedule.cumulative(t).apply(rho0)
+        rho = apply_channel(schedule.cumulative(t), rho0)
         p = sim.probabilities(rho).clamp_min(0)  # (B, d)
         probs.append(p)
         images.append(encoder.decode(p[None], enc.aux)[0])
@@ -68,6 +68,28 @@ def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: NoiseSchedule) 
         fidelity=np.array(fidelity),
         probs=torch.stack(probs).float(),
     )
+
+
+def apply_channel(channel, rho: torch.Tensor) -> torch.Tensor:
+    """``channel.apply(rho)`` for (B, d, d), computed with the channel's 4 x 4 superoperator on each qubit.
+
+    Same result as ``Channel.apply`` (checked in the tests), much faster on 8-9 qubits: one small matrix
+    product per qubit instead of a Kraus sandwich on the full matrix.
+    """
+    if channel.is_global:
+        return channel.apply(rho)
+    n = sim.num_qubits_of(rho.shape[-1])
+    kraus = [torch.as_tensor(k, dtype=rho.dtype) for k in channel.kraus()]
+    superop = sum(torch.kron(k, k.conj()) for k in kraus)  # (r' c', r c) acting on vec(rho_q) = rho_q[r, c]
+    b = rho.shape[0]
+    x = rho.reshape(b, *([2] * (2 * n)))
+    for q in range(n):
+        row, col = 1 + (n - 1 - q), 1 + (2 * n - 1 - q)  # qubit q is bit q: the last row / column axis is qubit 0
+        x = torch.movedim(x, (row, col), (-2, -1))
+        shape = x.shape
+        x = (x.reshape(-1, 4) @ superop.T).reshape(shape)
+        x = torch.movedim(x, (-2, -1), (row, col))
+    return x.reshape(rho.shape)
 
 
 def probability_image(probs: torch.Tensor | np.ndarray, title: str = "Born probabilities") -> go.Figure:
@@ -151,7 +173,7 @@ def bloch_path(rho0: torch.Tensor, qubit: int, schedule: NoiseSchedule) -> np.nd
     """Bloch vector (T + 1, 3) of one qubit of a state (1, d, d) as the schedule's channel acts, t = 0..T."""
     out = []
     for t in range(schedule.steps + 1):
-        rho = schedule.cumulative(t).apply(rho0)
+        rho = apply_channel(schedule.cumulative(t), rho0)
         out.append(sim.bloch_vector(rho, qubit)[0].double().numpy())
     return np.stack(out)
 

@@ -57,6 +57,25 @@ def metrics_figure(rows: Sequence[dict]) -> go.Figure:
             row=1,
             col=i + 1,
         )
+        floor = [(r["step"], r[f"{k}_empty"]) for r in rows if f"{k}_empty" in r]
+        if floor:  # the trivial reconstruction (an empty image) a model has to beat
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in floor],
+                    y=[p[1] for p in floor],
+                    mode="lines",
+                    name="empty image",
+                    line={"dash": "dash", "color": "#7f7f7f"},
+                    showlegend=i == 0,
+                    legendgroup="empty",
+                ),
+                row=1,
+                col=i + 1,
+            )
         fig.update_xaxes(title_text="step", row=1, col=i + 1)
-    fig.update_layout(height=300, margin={"l": 50, "r": 20, "t": 60, "b": 40})
+    fig.update_layout(
+        height=320,
+        margin={"l": 50, "r": 20, "t": 70, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "xanchor": "right", "x": 1},
+    )
     return fig

@@ -15,8 +15,9 @@ from core.jobs.sampling import SampleRequest, SampleResult, sampling_events
 from core.jobs.training import session_runs
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
+from core.viz.evaluation import observables_overlay
 from core.viz.export import samples_h5
-from core.viz.generation import distance_figure, observable_overlay, reverse_animation
+from core.viz.generation import distance_figure, reverse_animation
 from core.viz.images import image_grid
 from pages._common import (
     CHECKPOINTS,
@@ -115,7 +116,7 @@ def _result_view(result: SampleResult, job_id: str) -> None:
     show_figure(distance_figure(w1), "generation_distances", key="gen_dist")
     if report.observables_real:
         show_figure(
-            observable_overlay(report.observables_real, report.observables_generated),
+            observables_overlay(report.observables_real, report.observables_generated),
             "generated_observables",
             key="gen_obs",
         )

@@ -8,10 +8,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from core.data.layout import CHANNELS
-from core.data.observables import LABELS as OBS_LABELS
 from core.viz.images import as_numpy
 from core.viz.noising import Curve, process_animation
 
@@ -30,54 +28,6 @@ def distance_figure(rows: Sequence[Mapping], title: str = "Distances to real jet
         height=420,
         margin={"l": 50, "r": 20, "t": 60, "b": 140},
         legend={"orientation": "h", "y": 1.1},
-    )
-    return fig
-
-
-def observable_overlay(
-    real: Mapping[str, np.ndarray],
-    generated: Mapping[str, np.ndarray],
-    keys: Sequence[str] | None = None,
-    bins: int = 30,
-    ncols: int = 3,
-    names: tuple[str, str] = ("real", "generated"),
-) -> go.Figure:
-    """Normalised histograms of observables, real and generated overlaid on common bins."""
-    keys = [k for k in (keys or real) if k in generated]
-    nrows = int(np.ceil(len(keys) / ncols))
-    fig = make_subplots(
-        rows=nrows,
-        cols=ncols,
-        subplot_titles=[OBS_LABELS.get(k, k) for k in keys],
-        horizontal_spacing=0.08,
-        vertical_spacing=0.14,
-    )
-    colours = ("#7f7f7f", "#d62728")
-    for i, k in enumerate(keys):
-        both = np.concatenate([np.asarray(real[k], float), np.asarray(generated[k], float)])
-        both = both[np.isfinite(both)]
-        lo, hi = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
-        size = (hi - lo) / bins if hi > lo else 1.0
-        for j, (name, obs) in enumerate(zip(names, (real, generated), strict=True)):
-            fig.add_trace(
-                go.Histogram(
-                    x=np.asarray(obs[k], float),
-                    xbins={"start": lo, "end": hi + size, "size": size},
-                    histnorm="probability density",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=i == 0,
-                    opacity=0.55,
-                    marker_color=colours[j],
-                ),
-                row=i // ncols + 1,
-                col=i % ncols + 1,
-            )
-    fig.update_layout(
-        barmode="overlay",
-        height=250 * nrows + 80,
-        margin={"l": 40, "r": 20, "t": 80, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
     )
     return fig
 

@@ -3,13 +3,15 @@
 Part 1 (quality): every model trains for the same wall-clock budget on the same 3 x 8 x 8 jets, then
 generates ``--n`` jets per class; ``core.metrics.report.evaluate_sets`` compares them with held-out
 real jets (physics W1 per observable, FPD, with the real-vs-real floor). All models generate a jet
-*shape*; the total energy is drawn from the training distribution for every model, and the same
-finite-shot readout (N fitted so real jets keep their multiplicity) turns shapes into images.
+*shape*; the classical energies are drawn the same way for every model (by default the three channel
+energies from the per-class copula of ``core.quantum.energies``; ``--energy total`` draws one total and
+lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets keep
+their multiplicity) turns shapes into images.
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
 
-    python benchmarks/bench_quantum.py                       # 3 seeds, 120 s per model, 1000 jets per class
+    python benchmarks/bench_quantum.py                       # 3 seeds, 300 s per model, 1000 jets per class
     python benchmarks/bench_quantum.py --seeds 1 --budget 30 --n 200   # quick look
 """
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.data.readers import load_tensors  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
+from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.quantum.hybrid import sample_states  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
@@ -93,11 +96,13 @@ def train_baseline(model, shapes, y, budget: float, seed: int, lr: float, batch:
     return {"steps": steps, "final_loss": float(np.mean(losses[-20:]))}
 
 
-def train_hybrid(x, y, budget: float, seed: int, order: str = "centred", pad_first: bool = False):
+def train_hybrid(
+    x, y, budget: float, seed: int, order: str = "centred", pad_first: bool = False, energy: str = "channels"
+):
     from core.training.loop import TrainConfig, Trainer
 
     torch.manual_seed(seed)
-    task = build_task(default_config(order=order, pad_first=pad_first), x)
+    task = build_task(default_config(order=order, pad_first=pad_first, energy=energy), x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
     trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
     events = list(trainer.run(stop=Deadline(budget)))
@@ -163,18 +168,21 @@ def quality(args) -> dict:
     x_tr, y_tr, x_te, y_te = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     totals_tr = x_tr.sum((1, 2, 3))
     quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
+    copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
     shapes_tr = x_tr.reshape(n_train, -1) / totals_tr[:, None].clamp_min(1e-9)
     g0 = torch.Generator().manual_seed(0)
     shots = fit_shots(shapes_tr, x_tr, g0)
     print(f"# data: {len(x)} jets ({n_train} train, {len(x) - n_train} held out), readout shots fitted: {shots}")
     labels = torch.cat([torch.zeros(args.n, dtype=torch.long), torch.ones(args.n, dtype=torch.long)])
     results: dict = {}
-    for seed in range(args.seeds):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         for name in args.models:
             t0 = time.perf_counter()
             if name.startswith("hybrid"):
                 order = "raster" if name == "hybrid-raster" else "centred"
-                task, net, info = train_hybrid(x_tr, y_tr, args.budget, seed, order, pad_first=name == "hybrid-pad0")
+                task, net, info = train_hybrid(
+                    x_tr, y_tr, args.budget, seed, order, pad_first=name == "hybrid-pad0", energy=args.energy
+                )
                 n_q = task.model.circuit.num_params
                 n_params = B.count_parameters(task.model)
                 g = torch.Generator().manual_seed(1000 + seed)
@@ -199,9 +207,11 @@ def quality(args) -> dict:
                 shapes = model.sample_shapes(len(labels), labels, g)
             train_s = time.perf_counter() - t0
             shapes = shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12)
-            e = draw_totals(quantiles, len(labels), g)
             read = shots_readout(shapes, shots, g)
-            imgs = (read * e[:, None]).reshape(-1, 3, 8, 8)
+            if args.energy == "channels":
+                imgs = rescale_channels(read.reshape(-1, 3, 8, 8), draw_channel_energies(copula, labels, g))
+            else:
+                imgs = (read * draw_totals(quantiles, len(labels), g)[:, None]).reshape(-1, 3, 8, 8)
             metrics = evaluate(x_te, y_te, imgs, labels, seed)
             results.setdefault(name, []).append(
                 {"seed": seed, "params": n_params, "angles": n_q, "time_s": train_s, **info, "metrics": metrics}
@@ -322,11 +332,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="jet file (default: the embedded sample)")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--budget", type=float, default=120.0, help="training seconds per model and seed")
+    p.add_argument("--seed-start", type=int, default=0, help="first seed (to split seeds over processes)")
+    p.add_argument("--merge", nargs="+", default=None, help="print one table from the --json files of several runs")
+    p.add_argument("--budget", type=float, default=300.0, help="training seconds per model and seed")
     p.add_argument("--n", type=int, default=1000, help="generated jets per class")
     p.add_argument("--max-jets", type=int, default=None)
+    p.add_argument("--models", nargs="+", default=["hybrid", "kolle", "patch", "msquddpm", "classical"])
     p.add_argument(
-        "--models", nargs="+", default=["hybrid", "kolle", "patch", "msquddpm", "classical", "hybrid-raster"]
+        "--energy", default="channels", choices=("channels", "total"), help="classical energies given to every model"
     )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
@@ -334,6 +347,14 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.merge:
+        runs = [json.loads(Path(f).read_text())["quality"] for f in args.merge]
+        merged: dict = {"shots": runs[0]["shots"], "results": {}}
+        for run in runs:
+            for name, rows in run["results"].items():
+                merged["results"].setdefault(name, []).extend(rows)
+        print(summarise(merged))
+        return 0
     report = {"args": vars(args)}
     if not args.skip_speed:
         print("| simulator task | torch (ours) | qiskit-aer | aer / torch |\n|---|---|---|---|")

@@ -5,7 +5,6 @@ the guard that turns bad input into one clear message. UI glue only; the work is
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import re
@@ -20,10 +19,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from core.data.layout import class_counts_text
 from core.data.readers import EMBEDDED_SAMPLE, JetSource, load_tensors, open_jets
 from core.errors import JetInputError
 from core.jobs import JobLimits, JobManager
 from core.jobs.qiskit_thread import ensure_qiskit_thread
+from core.jobs.uploads import save_upload
 from core.viz.export import figure_png, table_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,15 +120,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def _save_upload(name: str, data: bytes) -> Path:
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    suffix = Path(name).suffix.lower() if Path(name).suffix.lower() in (".h5", ".hdf5", ".npz") else ".bin"
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    path = UPLOAD_DIR / f"{digest}{suffix}"
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return path
+    return save_upload(UPLOAD_DIR, name, data)  # prunes uploads older than a day or beyond 2 GB
 
 
 def data_sidebar() -> None:
@@ -161,9 +154,9 @@ def data_sidebar() -> None:
         if error:
             st.error(error)
         elif src is not None:
-            n_q = int((src.y == 1).sum())
             st.caption(
-                f"{st.session_state['data_name']}: {len(src):,} jets ({n_q:,} quark, {len(src) - n_q:,} gluon), {src.image_size}×{src.image_size} px"
+                f"{st.session_state['data_name']}: {len(src):,} jets ({class_counts_text(src.y)}), "
+                f"{src.image_size}×{src.image_size} px"
             )
         st.divider()
         st.markdown(f"**Device:** {device_label()}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.data.layout import CHANNELS
+from core.data.layout import CHANNELS, label_name
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.sampling import SampleRequest, SampleResult, sampling_events
 from core.jobs.training import session_runs
@@ -82,7 +82,7 @@ def _result_view(result: SampleResult, job_id: str) -> None:
     st.subheader(f"{len(x)} generated jets ({x.shape[-1]}×{x.shape[-1]}, GeV)")
     titles = None
     if result.labels is not None:
-        titles = ["quark" if int(v) == 1 else "gluon" for v in result.labels[:16]]
+        titles = [label_name(v) for v in result.labels[:16]]
     cols = st.columns(3)
     for c, name in enumerate(CHANNELS):
         with cols[c]:

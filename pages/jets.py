@@ -1,4 +1,7 @@
-"""Jets: browse the chosen data set one jet at a time, the average quark and gluon images, observable histograms."""
+"""Jets: browse the chosen data set one jet at a time, the average quark and gluon images, observable histograms.
+
+Unlabelled jets (y = -1, e.g. downloaded unconditional samples) are a third class here, shown only when present.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.data.layout import CHANNELS, LABEL_NAMES, QUARK
+from core.data.layout import CHANNELS, UNLABELLED, VALID_LABELS, label_from_name, label_name
 from core.data.observables import LABELS as OBS_LABELS
 from core.viz.images import channel_images, class_average_images, observable_histograms
 from core.viz.stats import class_overview
@@ -28,10 +31,19 @@ def _overview(path: str | None, stamp: float, index: tuple[int, ...]):
 def _selection(src) -> np.ndarray:
     """Indices of the jets passing the class and pT filters drawn here."""
     c1, c2 = st.columns([1, 2])
+    options = ["quark", "gluon"]
+    has_unlabelled = bool((src.y == UNLABELLED).any())
+    if has_unlabelled:  # e.g. unconditional samples: y = -1, shown as their own class
+        options.append(label_name(UNLABELLED))
     classes = c1.pills(
-        "Class", ["quark", "gluon"], selection_mode="multi", default=["quark", "gluon"], key="jets_classes"
+        "Class",
+        options,
+        selection_mode="multi",
+        default=options,
+        key="jets_classes_all" if has_unlabelled else "jets_classes",
     )
-    keep = np.isin(src.y, [QUARK if c == "quark" else 1 - QUARK for c in classes or []])
+    chosen = [UNLABELLED if c == label_name(UNLABELLED) else label_from_name(c) for c in classes or []]
+    keep = np.isin(src.y, chosen)
     if src.pt is not None:
         lo, hi = float(np.floor(src.pt.min())), float(np.ceil(src.pt.max()))
         if hi <= lo:
@@ -57,7 +69,7 @@ with guard("the Jets page"):
             log = c2.radio("Colour scale", ["linear", "log"], index=1, horizontal=True, key="jets_log") == "log"
             i = int(index[pos - 1])
             image = src.images([i])[0].transpose(2, 0, 1)
-            label = LABEL_NAMES[int(src.y[i])]
+            label = label_name(src.y[i])
             cols = st.columns(5)
             cols[0].metric("Class", label)
             cols[1].metric("File index", f"{i}")
@@ -83,12 +95,12 @@ with guard("the Jets page"):
             show_figure(class_average_images(means, log=log_avg), "average_images", key="jets_avg")
             show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
             rows = []
-            for k in sorted(LABEL_NAMES, reverse=True):
+            for k in VALID_LABELS:
                 sel = y == k
                 if sel.any():
                     rows.append(
                         {
-                            "class": LABEL_NAMES[k],
+                            "class": label_name(k),
                             "jets": int(sel.sum()),
                             **{OBS_LABELS.get(key, key): float(np.mean(v[sel])) for key, v in obs.items()},
                         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.data.layout import CHANNELS, LABEL_NAMES
+from core.data.layout import CHANNELS, label_name
 from core.data.transforms import fit_transform
 from core.diffusion.schedules import make_schedule
 from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
@@ -55,7 +55,7 @@ with guard("the Forward noising page"):
         space = c4.radio("Shown in", ["model space (log)", "GeV"], key="noise_space")
         x, y = jet_tensors(size)
         jet = int(st.slider("Jet (index into the loaded jets)", 0, len(x) - 1, 0, key="noise_jet"))
-        st.caption(f"Jet {jet}: {LABEL_NAMES[int(y[jet])]}, Σ pT = {float(x[jet, 1:].sum()):.1f} GeV (ECAL + HCAL)")
+        st.caption(f"Jet {jet}: {label_name(y[jet])}, Σ pT = {float(x[jet, 1:].sum()):.1f} GeV (ECAL + HCAL)")
         schedule = make_schedule(kind, timesteps)
         steps = frame_steps(timesteps, 50)
         if space.startswith("model"):

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.data.layout import CHANNELS, LABEL_NAMES
+from core.data.layout import CHANNELS, label_name
 from core.jobs.training import session_runs
 from core.quantum import sim
 from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
@@ -59,7 +59,7 @@ with guard("the encoder"):
     enc = make_encoder(encoder_name, (3, size, size), **enc_options)
     encoded = enc.encode(small)
     st.markdown(
-        f"**{encoder_name}** encoding of jet {jet} ({LABEL_NAMES[int(y[jet])]}): "
+        f"**{encoder_name}** encoding of jet {jet} ({label_name(y[jet])}): "
         f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
         f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
     )

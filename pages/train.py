@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.data.layout import label_name
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.training import TrainRequest, directory_zip, start_training
 from core.training.registry import TASK_BUILDERS
@@ -70,14 +71,22 @@ def _request_form(kind: str) -> TrainRequest | None:
             )
             layers = int(c3.number_input("Circuit layers", 1, 20, 6, key="train_q_layers"))
             channel = c1.selectbox(
-                "Noise channel", ["depolarizing", "amplitude_damping", "global_depolarizing"], key="train_q_channel"
+                "Noise channel",
+                ["amplitude_damping", "depolarizing", "global_depolarizing"],
+                key="train_q_channel",
+                help="amplitude damping ends in |0…0⟩, which one ancilla per step can leave; depolarising ends in I/d",
             )
             q_steps = int(c2.number_input("Diffusion steps T", 1, 20, 4, key="train_q_T"))
             ancillas = int(c3.number_input("Ancilla qubits", 0, 3, 1, key="train_q_anc"))
             pixels = 3 * size * size
             n_qubits = math.ceil(math.log2(pixels)) + (1 if encoder == "frqi" else 0)
             st.caption(
-                f"{n_qubits} data qubits + {ancillas} ancilla(s); the total energy of each jet stays a classical number."
+                f"{n_qubits} data qubits + {ancillas} ancilla(s); "
+                + (
+                    "the three channel energies of each jet stay classical numbers (drawn per class when sampling)."
+                    if encoder == "amplitude"
+                    else "the energy scale of each jet stays a classical number."
+                )
             )
             quantum = {
                 "encoder": encoder,
@@ -168,9 +177,7 @@ def _live_view() -> None:
     previews = [e for e in events if e.preview is not None]
     if previews:
         p = previews[-1]
-        labels = (
-            ["quark" if int(v) == 1 else "gluon" for v in p.preview_labels] if p.preview_labels is not None else None
-        )
+        labels = [label_name(v) for v in p.preview_labels] if p.preview_labels is not None else None
         channel = st.radio("Preview channel", ["Tracks", "ECAL", "HCAL"], index=1, horizontal=True, key="train_prev_ch")
         fig = image_grid(
             p.preview,

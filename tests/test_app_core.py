@@ -111,7 +111,9 @@ def test_samples_h5_round_trips_through_the_reader(tmp_path):
     import h5py
 
     with h5py.File(unlabelled) as f:
-        assert (f["y"][()] == -1).all() and "unconditional" in f.attrs["labels"]
+        assert (f["y"][()] == -1).all() and f.attrs["label"] == "none"
+        assert "unconditional" in f.attrs["y_meaning"]
+    assert (open_jets(unlabelled).y == -1).all()  # the reader takes the download back
 
 
 def test_table_csv_and_directory_zip(tmp_path):

@@ -98,6 +98,23 @@ def test_jets_page_filters_by_class(data_path):
     assert list(at.dataframe[0].value["class"]) == ["gluon"]
 
 
+def test_jets_page_shows_unlabelled_jets_as_their_own_class(tmp_path):
+    from core.viz.export import samples_h5
+
+    gen = torch.rand(40, 3, 16, 16) ** 8 * 50
+    path = tmp_path / "partly_labelled.h5"  # e.g. conditional and unconditional samples side by side
+    y = torch.tensor([1] * 5 + [0] * 5 + [-1] * 30)
+    path.write_bytes(samples_h5(gen, y))
+    at = make_app(None, str(path))
+    assert_clean(at)
+    assert set(at.dataframe[0].value["class"]) == {"quark", "gluon", "unlabelled"}
+    assert any("30 unlabelled" in c.value for c in at.sidebar.caption)
+    only = make_app(None, str(path), jets_classes_all=["unlabelled"])
+    assert_clean(only)
+    assert {m.label: m.value for m in only.metric}["Class"] == "unlabelled"
+    assert list(only.dataframe[0].value["class"]) == ["unlabelled"]
+
+
 @pytest.mark.parametrize(
     ("path", "problem"),
     [("/no/such/jets.h5", "no such file"), (str(ROOT / "pyproject.toml"), "not an HDF5 file")],

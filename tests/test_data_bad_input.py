@@ -50,7 +50,7 @@ def cases(tmp):
         "nan": (write(tmp / "nan.h5", X_jets=nan, y=y), "NaN or infinite values (jet 2)"),
         "inf": (write(tmp / "inf.h5", X_jets=inf, y=y), "NaN or infinite values (jet 1)"),
         "negative": (write(tmp / "neg.h5", X_jets=neg, y=y), "negative energies (jet 3"),
-        "bad labels": (write(tmp / "lab.h5", X_jets=x, y=np.array([1.0, 2.0, 0.0, 0.0])), "1 (quark) or 0 (gluon)"),
+        "bad labels": (write(tmp / "lab.h5", X_jets=x, y=np.array([1.0, 2.0, 0.0, 0.0])), "key 'y' holds 2; use 1"),
         "not npz": (tmp / "bad.npz", "not an npz file"),
         "npz keys": (tmp / "wrongkeys.npz", "missing key 'X' or 'y'"),
     }

@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 
 from core.cli import main
+from core.data.layout import LABEL_CONVENTION
 from core.data.readers import open_jets
 from core.data.simulate import GeneratorSettings, plan_chunks
 
@@ -14,7 +15,7 @@ def test_simulated_file_has_the_cms_layout_and_settings(small_sim):
     with h5py.File(small_sim) as f:
         assert f["X_jets"].shape == (20, 125, 125, 3) and f["X_jets"].dtype == np.float32
         assert set(f) == {"X_jets", "y", "pt", "m0"}
-        assert f.attrs["y_convention"] == "1 = quark, 0 = gluon"
+        assert f.attrs["y_convention"] == LABEL_CONVENTION
         settings = json.loads(f.attrs["settings"])
         assert settings["ecm_gev"] == 14000 and settings["jet_radius"] == 0.4
         assert json.loads(f.attrs["versions"])["fastjet"].startswith("3.")

@@ -50,10 +50,16 @@ def _file_attrs(path: str) -> dict:
 
 
 def load_generated(path: str, max_jets: int, seed: int):
-    """Generated jets (N, 3, H, W) GeV, labels, and whether the labels are intended classes."""
+    """Generated jets (N, 3, H, W) GeV, labels, and whether the labels are intended classes.
+
+    Unlabelled jets (y = -1, or an older file whose ``label`` attribute is "none" and whose y is a
+    placeholder 0) come back as y = -1 with ``conditional`` False: they are compared with all real jets,
+    never per class.
+    """
     import numpy as np
     import torch
 
+    from core.data.layout import UNLABELLED
     from core.data.readers import channels_first, open_jets
 
     src = open_jets(path)
@@ -67,8 +73,11 @@ def load_generated(path: str, max_jets: int, seed: int):
     finally:
         src.close()
     label = str(_file_attrs(path).get("label", "")).lower()
-    conditional = label not in ("none",) if label else None
-    return x, y, conditional
+    if label == "none":
+        y = torch.full_like(y, UNLABELLED)  # older files wrote a placeholder 0 for "no class"
+    if (y == UNLABELLED).any():
+        return x, y, False
+    return x, y, (True if label else None)  # no attribute: let evaluate_sets judge from the labels
 
 
 def load_real(path: str | None, size: int, max_jets: int, seed: int):
@@ -90,6 +99,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
     import torch
     from tqdm import tqdm
 
+    from core.data.layout import UNLABELLED, UNLABELLED_MEANING
     from core.data.writers import write_cms
     from core.training.checkpoint import load_checkpoint
     from core.training.device import resolve_device
@@ -103,7 +113,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
         x = sample_images(
             ckpt, args.n, args.sampler, args.steps, label, args.guidance, args.seed, device, progress=bar.update
         )
-    y = labels if labels is not None else torch.zeros(args.n, dtype=torch.long)
+    y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     path = out / "generated.h5"
     write_cms(
         path,
@@ -116,6 +126,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
             "guidance": args.guidance,
             "seed": args.seed,
             "label": "none" if label is None else label,
+            "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,
         },
     )
     return str(path)

@@ -20,9 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def format_summary(info: dict) -> str:
     """Human-readable lines of :func:`core.data.readers.summary`."""
+    classes = f"{info['quark']} quark, {info['gluon']} gluon"
+    if info.get("unlabelled"):
+        classes += f", {info['unlabelled']} unlabelled (y = -1)"
     lines = [
         f"file         {info['file']} ({info['layout']})",
-        f"jets         {info['jets']} ({info['quark']} quark, {info['gluon']} gluon)",
+        f"jets         {info['jets']} ({classes})",
         f"image shape  {tuple(info['image_shape'])} (eta, phi, channel)",
     ]
     for ch, total in info["channel_sum_gev"].items():

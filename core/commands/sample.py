@@ -1,4 +1,4 @@
-"""``sample``: generate jets from a checkpoint into a CMS-layout HDF5 file (X_jets in GeV, y)."""
+"""``sample``: generate jets from a checkpoint into a CMS-layout HDF5 file (X_jets in GeV, y; -1 = unlabelled)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same jets)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     p.add_argument("--batch", type=int, default=256, help="jets per sampling batch")
+    p.add_argument(
+        "--shots",
+        type=int,
+        default=None,
+        help="quantum checkpoints only: measurement shots per jet from the final Born distribution "
+        "(default: exact Born probabilities)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from core.data.layout import UNLABELLED, UNLABELLED_MEANING
     from core.data.writers import write_cms
     from core.errors import JetInputError
     from core.training.checkpoint import load_checkpoint
@@ -46,8 +54,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise JetInputError(f"--n: must be at least 1, got {args.n}")
+    if args.shots is not None and args.shots < 1:
+        raise JetInputError(f"--shots: must be a positive integer, got {args.shots}")
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device=device)
+    sampler = args.sampler
+    if args.shots is not None:
+        if ckpt.task.family != "quantum":
+            raise JetInputError(
+                f"--shots: only quantum checkpoints measure shots; {args.checkpoint} is a "
+                f"{ckpt.task.family!r} checkpoint (drop --shots)"
+            )
+        sampler = f"shots:{args.shots}"  # QuantumTask.sample draws these shots per jet from the Born distribution
     label = args.label
     if label is None:
         label = "mixed" if ckpt.task.conditional else None
@@ -55,11 +73,11 @@ def run(args: argparse.Namespace) -> int:
         label = None
     labels = labels_for(ckpt, label, args.n)
     started = time.time()
-    with tqdm(total=args.n, desc=f"sample {args.sampler}", unit="jet") as bar:
+    with tqdm(total=args.n, desc=f"sample {sampler}", unit="jet") as bar:
         x = sample_images(
             ckpt,
             args.n,
-            args.sampler,
+            sampler,
             args.steps,
             label,
             args.guidance,
@@ -69,25 +87,33 @@ def run(args: argparse.Namespace) -> int:
             args.eta,
             progress=bar.update,
         )
-    y = labels if labels is not None else torch.zeros(args.n, dtype=torch.long)
+    y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     attrs = {
         "generator": f"core.diffusion ({ckpt.task.family}) from {ckpt.path}",
         "checkpoint": str(ckpt.path),
         "checkpoint_step": ckpt.step,
-        "sampler": args.sampler,
+        "sampler": sampler,
         "steps": -1 if args.steps is None else args.steps,
         "eta": -1.0 if args.eta is None else args.eta,
         "label": "none" if label is None else str(label),
         "guidance": args.guidance,
         "seed": args.seed,
-        "y_meaning": "requested label" if labels is not None else "placeholder 0: unconditional samples have no label",
+        "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,
         "wall_time_s": round(time.time() - started, 2),
         "command": f"python -m core sample --checkpoint {args.checkpoint} --n {args.n} --out {args.out} --sampler {args.sampler}"
         + (f" --steps {args.steps}" if args.steps is not None else "")
         + (f" --eta {args.eta}" if args.eta is not None else "")
         + (f" --label {args.label}" if args.label is not None else "")
-        + f" --guidance {args.guidance} --seed {args.seed}",
+        + f" --guidance {args.guidance} --seed {args.seed}"
+        + (f" --shots {args.shots}" if args.shots is not None else ""),
     }
+    if ckpt.task.family == "quantum":
+        attrs["shots"] = -1 if args.shots is None else args.shots
+        attrs["readout"] = (
+            "exact Born probabilities"
+            if args.shots is None
+            else f"{args.shots} shots per jet from the final Born distribution"
+        )
     write_cms(args.out, x.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=attrs)
-    print(f"wrote {args.n} jets ({x.shape[-1]} x {x.shape[-1]}, {args.sampler}) to {args.out}")
+    print(f"wrote {args.n} jets ({x.shape[-1]} x {x.shape[-1]}, {sampler}) to {args.out}")
     return 0

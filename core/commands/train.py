@@ -103,11 +103,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from core.data.layout import QUARK, UNLABELLED
     from core.data.readers import load_tensors
     from core.errors import JetInputError
     from core.training.checkpoint import load_checkpoint
     from core.training.distributed import env_info, shutdown
-    from core.training.loop import TrainConfig, Trainer
+    from core.training.loop import TrainConfig, Trainer, check_labels_for_task
     from core.training.registry import build_task, builder
 
     if args.threads:
@@ -147,11 +148,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         torch.manual_seed(args.seed)
         task = build_task(config, x)
+    check_labels_for_task(task, y, args.data or "embedded sample")  # names the file, before any step runs
     card = {
         "data": {
             "file": args.data or "embedded sample (assets/jets_sample.h5)",
             "jets": len(y),
-            "quark": int(y.sum()),
+            "quark": int((y == QUARK).sum()),
+            **({"unlabelled": int((y == UNLABELLED).sum())} if (y == UNLABELLED).any() else {}),
             "size": args.size,
         },
         "command": recreate_command(args),

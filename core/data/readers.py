@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from core.data.detector import DetectorConfig, jet_axis, pixelise
-from core.data.layout import IMAGE_SIZE, QUARK
+from core.data.layout import GLUON, IMAGE_SIZE, QUARK, UNLABELLED, VALID_LABELS
 from core.data.sparse import to_dense
 from core.data.transforms import downsample
 from core.data.writers import SPARSE_FORMAT
@@ -41,6 +41,15 @@ def _index_list(index: int | slice | np.ndarray | list, n: int, name: str) -> np
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise fail(name, f"jet index out of range 0..{n - 1}")
     return idx
+
+
+def check_labels(y: np.ndarray, name: str) -> np.ndarray:
+    """Labels as int64, refusing anything but 1 (quark), 0 (gluon) and -1 (unlabelled), naming the bad values."""
+    bad = ~np.isin(y, VALID_LABELS)
+    if bad.any():
+        values = ", ".join(f"{v:g}" for v in np.unique(y[bad])[:5])
+        raise fail(name, f"key 'y' holds {values}; use 1 (quark), 0 (gluon) or -1 (unlabelled) only")
+    return y.astype(np.int64)
 
 
 def check_images(images: np.ndarray, name: str, first: int = 0) -> np.ndarray:
@@ -142,10 +151,7 @@ class CMSFile(JetSource):
         if n == 0:
             raise fail(self.path, "X_jets holds no jets")
         self.image_size = int(ds.shape[2])
-        y = _read_vector(self._f, "y", n, self.path, required=True)
-        if not np.all(np.isin(y, (0, 1))):
-            raise fail(self.path, "key 'y' must hold 1 (quark) or 0 (gluon) only")
-        self.y = y.astype(np.int64)
+        self.y = check_labels(_read_vector(self._f, "y", n, self.path, required=True), self.name)
         self.pt = _read_vector(self._f, "pt", n, self.path, required=False)
         self.m0 = _read_vector(self._f, "m0", n, self.path, required=False)
 
@@ -192,7 +198,7 @@ class SparseJetFile(JetSource):
         except OSError as err:
             raise fail(self.path, f"cannot read offsets: truncated or corrupt ({err.__class__.__name__})") from None
         n = len(self._offsets) - 1
-        self.y = _read_vector(self._f, "y", n, self.path, required=True).astype(np.int64)
+        self.y = check_labels(_read_vector(self._f, "y", n, self.path, required=True), self.name)
         self.pt = _read_vector(self._f, "pt", n, self.path, required=False)
         self.m0 = _read_vector(self._f, "m0", n, self.path, required=False)
         self.image_size = IMAGE_SIZE
@@ -241,11 +247,13 @@ class SparseJetFile(JetSource):
         ntow = IMAGE_SIZE // HCAL_TOWER
         towers = torch.zeros(idx.size, ntow * ntow)
         tow = ~fine
-        towers.view(-1).index_put_((torch.from_numpy(entry_slot[tow] * ntow * ntow + pix[tow]),),
-                                   torch.from_numpy(val[tow]), accumulate=True)
+        towers.view(-1).index_put_(
+            (torch.from_numpy(entry_slot[tow] * ntow * ntow + pix[tow]),), torch.from_numpy(val[tow]), accumulate=True
+        )
         overlap = torch.zeros(ntow, size)
-        overlap.index_put_((torch.arange(IMAGE_SIZE) // HCAL_TOWER, torch.from_numpy(coarse)),
-                           torch.ones(IMAGE_SIZE), accumulate=True)
+        overlap.index_put_(
+            (torch.arange(IMAGE_SIZE) // HCAL_TOWER, torch.from_numpy(coarse)), torch.ones(IMAGE_SIZE), accumulate=True
+        )
         out[:, 2] = overlap.T @ towers.view(-1, ntow, ntow) @ overlap
         return out
 
@@ -290,9 +298,9 @@ class EnergyFlowFile(JetSource):
             raise fail(self.path, "key 'X' holds NaN or infinite values")
         if (self._x[..., 0] < 0).any():
             raise fail(self.path, "key 'X' holds negative pT")
-        if not np.all(np.isin(y, (0, 1))):
-            raise fail(self.path, "key 'y' must hold 1 (quark) or 0 (gluon) only")
-        self.y = y.astype(np.int64)
+        if not np.issubdtype(y.dtype, np.number):
+            raise fail(self.path, f"key 'y' has dtype {y.dtype}, expected numbers")
+        self.y = check_labels(y, self.name)
         self.seed = seed
         self.config = config
         self.image_size = IMAGE_SIZE
@@ -389,17 +397,22 @@ class JetDataset(torch.utils.data.Dataset):
 
 
 def summary(source: JetSource, batch_size: int = 512) -> dict:
-    """What a file holds: counts per class, shapes, channel sums, pT and mass ranges (reads images in batches)."""
+    """What a file holds: counts per class, shapes, channel sums, pT and mass ranges (reads images in batches).
+
+    ``unlabelled`` (jets with y = -1, e.g. unconditional samples) appears only when the file has some.
+    """
     sums = np.zeros(3)
     for _, imgs in source.batches(batch_size):
         sums += imgs.sum(axis=(0, 1, 2), dtype=np.float64)
     n = len(source)
+    n_unlabelled = int((source.y == UNLABELLED).sum())
     out = {
         "file": source.name,
         "layout": type(source).__name__,
         "jets": n,
         "quark": int((source.y == QUARK).sum()),
-        "gluon": int((source.y != QUARK).sum()),
+        "gluon": int((source.y == GLUON).sum()),
+        **({"unlabelled": n_unlabelled} if n_unlabelled else {}),
         "image_shape": [source.image_size, source.image_size, 3],
         "channel_sum_gev": {"Tracks": float(sums[0]), "ECAL": float(sums[1]), "HCAL": float(sums[2])},
         "channel_mean_gev_per_jet": {k: float(v / n) for k, v in zip(("Tracks", "ECAL", "HCAL"), sums, strict=True)},

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from core.data.transforms import downsample
-from core.errors import JetInputError
 
 
 @dataclass
@@ -58,32 +57,15 @@ def quantum_reconstruction(
     ckpt, x0: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0
 ) -> tuple[torch.Tensor, int, torch.Tensor]:
     """Returns (x0_hat (N, 3, s, s) GeV, t, state fidelity (N,) of the final data state to the clean one)."""
-    from core.quantum.encoders import prepare_images
-    from core.quantum.hybrid import data_probabilities, fidelity_to_pure, split_ancillas
+    from core.quantum.reconstruct import QuantumReconstructor
 
-    task, net = ckpt.task, ckpt.ema.eval()
-    cfg = task.hybrid_cfg
-    t = max(1, int(round(fraction * cfg.steps)))
+    model = QuantumReconstructor(ckpt.task, ckpt.ema.eval(), y)
+    t = max(1, int(round(fraction * ckpt.task.hybrid_cfg.steps)))
     gen = torch.Generator().manual_seed(int(seed))
-    enc = task.encoder.encode(prepare_images(x0, task.size))
-    psi0 = enc.state[:, 0].to(torch.complex64)
-    sched = net.schedule
-    psi = sched.cumulative(t).sample_sv(psi0, generator=gen)
-    labels = torch.as_tensor(y).long()
-    z = torch.randn(len(psi), cfg.latent, generator=gen)
-    for s in range(t, 0, -1):
-        out = net(psi, torch.full((len(psi),), s), labels, z)
-        if s == 1:
-            probs = data_probabilities(out, cfg.data_qubits)
-            fid = fidelity_to_pure(out, psi0, cfg.data_qubits)
-            return task.decode(probs.double(), enc.aux), t, fid.float()
-        m = split_ancillas(out, cfg.data_qubits)
-        p_anc = (m.abs() ** 2).sum(-1).real
-        pick = torch.multinomial(p_anc.clamp_min(0) + 1e-12, 1, generator=gen)[:, 0]
-        psi = m[torch.arange(len(psi)), pick]
-        psi = psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        psi = sched.cumulative(s - 1).sample_sv(psi, generator=gen)
-    raise JetInputError("quantum reconstruction: the model has no reverse steps")
+    xt = model.noise(x0, torch.full((len(x0),), t), gen)
+    out = model.reverse_states(xt, t, gen)
+    x0_hat = model.task.decode(model.probabilities(out), xt.energies)
+    return x0_hat, t, model.state_fidelity(out, xt)
 
 
 def amplitude_fidelity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -79,7 +79,7 @@ def start_training(
     manager: JobManager, owner: str, req: TrainRequest, x: torch.Tensor, y: torch.Tensor, data_name: str = ""
 ) -> Job:
     """Build the task and start its training loop as ``owner``'s background job (steps clamped to the limit)."""
-    from core.training.loop import TrainConfig, Trainer
+    from core.training.loop import TrainConfig, Trainer, check_labels_for_task
     from core.training.registry import TASK_BUILDERS, build_task
 
     if req.family not in TASK_BUILDERS:
@@ -107,6 +107,7 @@ def start_training(
     cfg.check()
     torch.manual_seed(req.seed)
     task = build_task(task_config(req), x_train)
+    check_labels_for_task(task, y, data_name or "embedded sample")  # refuse here, not inside the background job
     metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed) if req.metrics_every > 0 else None
     card = {
         "data": {"file": data_name or "embedded sample", "jets": int(len(y_train)), "size": int(x.shape[-1])},

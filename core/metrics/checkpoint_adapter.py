@@ -1,4 +1,4 @@
-"""Adapters from the classical diffusion checkpoints (core.training) to :class:`Reconstructor`."""
+"""Adapters from training checkpoints (core.training), classical or quantum, to :class:`Reconstructor`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 
 import torch
 
+from core.errors import JetInputError
 from core.metrics.reconstruct import GaussianReconstructor
 
 
@@ -57,3 +58,21 @@ def reconstructor_from_checkpoint(
     return GaussianReconstructor(
         schedule=schedule, x0_fn=x0_fn, to_model=to_model, to_gev=to_gev, reverse_fn=reverse_fn
     )
+
+
+def reconstructor_for(checkpoint, labels: torch.Tensor | None = None, device: str = "cpu", **options):
+    """A :class:`Reconstructor` for any checkpoint family: the quantum model's own, else the Gaussian adapter.
+
+    ``checkpoint`` is a loaded ``Checkpoint`` or a directory; ``options`` go to the Gaussian adapter.
+    The quantum model is class-conditional and needs the jets' ``labels``.
+    """
+    from core.training.checkpoint import Checkpoint, load_checkpoint
+
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(os.fspath(checkpoint), device=device)
+    if getattr(ckpt.task, "family", None) == "quantum":
+        from core.quantum.reconstruct import QuantumReconstructor
+
+        if labels is None:
+            raise JetInputError("quantum reconstruction: the jets' labels are needed (the model is class-conditional)")
+        return QuantumReconstructor(ckpt.task, ckpt.ema, labels.cpu())
+    return reconstructor_from_checkpoint(ckpt, labels=labels, device=device, **options)

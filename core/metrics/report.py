@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from core.data.layout import LABEL_NAMES
+from core.data.layout import GLUON, LABEL_NAMES, QUARK, UNLABELLED
 from core.data.observables import LABELS as OBS_LABELS
 from core.data.observables import OBSERVABLES, UNITS
 from core.errors import JetInputError
@@ -98,9 +98,10 @@ def classifier_verdict(
                 "n_generated": int(g.sum()),
                 "n_real": int(r.sum()),
             }
+    g, r = y_gen != UNLABELLED, y_real != UNLABELLED  # jets with no class (y = -1) have no right answer
     out["all"] = {
-        "generated": float(((p_gen > 0.5).long() == y_gen).float().mean()),
-        "real": float(((p_real > 0.5).long() == y_real).float().mean()),
+        "generated": float(((p_gen[g] > 0.5).long() == y_gen[g]).float().mean()),
+        "real": float(((p_real[r] > 0.5).long() == y_real[r]).float().mean()),
     }
     return out
 
@@ -122,7 +123,8 @@ def evaluate_sets(
 
     ``classifier``: a JetClassifier (default: the shipped one; ``False`` skips jet-feature metrics).
     ``inception_jets``: jets per set for Inception FID/KID (0 skips them; about 0.5 s per jet on a CPU core).
-    ``conditional``: whether ``y_generated`` are intended labels (default: when both classes appear).
+    ``conditional``: whether ``y_generated`` are intended labels (default: when both classes appear and no
+    jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
     """
     from core.metrics.features import InceptionFeatures, JetFeatures
     from core.metrics.jet_classifier import load_classifier
@@ -204,7 +206,7 @@ def evaluate_sets(
         y_gen = torch.as_tensor(y_generated).long()[split.generated]
         y_ra = torch.as_tensor(y_real).long()[split.real_a]
         if conditional is None:
-            conditional = bool(len(torch.unique(y_gen)) == 2)
+            conditional = bool((y_gen == QUARK).any() and (y_gen == GLUON).any() and not (y_gen == UNLABELLED).any())
         if conditional:
             say("classifier verdict")
             verdict = classifier_verdict(classifier, gen, y_gen, ra, y_ra)

@@ -27,6 +27,12 @@ def add_quantum_arguments(p: argparse.ArgumentParser) -> None:
         "--pixel-order", default="centred", choices=("centred", "raster"), help="amplitude encoder pixel order"
     )
     g.add_argument(
+        "--energy",
+        default=None,
+        choices=("channels", "total"),
+        help="classical energy scale: the 3 channel energies (copula; amplitude default) or one total",
+    )
+    g.add_argument(
         "--pad-first", action="store_true", help="amplitude encoder: unused basis states first (|0...0> is no pixel)"
     )
 
@@ -51,6 +57,7 @@ def quantum_task_config(args: argparse.Namespace) -> dict:
         encoder=args.encoder,
         order=args.pixel_order,
         pad_first=args.pad_first,
+        energy=args.energy,
         ancillas=args.ancillas,
         layers=args.layers,
         channel=args.channel,
@@ -70,4 +77,4 @@ def quantum_recreate_args(args: argparse.Namespace) -> list[str]:
         f"--latent {args.latent}",
         f"--mmd-weight {args.mmd_weight:g}",
         f"--pixel-order {args.pixel_order}",
-    ] + (["--pad-first"] if args.pad_first else [])
+    ] + (["--pad-first"] if args.pad_first else []) + ([f"--energy {args.energy}"] if args.energy else [])

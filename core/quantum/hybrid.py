@@ -198,6 +198,55 @@ def hybrid_loss(
 
 
 @torch.no_grad()
+def reverse_chain(
+    model: HybridModel,
+    psi: torch.Tensor,
+    t_start: int,
+    labels: torch.Tensor,
+    z: torch.Tensor,
+    generator: torch.Generator | None = None,
+    record: bool = False,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Reverse steps t_start, ..., 1 from data statevectors ``psi`` (N, 2**n).
+
+    Each step runs the PQC with the chain's latent ``z``; between steps the ancillas are measured (one
+    outcome drawn with its Born probability, the data state collapsed) and the forward channel re-noises
+    the estimate to step t - 1 (one quantum trajectory). Returns the last step's output on data + ancillas
+    (N, 2**(n+a)), ancillas not measured, and with ``record`` each step's data probabilities.
+    """
+    if t_start < 1:
+        raise JetInputError(f"reverse chain: start step must be >= 1, got {t_start}")
+    cfg = model.cfg
+    n = psi.shape[0]
+    sched = model.schedule
+    history: list[torch.Tensor] = []
+    for t in range(int(t_start), 0, -1):
+        out = model(psi, torch.full((n,), t), labels, z)
+        if record:
+            history.append(data_probabilities(out, cfg.data_qubits).float())
+        if t == 1:
+            return out, history
+        m = split_ancillas(out, cfg.data_qubits)
+        p_anc = (m.abs() ** 2).sum(-1).real
+        pick = torch.multinomial(p_anc.clamp_min(0) + 1e-12, 1, generator=generator)[:, 0]
+        psi = m[torch.arange(n), pick]
+        psi = psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        psi = sched.cumulative(t - 1).sample_sv(psi, generator=generator)
+    raise AssertionError("unreachable")
+
+
+def fixed_point_states(cfg: HybridConfig, n: int, generator: torch.Generator | None, dtype: torch.dtype) -> torch.Tensor:
+    """Start states of the reverse chain: |0...0> for amplitude damping, else a random basis state (a trajectory of I/d)."""
+    d = 2**cfg.data_qubits
+    psi = torch.zeros(n, d, dtype=dtype)
+    if cfg.channel == "amplitude_damping":
+        psi[:, 0] = 1
+    else:
+        psi[torch.arange(n), torch.randint(d, (n,), generator=generator)] = 1
+    return psi
+
+
+@torch.no_grad()
 def sample_states(
     model: HybridModel,
     labels: torch.Tensor,
@@ -207,37 +256,13 @@ def sample_states(
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run the reverse chain from the fixed point; returns final Born probabilities (N, 2**n) and per-step probs.
 
-    Start: a uniformly random basis state per chain (a trajectory of I/d, the depolarising fixed point;
-    for amplitude damping |0...0>). Each step: the PQC with the chain's latent, ancillas measured
-    (trajectory of the trace), then the forward channel re-noises the estimate to step t-1.
     The last step's data probabilities are exact (ancillas traced, no shots).
     """
     cfg = model.cfg
-    n = labels.shape[0]
-    d = 2**cfg.data_qubits
-    sched = model.schedule
-    psi = torch.zeros(n, d, dtype=dtype)
-    if cfg.channel == "amplitude_damping":
-        psi[:, 0] = 1
-    else:
-        psi[torch.arange(n), torch.randint(d, (n,), generator=generator)] = 1
-    z = torch.randn(n, cfg.latent, generator=generator)
-    history = []
-    for t in range(cfg.steps, 0, -1):
-        out = model(psi, torch.full((n,), t), labels, z)
-        probs = data_probabilities(out, cfg.data_qubits)
-        if record:
-            history.append(probs.float())
-        if t == 1:
-            return probs.float(), history
-        # Measure the ancillas: pick an outcome with its Born probability, keep the collapsed data state.
-        m = split_ancillas(out, cfg.data_qubits)
-        p_anc = (m.abs() ** 2).sum(-1).real
-        pick = torch.multinomial(p_anc.clamp_min(0) + 1e-12, 1, generator=generator)[:, 0]
-        psi = m[torch.arange(n), pick]
-        psi = psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        psi = sched.cumulative(t - 1).sample_sv(psi, generator=generator)
-    raise JetInputError("hybrid model: steps must be >= 1")
+    psi = fixed_point_states(cfg, labels.shape[0], generator, dtype)
+    z = torch.randn(labels.shape[0], cfg.latent, generator=generator)
+    out, history = reverse_chain(model, psi, cfg.steps, labels, z, generator, record)
+    return data_probabilities(out, cfg.data_qubits).float(), history
 
 
 def channel_for(cfg: HybridConfig, t: int):

@@ -1,8 +1,10 @@
 """The hybrid quantum model as a ``core.training.task.Task`` (registry key ``"quantum"``).
 
 Training images (N, 3, H, W) GeV are downsampled (energy conserving) to ``size`` x ``size`` and
-amplitude-encoded; the total energy of each jet is kept as a classical number, and the model card
-stores its quantiles per class so sampling can draw a total energy for every generated shape.
+amplitude-encoded. The energy scale stays classical: by default (``energy="channels"``) the three
+channel energies of each jet, modelled per class by a Gaussian copula (``core.quantum.energies``), so
+the quantum state only has to carry the shape within each channel; ``energy="total"`` keeps one total
+energy (quantiles per class) and lets the state carry the channel split as well.
 """
 
 from __future__ import annotations
@@ -13,16 +15,23 @@ from torch import nn
 
 from core.errors import JetInputError
 from core.quantum.encoders import make_encoder, prepare_images
+from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.training.task import Trajectory
 
 HYBRID_ENCODERS = ("amplitude", "frqi")
 N_QUANTILES = 101
 BORN_NAMES = ("born", "exact", "fast", "ddpm", "ddim")
+ENERGY_MODES = ("channels", "total")
 
 
 def default_config(
-    size: int = 8, encoder: str = "amplitude", order: str = "centred", pad_first: bool = False, **hybrid
+    size: int = 8,
+    encoder: str = "amplitude",
+    order: str = "centred",
+    pad_first: bool = False,
+    energy: str | None = None,
+    **hybrid,
 ) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields."""
     return {
@@ -31,8 +40,14 @@ def default_config(
         "encoder": encoder,
         "order": order,
         "pad_first": pad_first,
+        **({"energy": energy} if energy else {}),
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
+
+
+def channel_energies(images: torch.Tensor) -> torch.Tensor:
+    """Per-jet channel energies (N, 3) GeV of images (N, 3, H, W)."""
+    return images.double().sum((-1, -2))
 
 
 def encoder_options(config: dict) -> dict:
@@ -78,8 +93,21 @@ class QuantumTask:
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return hybrid_loss(net, x, y, generator, self.hybrid_cfg)
 
+    @property
+    def per_channel_energy(self) -> bool:
+        """True when the classical numbers are the three channel energies (copula) rather than one total."""
+        return self._config.get("energy") == "channels"
+
+    def energies_of(self, x: torch.Tensor) -> torch.Tensor:
+        """The classical numbers of real jets (GeV images) as ``decode`` takes them: (N, 3) or (N, 1)."""
+        small = prepare_images(x, self.size)
+        return channel_energies(small) if self.per_channel_energy else self.encoder.encode(small).aux
+
     def _draw_aux(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Draw the classical number(s) (total energy or scale) per sample from the stored quantiles."""
+        """Draw the classical number(s) per sample: channel energies (copula) or total energy / scale (quantiles)."""
+        if self.per_channel_energy:
+            table = self._config.get("channel_energies") or fit_channel_energies(np.ones((3, 3)))
+            return draw_channel_energies(table, labels, generator)
         table = self._config.get("aux_quantiles") or {"all": [1.0] * N_QUANTILES}
         u = torch.rand(labels.shape[0], generator=generator).numpy()
         qs = np.linspace(0, 1, N_QUANTILES)
@@ -90,6 +118,11 @@ class QuantumTask:
         return torch.as_tensor(out)[:, None]
 
     def decode(self, probs: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        """Born probabilities (N, 2**n) and classical numbers (N, 1) or channel energies (N, 3) -> GeV images."""
+        aux = torch.as_tensor(aux, dtype=torch.float64)
+        if aux.shape[-1] == 3:
+            shapes = self.encoder.decode(probs[:, None, :].double(), torch.ones(len(probs), 1)).clamp_min(0)
+            return rescale_channels(shapes, aux)
         return self.encoder.decode(probs[:, None, :].double(), aux).clamp_min(0)
 
     def sample(
@@ -148,14 +181,22 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     if config["encoder"] not in HYBRID_ENCODERS:
         raise JetInputError(f"quantum model encoder {config['encoder']!r}: use one of {', '.join(HYBRID_ENCODERS)}")
     config.setdefault("order", "centred")
+    legacy = "aux_quantiles" in config or config["encoder"] != "amplitude"
+    energy = config.setdefault("energy", "total" if legacy else "channels")
+    if energy not in ENERGY_MODES:
+        raise JetInputError(f"quantum model energy {energy!r}: use one of {', '.join(ENERGY_MODES)}")
+    if energy == "channels" and config["encoder"] != "amplitude":
+        raise JetInputError(f"quantum model energy 'channels' needs the amplitude encoder, not {config['encoder']!r}")
     encoder = make_encoder(config["encoder"], (3, int(config["size"]), int(config["size"])), **encoder_options(config))
     hybrid = dict(config.get("hybrid") or {})
     hybrid["data_qubits"] = encoder.num_qubits
     cfg = HybridConfig.from_dict(hybrid)
     config["hybrid"] = cfg.to_dict()
     config["family"] = "quantum"
-    if x_train is not None and "aux_quantiles" not in config:
+    y = None if y_train is None else np.asarray(y_train)
+    if x_train is not None and energy == "channels" and "channel_energies" not in config:
+        config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
+    if x_train is not None and energy == "total" and "aux_quantiles" not in config:
         aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()
-        y = None if y_train is None else np.asarray(y_train)
         config["aux_quantiles"] = _aux_quantiles(aux, y)
     return QuantumTask(config, HybridModel(cfg))

@@ -120,6 +120,23 @@ def batch_indices(step: int, n: int, global_batch: int, seed: int) -> torch.Tens
     return torch.cat(out)
 
 
+def check_labels_for_task(task: Task, y: torch.Tensor, source: str = "training data") -> None:
+    """Refuse unlabelled jets (y = -1) for a class-conditional task: its label embedding has no such class.
+
+    Unconditional tasks ignore labels, so unlabelled jets (e.g. unconditional samples) are fine for them.
+    """
+    from core.data.layout import UNLABELLED
+
+    if not getattr(task, "conditional", False):
+        return
+    n_bad = int((torch.as_tensor(y) == UNLABELLED).sum())
+    if n_bad:
+        raise JetInputError(
+            f"{source}: {n_bad} of {len(y)} jets have no label (y = -1); class-conditional training "
+            f"({task.family}) needs quark/gluon labels: use a labelled file or an unconditional model (seed-baseline)"
+        )
+
+
 class Trainer:
     """Holds the state of one run (task, EMA, optimizer, step) and yields its events from ``run()``.
 
@@ -143,6 +160,7 @@ class Trainer:
         config.check()
         if len(x) != len(y) or len(x) == 0:
             raise JetInputError(f"training data: {len(x)} images and {len(y)} labels (need the same, at least 1)")
+        check_labels_for_task(task, y)
         self.task, self.cfg = task, config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.metrics_fn, self.card = metrics_fn, dict(card or {})

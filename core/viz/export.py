@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
+from core.data.layout import UNLABELLED, UNLABELLED_MEANING
 from core.data.writers import write_cms
 
 _LOCK = threading.Lock()
@@ -80,15 +81,18 @@ def samples_h5(
 ) -> bytes:
     """Generated jets (N, 3, H, W) in GeV written in the CMS layout (X_jets channels last), as file bytes.
 
-    Unconditional samples (``y`` None) get y = -1 and the attribute ``labels = "none"``: they have no class.
+    Unconditional samples (``y`` None) get y = -1 (``UNLABELLED``), the attribute ``label = "none"`` and a
+    ``y_meaning``, as ``python -m core sample`` writes them, so every reader takes both files back.
     """
     arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
     attrs = dict(attrs or {})
     if y is None:
-        labels = np.full(arr.shape[0], -1)
-        attrs["labels"] = "none (unconditional samples)"
+        labels = np.full(arr.shape[0], UNLABELLED)
+        attrs.setdefault("label", "none")
+        attrs["y_meaning"] = UNLABELLED_MEANING
     else:
         labels = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+        attrs.setdefault("y_meaning", "requested label (1 = quark, 0 = gluon)")
     if arr.ndim != 4 or arr.shape[1] != 3:
         raise ValueError(f"samples must be (N, 3, H, W), got shape {arr.shape}")
     with tempfile.TemporaryDirectory(prefix="jetlab-h5-") as tmp:

@@ -13,12 +13,12 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from core.data.layout import CHANNELS, LABEL_NAMES
+from core.data.layout import CHANNELS, VALID_LABELS, label_name
 from core.data.observables import LABELS as OBS_LABELS
 from core.data.transforms import SIZES, pixel_centres
 
 COLOURSCALE = "Viridis"
-CLASS_COLOURS = {"quark": "#1f77b4", "gluon": "#d62728"}
+CLASS_COLOURS = {"quark": "#1f77b4", "gluon": "#d62728", "unlabelled": "#7f7f7f"}
 LOG_FLOOR_GEV = 1e-3  # the smallest deposit shown on a log colour scale
 
 
@@ -109,11 +109,9 @@ def channel_images(
 
 
 def class_means(x: torch.Tensor | np.ndarray, y: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-    """The average (C, H, W) image of each class present in ``y``, keyed 'quark' / 'gluon'."""
+    """The average (C, H, W) image of each class present in ``y``, keyed 'quark' / 'gluon' / 'unlabelled'."""
     arr, labels = as_numpy(x), np.asarray(as_numpy(y)).astype(np.int64)
-    return {
-        LABEL_NAMES[k]: arr[labels == k].mean(axis=0) for k in sorted(LABEL_NAMES, reverse=True) if (labels == k).any()
-    }
+    return {label_name(k): arr[labels == k].mean(axis=0) for k in VALID_LABELS if (labels == k).any()}
 
 
 def class_average_images(
@@ -237,8 +235,8 @@ def observable_histograms(
         values = np.asarray(observables[key], dtype=np.float64)
         lo, hi = _range(values)
         size = (hi - lo) / bins
-        for label in sorted(LABEL_NAMES, reverse=True):
-            name = LABEL_NAMES[label]
+        for label in VALID_LABELS:
+            name = label_name(label)
             sel = values[labels == label]
             if sel.size == 0:
                 continue

@@ -1,0 +1,94 @@
+"""The hybrid quantum model as a ``core.metrics.reconstruct.Reconstructor``: SSIM / PSNR of its reconstructions.
+
+The model space is a batch of statevectors, so ``xt`` here is a :class:`NoisyStates` (the noisy data
+states, one quantum trajectory of the closed-form channel per jet, with the clean states and each jet's
+true classical energies). Decoding always uses the true energies: a reconstruction is scored on the
+shape the circuit recovers, not on a freshly drawn energy.
+
+Steps run 0..T (``timesteps = T + 1``): t = 0 is the clean state; a one-step prediction at t runs the
+reverse circuit of step max(t, 1) once with the latent at its mean (z = 0), so it is deterministic;
+``reverse_from`` runs the whole chain t, ..., 1 with a random latent, as sampling does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from core.errors import JetInputError
+from core.quantum.encoders import prepare_images
+from core.quantum.hybrid import data_probabilities, fidelity_to_pure, reverse_chain
+
+
+@dataclass
+class NoisyStates:
+    """Noisy data states (N, 2**n) at one step, their clean states, and each jet's classical energies."""
+
+    states: torch.Tensor
+    clean: torch.Tensor
+    energies: torch.Tensor
+
+    @property
+    def shape(self) -> torch.Size:  # what the metrics code reads from an xt
+        return self.states.shape
+
+
+class QuantumReconstructor:
+    """Noise real jets with the model's channel and recover them with its reverse circuit (class-conditional)."""
+
+    def __init__(self, task, net: torch.nn.Module, labels: torch.Tensor) -> None:
+        self.task, self.net = task, net
+        self.cfg = net.cfg
+        self.labels = torch.as_tensor(labels).long().reshape(-1)
+        if ((self.labels != 0) & (self.labels != 1)).any():
+            raise JetInputError("quantum reconstruction: labels must be 0 (gluon) or 1 (quark)")
+
+    @property
+    def timesteps(self) -> int:
+        return int(self.cfg.steps) + 1
+
+    def _check(self, n: int) -> None:
+        if n != len(self.labels):
+            raise JetInputError(f"quantum reconstruction: {n} jets but {len(self.labels)} labels")
+
+    @torch.no_grad()
+    def noise(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator) -> NoisyStates:
+        self._check(len(x0))
+        small = prepare_images(x0, self.task.size)
+        clean = self.task.encoder.encode(small).state[:, 0].to(torch.complex64)
+        states = clean.clone()
+        t = torch.as_tensor(t).long().reshape(-1).expand(len(clean))
+        for step in torch.unique(t).tolist():
+            if step > 0:
+                sel = t == step
+                states[sel] = self.net.schedule.cumulative(step).sample_sv(clean[sel], generator=generator)
+        return NoisyStates(states, clean, self.task.energies_of(x0))
+
+    def noisy_gev(self, xt: NoisyStates) -> torch.Tensor:
+        return self.task.decode((xt.states.abs() ** 2).double(), xt.energies)
+
+    @torch.no_grad()
+    def predict_x0(self, xt: NoisyStates, t: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t).long().reshape(-1).expand(len(xt.states)).clamp_min(1)
+        z = torch.zeros(len(xt.states), self.cfg.latent)
+        out = self.net(xt.states, t, self.labels, z)
+        return self.task.decode(self.probabilities(out), xt.energies)
+
+    @torch.no_grad()
+    def reverse_states(self, xt: NoisyStates, t: int, generator: torch.Generator) -> torch.Tensor:
+        """The reverse chain from step t (at least 1): the last output on data + ancillas (N, 2**(n+a))."""
+        z = torch.randn(len(xt.states), self.cfg.latent, generator=generator)
+        out, _ = reverse_chain(self.net, xt.states, max(1, int(t)), self.labels, z, generator)
+        return out
+
+    def probabilities(self, out: torch.Tensor) -> torch.Tensor:
+        """Born probabilities of the data qubits of a step's output, ancillas traced (N, 2**n)."""
+        return data_probabilities(out, self.cfg.data_qubits).double()
+
+    def reverse_from(self, xt: NoisyStates, t: int, generator: torch.Generator) -> torch.Tensor:
+        return self.task.decode(self.probabilities(self.reverse_states(xt, t, generator)), xt.energies)
+
+    def state_fidelity(self, out: torch.Tensor, xt: NoisyStates) -> torch.Tensor:
+        """Fidelity of the reduced data state of ``out`` to each jet's clean state (N,)."""
+        return fidelity_to_pure(out, xt.clean, self.cfg.data_qubits).float()

@@ -1,0 +1,86 @@
+"""Classical channel energies: the copula keeps each marginal and the rank correlation; decoding conserves energy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from core.errors import JetInputError
+from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels
+from core.quantum.task import build_task, channel_energies, default_config
+
+
+def _correlated_energies(n: int, seed: int, scale: float = 1.0) -> np.ndarray:
+    """Log-normal channel energies with a known positive dependence (Tracks, ECAL share a factor)."""
+    rng = np.random.default_rng(seed)
+    common = rng.normal(size=n)
+    z = np.stack([common + 0.5 * rng.normal(size=n), common + 0.5 * rng.normal(size=n), rng.normal(size=n)], 1)
+    return scale * np.exp(3 + 0.6 * z)
+
+
+def test_copula_keeps_marginals_and_rank_correlation():
+    data = _correlated_energies(20000, 0)
+    table = fit_channel_energies(data)
+    draws = draw_channel_energies(table, np.zeros(20000, dtype=int), torch.Generator().manual_seed(1)).numpy()
+    for c in range(3):
+        for q in (0.1, 0.5, 0.9):
+            assert np.quantile(draws[:, c], q) == pytest.approx(np.quantile(data[:, c], q), rel=0.03)
+    rho_data = spearmanr(data).statistic
+    rho_draw = spearmanr(draws).statistic
+    assert np.abs(rho_data - rho_draw).max() < 0.03
+    assert rho_draw[0, 1] > 0.7 and abs(rho_draw[0, 2]) < 0.05
+
+
+def test_draws_follow_the_label_and_the_seed():
+    data = np.concatenate([_correlated_energies(4000, 0), _correlated_energies(4000, 1, scale=2.0)])
+    y = np.repeat([0, 1], 4000)
+    table = fit_channel_energies(data, y)
+    labels = torch.tensor([0, 1] * 2000)
+    a = draw_channel_energies(table, labels, torch.Generator().manual_seed(5))
+    b = draw_channel_energies(table, labels, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    ratio = a[labels == 1].median(0).values / a[labels == 0].median(0).values
+    assert torch.allclose(ratio, torch.full((3,), 2.0, dtype=ratio.dtype), rtol=0.1)
+    # An unknown label falls back to the pooled table.
+    assert draw_channel_energies(table, torch.tensor([7, 7]), torch.Generator().manual_seed(0)).shape == (2, 3)
+
+
+def test_rescale_conserves_each_channel_energy_and_keeps_the_shape():
+    g = torch.Generator().manual_seed(0)
+    shapes = torch.rand(5, 3, 4, 4, generator=g)
+    shapes[2, 1] = 0  # an empty channel stays empty
+    energies = torch.rand(5, 3, generator=g, dtype=torch.float64) * 100
+    out = rescale_channels(shapes, energies)
+    expected = energies.clone()
+    expected[2, 1] = 0
+    assert torch.allclose(out.double().sum((-1, -2)), expected, rtol=1e-6)
+    ratio = out[0, 0] / shapes[0, 0]
+    assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio), rtol=1e-5)
+
+
+def test_bad_energy_input():
+    with pytest.raises(JetInputError, match=r"\(N >= 2, 3\)"):
+        fit_channel_energies(np.ones((10, 2)))
+    with pytest.raises(JetInputError, match="finite"):
+        fit_channel_energies(np.full((10, 3), -1.0))
+    with pytest.raises(JetInputError, match="energy 'channels' needs the amplitude encoder"):
+        build_task(default_config(size=4, encoder="frqi", energy="channels"))
+    with pytest.raises(JetInputError, match="energy 'sum'"):
+        build_task(default_config(size=4, energy="sum"))
+
+
+def test_task_decodes_clean_states_back_to_the_jets():
+    """Round trip: amplitude encoding + the true channel energies reproduce each jet exactly."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 4, 4, generator=g) * 50
+    y = torch.tensor([0, 1] * 3)
+    task = build_task(default_config(size=4, layers=1, steps=2, latent=2, hidden=8), x, y)
+    assert task.per_channel_energy and set(task.config()["channel_energies"]) == {"all", "0", "1"}
+    probs = task.encoder.encode(x).state[:, 0].abs() ** 2
+    assert torch.allclose(task.decode(probs, channel_energies(x)), x, rtol=1e-5, atol=1e-5)
+    legacy = build_task(
+        {**default_config(size=4, layers=1, steps=2, latent=2, hidden=8), "aux_quantiles": {"all": [1.0] * 101}}
+    )
+    assert not legacy.per_channel_energy  # checkpoints from before keep their one total energy

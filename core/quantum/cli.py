@@ -68,13 +68,17 @@ def quantum_task_config(args: argparse.Namespace) -> dict:
 
 
 def quantum_recreate_args(args: argparse.Namespace) -> list[str]:
-    return [
-        f"--encoder {args.encoder}",
-        f"--ancillas {args.ancillas}",
-        f"--layers {args.layers}",
-        f"--channel {args.channel}",
-        f"--diffusion-steps {args.diffusion_steps}",
-        f"--latent {args.latent}",
-        f"--mmd-weight {args.mmd_weight:g}",
-        f"--pixel-order {args.pixel_order}",
-    ] + (["--pad-first"] if args.pad_first else []) + ([f"--energy {args.energy}"] if args.energy else [])
+    return (
+        [
+            f"--encoder {args.encoder}",
+            f"--ancillas {args.ancillas}",
+            f"--layers {args.layers}",
+            f"--channel {args.channel}",
+            f"--diffusion-steps {args.diffusion_steps}",
+            f"--latent {args.latent}",
+            f"--mmd-weight {args.mmd_weight:g}",
+            f"--pixel-order {args.pixel_order}",
+        ]
+        + (["--pad-first"] if args.pad_first else [])
+        + ([f"--energy {args.energy}"] if args.energy else [])
+    )

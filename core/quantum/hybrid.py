@@ -235,7 +235,9 @@ def reverse_chain(
     raise AssertionError("unreachable")
 
 
-def fixed_point_states(cfg: HybridConfig, n: int, generator: torch.Generator | None, dtype: torch.dtype) -> torch.Tensor:
+def fixed_point_states(
+    cfg: HybridConfig, n: int, generator: torch.Generator | None, dtype: torch.dtype
+) -> torch.Tensor:
     """Start states of the reverse chain: |0...0> for amplitude damping, else a random basis state (a trajectory of I/d)."""
     d = 2**cfg.data_qubits
     psi = torch.zeros(n, d, dtype=dtype)

@@ -97,12 +97,19 @@ def train_baseline(model, shapes, y, budget: float, seed: int, lr: float, batch:
 
 
 def train_hybrid(
-    x, y, budget: float, seed: int, order: str = "centred", pad_first: bool = False, energy: str = "channels"
+    x,
+    y,
+    budget: float,
+    seed: int,
+    order: str = "centred",
+    pad_first: bool = False,
+    energy: str = "channels",
+    layout: str = "joint",
 ):
     from core.training.loop import TrainConfig, Trainer
 
     torch.manual_seed(seed)
-    task = build_task(default_config(order=order, pad_first=pad_first, energy=energy), x, y)
+    task = build_task(default_config(order=order, pad_first=pad_first, energy=energy, layout=layout), x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
     trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
     events = list(trainer.run(stop=Deadline(budget)))
@@ -180,18 +187,17 @@ def quality(args) -> dict:
             t0 = time.perf_counter()
             if name.startswith("hybrid"):
                 order = "raster" if name == "hybrid-raster" else "centred"
+                layout = "per_channel" if name == "hybrid-6q" else "joint"
                 task, net, info = train_hybrid(
-                    x_tr, y_tr, args.budget, seed, order, pad_first=name == "hybrid-pad0", energy=args.energy
+                    x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout
                 )
                 n_q = task.model.circuit.num_params
                 n_params = B.count_parameters(task.model)
                 g = torch.Generator().manual_seed(1000 + seed)
-                probs, _ = sample_states(net, labels, generator=g)
-                shapes = (
-                    task.encoder.decode(probs[:, None, :].double(), torch.ones(len(labels), 1))
-                    .reshape(len(labels), -1)
-                    .float()
-                )
+                probs, _ = sample_states(net, task.row_labels(labels), generator=g)
+                # Shapes per jet; with one state per channel each channel's shape sums to 1 (energies are classical).
+                shapes = task.decode(probs, torch.ones(len(labels), 3 if layout == "per_channel" else 1))
+                shapes = shapes.reshape(len(labels), -1).float()
             else:
                 torch.manual_seed(seed)
                 model = {

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
-from core.data.layout import CHANNELS, label_name
+from core.data.layout import CHANNELS, label_from_name, label_name
 from core.jobs.training import session_runs
 from core.quantum import sim
 from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
 from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
+from core.quantum.export import reverse_circuit
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
 from core.viz.noising import Curve, process_animation
@@ -166,10 +166,10 @@ with guard("the reverse circuit"):
             t = int(e1.number_input("Reverse step t", 1, cfg.steps, cfg.steps, key="qlab_t"))
             lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
             z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
-            with torch.no_grad():
-                z = torch.randn(1, cfg.latent, generator=torch.Generator().manual_seed(z_seed))
-                angles = ckpt.ema.angles(torch.tensor([t]), torch.tensor([1 if lab == "quark" else 0]), z)
-            qc = ckpt.ema.circuit.to_qiskit(angles[0], name=f"reverse_t{t}")
+            channel = 0
+            if cfg.classes > 2:  # one state per channel: each channel has its own condition
+                channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
+            qc = reverse_circuit(ckpt.ema, t, label_from_name(lab), seed=z_seed, channel=channel)
             st.markdown(
                 f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
                 f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +10,7 @@ import streamlit as st
 from core.data.layout import label_name
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.training import TrainRequest, directory_zip, start_training
+from core.quantum.task import data_qubits
 from core.training.registry import TASK_BUILDERS
 from core.viz.images import image_grid
 from core.viz.training import loss_figure, metrics_figure
@@ -66,22 +66,31 @@ def _request_form(kind: str) -> TrainRequest | None:
                     "Image size per channel",
                     [8],
                     key="train_q_size",
-                    help="3 × 8² = 192 pixels on 8 qubits (amplitude) or 9 (FRQI)",
+                    help="8² = 64 pixels per channel on 6 qubits, or 3 × 8² = 192 on 8 (amplitude) or 9 (FRQI)",
                 )
             )
-            layers = int(c3.number_input("Circuit layers", 1, 20, 6, key="train_q_layers"))
-            channel = c1.selectbox(
+            layout_name = c3.selectbox(
+                "Qubit layout",
+                ["one state per channel", "3 channels in one state"],
+                key="train_q_layout",
+                help="amplitude only (FRQI always holds the 3 channels in one state): one state per channel is the "
+                "better model in benchmarks/bench_quantum.py",
+            )
+            layout = "per_channel" if layout_name.startswith("one") and encoder == "amplitude" else "joint"
+            layers = int(c1.number_input("Circuit layers", 1, 20, 6, key="train_q_layers"))
+            channel = c2.selectbox(
                 "Noise channel",
                 ["amplitude_damping", "depolarizing", "global_depolarizing"],
                 key="train_q_channel",
                 help="amplitude damping ends in |0…0⟩, which one ancilla per step can leave; depolarising ends in I/d",
             )
-            q_steps = int(c2.number_input("Diffusion steps T", 1, 20, 4, key="train_q_T"))
-            ancillas = int(c3.number_input("Ancilla qubits", 0, 3, 1, key="train_q_anc"))
-            pixels = 3 * size * size
-            n_qubits = math.ceil(math.log2(pixels)) + (1 if encoder == "frqi" else 0)
+            q_steps = int(c3.number_input("Diffusion steps T", 1, 20, 4, key="train_q_T"))
+            ancillas = int(c1.number_input("Ancilla qubits", 0, 3, 1, key="train_q_anc"))
+            n_qubits = data_qubits(encoder, size, layout)
             st.caption(
-                f"{n_qubits} data qubits + {ancillas} ancilla(s); "
+                f"{n_qubits} data qubits"
+                + (" per channel state" if layout == "per_channel" else "")
+                + f" + {ancillas} ancilla(s); "
                 + (
                     "the three channel energies of each jet stay classical numbers (drawn per class when sampling)."
                     if encoder == "amplitude"
@@ -95,6 +104,7 @@ def _request_form(kind: str) -> TrainRequest | None:
                 "channel": channel,
                 "steps": q_steps,
                 "ancillas": ancillas,
+                "layout": layout,
             }
         max_steps = limits.max_steps or 100_000
         steps = int(

@@ -147,7 +147,7 @@ def test_task_config_rebuilds_the_same_transform_and_network():
     again = build_task(task.config())
     assert again.transform == task.transform
     assert [p.shape for p in again.model.parameters()] == [p.shape for p in task.model.parameters()]
-    x = _jets(3, seed=4)
+    x = _jets(16)[:3]  # within the fitted range (pixels above the training maximum are clamped to it)
     assert torch.allclose(task.to_gev(task.prepare(x)), x, rtol=1e-4, atol=1e-5)
 
 
@@ -173,3 +173,11 @@ def test_zero_gap_separates_empty_pixels_from_deposits_and_inverts():
     )
     # A network error of a few hundredths around -1 stays an empty pixel.
     assert torch.all(task.to_gev(torch.full((1, 3, 16, 16), -1 + 0.09)) == 0)
+
+
+def test_model_values_beyond_the_data_range_map_to_the_largest_training_pixel():
+    """A sampler ending outside [-1, 1] must not become TeV pixels through the inverse log transform."""
+    task = build_task(default_config("ddpm", 16), _jets(16))
+    top = task.to_gev(torch.ones(1, 3, 16, 16))
+    assert torch.equal(task.to_gev(torch.full((1, 3, 16, 16), 5.0)), top)
+    assert torch.allclose(top[0, :, 0, 0], torch.tensor(task.transform.max_value, dtype=top.dtype), rtol=1e-4)

@@ -36,6 +36,7 @@ def _toy_jets(n=64, size=4, seed=0):
 
 
 def _small_config(**kw):
+    kw.setdefault("layout", "joint")  # the 3 channels in one state (one state per channel: test_quantum_per_channel)
     return default_config(size=4, layers=2, steps=2, latent=4, hidden=16, **kw)
 
 

@@ -133,8 +133,12 @@ class DiffusionTask:
     def to_gev(self, z: torch.Tensor) -> torch.Tensor:
         """Model space -> GeV: undo the zero gap (below half of it a pixel is empty), the inverse transform,
         negative GeV clamped to 0, and pixels below the training data's zero-suppression level
-        (``zero_below``, GeV per channel) set to 0, as a detector would."""
+        (``zero_below``, GeV per channel) set to 0, as a detector would. Values outside the data range
+        (``x0_clip``) are clamped to it first: a sampler run with very few steps can end outside it, and
+        the inverse log transform would turn that into TeV pixels."""
         z = z.float()
+        if self.x0_clip is not None:
+            z = z.clamp(*self.x0_clip)
         empty = None
         if self.zero_gap > 0:
             u = (z + 1.0) / 2.0

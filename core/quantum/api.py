@@ -132,8 +132,11 @@ def load_quantum_model(path: str | os.PathLike | None = None):
     return ckpt
 
 
-def model_reverse_circuit(t: int, label: int | str = 1, seed: int = 0, checkpoint=None):
-    """The shipped model's reverse step at t as a bound ``qiskit.QuantumCircuit`` (ancillas are the top qubits)."""
+def model_reverse_circuit(t: int, label: int | str = 1, seed: int = 0, checkpoint=None, channel: int = 0):
+    """The shipped model's reverse step at t as a bound ``qiskit.QuantumCircuit`` (ancillas are the top qubits).
+
+    ``channel`` (0 Tracks, 1 ECAL, 2 HCAL) matters only for a model with one state per channel.
+    """
     from core.data.layout import label_from_name
     from core.quantum.export import reverse_circuit
 
@@ -143,4 +146,4 @@ def model_reverse_circuit(t: int, label: int | str = 1, seed: int = 0, checkpoin
         else load_quantum_model(checkpoint)
     )
     lab = label_from_name(label) if isinstance(label, str) else int(label)
-    return reverse_circuit(ckpt.ema, t, lab, seed=seed)
+    return reverse_circuit(ckpt.ema, t, lab, seed=seed, channel=channel)

@@ -15,7 +15,11 @@ def add_quantum_arguments(p: argparse.ArgumentParser) -> None:
         "--encoder", default="amplitude", choices=("amplitude", "frqi"), help="state encoding of the 3 x 8 x 8 jets"
     )
     g.add_argument(
-        "--qubits", type=int, default=None, help="data qubits (checked against the encoder: amplitude 3x8x8 -> 8)"
+        "--qubits",
+        type=int,
+        default=None,
+        help="data qubits: 6 = one state per channel (amplitude encoder, each 8 x 8 channel on 6 qubits; the "
+        "default), 8 = the 3 channels of 8 x 8 in one state (the FRQI default is its joint state)",
     )
     g.add_argument("--ancillas", type=int, default=1, help="ancilla qubits per reverse step (traced out / measured)")
     g.add_argument("--layers", type=int, default=6, help="hardware-efficient layers of the reverse circuit")
@@ -47,12 +51,24 @@ def quantum_task_config(args: argparse.Namespace) -> dict:
     from core.quantum.task import default_config
 
     size = quantum_size(args)
-    enc = make_encoder(args.encoder, (3, size, size))
-    if args.qubits is not None and args.qubits != enc.num_qubits:
-        raise JetInputError(
-            f"--qubits {args.qubits}: the {args.encoder} encoder of 3 x {size} x {size} jets needs {enc.num_qubits}"
-        )
+    joint = make_encoder(args.encoder, (3, size, size)).num_qubits
+    per_channel = make_encoder(args.encoder, (1, size, size)).num_qubits
+    layout = None  # the default: one state per channel for amplitude, the joint state otherwise
+    if args.qubits == joint:
+        layout = "joint"
+    elif args.qubits is not None:
+        if args.qubits != per_channel or args.encoder != "amplitude":
+            options = f"{joint} (3 channels in one state)" + (
+                f" or {per_channel} (one state per channel)" if args.encoder == "amplitude" else ""
+            )
+            raise JetInputError(
+                f"--qubits {args.qubits}: the {args.encoder} encoder of 3 x {size} x {size} jets takes {options}"
+            )
+        if args.energy == "total":
+            raise JetInputError(f"--qubits {args.qubits} (one state per channel) needs --energy channels")
+        layout = "per_channel"
     return default_config(
+        layout=layout,
         size=size,
         encoder=args.encoder,
         order=args.pixel_order,
@@ -81,4 +97,5 @@ def quantum_recreate_args(args: argparse.Namespace) -> list[str]:
         ]
         + (["--pad-first"] if args.pad_first else [])
         + ([f"--energy {args.energy}"] if args.energy else [])
+        + ([f"--qubits {args.qubits}"] if args.qubits is not None else [])
     )

@@ -17,8 +17,20 @@ from core.quantum.hybrid import HybridModel, channel_for
 NOISE_GATE = "id"
 
 
-def step_angles(model: HybridModel, t: int, label: int, z: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
-    """The circuit angles the angle network gives at step t for one label and latent (default: N(0,1) from seed)."""
+def condition_of(model: HybridModel, label: int, channel: int = 0) -> int:
+    """The angle network's condition: the label, or label + 2 * channel for a model with one state per channel."""
+    if model.cfg.classes <= 2:
+        return int(label)
+    if not 0 <= int(channel) < model.cfg.classes // 2:
+        raise JetInputError(f"channel {channel}: outside 0..{model.cfg.classes // 2 - 1}")
+    return int(label) + 2 * int(channel)
+
+
+def step_angles(
+    model: HybridModel, t: int, label: int, z: torch.Tensor | None = None, seed: int = 0, channel: int = 0
+) -> torch.Tensor:
+    """The circuit angles the angle network gives at step t for one label (and channel) and latent
+    (default: N(0,1) from seed)."""
     cfg = model.cfg
     if not (1 <= int(t) <= cfg.steps):
         raise JetInputError(f"reverse step t={t}: outside 1..{cfg.steps}")
@@ -26,12 +38,15 @@ def step_angles(model: HybridModel, t: int, label: int, z: torch.Tensor | None =
         z = torch.randn(1, cfg.latent, generator=torch.Generator().manual_seed(int(seed)))
     z = torch.as_tensor(z, dtype=torch.float32).reshape(1, cfg.latent)
     with torch.no_grad():
-        return model.angles(torch.tensor([int(t)]), torch.tensor([int(label)]), z)[0].double()
+        cond = condition_of(model, label, channel)
+        return model.angles(torch.tensor([int(t)]), torch.tensor([cond]), z)[0].double()
 
 
-def reverse_circuit(model: HybridModel, t: int, label: int = 1, z: torch.Tensor | None = None, seed: int = 0):
+def reverse_circuit(
+    model: HybridModel, t: int, label: int = 1, z: torch.Tensor | None = None, seed: int = 0, channel: int = 0
+):
     """The trained reverse step at t as a bound ``QuantumCircuit`` on data + ancilla qubits (ancillas highest)."""
-    qc = model.circuit.to_qiskit(step_angles(model, t, label, z, seed), name=f"reverse_t{int(t)}")
+    qc = model.circuit.to_qiskit(step_angles(model, t, label, z, seed, channel), name=f"reverse_t{int(t)}")
     return qc
 
 

@@ -45,6 +45,7 @@ class HybridConfig:
     mmd_weight: float = 1.0
     fid_weight: float = 1.0
     kernel_powers: tuple[int, ...] = (1, 4, 16)
+    classes: int = 2  # one-hot conditions: the 2 labels, or label x channel (6) when each channel has its own state
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -71,7 +72,7 @@ class HybridModel(nn.Module):
         sim.check_size(n)
         NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)  # validates channel name and steps
         self.circuit: Circuit = hardware_efficient(n, cfg.layers, tuple(cfg.rotations), cfg.entangler)
-        n_in = cfg.steps + 2 + cfg.latent
+        n_in = cfg.steps + cfg.classes + cfg.latent
         self.net = nn.Sequential(
             nn.Linear(n_in, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.SiLU(),
             nn.Linear(cfg.hidden, self.circuit.num_params),
@@ -85,9 +86,9 @@ class HybridModel(nn.Module):
         return NoiseSchedule(self.cfg.channel, self.cfg.steps, kind=self.cfg.schedule)
 
     def angles(self, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Circuit angles (B, P) for steps t (1..T), labels y (0/1) and latents z (B, latent)."""
+        """Circuit angles (B, P) for steps t (1..T), conditions y (0..classes-1) and latents z (B, latent)."""
         t_hot = nn.functional.one_hot(t.long() - 1, self.cfg.steps).float()
-        y_hot = nn.functional.one_hot(y.long().clamp(0, 1), 2).float()
+        y_hot = nn.functional.one_hot(y.long().clamp(0, self.cfg.classes - 1), self.cfg.classes).float()
         return self.net(torch.cat([t_hot, y_hot, z.float()], -1))
 
     def embed(self, psi: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,8 @@ from core.quantum.hybrid import data_probabilities, fidelity_to_pure, reverse_ch
 
 @dataclass
 class NoisyStates:
-    """Noisy data states (N, 2**n) at one step, their clean states, and each jet's classical energies."""
+    """Noisy data states at one step, one row per state (N * rows_per_jet, 2**n), their clean states, and each
+    jet's classical energies (N, 1 or 3)."""
 
     states: torch.Tensor
     clean: torch.Tensor
@@ -43,6 +44,7 @@ class QuantumReconstructor:
         self.labels = torch.as_tensor(labels).long().reshape(-1)
         if ((self.labels != 0) & (self.labels != 1)).any():
             raise JetInputError("quantum reconstruction: labels must be 0 (gluon) or 1 (quark)")
+        self.row_labels = task.row_labels(self.labels)
 
     @property
     def timesteps(self) -> int:
@@ -52,13 +54,18 @@ class QuantumReconstructor:
         if n != len(self.labels):
             raise JetInputError(f"quantum reconstruction: {n} jets but {len(self.labels)} labels")
 
+    def _row_steps(self, t: torch.Tensor, rows: int) -> torch.Tensor:
+        """Steps per jet (N,) or one step -> one step per state row."""
+        t = torch.as_tensor(t).long().reshape(-1)
+        return t.expand(rows) if t.numel() == 1 else t.repeat_interleave(self.task.rows_per_jet)
+
     @torch.no_grad()
     def noise(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator) -> NoisyStates:
         self._check(len(x0))
         small = prepare_images(x0, self.task.size)
-        clean = self.task.encoder.encode(small).state[:, 0].to(torch.complex64)
+        clean = self.task.encode_rows(small)
         states = clean.clone()
-        t = torch.as_tensor(t).long().reshape(-1).expand(len(clean))
+        t = self._row_steps(t, len(clean))
         for step in torch.unique(t).tolist():
             if step > 0:
                 sel = t == step
@@ -70,16 +77,16 @@ class QuantumReconstructor:
 
     @torch.no_grad()
     def predict_x0(self, xt: NoisyStates, t: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(t).long().reshape(-1).expand(len(xt.states)).clamp_min(1)
+        t = self._row_steps(t, len(xt.states)).clamp_min(1)
         z = torch.zeros(len(xt.states), self.cfg.latent)
-        out = self.net(xt.states, t, self.labels, z)
+        out = self.net(xt.states, t, self.row_labels, z)
         return self.task.decode(self.probabilities(out), xt.energies)
 
     @torch.no_grad()
     def reverse_states(self, xt: NoisyStates, t: int, generator: torch.Generator) -> torch.Tensor:
         """The reverse chain from step t (at least 1): the last output on data + ancillas (N, 2**(n+a))."""
         z = torch.randn(len(xt.states), self.cfg.latent, generator=generator)
-        out, _ = reverse_chain(self.net, xt.states, max(1, int(t)), self.labels, z, generator)
+        out, _ = reverse_chain(self.net, xt.states, max(1, int(t)), self.row_labels, z, generator)
         return out
 
     def probabilities(self, out: torch.Tensor) -> torch.Tensor:
@@ -90,5 +97,7 @@ class QuantumReconstructor:
         return self.task.decode(self.probabilities(self.reverse_states(xt, t, generator)), xt.energies)
 
     def state_fidelity(self, out: torch.Tensor, xt: NoisyStates) -> torch.Tensor:
-        """Fidelity of the reduced data state of ``out`` to each jet's clean state (N,)."""
-        return fidelity_to_pure(out, xt.clean, self.cfg.data_qubits).float()
+        """Fidelity of the reduced data state of ``out`` to each jet's clean state (N,); the mean over a jet's
+        states when each channel has its own."""
+        fid = fidelity_to_pure(out, xt.clean, self.cfg.data_qubits).float()
+        return fid.reshape(-1, self.task.rows_per_jet).mean(-1)

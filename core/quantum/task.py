@@ -23,6 +23,7 @@ HYBRID_ENCODERS = ("amplitude", "frqi")
 N_QUANTILES = 101
 BORN_NAMES = ("born", "exact", "fast", "ddpm", "ddim")
 ENERGY_MODES = ("channels", "total")
+LAYOUTS = ("joint", "per_channel")  # 3 channels in one state (8 qubits at 8 x 8), or one state per channel (6)
 
 
 def default_config(
@@ -31,9 +32,16 @@ def default_config(
     order: str = "centred",
     pad_first: bool = False,
     energy: str | None = None,
+    layout: str | None = None,
     **hybrid,
 ) -> dict:
-    """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields."""
+    """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields.
+
+    New amplitude models default to one state per channel with classical channel energies (the best
+    variant in ``benchmarks/bench_quantum.py``); FRQI or ``energy="total"`` mean the joint layout.
+    """
+    if layout is None:
+        layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels") else "joint"
     return {
         "family": "quantum",
         "size": size,
@@ -41,8 +49,15 @@ def default_config(
         "order": order,
         "pad_first": pad_first,
         **({"energy": energy} if energy else {}),
+        "layout": layout,
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
+
+
+def data_qubits(encoder: str, size: int, layout: str) -> int:
+    """Data qubits of a model: one channel's size x size pixels, or all three in one state."""
+    channels = 1 if layout == "per_channel" else 3
+    return make_encoder(encoder, (channels, size, size)).num_qubits
 
 
 def channel_energies(images: torch.Tensor) -> torch.Tensor:
@@ -77,21 +92,36 @@ class QuantumTask:
         self._config = config
         self.model = model
         self.size = int(config["size"])
-        self.encoder = make_encoder(config["encoder"], (3, self.size, self.size), **encoder_options(config))
+        self.layout = config.get("layout", "joint")
+        self.rows_per_jet = 3 if self.layout == "per_channel" else 1
+        shape = (3 // self.rows_per_jet, self.size, self.size)
+        self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
 
     def config(self) -> dict:
         return dict(self._config)
 
+    def encode_rows(self, small: torch.Tensor) -> torch.Tensor:
+        """Images (N, 3, size, size) -> clean statevectors, one row per state: (N * rows_per_jet, 2**n) complex64."""
+        rows = small.reshape(-1, 3 // self.rows_per_jet, self.size, self.size)
+        return self.encoder.encode(rows).state[:, 0].to(torch.complex64)
+
+    def row_labels(self, y: torch.Tensor) -> torch.Tensor:
+        """The condition of each state row: the label, or label + 2 * channel when each channel has its own state."""
+        y = torch.as_tensor(y).long().reshape(-1)
+        if self.rows_per_jet == 1:
+            return y
+        return (y[:, None] + 2 * torch.arange(self.rows_per_jet)[None, :]).reshape(-1)
+
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """Images in GeV -> clean statevectors (N, 2**n) as complex64."""
+        """Images in GeV -> clean statevectors (N, rows_per_jet, 2**n) as complex64."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise JetInputError(f"training images: expected (N, 3, H, W), got {tuple(x.shape)}")
         small = prepare_images(x, self.size)
-        return self.encoder.encode(small).state[:, 0].to(torch.complex64)
+        return self.encode_rows(small).reshape(len(small), self.rows_per_jet, -1)
 
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return hybrid_loss(net, x, y, generator, self.hybrid_cfg)
+        return hybrid_loss(net, x.reshape(-1, x.shape[-1]), self.row_labels(y), generator, self.hybrid_cfg)
 
     @property
     def per_channel_energy(self) -> bool:
@@ -118,12 +148,14 @@ class QuantumTask:
         return torch.as_tensor(out)[:, None]
 
     def decode(self, probs: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
-        """Born probabilities (N, 2**n) and classical numbers (N, 1) or channel energies (N, 3) -> GeV images."""
+        """Born probabilities of the state rows (N * rows_per_jet, 2**n) and the classical numbers per jet,
+        (N, 1) or channel energies (N, 3) -> GeV images (N, 3, size, size)."""
         aux = torch.as_tensor(aux, dtype=torch.float64)
+        probs = probs.double().reshape(-1, probs.shape[-1])
         if aux.shape[-1] == 3:
-            shapes = self.encoder.decode(probs[:, None, :].double(), torch.ones(len(probs), 1)).clamp_min(0)
-            return rescale_channels(shapes, aux)
-        return self.encoder.decode(probs[:, None, :].double(), aux).clamp_min(0)
+            shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
+            return rescale_channels(shapes.reshape(-1, 3, self.size, self.size), aux)
+        return self.encoder.decode(probs[:, None, :], aux).clamp_min(0)
 
     def sample(
         self,
@@ -141,13 +173,14 @@ class QuantumTask:
         """Generate ``n`` jets (N, 3, size, size) in GeV.
 
         ``sampler``: "born" (default, exact probabilities; the classical names "fast"/"ddpm"/"ddim" mean the
-        same), "shots[:N]" (N measurement shots per jet drawn from the Born distribution, default 1000).
+        same), "shots[:N]" (N measurement shots per state drawn from the Born distribution, default 1000;
+        with one state per channel, N shots for each channel).
         ``steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
         """
         if labels is None:
             labels = torch.randint(0, 2, (n,), generator=generator)
         labels = torch.as_tensor(labels, dtype=torch.long)
-        probs, history = sample_states(net, labels, generator=generator, record=trajectory)
+        probs, history = sample_states(net, self.row_labels(labels), generator=generator, record=trajectory)
         kind, _, arg = (sampler or "born").partition(":")
         if kind == "shots":
             shots = int(arg or 1000)
@@ -183,13 +216,25 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     config.setdefault("order", "centred")
     legacy = "aux_quantiles" in config or config["encoder"] != "amplitude"
     energy = config.setdefault("energy", "total" if legacy else "channels")
+    layout = config.setdefault("layout", "joint")
+    if layout not in LAYOUTS:
+        raise JetInputError(f"quantum model layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    if layout == "per_channel" and (config["encoder"] != "amplitude" or energy != "channels"):
+        raise JetInputError(
+            "quantum model layout 'per_channel' (one state per channel) needs the amplitude encoder "
+            "and classical channel energies (energy 'channels')"
+        )
     if energy not in ENERGY_MODES:
         raise JetInputError(f"quantum model energy {energy!r}: use one of {', '.join(ENERGY_MODES)}")
     if energy == "channels" and config["encoder"] != "amplitude":
         raise JetInputError(f"quantum model energy 'channels' needs the amplitude encoder, not {config['encoder']!r}")
-    encoder = make_encoder(config["encoder"], (3, int(config["size"]), int(config["size"])), **encoder_options(config))
+    per_state = 1 if layout == "per_channel" else 3
+    encoder = make_encoder(
+        config["encoder"], (per_state, int(config["size"]), int(config["size"])), **encoder_options(config)
+    )
     hybrid = dict(config.get("hybrid") or {})
     hybrid["data_qubits"] = encoder.num_qubits
+    hybrid["classes"] = 6 if layout == "per_channel" else 2
     cfg = HybridConfig.from_dict(hybrid)
     config["hybrid"] = cfg.to_dict()
     config["family"] = "quantum"
@@ -197,6 +242,6 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     if x_train is not None and energy == "channels" and "channel_energies" not in config:
         config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
     if x_train is not None and energy == "total" and "aux_quantiles" not in config:
-        aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()
+        aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()  # joint layout only
         config["aux_quantiles"] = _aux_quantiles(aux, y)
     return QuantumTask(config, HybridModel(cfg))

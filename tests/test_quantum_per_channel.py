@@ -1,0 +1,93 @@
+"""One state per channel (each 8 x 8 channel on 6 qubits, as in Kolle et al.): round trips, training, CLI, export."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import JetInputError
+from core.quantum.cli import quantum_task_config
+from core.quantum.export import condition_of, reverse_circuit
+from core.quantum.reconstruct import QuantumReconstructor
+from core.quantum.task import build_task, channel_energies, default_config
+from core.training.loop import TrainConfig, train
+
+
+def _jets(n=32, size=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    r = torch.arange(size) - (size - 1) / 2
+    d2 = r[:, None] ** 2 + r[None, :] ** 2
+    width = 0.5 + torch.rand(n, 3, 1, 1, generator=g)
+    x = (torch.rand(n, 3, 1, 1, generator=g) + 0.2) * torch.exp(-d2 / width) * 100
+    return x, (torch.arange(n) % 2).long()
+
+
+def _task(x, y, **kw):
+    torch.manual_seed(0)
+    cfg = default_config(size=4, layout="per_channel", layers=2, steps=2, latent=2, hidden=16, **kw)
+    return build_task(cfg, x, y)
+
+
+def test_states_rows_and_decoding_round_trip():
+    x, y = _jets(6)
+    task = _task(x, y)
+    assert task.rows_per_jet == 3 and task.model.cfg.data_qubits == 4 and task.model.cfg.classes == 6
+    states = task.prepare(x)
+    assert states.shape == (6, 3, 16)
+    assert torch.allclose(states.abs().pow(2).sum(-1), torch.ones(6, 3), atol=1e-6)
+    assert task.row_labels(torch.tensor([0, 1])).tolist() == [0, 2, 4, 1, 3, 5]
+    probs = states.reshape(18, 16).abs() ** 2
+    assert torch.allclose(task.decode(probs, channel_energies(x)), x, rtol=1e-5, atol=1e-4)
+
+
+def test_training_loss_falls_and_samples_carry_the_drawn_energies():
+    x, y = _jets(32)
+    task = _task(x, y)
+    cfg = TrainConfig(steps=40, batch_size=8, lr=2e-2, warmup=1, ema_decay=0.9, seed=0, log_every=1)
+    losses = [ev.loss for ev in train(task, x, y, cfg)]
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:4])
+    labels = torch.tensor([0, 1, 0, 1])
+    a = task.sample(task.model, 4, labels=labels, generator=torch.Generator().manual_seed(3))
+    b = task.sample(task.model, 4, labels=labels, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (4, 3, 4, 4) and torch.equal(a, b)
+    rec = QuantumReconstructor(task, task.model, labels)
+    xt = rec.noise(x[:4], torch.full((4,), 2), torch.Generator().manual_seed(0))
+    assert xt.states.shape == (12, 16)
+    out = rec.reverse_states(xt, 2, torch.Generator().manual_seed(1))
+    fid = rec.state_fidelity(out, xt)
+    assert fid.shape == (4,) and ((fid >= 0) & (fid <= 1 + 1e-5)).all()
+
+
+def test_cli_qubits_choose_the_layout():
+    def ns(**kw):
+        base = dict(
+            size=8, encoder="amplitude", qubits=None, pixel_order="centred", pad_first=False, energy=None,
+            ancillas=1, layers=2, channel="amplitude_damping", diffusion_steps=2, latent=2, mmd_weight=1.0,
+        )  # fmt: skip
+        return argparse.Namespace(**{**base, **kw})
+
+    assert quantum_task_config(ns())["layout"] == "per_channel"  # the default for amplitude
+    assert quantum_task_config(ns(energy="total"))["layout"] == "joint"
+    assert quantum_task_config(ns(encoder="frqi"))["layout"] == "joint"
+    assert quantum_task_config(ns(qubits=8))["layout"] == "joint"
+    assert quantum_task_config(ns(qubits=6))["layout"] == "per_channel"
+    with pytest.raises(JetInputError, match=r"--qubits 7: .* takes 8 \(3 channels in one state\) or 6"):
+        quantum_task_config(ns(qubits=7))
+    with pytest.raises(JetInputError, match="needs --energy channels"):
+        quantum_task_config(ns(qubits=6, energy="total"))
+    with pytest.raises(JetInputError, match="layout 'per_channel'"):
+        build_task(default_config(size=4, layout="per_channel", energy="total"))
+
+
+def test_export_names_the_channel():
+    x, y = _jets(6)
+    model = _task(x, y).model
+    assert condition_of(model, 1, 2) == 5
+    with pytest.raises(JetInputError, match="channel 3"):
+        condition_of(model, 1, 3)
+    tracks = reverse_circuit(model, 2, 1, seed=0, channel=0)
+    hcal = reverse_circuit(model, 2, 1, seed=0, channel=2)
+    assert tracks.num_qubits == 5 and [p for p in tracks.data] != [p for p in hcal.data]

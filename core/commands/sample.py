@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--shots",
         type=int,
         default=None,
-        help="quantum checkpoints only: measurement shots per jet from the final Born distribution "
+        help="quantum checkpoints only: measurement shots per state from the final Born distribution "
         "(default: exact Born probabilities)",
     )
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--shots: only quantum checkpoints measure shots; {args.checkpoint} is a "
                 f"{ckpt.task.family!r} checkpoint (drop --shots)"
             )
-        sampler = f"shots:{args.shots}"  # QuantumTask.sample draws these shots per jet from the Born distribution
+        sampler = f"shots:{args.shots}"  # QuantumTask.sample draws these shots per state from the Born distribution
     label = args.label
     if label is None:
         label = "mixed" if ckpt.task.conditional else None
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         attrs["readout"] = (
             "exact Born probabilities"
             if args.shots is None
-            else f"{args.shots} shots per jet from the final Born distribution"
+            else f"{args.shots} shots per state (per channel with one state per channel) from the final Born distribution"
         )
     write_cms(args.out, x.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=attrs)
     print(f"wrote {args.n} jets ({x.shape[-1]} x {x.shape[-1]}, {sampler}) to {args.out}")

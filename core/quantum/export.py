@@ -63,7 +63,13 @@ def noise_model(channel: Channel, num_qubits: int = 1):
 
 
 def noisy_step_circuit(
-    model: HybridModel, state: np.ndarray | torch.Tensor, t: int, label: int = 1, z=None, seed: int = 0
+    model: HybridModel,
+    state: np.ndarray | torch.Tensor,
+    t: int,
+    label: int = 1,
+    z=None,
+    seed: int = 0,
+    channel: int = 0,
 ):
     """Prepare ``state`` on the data qubits, mark the forward noise of step t, then the reverse PQC at t.
 
@@ -81,7 +87,7 @@ def noisy_step_circuit(
     qc.append(StatePreparation(vec / np.linalg.norm(vec)), range(n))
     for q in range(n):
         qc.id(q)
-    qc.compose(reverse_circuit(model, t, label, z, seed), inplace=True)
+    qc.compose(reverse_circuit(model, t, label, z, seed, channel), inplace=True)
     return qc, noise_model(channel_for(cfg, int(t)))
 
 

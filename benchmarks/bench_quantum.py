@@ -32,6 +32,7 @@ from core.data.readers import load_tensors  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
 from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.quantum.hybrid import sample_states  # noqa: E402
+from core.quantum.sim import shot_frequencies  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
 OBS = ("pt", "mass", "mult_tracks", "mult_ecal", "mult_hcal", "width", "ptd", "frac_tracks", "frac_ecal", "frac_hcal")
@@ -52,15 +53,7 @@ def draw_totals(quantiles: list[float], n: int, generator: torch.Generator) -> t
     return torch.as_tensor(np.interp(u, np.linspace(0, 1, len(quantiles)), quantiles), dtype=torch.float32)
 
 
-def shots_readout(shapes: torch.Tensor, shots: int, generator: torch.Generator) -> torch.Tensor:
-    """Pixel fractions -> fractions of ``shots`` multinomial counts (a finite measurement record)."""
-    counts = torch.stack(
-        [
-            torch.bincount(torch.multinomial(s.double() + 1e-15, shots, True, generator=generator), minlength=s.numel())
-            for s in shapes
-        ]
-    )
-    return counts.float() / shots
+shots_readout = shot_frequencies  # pixel fractions -> fractions of a finite measurement record
 
 
 def fit_shots(shapes: torch.Tensor, real: torch.Tensor, generator: torch.Generator) -> int:

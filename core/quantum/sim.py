@@ -214,3 +214,14 @@ def bloch_vector(rho: torch.Tensor, qubit: int) -> torch.Tensor:
     y = 2 * r1[:, 1, 0].imag
     z = (r1[:, 0, 0] - r1[:, 1, 1]).real
     return torch.stack([x, y, z], -1)
+
+
+def shot_frequencies(probs: torch.Tensor, shots: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Born probabilities (B, d) -> frequencies of ``shots`` measurements per row (a finite measurement record)."""
+    counts = torch.stack(
+        [
+            torch.bincount(torch.multinomial(p.double() + 1e-15, shots, True, generator=generator), minlength=p.numel())
+            for p in probs
+        ]
+    )
+    return counts.float() / shots

@@ -17,6 +17,7 @@ from core.errors import JetInputError
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
+from core.quantum.sim import shot_frequencies
 from core.training.task import Trajectory
 
 HYBRID_ENCODERS = ("amplitude", "frqi")
@@ -183,17 +184,7 @@ class QuantumTask:
         probs, history = sample_states(net, self.row_labels(labels), generator=generator, record=trajectory)
         kind, _, arg = (sampler or "born").partition(":")
         if kind == "shots":
-            shots = int(arg or 1000)
-            counts = torch.stack(
-                [
-                    torch.bincount(
-                        torch.multinomial(p.double() + 1e-15, shots, replacement=True, generator=generator),
-                        minlength=p.numel(),
-                    )
-                    for p in probs
-                ]
-            )
-            probs = counts.float() / shots
+            probs = shot_frequencies(probs, int(arg or 1000), generator)
         elif kind not in BORN_NAMES:
             raise JetInputError(f"quantum sampler {sampler!r}: use 'born' or 'shots[:N]'")
         aux = self._draw_aux(labels, generator)

@@ -21,10 +21,10 @@ import torch
 
 from core.data.layout import class_counts_text
 from core.data.readers import EMBEDDED_SAMPLE, JetSource, load_tensors, open_jets
+from core.data.uploads import save_upload
 from core.errors import JetInputError
 from core.jobs import JobLimits, JobManager
-from core.jobs.qiskit_thread import ensure_qiskit_thread
-from core.jobs.uploads import save_upload
+from core.quantum.qiskit_thread import ensure_qiskit_thread
 from core.viz.export import figure_png, table_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ UPLOAD_DIR = Path(tempfile.gettempdir()) / "jetlab-uploads"
 DATA_MODES = ("Embedded sample", "File path", "Upload")
 LOG = logging.getLogger("jetlab.app")
 
-# Script runs end their threads; qiskit must first be imported on one that lives (see core.jobs.qiskit_thread).
+# Script runs end their threads; qiskit must first be imported on one that lives (see core.quantum.qiskit_thread).
 ensure_qiskit_thread()
 
 

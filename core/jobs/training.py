@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from core.errors import JetInputError
-from core.jobs.live_metrics import make_metrics_fn
 from core.jobs.runner import Job, JobManager
+from core.metrics.live import make_metrics_fn
 
 CLASSICAL = ("seed-baseline", "ddpm")
 RUNS_DIR = Path(os.environ.get("JETLAB_RUNS_DIR", Path(tempfile.gettempdir()) / "jetlab-runs"))

@@ -13,7 +13,7 @@ from core.jobs.training import TrainRequest, directory_zip, start_training
 from core.quantum.task import data_qubits
 from core.training.registry import TASK_BUILDERS
 from core.viz.images import image_grid
-from core.viz.training import loss_figure, metrics_figure
+from core.viz.training import loss_figure, loss_title, metrics_figure
 from pages._common import (
     data_source,
     device_label,
@@ -52,7 +52,7 @@ def _request_form(kind: str) -> TrainRequest | None:
             preset = c2.selectbox("U-Net preset", ["tiny", "small", "base"], key="train_preset", help="U-Net only")
             schedule = c3.selectbox(
                 "Schedule",
-                ["linear", "cosine"],
+                ["cosine", "linear"],
                 key="train_schedule",
                 help="U-Net only (the seed baseline keeps its 50-step linear one)",
             )
@@ -176,7 +176,11 @@ def _live_view() -> None:
         m[2].metric("Images / s", f"{last.images_per_s:,.0f}")
         m[3].metric("Epoch", f"{last.epoch:.2f}")
     show_figure(
-        loss_figure([e.step for e in events], [e.loss for e in events]),
+        loss_figure(
+            [e.step for e in events],
+            [e.loss for e in events],
+            y_title=loss_title(job.meta.get("request", {}).get("family")),
+        ),
         "training_loss",
         key="train_loss",
         png=not job.running,

@@ -11,7 +11,7 @@ Measures, in one run (print the load average beside them; the machine is shared)
 - server RSS (with children) after one visitor has been on every page, and per extra idle visitor on Jets;
 - requests to any host but the app's own (blocked and listed; there must be none).
 
-    python -m benchmarks.bench_pages [--extra-visitors 4] [--json out.json]
+    python -m benchmarks.bench_pages [--launcher serve|plain] [--extra-visitors 4] [--json out.json]
 
 Goals (issue 15): first Jets page <= 4 s, later visits <= 2 s, cached widget change <= 1 s,
 RSS <= 700 MB with one visitor on every page, <= 50 MB per extra idle visitor.
@@ -34,7 +34,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-PAGES = ["", "noising", "train", "generate", "compare", "quantum_lab"]
+PAGES = ["", "noising", "train", "generate", "compare", "quantum_lab", "runs"]
 TITLES = {
     "": "Jets",
     "noising": "Forward noising",
@@ -78,11 +78,13 @@ def _rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
 
 
-def start_server(port: int, runs_dir: Path) -> tuple[subprocess.Popen, float, float]:
-    """Start streamlit; returns the process, its start time (monotonic) and the seconds until /health answers."""
+def start_server(port: int, runs_dir: Path, launcher: str) -> tuple[subprocess.Popen, float, float]:
+    """Start the app (``serve``: scripts/serve.py, imports warmed first; ``plain``: ``streamlit run app.py``);
+    returns the process, its start time (monotonic) and the seconds until /health answers."""
     env = dict(os.environ, JETLAB_RUNS_DIR=str(runs_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    cmd = [sys.executable, "scripts/serve.py"] if launcher == "serve" else [sys.executable, "-m", "streamlit", "run"]
+    cmd += [] if launcher == "serve" else ["app.py"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     t0 = time.monotonic()
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -166,7 +168,7 @@ def widget_changes(v: Visitor) -> dict[str, float]:
     return out
 
 
-def run(extra_visitors: int) -> dict:
+def run(extra_visitors: int, launcher: str = "serve") -> dict:
     import tempfile
 
     from playwright.sync_api import sync_playwright
@@ -174,9 +176,9 @@ def run(extra_visitors: int) -> dict:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     blocked: list[str] = []
-    res: dict = {"load_average_start": os.getloadavg()}
+    res: dict = {"load_average_start": os.getloadavg(), "launcher": launcher}
     with tempfile.TemporaryDirectory() as runs_dir:
-        proc, t_start, res["server_health_s"] = start_server(port, Path(runs_dir))
+        proc, t_start, res["server_health_s"] = start_server(port, Path(runs_dir), launcher)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -211,7 +213,7 @@ def run(extra_visitors: int) -> dict:
 
 def report(res: dict) -> str:
     lines = [f"load average at start {res['load_average_start']}, at end {res['load_average_end']}"]
-    lines.append(f"server start -> /health: {res['server_health_s']:.1f} s")
+    lines.append(f"launcher: {res['launcher']}; process start -> /health: {res['server_health_s']:.1f} s")
     lines.append(
         f"first visitor, Jets settled: {res['first_jets_s']:.1f} s after the request "
         f"({res['first_jets_since_process_start_s']:.1f} s after the process started)   goal <= 4 s"
@@ -229,11 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--extra-visitors", type=int, default=4)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--launcher", choices=["serve", "plain"], default="serve")
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
         return 2
-    res = run(args.extra_visitors)
+    res = run(args.extra_visitors, args.launcher)
     print(report(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))

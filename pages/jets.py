@@ -12,8 +12,8 @@ import streamlit as st
 from core.data.layout import CHANNELS, UNLABELLED, VALID_LABELS, label_from_name, label_name
 from core.data.observables import LABELS as OBS_LABELS
 from core.viz.images import channel_images, class_average_images, observable_histograms, pool_for_display
-from core.viz.stats import class_overview
-from pages._common import data_path, data_source, file_stamp, guard, open_cached, require_entry, show_figure, show_table
+from core.viz.stats import file_overview, seeded_subset
+from pages._common import data_path, data_source, file_stamp, guard, require_entry, show_figure, show_table
 
 require_entry()
 st.title("Jets")
@@ -25,7 +25,7 @@ st.caption(
 
 @st.cache_resource(show_spinner="Averaging images and computing observables…", max_entries=16)
 def _overview(path: str | None, stamp: float, index: tuple[int, ...]):
-    return class_overview(open_cached(path, stamp), np.asarray(index, dtype=np.int64))
+    return file_overview(path, stamp, index)  # the default selection is ready before the first visitor
 
 
 def _selection(src) -> np.ndarray:
@@ -103,7 +103,7 @@ with guard("the Jets page"):
                 if n_max > 50
                 else n_max
             )
-            subset = np.sort(np.random.default_rng(0).choice(index, size=n_use, replace=False))
+            subset = seeded_subset(index, n_use, seed=0)
             means, obs, y = _overview(data_path(), file_stamp(data_path()), tuple(int(k) for k in subset))
             log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
             show_figure(class_average_images(means, log=log_avg), "average_images", key="jets_avg")

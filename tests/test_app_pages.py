@@ -73,6 +73,14 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def charts_of(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
+def _layout(chart) -> dict:
+    return json.loads(chart.proto.spec).get("layout", {})
+
+
 # ---------------------------------------------------------------- Jets
 
 
@@ -228,9 +236,12 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     at = _wait_for(at, lambda a: any("HDF5" in b.label for b in a.get("download_button")))
     assert not at.exception
     table = at.dataframe[0].value
-    assert {"metric", "model", "floor"} <= set(table.columns)
-    assert any(m.startswith("W1 jet mass") for m in table["metric"])
-    assert charts(at) >= 5  # three channel grids, reverse process, distances, observables
+    cols = list(table.columns)
+    assert cols[:3] == ["metric", "model", "floor (real vs real)"] and "meaning" in cols  # floor beside each value
+    assert any(m.startswith("W1 jet mass") for m in table["metric"]) and table["meaning"].str.len().gt(0).all()
+    # three channel grids, real vs generated, swipe, reverse process, trajectory scrubber, distances, observables
+    assert charts(at) >= 9
+    assert any(s.get("title", {}).get("text", "").startswith("Denoising trajectory") for s in map(_layout, charts_of(at)))
 
 
 def test_train_page_bad_data():

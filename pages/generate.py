@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data.layout import CHANNELS, label_name
+from core.hosting import hosted
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.sampling import SampleRequest, SampleResult, sampling_events
 from core.jobs.training import session_runs
@@ -26,6 +27,7 @@ from pages._common import (
     guard,
     jet_tensors,
     job_manager,
+    public_message,
     require_entry,
     session_id,
     show_figure,
@@ -73,7 +75,8 @@ def _choices() -> dict[str, str]:
     out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
     for run in session_runs(session_id()):
         out[f"trained here: {run.name}"] = str(run)
-    out[CUSTOM] = ""
+    if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
+        out[CUSTOM] = ""
     return out
 
 
@@ -142,15 +145,16 @@ def _progress() -> None:
 
 with guard("the Generate page"):
     choices = _choices()
-    if len(choices) == 1:
+    if len(choices) <= (0 if hosted() else 1):
         st.info(
             "No checkpoint is available yet: the shipped ones (checkpoints/) are missing from this build and this "
-            "session has trained none. Train one on the Train page, or give a checkpoint directory below."
+            "session has trained none. Train one on the Train page"
+            + ("." if hosted() else ", or give a checkpoint directory below.")
         )
     choice = st.selectbox("Checkpoint", list(choices), key="gen_choice")
-    path = (
-        choices[choice] or st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
-    )
+    path = choices.get(choice, "") if choice is not None else ""
+    if choice == CUSTOM and not hosted():
+        path = st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
     ckpt = None
     if path:
         ckpt = _checkpoint(path, _stamp(path))
@@ -236,6 +240,6 @@ with guard("the samples"):
     if job is not None:
         st.fragment(_progress, run_every=1.0 if job.running else None)()
         if job.status == "failed":
-            st.error(f"Sampling failed: {job.error}")
+            st.error(public_message(f"Sampling failed: {job.error}"))
         elif isinstance(job.last, SampleResult):
             _result_view(job.last, job.id)

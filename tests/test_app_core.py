@@ -79,7 +79,7 @@ def test_limits_from_environment(monkeypatch):
 
 
 def test_held_out_split_is_seeded_and_disjoint():
-    from core.jobs.training import split_held_out
+    from core.training.prepare import split_held_out
 
     x = torch.arange(100.0).view(100, 1, 1, 1).expand(100, 3, 2, 2)
     y = torch.arange(100) % 2

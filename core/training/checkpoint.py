@@ -25,7 +25,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from core.atomic import atomic_path, write_text_atomic
-from core.data.safe_open import check_regular_file
+from core.data.safe_open import check_directory, check_regular_file
 from core.errors import fail
 from core.training.ema import ema_copy
 from core.training.registry import build_task
@@ -155,6 +155,7 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Rebuild the task and its EMA network from a checkpoint directory, ready to sample (eval mode)."""
     path = Path(directory)
+    check_directory(path)
     if not path.exists():
         raise fail(path, "no such checkpoint directory")
     if not path.is_dir():

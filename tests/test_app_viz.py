@@ -187,9 +187,9 @@ def test_angle_encoder_is_not_offered_the_global_channel():
 
 
 def test_train_page_defaults_to_the_cosine_schedule():
-    at = make_app("pages/train.py", None)
+    at = make_app("pages/train.py", None, train_family="ddpm")
     assert_clean(at)
-    assert at.selectbox(key="train_schedule").value == "cosine"
+    assert at.selectbox(key="train_ddpm_schedule").value == "cosine"  # as the README and the shipped U-Net
 
 
 # ---------------------------------------------------------------- new views

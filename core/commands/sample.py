@@ -37,6 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="quantum checkpoints only: measurement shots per state from the final Born distribution "
         "(default: exact Born probabilities)",
     )
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="quantum checkpoints only: run the reverse chain transpiled to this fake IBM device "
+        "(qiskit-ibm-runtime, offline) with its noise on Aer, e.g. nairobi, torino; shots default 4096",
+    )
+    p.add_argument("--noise-scale", type=float, default=1.0, help="with --backend: device error rates times this")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise JetInputError(f"--n: must be at least 1, got {args.n}")
     if args.shots is not None and args.shots < 1:
         raise JetInputError(f"--shots: must be a positive integer, got {args.shots}")
+    if args.backend is not None:
+        from core.quantum.devices import canonical_name
+
+        args.backend = canonical_name(args.backend)  # an unknown name: one line listing the choices
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device=device)
     sampler = args.sampler
@@ -73,20 +84,27 @@ def run(args: argparse.Namespace) -> int:
         label = None
     labels = labels_for(ckpt, label, args.n)
     started = time.time()
-    with tqdm(total=args.n, desc=f"sample {sampler}", unit="jet") as bar:
-        x = sample_images(
-            ckpt,
-            args.n,
-            sampler,
-            args.steps,
-            label,
-            args.guidance,
-            args.seed,
-            device,
-            args.batch,
-            args.eta,
-            progress=bar.update,
-        )
+    if args.backend is not None:
+        from core.quantum.device_sampling import device_run
+
+        x, device_attrs = device_run(ckpt, labels, args)  # transpiled chain, device noise, shots on Aer
+        sampler = f"device:{args.backend}"
+    else:
+        device_attrs = {}
+        with tqdm(total=args.n, desc=f"sample {sampler}", unit="jet") as bar:
+            x = sample_images(
+                ckpt,
+                args.n,
+                sampler,
+                args.steps,
+                label,
+                args.guidance,
+                args.seed,
+                device,
+                args.batch,
+                args.eta,
+                progress=bar.update,
+            )
     y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     attrs = {
         "generator": f"core.diffusion ({ckpt.task.family}) from {ckpt.path}",
@@ -105,11 +123,13 @@ def run(args: argparse.Namespace) -> int:
         + (f" --eta {args.eta}" if args.eta is not None else "")
         + (f" --label {args.label}" if args.label is not None else "")
         + f" --guidance {args.guidance} --seed {args.seed}"
-        + (f" --shots {args.shots}" if args.shots is not None else ""),
+        + (f" --shots {args.shots}" if args.shots is not None else "")
+        + (f" --backend {args.backend} --noise-scale {args.noise_scale}" if args.backend else ""),
+        **device_attrs,
     }
     if ckpt.task.family == "quantum":
-        attrs["shots"] = -1 if args.shots is None else args.shots
-        attrs["readout"] = (
+        attrs["shots"] = device_attrs.get("shots", -1 if args.shots is None else args.shots)
+        attrs["readout"] = device_attrs.get("readout") or (
             "exact Born probabilities"
             if args.shots is None
             else f"{args.shots} shots per state (per channel with one state per channel) from the final Born distribution"

@@ -94,7 +94,7 @@ def sample_on_device(
     return task.decode(torch.as_tensor(probs), aux).float()
 
 
-def device_run(ckpt, labels: torch.Tensor | None, args) -> tuple[torch.Tensor, dict]:
+def device_run(ckpt, labels: torch.Tensor | None, args, command: str) -> tuple[torch.Tensor, dict]:
     """``sample --backend``: jets from the checkpoint on the device and the attributes the file records."""
     if ckpt.task.family != "quantum":
         raise JetInputError(
@@ -110,6 +110,9 @@ def device_run(ckpt, labels: torch.Tensor | None, args) -> tuple[torch.Tensor, d
     x = sample_on_device(ckpt.task, net, prepared, labels, "device", args.noise_scale, shots, args.seed)
     attrs = {
         **prepared.attrs(),
+        "sampler": f"device:{prepared.backend}",
+        "command": f"{command} --backend {prepared.backend} --noise-scale {args.noise_scale:g}"
+        + ("" if args.shots else f" --shots {shots}"),
         "noise": noise_label("device", args.noise_scale),
         "noise_scale": float(args.noise_scale),
         "shots": shots,

@@ -10,9 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from core.data.layout import CHANNELS, label_name
+from core.hosting import hosted
 from core.jobs import FINISHED, JobLimitError
-from core.jobs.sampling import SampleRequest, SampleResult, sampling_events
+from core.jobs.sampling import SampleResult, sampling_events
 from core.jobs.training import session_runs
+from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
 from core.viz.evaluation import observables_overlay
@@ -26,6 +28,7 @@ from pages._common import (
     guard,
     jet_tensors,
     job_manager,
+    public_message,
     require_entry,
     session_id,
     show_figure,
@@ -73,7 +76,8 @@ def _choices() -> dict[str, str]:
     out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
     for run in session_runs(session_id()):
         out[f"trained here: {run.name}"] = str(run)
-    out[CUSTOM] = ""
+    if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
+        out[CUSTOM] = ""
     return out
 
 
@@ -142,15 +146,16 @@ def _progress() -> None:
 
 with guard("the Generate page"):
     choices = _choices()
-    if len(choices) == 1:
+    if len(choices) <= (0 if hosted() else 1):
         st.info(
             "No checkpoint is available yet: the shipped ones (checkpoints/) are missing from this build and this "
-            "session has trained none. Train one on the Train page, or give a checkpoint directory below."
+            "session has trained none. Train one on the Train page"
+            + ("." if hosted() else ", or give a checkpoint directory below.")
         )
     choice = st.selectbox("Checkpoint", list(choices), key="gen_choice")
-    path = (
-        choices[choice] or st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
-    )
+    path = choices.get(choice, "") if choice is not None else ""
+    if choice == CUSTOM and not hosted():
+        path = st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
     ckpt = None
     if path:
         ckpt = _checkpoint(path, _stamp(path))
@@ -166,35 +171,31 @@ with guard("the Generate page"):
 
 if ckpt is not None:
     with guard("sampling"):
-        quantum = ckpt.task.family == "quantum"
+        task = ckpt.task
         with st.form("gen_form"):
             c1, c2, c3 = st.columns(3)
-            if quantum:
-                sampler = c1.selectbox(
-                    "Sampler",
-                    ["born", "shots:1000", "shots:100"],
-                    key="gen_q_sampler",
-                    help="born: exact probabilities; shots:N: N measurements per jet",
-                )
-                steps = None
-                c2.caption(f"The model runs its {ckpt.task.hybrid_cfg.steps} trained reverse steps.")
-            else:
-                sampler = c1.selectbox(
-                    "Sampler",
-                    ["fast", "ddim", "ddpm"],
-                    key="gen_sampler",
-                    help="fast: DPM-Solver++(2M); ddim: deterministic; ddpm: ancestral",
-                )
+            sampler = c1.selectbox(
+                "Sampler", list(task.samplers), key="gen_sampler", help=help_of(SampleRequest, "sampler")
+            )
+            steps = shots = None
+            if task.default_sampler_steps is not None:
                 steps = int(
                     c2.number_input(
                         "Sampler steps",
                         1,
-                        int(ckpt.task.schedule.timesteps),
-                        min(20, int(ckpt.task.schedule.timesteps)),
+                        int(task.timesteps),
+                        min(int(task.default_sampler_steps), int(task.timesteps)),
                         key="gen_steps",
                     )
                 )
-            labels = ["mixed", "quark", "gluon", "unconditional"] if ckpt.task.conditional else ["unconditional"]
+            else:
+                c2.caption(f"The model runs its {task.timesteps} trained reverse steps.")
+            if "shots" in task.readouts:
+                shots = c2.selectbox(
+                    "Readout shots", [None, 1000, 100], key="gen_shots", format_func=lambda v: "exact" if v is None else str(v),
+                    help="exact Born probabilities, or that many measurements per state",
+                )  # fmt: skip
+            labels = ["mixed", "quark", "gluon", "unconditional"] if task.conditional else ["unconditional"]
             label = c3.selectbox("Label", labels, key="gen_label")
             guidance = float(
                 c1.number_input(
@@ -204,7 +205,7 @@ if ckpt is not None:
                     1.0,
                     0.5,
                     key="gen_guidance",
-                    disabled=not ckpt.task.conditional or quantum,
+                    disabled=not task.takes_guidance,
                     help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes",
                 )
             )
@@ -216,7 +217,8 @@ if ckpt is not None:
                 checkpoint=path,
                 n=n,
                 sampler=sampler,
-                steps=steps,
+                sampler_steps=steps,
+                shots=shots,
                 label=None if label == "unconditional" else label,
                 guidance=guidance,
                 seed=seed,
@@ -236,6 +238,6 @@ with guard("the samples"):
     if job is not None:
         st.fragment(_progress, run_every=1.0 if job.running else None)()
         if job.status == "failed":
-            st.error(f"Sampling failed: {job.error}")
+            st.error(public_message(f"Sampling failed: {job.error}"))
         elif isinstance(job.last, SampleResult):
             _result_view(job.last, job.id)

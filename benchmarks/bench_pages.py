@@ -157,14 +157,15 @@ def widget_changes(v: Visitor) -> dict[str, float]:
     thumb = v.page.locator("[data-testid='stSlider']").filter(has_text="Jet").last.get_by_role("slider")
     thumb.focus()
     out["Jets: next jet (slider)"] = v.act(lambda p: p.keyboard.press("ArrowRight"))
+    print(f"  widget: {out}", file=sys.stderr, flush=True)
     out["Jets: linear colour scale"] = v.act(lambda p: p.get_by_text("linear", exact=True).first.click())
     v.nav(TITLES["quantum_lab"])
     v.act(lambda p: _choose(p, "Encoder", "angle"))
     out["Quantum lab: encoder back to amplitude (cached)"] = v.act(lambda p: _choose(p, "Encoder", "amplitude"))
     out["Quantum lab: encoder to angle again (cached)"] = v.act(lambda p: _choose(p, "Encoder", "angle"))
     v.nav(TITLES["noising"])
-    v.act(lambda p: _choose(p, "Channel", "depolarizing"))
-    out["Forward noising: channel back (cached)"] = v.act(lambda p: _choose(p, "Channel", "amplitude_damping"))
+    v.act(lambda p: _choose(p, "Channel", "amplitude_damping"))  # the default is depolarizing
+    out["Forward noising: quantum channel back (cached)"] = v.act(lambda p: _choose(p, "Channel", "depolarizing"))
     return out
 
 
@@ -185,7 +186,9 @@ def run(extra_visitors: int, launcher: str = "serve") -> dict:
                 first = Visitor(browser, base, blocked)
                 res["first_jets_s"] = first.open("")
                 res["first_jets_since_process_start_s"] = time.monotonic() - t_start
+                print(f"first Jets: {res['first_jets_s']:.1f} s", file=sys.stderr, flush=True)
                 res["nav_s"] = {TITLES[pg]: first.nav(TITLES[pg]) for pg in PAGES[1:]}
+                print(f"sidebar: {res['nav_s']}", file=sys.stderr, flush=True)
                 res["rss_one_visitor_every_page_mb"] = _rss_mb(proc.pid)
                 later = {}
                 for pg in PAGES:
@@ -193,6 +196,7 @@ def run(extra_visitors: int, launcher: str = "serve") -> dict:
                     later[TITLES[pg]] = v.open(pg)
                     v.context.close()
                 res["later_visit_s"] = later
+                print(f"later: {later}", file=sys.stderr, flush=True)
                 res["widget_change_s"] = widget_changes(first)
                 before = _rss_mb(proc.pid)
                 idle = [Visitor(browser, base, blocked) for _ in range(extra_visitors)]

@@ -40,6 +40,16 @@ def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int, or
     return quantum_forward(make_encoder(encoder, (3, size, size), **options), small, NoiseSchedule(channel, steps))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _circuit(jet: int, encoder: str, size: int, order: str | None) -> tuple[int, int, str]:
+    """The encoder's circuit for a jet: qubits, depth and qiskit's text drawing (cached: the drawing of a
+    256-amplitude state preparation is the slowest part of switching encoders)."""
+    x, _ = jet_tensors(32)
+    options = {"order": order} if order else {}
+    qc = make_encoder(encoder, (3, size, size), **options).circuit(prepare_images(x[jet : jet + 1], size))
+    return qc.num_qubits, qc.depth(), circuit_text(qc)
+
+
 jet, small, enc = 0, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
@@ -63,9 +73,9 @@ with guard("the encoder"):
         f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
         f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
     )
-    qc = enc.circuit(small)
-    with st.expander(f"Circuit ({qc.num_qubits} qubits, depth {qc.depth()})", expanded=qc.num_qubits <= 10):
-        st.code(circuit_text(qc), language=None)
+    n_qubits, depth, drawing = _circuit(jet, encoder_name, size, enc_options.get("order"))
+    with st.expander(f"Circuit ({n_qubits} qubits, depth {depth})", expanded=n_qubits <= 10):
+        st.code(drawing, language=None)
     probs = enc.probabilities(encoded)
     if encoder_name == "dense_angle":
         probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities anyway

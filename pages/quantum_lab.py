@@ -50,7 +50,7 @@ def _circuit(jet: int, encoder: str, size: int, order: str | None) -> tuple[int,
     return qc.num_qubits, qc.depth(), circuit_text(qc)
 
 
-jet, small, enc = 0, None, None
+jet, small, enc, encoded = 0, None, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
     c1, c2, c3, c4 = st.columns(4)
@@ -94,8 +94,11 @@ with guard("the encoder"):
         err = float((decoded - small[0]).abs().max())
         st.caption(f"Largest difference to the pooled jet: {err:.2e} GeV (exact probabilities, no shots).")
 
-with guard("the noise channel"):
-    if enc is not None:
+
+@st.fragment
+def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: str | None) -> None:
+    """A channel on one qubit and on the whole state; a fragment, so its widgets rerun only this part."""
+    with guard("the noise channel"):
         st.subheader("A noise channel on one qubit and on the whole state")
         d1, d2, d3 = st.columns(3)
         channel = d1.selectbox(
@@ -140,7 +143,7 @@ with guard("the noise channel"):
                 "state is not defined; pick amplitude, angle or FRQI for the whole-state view."
             )
         else:
-            result = _whole_state(jet, encoder_name, channel, steps, size, enc_options.get("order"))
+            result = _whole_state(jet, encoder_name, channel, steps, size, order)
             curves = [
                 Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
                 Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
@@ -158,6 +161,10 @@ with guard("the noise channel"):
                 "whole_state_channel",
                 key="qlab_whole",
             )
+
+
+if enc is not None and encoded is not None:
+    _noise_section(jet, enc, encoded, encoder_name, size, enc_options.get("order"))
 
 with guard("the reverse circuit"):
     st.subheader("Reverse circuit of a quantum model")

@@ -69,8 +69,15 @@ class TrainConfig:
             raise JetInputError(f"steps: must be at least 0, got {self.steps}")
         if self.batch_size < 1:
             raise JetInputError(f"batch size: must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise JetInputError(f"learning rate: must be positive, got {self.lr}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise JetInputError(f"learning rate: must be a positive finite number, got {self.lr}")
+        if not 0 <= self.ema_decay <= 1:  # NaN fails too
+            raise JetInputError(f"EMA decay: must be between 0 and 1, got {self.ema_decay}")
+        for name in ("warmup", "checkpoint_every", "metrics_every", "preview_every"):
+            if getattr(self, name) < 0:
+                raise JetInputError(f"{name.replace('_', ' ')}: must be 0 or more, got {getattr(self, name)}")
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise JetInputError(f"gradient clip: must be 0 or a positive number, got {self.grad_clip}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise JetInputError(f"lr schedule {self.lr_schedule!r}: use 'constant' or 'cosine'")
 

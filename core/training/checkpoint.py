@@ -165,9 +165,10 @@ def check_task_config(task: dict, where: object) -> None:
     size that disagrees with it, a negative count or width, a NaN or infinite number (one line naming the key)."""
     from core.data.transforms import SIZES
 
+    sizes = sorted({*SIZES, 4})  # 4: the quantum model's smallest jets
     size = task.get("size")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size not in SIZES):
-        raise fail(where, f"task size {size!r}: use one of {', '.join(map(str, SIZES))}")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size not in sizes):
+        raise fail(where, f"task size {size!r}: use one of {', '.join(map(str, sizes))}")
     net_size = (task.get("network") or {}).get("size") if isinstance(task.get("network"), dict) else None
     if net_size is not None and size is not None and net_size != size:
         raise fail(where, f"network size {net_size!r} differs from the task size {size}")

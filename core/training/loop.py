@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from core.atomic import clean_leftovers
 from core.errors import JetInputError
 from core.training import distributed as D
 from core.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -175,6 +176,8 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.dist = D.init_distributed(self.device)
         self.device = D.local_device(self.device, self.dist)
+        if self.out_dir is not None and self.dist.is_main:
+            clean_leftovers(self.out_dir)  # temporaries of a writer killed earlier (this run is the writer now)
         self.data = task.prepare(x.float())
         self.labels = y.long()
         task.model.to(self.device)

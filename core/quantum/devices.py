@@ -204,3 +204,15 @@ def noise_for(name: str, kind: str, level: float):
     if kind == "depolarizing":
         return depolarizing_noise(canonical_name(name), float(level))
     raise JetInputError(f"noise kind {kind!r}: use 'device' or 'depolarizing'")
+
+
+def compact_circuit(qc):
+    """The same circuit on only the qubits it touches (qubit i = the i-th lowest physical qubit), for drawing."""
+    from qiskit import QuantumCircuit
+
+    used = circuit_stats(qc).physical_qubits
+    index = {p: i for i, p in enumerate(used)}
+    out = QuantumCircuit(len(used), name=qc.name)
+    for inst in qc.data:
+        out.append(inst.operation, [index[qc.find_bit(q).index] for q in inst.qubits])
+    return out

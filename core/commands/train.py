@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("eps", "v"),
         help="network target (ddpm only; default v: learns much faster here)",
     )
+    p.add_argument(
+        "--no-energy-condition",
+        action="store_true",
+        help="ddpm only: generate the channel energies with the image (default: draw them from the per-class "
+        "copula of core.data.energies and condition the network on them)",
+    )
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay")
     p.add_argument("--max-jets", type=int, default=None, help="train on a seeded random subset of the file")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and noise")
@@ -62,6 +68,8 @@ def recreate_command(args: argparse.Namespace) -> str:
     parts += [f"--size {args.size}", f"--steps {args.steps}", f"--out {shlex.quote(str(args.out))}"]
     if args.model == "ddpm":
         parts += [f"--preset {args.preset}", f"--schedule {args.schedule}", f"--prediction {args.prediction}"]
+        if getattr(args, "no_energy_condition", False):
+            parts.append("--no-energy-condition")
     parts += [
         f"--batch {args.batch}",
         f"--lr {args.lr:g}",
@@ -91,6 +99,7 @@ def task_config(args: argparse.Namespace) -> dict:
             args.preset,
             args.schedule,
             prediction=args.prediction if args.model == "ddpm" else "eps",
+            **({"energy_condition": False} if args.model == "ddpm" and args.no_energy_condition else {}),
         )
     if args.model == "quantum":
         from core.quantum.cli import quantum_task_config
@@ -147,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         task = ckpt.task
     else:
         torch.manual_seed(args.seed)
-        task = build_task(config, x)
+        task = build_task(config, x, y)
     check_labels_for_task(task, y, args.data or "embedded sample")  # names the file, before any step runs
     card = {
         "data": {

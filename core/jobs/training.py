@@ -106,7 +106,7 @@ def start_training(
     )
     cfg.check()
     torch.manual_seed(req.seed)
-    task = build_task(task_config(req), x_train)
+    task = build_task(task_config(req), x_train, y_train)
     check_labels_for_task(task, y, data_name or "embedded sample")  # refuse here, not inside the background job
     metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed) if req.metrics_every > 0 else None
     card = {

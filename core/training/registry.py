@@ -1,7 +1,7 @@
 """Model families by name: ``--model`` on the command line and ``config.json`` both look them up here.
 
 Values are ``"module:function"`` strings, imported only when used, so a family's heavy imports (qiskit)
-never load for another family. A builder is ``build_task(config: dict, x_train: Tensor | None) -> Task``
+never load for another family. A builder is ``build_task(config, x_train, y_train) -> Task``
 (see ``core.training.task``). To add a family, add one line.
 """
 
@@ -30,9 +30,10 @@ def builder(family: str) -> Callable[[dict, torch.Tensor | None], Task]:
     return getattr(importlib.import_module(module), name)
 
 
-def build_task(config: dict, x_train: torch.Tensor | None = None) -> Task:
-    """Build a task from its config (``config["family"]`` picks the builder)."""
+def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> Task:
+    """Build a task from its config (``config["family"]`` picks the builder); ``y_train``: the training labels,
+    for families that fit per-class tables (the channel-energy copula)."""
     family = config.get("family")
     if not isinstance(family, str):
         raise JetInputError("task config: missing 'family'")
-    return builder(family)(config, x_train)
+    return builder(family)(config, x_train, y_train)

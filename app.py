@@ -17,7 +17,8 @@ if str(ROOT) not in sys.path:
 
 from pages._common import data_sidebar, mark_entry  # noqa: E402
 
-st.set_page_config(page_title="Jet Diffusion Lab", page_icon=":material/blur_on:", layout="wide")
+# The favicon is a local file: a ":material/…:" favicon is fetched from fonts.gstatic.com by the browser.
+st.set_page_config(page_title="Jet Diffusion Lab", page_icon=str(ROOT / "assets" / "favicon.png"), layout="wide")
 
 PAGES = [
     st.Page("pages/jets.py", title="Jets", icon=":material/grid_on:", default=True),
@@ -26,6 +27,7 @@ PAGES = [
     st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/quantum_lab.py", title="Quantum lab", icon=":material/memory:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
 ]
 
 mark_entry()

@@ -6,19 +6,21 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from core.data.layout import CHANNELS, label_name
+from core.hosting import hosted
 from core.jobs import FINISHED, JobLimitError
-from core.jobs.sampling import SampleRequest, SampleResult, sampling_events
+from core.jobs.sampling import SampleResult, sampling_events
 from core.jobs.training import session_runs
+from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
 from core.viz.evaluation import observables_overlay
 from core.viz.export import samples_h5
-from core.viz.generation import distance_figure, reverse_animation
-from core.viz.images import image_grid
+from core.viz.generation import distance_figure, reverse_animation, swipe_figure, trajectory_figure
+from core.viz.images import image_grid, image_rows
+from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table
 from pages._common import (
     CHECKPOINTS,
     checkpoint_dirs,
@@ -26,6 +28,7 @@ from pages._common import (
     guard,
     jet_tensors,
     job_manager,
+    public_message,
     require_entry,
     session_id,
     show_figure,
@@ -73,7 +76,8 @@ def _choices() -> dict[str, str]:
     out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
     for run in session_runs(session_id()):
         out[f"trained here: {run.name}"] = str(run)
-    out[CUSTOM] = ""
+    if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
+        out[CUSTOM] = ""
     return out
 
 
@@ -83,12 +87,13 @@ def _result_view(result: SampleResult, job_id: str) -> None:
     titles = None
     if result.labels is not None:
         titles = [label_name(v) for v in result.labels[:16]]
-    cols = st.columns(3)
-    for c, name in enumerate(CHANNELS):
-        with cols[c]:
+    for c, tab in enumerate(st.tabs(list(CHANNELS))):
+        with tab:
             show_figure(
-                image_grid(x[:16], channel=c, ncols=4, titles=titles, title=f"{name} (log colour, GeV)", cell_px=105),
-                f"samples_{name}",
+                image_grid(
+                    x[:16], channel=c, ncols=8, titles=titles, title=f"{CHANNELS[c]} (log colour, GeV)", cell_px=150
+                ),
+                f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",
             )
     attrs = {"generated_by": result.info.get("checkpoint", ""), "sampler": result.request.sampler}
@@ -101,17 +106,24 @@ def _result_view(result: SampleResult, job_id: str) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
+    _real_vs_generated(x)
     traj = result.trajectory
     if traj is not None:
         st.subheader("Reverse process")
         show_figure(
             reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
         )
+        _trajectory_scrubber(traj)
     st.subheader("Physics distances to real jets, with their floor")
     report = _evaluate(job_id, x, result.labels, int(x.shape[-1]), max(400, 2 * len(x)))
-    table = pd.DataFrame([asdict(r) for r in report.rows])
+    table = metric_table({"model": report.rows})
     show_table(table, "generation_metrics", key="gen_table")
-    st.caption(f"N = {report.info.get('n')} jets per set; floor: {report.info.get('floor', '')}.")
+    st.caption(
+        f"N = {report.info.get('n')} jets per set. Beside each number, the real-vs-real floor: "
+        f"{report.info.get('floor', 'the same metric between two halves of the real jets')}. " + blank_note(table)
+    )
+    if x.shape[-1] <= 8:
+        st.caption(SMALL_IMAGE_CAVEAT)
     w1 = [asdict(r) for r in report.rows if r.metric.startswith(("W1", "FPD", "FID"))]
     show_figure(distance_figure(w1), "generation_distances", key="gen_dist")
     if report.observables_real:
@@ -120,6 +132,32 @@ def _result_view(result: SampleResult, job_id: str) -> None:
             "generated_observables",
             key="gen_obs",
         )
+
+
+def _real_vs_generated(x) -> None:
+    """Mean real and generated images per channel on one colour scale, and a divider to swipe between them."""
+    st.subheader("Real and generated, side by side")
+    real, _ = jet_tensors(int(x.shape[-1]), max_jets=max(400, len(x)), seed=1)
+    means = {f"real (mean of {len(real)})": real.mean(0), f"generated (mean of {len(x)})": x.mean(0)}
+    show_figure(image_rows(means, log=True, colour_title="<pT> [GeV]"), "real_vs_generated", key="gen_rvg")
+    c1, c2 = st.columns([1, 3])
+    channel = c1.radio("Channel to compare", CHANNELS, index=1, key="gen_swipe_ch")
+    what = c1.radio("Images", ["class means", "one jet each"], key="gen_swipe_what")
+    k = int(c1.number_input("Jet", 0, len(x) - 1, 0, key="gen_swipe_jet")) if what == "one jet each" else 0
+    pair = (real.mean(0), x.mean(0)) if what == "class means" else (real[k], x[k])
+    with c2:
+        show_figure(swipe_figure(*pair, channel=CHANNELS.index(channel)), "real_generated_swipe", key="gen_swipe")
+
+
+def _trajectory_scrubber(traj) -> None:
+    """x_t and the network's x0 estimate at every step for one jet of the recorded trajectory."""
+    n = int(traj.x0.shape[1])
+    jet = int(st.number_input("Jet of the recorded trajectory", 0, n - 1, 0, key="gen_traj_jet")) if n > 1 else 0
+    show_figure(trajectory_figure(traj.xt, traj.x0, traj.t, jet), "denoising_trajectory", key="gen_traj")
+    st.caption(
+        "Drag the slider: top, the state x_t the sampler holds before each step; bottom, its estimate of "
+        "the clean jet at that step. Each row keeps one colour range over all steps."
+    )
 
 
 def _progress() -> None:
@@ -142,15 +180,16 @@ def _progress() -> None:
 
 with guard("the Generate page"):
     choices = _choices()
-    if len(choices) == 1:
+    if len(choices) <= (0 if hosted() else 1):
         st.info(
             "No checkpoint is available yet: the shipped ones (checkpoints/) are missing from this build and this "
-            "session has trained none. Train one on the Train page, or give a checkpoint directory below."
+            "session has trained none. Train one on the Train page"
+            + ("." if hosted() else ", or give a checkpoint directory below.")
         )
     choice = st.selectbox("Checkpoint", list(choices), key="gen_choice")
-    path = (
-        choices[choice] or st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
-    )
+    path = choices.get(choice, "") if choice is not None else ""
+    if choice == CUSTOM and not hosted():
+        path = st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
     ckpt = None
     if path:
         ckpt = _checkpoint(path, _stamp(path))
@@ -166,36 +205,34 @@ with guard("the Generate page"):
 
 if ckpt is not None:
     with guard("sampling"):
-        quantum = ckpt.task.family == "quantum"
+        task = ckpt.task
         with st.form("gen_form"):
             c1, c2, c3 = st.columns(3)
-            if quantum:
-                sampler = c1.selectbox(
-                    "Sampler",
-                    ["born", "shots:1000", "shots:100"],
-                    key="gen_q_sampler",
-                    help="born: exact probabilities; shots:N: N measurements per jet",
-                )
-                steps = None
-                c2.caption(f"The model runs its {ckpt.task.hybrid_cfg.steps} trained reverse steps.")
-            else:
-                sampler = c1.selectbox(
-                    "Sampler",
-                    ["fast", "ddim", "ddpm"],
-                    key="gen_sampler",
-                    help="fast: DPM-Solver++(2M); ddim: deterministic; ddpm: ancestral",
-                )
+            sampler = c1.selectbox(
+                "Sampler", list(task.samplers), key="gen_sampler", help=help_of(SampleRequest, "sampler")
+            )
+            steps = shots = None
+            if task.default_sampler_steps is not None:
                 steps = int(
                     c2.number_input(
                         "Sampler steps",
                         1,
-                        int(ckpt.task.schedule.timesteps),
-                        min(20, int(ckpt.task.schedule.timesteps)),
+                        int(task.timesteps),
+                        min(int(task.default_sampler_steps), int(task.timesteps)),
                         key="gen_steps",
                     )
                 )
-            labels = ["mixed", "quark", "gluon", "unconditional"] if ckpt.task.conditional else ["unconditional"]
-            label = c3.selectbox("Label", labels, key="gen_label")
+            else:
+                c2.caption(f"The model runs its {task.timesteps} trained reverse steps.")
+            if "shots" in task.readouts:
+                shots = c2.selectbox(
+                    "Readout shots", [None, 1000, 100], key="gen_shots", format_func=lambda v: "exact" if v is None else str(v),
+                    help="exact Born probabilities, or that many measurements per state",
+                )  # fmt: skip
+            labels = ["mixed", "quark", "gluon", "unconditional"] if task.conditional else ["unconditional"]
+            # One widget per capability: a choice made for an unconditional model never carries over to a
+            # conditional one (which then starts at "mixed").
+            label = c3.selectbox("Label", labels, key=f"gen_label_{'cond' if task.conditional else 'uncond'}")
             guidance = float(
                 c1.number_input(
                     "Guidance weight",
@@ -204,7 +241,7 @@ if ckpt is not None:
                     1.0,
                     0.5,
                     key="gen_guidance",
-                    disabled=not ckpt.task.conditional or quantum,
+                    disabled=not task.takes_guidance,
                     help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes",
                 )
             )
@@ -216,7 +253,8 @@ if ckpt is not None:
                 checkpoint=path,
                 n=n,
                 sampler=sampler,
-                steps=steps,
+                sampler_steps=steps,
+                shots=shots,
                 label=None if label == "unconditional" else label,
                 guidance=guidance,
                 seed=seed,
@@ -236,6 +274,6 @@ with guard("the samples"):
     if job is not None:
         st.fragment(_progress, run_every=1.0 if job.running else None)()
         if job.status == "failed":
-            st.error(f"Sampling failed: {job.error}")
+            st.error(public_message(f"Sampling failed: {job.error}"))
         elif isinstance(job.last, SampleResult):
             _result_view(job.last, job.id)

@@ -8,12 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from core.data.layout import label_name
+from core.errors import JetInputError
 from core.jobs import FINISHED, JobLimitError
-from core.jobs.training import TrainRequest, directory_zip, start_training
-from core.quantum.task import data_qubits
-from core.training.registry import TASK_BUILDERS
+from core.jobs.training import directory_zip, start_training
+from core.requests import TrainRequest
+from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
-from core.viz.training import loss_figure, metrics_figure
+from core.viz.training import loss_figure, loss_title, metrics_figure
 from pages._common import (
     data_source,
     device_label,
@@ -25,6 +26,7 @@ from pages._common import (
     show_figure,
     show_table,
 )
+from pages._forms import field_widget
 
 require_entry()
 st.title("Train")
@@ -40,104 +42,60 @@ owner = session_id()
 limits = manager.limits
 
 
-def _request_form(kind: str) -> TrainRequest | None:
-    """The form; returns a request when 'Start' is pressed."""
+PAGE_DEFAULTS = {"max_jets": 2000, "metrics_every": 50}  # a hosted page trains on a subset and watches it
+
+
+def _family_options(family: str) -> dict:
+    """One widget per request field the family reads (``TRAIN_OPTIONS`` of its module), three per row."""
+    names = train_options(family)
+    cols = st.columns(3)
+    return {
+        name: field_widget(cols[i % 3], TrainRequest, name, key=f"train_{family}_{name}")
+        for i, name in enumerate(names)
+    }
+
+
+def _common_options() -> dict:
+    """The fields every family shares: steps (capped by the server's limit), batch, learning rate, jets, metrics."""
+    cols = st.columns(3)
+    max_steps = limits.max_steps or 100_000
+    steps_default = min(TrainRequest.steps, int(max_steps))
+    out = {
+        "steps": field_widget(
+            cols[0], TrainRequest, "steps", "train_steps", steps_default, f"Training steps (≤ {max_steps:,} here)"
+        ),
+        "batch_size": field_widget(cols[1], TrainRequest, "batch_size", "train_batch"),
+        "lr": field_widget(cols[2], TrainRequest, "lr", "train_lr"),
+        "max_jets": field_widget(cols[0], TrainRequest, "max_jets", "train_jets", PAGE_DEFAULTS["max_jets"]),
+        "metrics_every": field_widget(
+            cols[1], TrainRequest, "metrics_every", "train_every", PAGE_DEFAULTS["metrics_every"],
+            "Metrics and preview every … steps (0: never)",
+        ),
+        "seed": field_widget(cols[2], TrainRequest, "seed", "train_seed"),
+    }  # fmt: skip
+    out["preview_every"] = out["metrics_every"]
+    return out
+
+
+def _request_form(family: str) -> TrainRequest | None:
+    """The form; returns the ``TrainRequest`` when 'Start' is pressed (the CLI fills the same fields)."""
     with st.form("train_form"):
-        c1, c2, c3 = st.columns(3)
-        if kind == "classical":
-            family_label = c1.selectbox(
-                "Model", ["seed baseline (SimpleDiffusionCNN, 50 steps)", "U-Net DDPM"], key="train_family"
-            )
-            family = "seed-baseline" if family_label.startswith("seed") else "ddpm"
-            preset = c2.selectbox("U-Net preset", ["tiny", "small", "base"], key="train_preset", help="U-Net only")
-            schedule = c3.selectbox(
-                "Schedule",
-                ["linear", "cosine"],
-                key="train_schedule",
-                help="U-Net only (the seed baseline keeps its 50-step linear one)",
-            )
-            size = int(c1.selectbox("Image size", [32, 16, 64], key="train_size"))
-            quantum: dict = {}
-        else:
-            family, preset, schedule = "quantum", "tiny", "linear"
-            encoder = c1.selectbox("Encoder", ["amplitude", "frqi"], key="train_q_encoder")
-            size = int(
-                c2.selectbox(
-                    "Image size per channel",
-                    [8],
-                    key="train_q_size",
-                    help="8² = 64 pixels per channel on 6 qubits, or 3 × 8² = 192 on 8 (amplitude) or 9 (FRQI)",
-                )
-            )
-            layout_name = c3.selectbox(
-                "Qubit layout",
-                ["one state per channel", "3 channels in one state"],
-                key="train_q_layout",
-                help="amplitude only (FRQI always holds the 3 channels in one state): one state per channel is the "
-                "better model in benchmarks/bench_quantum.py",
-            )
-            layout = "per_channel" if layout_name.startswith("one") and encoder == "amplitude" else "joint"
-            layers = int(c1.number_input("Circuit layers", 1, 20, 6, key="train_q_layers"))
-            channel = c2.selectbox(
-                "Noise channel",
-                ["amplitude_damping", "depolarizing", "global_depolarizing"],
-                key="train_q_channel",
-                help="amplitude damping ends in |0…0⟩, which one ancilla per step can leave; depolarising ends in I/d",
-            )
-            q_steps = int(c3.number_input("Diffusion steps T", 1, 20, 4, key="train_q_T"))
-            ancillas = int(c1.number_input("Ancilla qubits", 0, 3, 1, key="train_q_anc"))
-            n_qubits = data_qubits(encoder, size, layout)
-            st.caption(
-                f"{n_qubits} data qubits"
-                + (" per channel state" if layout == "per_channel" else "")
-                + f" + {ancillas} ancilla(s); "
-                + (
-                    "the three channel energies of each jet stay classical numbers (drawn per class when sampling)."
-                    if encoder == "amplitude"
-                    else "the energy scale of each jet stays a classical number."
-                )
-            )
-            quantum = {
-                "encoder": encoder,
-                "size": size,
-                "layers": layers,
-                "channel": channel,
-                "steps": q_steps,
-                "ancillas": ancillas,
-                "layout": layout,
-            }
-        max_steps = limits.max_steps or 100_000
-        steps = int(
-            c2.number_input(
-                f"Training steps (≤ {max_steps:,} here)", 1, int(max_steps), min(200, int(max_steps)), key="train_steps"
-            )
-        )
-        batch = int(c3.number_input("Batch size", 1, 512, 32, key="train_batch"))
-        lr = float(c1.number_input("Learning rate", 1e-6, 1e-1, 5e-4, format="%.0e", key="train_lr"))
-        jets = int(c2.number_input("Jets used (seeded subset)", 20, 100_000, 2000, step=100, key="train_jets"))
-        every = int(c3.number_input("Metrics and preview every … steps (0: never)", 0, 100_000, 50, key="train_every"))
+        options = _family_options(family)
+        summary = getattr(family_module(family), "request_summary", None)
+        if summary is not None:
+            try:
+                st.caption(summary(TrainRequest(family=family, **options)))
+            except JetInputError as err:  # e.g. qubits that the encoder cannot hold: say so, keep the form
+                st.warning(str(err))
+        common = _common_options()
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if not submitted:
         return None
-    req = TrainRequest(
-        family=family,
-        size=size if kind == "classical" else 32,
-        steps=steps,
-        batch_size=batch,
-        lr=lr,
-        preset=preset,
-        schedule=schedule,
-        quantum=quantum,
-        metrics_every=every,
-        preview_every=every,
-    )
-    st.session_state["train_jets_used"] = jets
-    return req
+    return TrainRequest(family=family, **options, **common)
 
 
 def _start(req: TrainRequest) -> None:
-    jets = int(st.session_state.get("train_jets_used", 2000))
-    x, y = jet_tensors(req.size, max_jets=jets)
+    x, y = jet_tensors(req.task_config()["size"], max_jets=req.max_jets)
     start_training(manager, owner, req, x, y, data_name=str(st.session_state.get("data_name", "")))
     st.rerun()
 
@@ -176,7 +134,11 @@ def _live_view() -> None:
         m[2].metric("Images / s", f"{last.images_per_s:,.0f}")
         m[3].metric("Epoch", f"{last.epoch:.2f}")
     show_figure(
-        loss_figure([e.step for e in events], [e.loss for e in events]),
+        loss_figure(
+            [e.step for e in events],
+            [e.loss for e in events],
+            y_title=loss_title(job.meta.get("request", {}).get("family")),
+        ),
         "training_loss",
         key="train_loss",
         png=not job.running,
@@ -210,13 +172,17 @@ with guard("the Train page"):
         f"{'no time limit' if limits.max_seconds is None else f'{limits.max_seconds:.0f} s'} per job, "
         f"{limits.max_concurrent} jobs at once ({manager.running_count()} running)."
     )
-    kind = st.radio("Model kind", ["classical", "quantum"], horizontal=True, key="train_kind", disabled=running)
-    if data_source() is None:
-        pass  # the data set's problem is shown; training waits for a usable one
-    elif kind == "quantum" and "quantum" not in TASK_BUILDERS:
-        st.warning("The quantum model is not registered in this build (core.training.registry); train a classical one.")
-    else:
-        req = _request_form(kind)
+    families = sorted(TASK_BUILDERS)
+    family = st.selectbox(
+        "Model",
+        families,
+        index=families.index(TrainRequest.family),
+        format_func=family_title,
+        key="train_family",
+        disabled=running,
+    )
+    if data_source() is not None:  # else the data set's problem is shown; training waits for a usable one
+        req = _request_form(family)
         if req is not None:
             if running:
                 st.error("A job is already running in this session: stop it first.")

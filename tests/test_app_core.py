@@ -79,7 +79,7 @@ def test_limits_from_environment(monkeypatch):
 
 
 def test_held_out_split_is_seeded_and_disjoint():
-    from core.jobs.training import split_held_out
+    from core.training.prepare import split_held_out
 
     x = torch.arange(100.0).view(100, 1, 1, 1).expand(100, 3, 2, 2)
     y = torch.arange(100) % 2
@@ -225,7 +225,7 @@ def test_bloch_path_shrinks_to_the_centre_under_depolarising():
 
 
 def test_amplitude_fidelity_is_the_state_overlap():
-    from core.jobs.compare import amplitude_fidelity
+    from core.metrics.compare import amplitude_fidelity
     from core.quantum.encoders import make_encoder
 
     rng = torch.Generator().manual_seed(0)
@@ -239,7 +239,7 @@ def test_amplitude_fidelity_is_the_state_overlap():
 
 def test_live_metrics_on_a_fresh_model():
     from core.diffusion.task import default_config
-    from core.jobs.live_metrics import make_metrics_fn
+    from core.metrics.live import make_metrics_fn
     from core.training.registry import build_task
 
     gen = torch.Generator().manual_seed(0)
@@ -267,7 +267,7 @@ def test_qiskit_survives_short_lived_script_threads(tmp_path):
         f"sys.path.insert(0, {str(root)!r})\n"
         "def run(i):\n"
         "    if i == 0:\n"
-        "        from core.jobs.qiskit_thread import ensure_qiskit_thread\n"
+        "        from core.quantum.qiskit_thread import ensure_qiskit_thread\n"
         "        assert ensure_qiskit_thread()\n"
         "    from qiskit import QuantumCircuit\n"
         "    QuantumCircuit(3).ry(0.1, 0)\n"

@@ -13,21 +13,7 @@ import torch
 
 from core.errors import JetInputError
 from core.jobs.runner import EventFactory
-
-
-@dataclass
-class SampleRequest:
-    """What the Generate page asks for."""
-
-    checkpoint: str
-    n: int = 32
-    sampler: str = "fast"
-    steps: int | None = 20
-    label: str | None = "mixed"
-    guidance: float = 1.0
-    seed: int = 0
-    batch_size: int = 32
-    trajectory_n: int = 4
+from core.requests import SampleRequest
 
 
 @dataclass
@@ -65,8 +51,11 @@ def sampling_events(req: SampleRequest, device: str = "cpu") -> EventFactory:
                 return
             k = min(req.batch_size, req.n - start)
             parts.append(
-                sample_images(ckpt, k, req.sampler, req.steps, req.label, req.guidance, req.seed + start, device)
-            )
+                sample_images(
+                    ckpt, k, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed + start, device,
+                    shots=req.shots,
+                )
+            )  # fmt: skip
             yield SampleProgress(start + k, req.n)
         samples = torch.cat(parts)
         if labels is not None and req.label == "mixed":
@@ -74,8 +63,9 @@ def sampling_events(req: SampleRequest, device: str = "cpu") -> EventFactory:
         traj = None
         if req.trajectory_n > 0 and not stop.is_set():
             traj = sample_trajectory(
-                ckpt, min(req.trajectory_n, req.n), req.sampler, req.steps, req.label, req.guidance, req.seed, device
-            )
+                ckpt, min(req.trajectory_n, req.n), req.sampler, req.sampler_steps, req.label, req.guidance, req.seed,
+                device, shots=req.shots,
+            )  # fmt: skip
         info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}
         if hasattr(ckpt.task, "schedule"):
             info["alpha_bar"] = ckpt.task.schedule.alpha_bar.double().numpy()

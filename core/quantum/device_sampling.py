@@ -26,7 +26,8 @@ class PreparedChain:
     """A model's reverse chain transpiled for one device, with what transpiling cost."""
 
     backend: str
-    transpiled: object  # qiskit.QuantumCircuit (parameterised, no measurements)
+    transpiled: object  # qiskit.QuantumCircuit (parameterised, no measurements) on all the device's qubits
+    measured: list[int]  # physical qubit of each data qubit at the end of the chain
     chain: devices.CircuitStats  # the whole chain (T steps, resets and re-noising)
     step: devices.CircuitStats  # one reverse step (the PQC at t = T) on its own
     data_qubits: int
@@ -51,11 +52,10 @@ def prepare(model, backend_name: str, seed: int = 0) -> PreparedChain:
     if backend.num_qubits < need:
         raise JetInputError(f"backend {name!r}: {backend.num_qubits} qubits, the model needs {need}")
     template, _ = chain_template(model, measure=False)
-    transpiled = devices.transpile_for(template, backend, seed)
-    step = devices.transpile_for(reverse_circuit(model, model.cfg.steps), backend, seed)
-    return PreparedChain(
-        name, transpiled, devices.circuit_stats(transpiled), devices.circuit_stats(step), model.cfg.data_qubits
-    )
+    transpiled, final = devices.transpile_for(template, backend, seed)
+    step, _ = devices.transpile_for(reverse_circuit(model, model.cfg.steps), backend, seed)
+    n = model.cfg.data_qubits
+    return PreparedChain(name, transpiled, final[:n], devices.circuit_stats(transpiled), devices.circuit_stats(step), n)
 
 
 def noise_label(kind: str, level: float) -> str:
@@ -70,7 +70,7 @@ def device_probabilities(
     cond = task.row_labels(labels)
     z = torch.randn(len(cond), net.cfg.latent, generator=g)
     noise = devices.noise_for(prepared.backend, kind, level)
-    return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.data_qubits, noise, shots, seed)
+    return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.measured, noise, shots, seed)
 
 
 def sample_on_device(

@@ -218,6 +218,13 @@ class TrainRequest(Request):
         group=DIFFUSION,
         label="Prediction target",
     )
+    no_energy_condition: bool = option(
+        False,
+        "ddpm: generate the channel energies with the image (default: draw them from the per-class copula of "
+        "core.data.energies and condition the network on them)",
+        group=DIFFUSION,
+        label="Without energy condition",
+    )
     # The hybrid quantum model.
     encoder: str = option(
         "amplitude",

@@ -18,6 +18,7 @@ from core.viz.images import channel_images
 from core.viz.noising import Curve, process_animation
 from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward, valid_channels
 from pages._common import checkpoint_dirs, guard, jet_tensors, require_entry, session_id, show_figure, show_table
+from pages._device_noise import device_noise_section
 
 require_entry()
 st.title("Quantum lab")
@@ -199,3 +200,5 @@ with guard("the reverse circuit"):
             )
             with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
                 st.code(circuit_text(qc), language=None)
+
+device_noise_section()

@@ -231,6 +231,7 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     table = at.dataframe[0].value
     assert {"metric", "model", "floor"} <= set(table.columns)
     assert any(m.startswith("W1 jet mass") for m in table["metric"])
+    assert {"two-sample AUC (observables)", "two-sample AUC (pixels)"} <= set(table["metric"])
     assert charts(at) >= 5  # three channel grids, reverse process, distances, observables
 
 

@@ -4,7 +4,7 @@ Part 1 (quality): every model trains for the same wall-clock budget on the same 
 generates ``--n`` jets per class; ``core.metrics.report.evaluate_sets`` compares them with held-out
 real jets (physics W1 per observable, FPD, with the real-vs-real floor). All models generate a jet
 *shape*; the classical energies are drawn the same way for every model (by default the three channel
-energies from the per-class copula of ``core.quantum.energies``; ``--energy total`` draws one total and
+energies from the per-class copula of ``core.data.energies``; ``--energy total`` draws one total and
 lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets keep
 their multiplicity) turns shapes into images.
 
@@ -28,9 +28,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.data.readers import load_tensors  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
-from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.quantum.hybrid import sample_states  # noqa: E402
 from core.quantum.sim import shot_frequencies  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402

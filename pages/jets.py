@@ -11,9 +11,9 @@ import streamlit as st
 
 from core.data.layout import CHANNELS, UNLABELLED, VALID_LABELS, label_from_name, label_name
 from core.data.observables import LABELS as OBS_LABELS
-from core.viz.images import channel_images, class_average_images, observable_histograms
-from core.viz.stats import class_overview
-from pages._common import data_path, data_source, file_stamp, guard, open_cached, require_entry, show_figure, show_table
+from core.viz.images import channel_images, class_average_images, observable_histograms, pool_for_display
+from core.viz.stats import file_overview, seeded_subset
+from pages._common import data_path, data_source, file_stamp, guard, require_entry, show_figure, show_table
 
 require_entry()
 st.title("Jets")
@@ -25,7 +25,7 @@ st.caption(
 
 @st.cache_resource(show_spinner="Averaging images and computing observables…", max_entries=16)
 def _overview(path: str | None, stamp: float, index: tuple[int, ...]):
-    return class_overview(open_cached(path, stamp), np.asarray(index, dtype=np.int64))
+    return file_overview(path, stamp, index)  # the default selection is ready before the first visitor
 
 
 def _selection(src) -> np.ndarray:
@@ -64,11 +64,24 @@ with guard("the Jets page"):
             st.warning("No jet passes these filters: widen the pT range or pick a class.")
         else:
             st.subheader("One jet at a time")
-            c1, c2 = st.columns([3, 1])
+            c1, c2, c3 = st.columns([3, 1, 1])
             pos = c1.slider("Jet", 1, int(index.size), 1, key="jets_pos") if index.size > 1 else 1
             log = c2.radio("Colour scale", ["linear", "log"], index=1, horizontal=True, key="jets_log") == "log"
             i = int(index[pos - 1])
             image = src.images([i])[0].transpose(2, 0, 1)
+            factor = 5 if src.image_size == 125 else (2 if src.image_size >= 64 else 1)
+            coarse = f"{src.image_size // factor}² (sums of {factor}×{factor})"
+            shown = (
+                c3.radio(
+                    "Pixels shown",
+                    [coarse, f"native {src.image_size}²"],
+                    key="jets_pool",
+                    help="A jet lights a few dozen of its pixels: summing blocks (energy conserving) makes them "
+                    "legible; the native view shows every detector cell.",
+                )
+                if factor > 1
+                else "native"
+            )
             label = label_name(src.y[i])
             cols = st.columns(5)
             cols[0].metric("Class", label)
@@ -78,7 +91,8 @@ with guard("the Jets page"):
             if src.m0 is not None:
                 cols[3].metric("Jet mass", f"{float(src.m0[i]):.1f} GeV")
             cols[4].metric("Σ pT (ECAL+HCAL)", f"{float(image[1:].sum()):.1f} GeV")
-            fig = channel_images(image, log=log, title=f"jet {i} ({label})")
+            pooled, axis = pool_for_display(image, factor if shown == coarse else 1)
+            fig = channel_images(pooled, log=log, title=f"jet {i} ({label}), {shown}", axis=axis, height=440)
             show_figure(fig, f"jet_{i}_channels", key="jet_one")
 
             st.subheader("Average image and observables per class")
@@ -89,7 +103,7 @@ with guard("the Jets page"):
                 if n_max > 50
                 else n_max
             )
-            subset = np.sort(np.random.default_rng(0).choice(index, size=n_use, replace=False))
+            subset = seeded_subset(index, n_use, seed=0)
             means, obs, y = _overview(data_path(), file_stamp(data_path()), tuple(int(k) for k in subset))
             log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
             show_figure(class_average_images(means, log=log_avg), "average_images", key="jets_avg")

@@ -10,14 +10,15 @@ import streamlit as st
 from core.data.layout import CHANNELS, label_from_name, label_name
 from core.jobs.training import session_runs
 from core.quantum import sim
-from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
+from core.quantum.channels import NoiseSchedule
 from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
 from core.quantum.export import reverse_circuit
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
 from core.viz.noising import Curve, process_animation
-from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward
+from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward, valid_channels
 from pages._common import checkpoint_dirs, guard, jet_tensors, require_entry, session_id, show_figure, show_table
+from pages._device_noise import device_noise_section
 
 require_entry()
 st.title("Quantum lab")
@@ -88,7 +89,12 @@ with guard("the noise channel"):
     if enc is not None:
         st.subheader("A noise channel on one qubit and on the whole state")
         d1, d2, d3 = st.columns(3)
-        channel = d1.selectbox("Channel", list(CHANNEL_NAMES), key="qlab_channel")
+        channel = d1.selectbox(
+            "Channel",
+            valid_channels(enc),
+            key=f"qlab_channel_{encoder_name}",
+            help="global depolarising acts on one register: not offered for encoders that split the jet into blocks",
+        )
         steps = int(d2.number_input("Steps", 2, 50, 10, key="qlab_steps"))
         qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
         schedule = NoiseSchedule(channel, steps)
@@ -177,3 +183,5 @@ with guard("the reverse circuit"):
             )
             with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
                 st.code(circuit_text(qc), language=None)
+
+device_noise_section()

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data.layout import CHANNELS
+from core.hosting import hosted
 from core.viz.runs import find_runs, load_preview, overlay_figure, preview_at, runs_grid, runs_table
 from pages._common import CHECKPOINTS, ROOT, device, guard, require_entry, session_id, show_figure, show_table
 
@@ -29,7 +30,8 @@ def _runs(session: str):
     cli = os.environ.get("JETLAB_CLI_RUNS") or str(ROOT / "runs")
     found = find_runs(CHECKPOINTS, "shipped", depth=1)
     found += find_runs(RUNS_DIR / session[:16], "this session", depth=1)
-    found += find_runs(cli, "command line", depth=2)
+    if not hosted():  # a hosted dashboard shows a visitor only the shipped runs and their own
+        found += find_runs(cli, "command line", depth=2)
     return found
 
 

@@ -168,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
     if args.inception_jets < 0:
         raise JetInputError(f"--inception-jets: must be 0 or more, got {args.inception_jets}")
     out = Path(args.out) if args.out else None
+    if out is not None:
+        from core.outputs import check_output_dir
+
+        inputs = {"--generated": args.generated, "--real": args.real, "--checkpoint": args.checkpoint}
+        check_output_dir("--out", out, inputs)  # before any work: never over an input or into a checkpoint
     if args.checkpoint:
         if out is None:
             raise JetInputError("--checkpoint: give --out DIR for the sampled jets")

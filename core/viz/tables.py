@@ -19,6 +19,10 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     ("FPD", "Fréchet distance of the standardised observables, extrapolated to N → ∞ (can be < 0: read as 0 ± error)"),
     ("W1", "earth mover's distance between real and generated distributions of this observable, in its unit"),
     ("classifier:", "fraction of jets the jet classifier gives the intended class; floor column: real jets"),
+    (
+        "two-sample AUC",
+        "ROC AUC of a classifier trained to tell generated from real jets (k-fold): 0.5 = indistinguishable",
+    ),
     ("SSIM", "structural similarity to the clean jet, 1 = identical"),
     ("PSNR", "peak signal-to-noise ratio to the clean jet in dB, higher is closer"),
     ("fidelity (amplitude", "overlap |<a|b>|² of the amplitude-encoded clean and reconstructed jets, 1 = same"),

@@ -79,6 +79,8 @@ def test_generate_thumbnails_are_square_and_large():
     for k in range(16):
         suffix = "" if k == 0 else str(k + 1)
         assert fig.layout[f"yaxis{suffix}"].scaleanchor == f"x{suffix}"  # square pixels in every cell
+    core = image_grid(torch.rand(2, 3, 32, 32), ncols=2, crop=0.5)
+    assert np.asarray(core.data[0].z).shape == (16, 16)  # zoomed to the jet core: the central half of each side
 
 
 def test_noising_panels_have_axes_and_a_colour_range_from_the_data():

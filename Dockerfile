@@ -53,4 +53,5 @@ EXPOSE 8501
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
     CMD curl -fsS "http://localhost:${STREAMLIT_SERVER_PORT:-8501}/_stcore/health" || exit 1
 
-CMD ["python", "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.address=0.0.0.0"]
+# scripts/serve.py imports and warms the app's caches, then runs `streamlit run app.py` in the same process.
+CMD ["python", "scripts/serve.py", "--server.headless=true", "--server.address=0.0.0.0"]

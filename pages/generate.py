@@ -134,30 +134,35 @@ def _result_view(result: SampleResult, job_id: str) -> None:
         )
 
 
+@st.fragment
 def _real_vs_generated(x) -> None:
-    """Mean real and generated images per channel on one colour scale, and a divider to swipe between them."""
-    st.subheader("Real and generated, side by side")
-    real, _ = jet_tensors(int(x.shape[-1]), max_jets=max(400, len(x)), seed=1)
-    means = {f"real (mean of {len(real)})": real.mean(0), f"generated (mean of {len(x)})": x.mean(0)}
-    show_figure(image_rows(means, log=True, colour_title="<pT> [GeV]"), "real_vs_generated", key="gen_rvg")
-    c1, c2 = st.columns([1, 3])
-    channel = c1.radio("Channel to compare", CHANNELS, index=1, key="gen_swipe_ch")
-    what = c1.radio("Images", ["class means", "one jet each"], key="gen_swipe_what")
-    k = int(c1.number_input("Jet", 0, len(x) - 1, 0, key="gen_swipe_jet")) if what == "one jet each" else 0
-    pair = (real.mean(0), x.mean(0)) if what == "class means" else (real[k], x[k])
-    with c2:
-        show_figure(swipe_figure(*pair, channel=CHANNELS.index(channel)), "real_generated_swipe", key="gen_swipe")
+    """Mean real and generated images per channel on one colour scale, and a divider to swipe between them
+    (a fragment: its controls rerun only this part)."""
+    with guard("real vs generated"):
+        st.subheader("Real and generated, side by side")
+        real, _ = jet_tensors(int(x.shape[-1]), max_jets=max(400, len(x)), seed=1)
+        means = {f"real (mean of {len(real)})": real.mean(0), f"generated (mean of {len(x)})": x.mean(0)}
+        show_figure(image_rows(means, log=True, colour_title="<pT> [GeV]"), "real_vs_generated", key="gen_rvg")
+        c1, c2 = st.columns([1, 3])
+        channel = c1.radio("Channel to compare", CHANNELS, index=1, key="gen_swipe_ch")
+        what = c1.radio("Images", ["class means", "one jet each"], key="gen_swipe_what")
+        k = int(c1.number_input("Jet", 0, len(x) - 1, 0, key="gen_swipe_jet")) if what == "one jet each" else 0
+        pair = (real.mean(0), x.mean(0)) if what == "class means" else (real[k], x[k])
+        with c2:
+            show_figure(swipe_figure(*pair, channel=CHANNELS.index(channel)), "real_generated_swipe", key="gen_swipe")
 
 
+@st.fragment
 def _trajectory_scrubber(traj) -> None:
-    """x_t and the network's x0 estimate at every step for one jet of the recorded trajectory."""
-    n = int(traj.x0.shape[1])
-    jet = int(st.number_input("Jet of the recorded trajectory", 0, n - 1, 0, key="gen_traj_jet")) if n > 1 else 0
-    show_figure(trajectory_figure(traj.xt, traj.x0, traj.t, jet), "denoising_trajectory", key="gen_traj")
-    st.caption(
-        "Drag the slider: top, the state x_t the sampler holds before each step; bottom, its estimate of "
-        "the clean jet at that step. Each row keeps one colour range over all steps."
-    )
+    """x_t and the network's x0 estimate at every step for one jet of the recorded trajectory (a fragment)."""
+    with guard("the denoising trajectory"):
+        n = int(traj.x0.shape[1])
+        jet = int(st.number_input("Jet of the recorded trajectory", 0, n - 1, 0, key="gen_traj_jet")) if n > 1 else 0
+        show_figure(trajectory_figure(traj.xt, traj.x0, traj.t, jet), "denoising_trajectory", key="gen_traj")
+        st.caption(
+            "Drag the slider: top, the state x_t the sampler holds before each step; bottom, its estimate of "
+            "the clean jet at that step. Each row keeps one colour range over all steps."
+        )
 
 
 def _progress() -> None:

@@ -89,8 +89,11 @@ with guard("the Forward noising page"):
             )
         )
 
-with guard("the quantum forward process"):
-    if src is not None:
+
+@st.fragment
+def _quantum_section(jet: int) -> None:
+    """The quantum forward process of the chosen jet; a fragment, so its widgets rerun only this part."""
+    with guard("the quantum forward process"):
         st.subheader("Quantum forward process")
         st.caption(
             "The jet is downsampled to 8×8 per channel (energy conserving) and encoded as a quantum state; "
@@ -134,3 +137,7 @@ with guard("the quantum forward process"):
                 "Dephasing channels leave the Born probabilities unchanged: the measured image does not change, "
                 "only the coherences (purity, fidelity) decay."
             )
+
+
+if src is not None:
+    _quantum_section(jet)

@@ -240,9 +240,12 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     cols = list(table.columns)
     assert cols[:3] == ["metric", "model", "floor (real vs real)"] and "meaning" in cols  # floor beside each value
     assert any(m.startswith("W1 jet mass") for m in table["metric"]) and table["meaning"].str.len().gt(0).all()
+    assert {"two-sample AUC (observables)", "two-sample AUC (pixels)"} <= set(table["metric"])
     # three channel grids, real vs generated, swipe, reverse process, trajectory scrubber, distances, observables
     assert charts(at) >= 9
-    assert any(s.get("title", {}).get("text", "").startswith("Denoising trajectory") for s in map(_layout, charts_of(at)))
+    assert any(
+        s.get("title", {}).get("text", "").startswith("Denoising trajectory") for s in map(_layout, charts_of(at))
+    )
 
 
 def test_train_page_builds_the_same_request(monkeypatch, data_path):

@@ -19,6 +19,10 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     ("FPD", "Fréchet distance of the standardised observables, extrapolated to N → ∞ (can be < 0: read as 0 ± error)"),
     ("W1", "earth mover's distance between real and generated distributions of this observable, in its unit"),
     ("classifier:", "fraction of jets the jet classifier gives the intended class; floor column: real jets"),
+    (
+        "two-sample AUC",
+        "ROC AUC of a classifier trained to tell generated from real jets (k-fold): 0.5 = indistinguishable",
+    ),
     ("SSIM", "structural similarity to the clean jet, 1 = identical"),
     ("PSNR", "peak signal-to-noise ratio to the clean jet in dB, higher is closer"),
     ("fidelity (amplitude", "overlap |<a|b>|² of the amplitude-encoded clean and reconstructed jets, 1 = same"),
@@ -74,6 +78,9 @@ def metric_table(reports: Mapping[str, Sequence], with_meaning: bool = True) -> 
     df = pd.DataFrame(list(table.values()))
     if "note" in df:
         df["note"] = df["note"].fillna("")
+    for col in ("unit", "note"):  # an empty text column only widens the table
+        if col in df and not df[col].fillna("").astype(str).str.len().any():
+            df = df.drop(columns=col)
     last = [c for c in ("unit", "note", "meaning") if c in df]
     return df[["metric"] + [c for c in df if c not in ("metric", *last)] + last]
 

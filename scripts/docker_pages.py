@@ -30,6 +30,35 @@ def visit(page) -> str:
     return "ok"
 
 
+def upload_attack(browser, base: str) -> str:
+    """Hosted: no 'File path' choice; an upload whose X_jets is stored in /etc/passwd is refused naming the upload."""
+    import tempfile
+    from pathlib import Path
+
+    import h5py
+    import numpy as np
+
+    evil = Path(tempfile.mkdtemp()) / "evil.h5"
+    with h5py.File(evil, "w") as f:
+        f.create_dataset("X_jets", shape=(2, 8, 8, 3), dtype="f4", external=[("/etc/passwd", 0, h5py.h5f.UNLIMITED)])
+        f["y"] = np.array([1.0, 0.0])
+    page = browser.new_context().new_page()
+    page.goto(base + "/", wait_until="domcontentloaded", timeout=120_000)
+    visit(page)
+    if page.get_by_text("File path", exact=True).count():
+        return "the sidebar offers 'File path'"
+    page.get_by_text("Upload", exact=True).first.click()
+    page.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
+    page.set_input_files("input[type=file]", str(evil))
+    alert = page.locator("[data-testid='stAlert']", has_text="external file")
+    alert.first.wait_for(timeout=120_000)
+    text = " ".join(alert.all_inner_texts())
+    html = page.content()
+    if "evil.h5" not in text or "/tmp" in text or "root:x:" in html:
+        return f"upload message leaks or misnames: {text!r}"
+    return "ok"
+
+
 def main(base: str, sessions: int) -> int:
     failures = []
     with sync_playwright() as p:
@@ -47,6 +76,11 @@ def main(base: str, sessions: int) -> int:
         print(
             f"{sessions} session(s): {len(PAGES)} pages each in {time.time() - t0:.0f} s; failures: {failures or 'none'}"
         )
+        if sessions == 1:
+            attack = upload_attack(browser, base)
+            print(f"hosted upload of an external-storage file (/etc/passwd): {attack}")
+            if attack != "ok":
+                failures.append(attack)
         browser.close()
     return 1 if failures else 0
 

@@ -51,6 +51,14 @@ def _circuit(jet: int, encoder: str, size: int, order: str | None) -> tuple[int,
     return qc.num_qubits, qc.depth(), circuit_text(qc)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _reverse_drawing(path: str, t: int, label: str, seed: int, channel: int) -> tuple[int, str]:
+    """Depth and text drawing of a quantum model's reverse circuit at step t (cached: every rerun of the page
+    would otherwise rebuild and draw it)."""
+    qc = reverse_circuit(_checkpoint(path).ema, t, label_from_name(label), seed=seed, channel=channel)
+    return qc.depth(), circuit_text(qc)
+
+
 jet, small, enc, encoded = 0, None, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
@@ -192,13 +200,13 @@ with guard("the reverse circuit"):
             channel = 0
             if cfg.classes > 2:  # one state per channel: each channel has its own condition
                 channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
-            qc = reverse_circuit(ckpt.ema, t, label_from_name(lab), seed=z_seed, channel=channel)
+            depth, drawing = _reverse_drawing(options[label], t, lab, z_seed, channel)
             st.markdown(
                 f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
                 f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "
                 f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
             )
-            with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
-                st.code(circuit_text(qc), language=None)
+            with st.expander(f"Circuit at t = {t} (depth {depth})", expanded=False):
+                st.code(drawing, language=None)
 
 device_noise_section()

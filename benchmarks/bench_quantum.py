@@ -396,6 +396,9 @@ def shots_and_correlations(args, ckpt, real, y_real) -> dict:
         {"set": "real", **width_correlations(real)},
         {"set": "generated (Born)", **width_correlations(gen)},
     ]
+    for lab, name in ((1, "quark"), (0, "gluon")):  # within a class: what the class mixture does not explain
+        corr.append({"set": f"real {name}s", **width_correlations(real[y_real == lab])})
+        corr.append({"set": f"generated {name}s", **width_correlations(gen[labels == lab])})
     print("\n# channel-width correlations (Pearson, over jets)")
     print(_md(corr, ["set", "Tracks-ECAL", "ECAL-HCAL", "Tracks-HCAL"]), flush=True)
     return {"shots": rows, "correlations": corr}

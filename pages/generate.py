@@ -87,11 +87,23 @@ def _result_view(result: SampleResult, job_id: str) -> None:
     titles = None
     if result.labels is not None:
         titles = [label_name(v) for v in result.labels[:16]]
+    zoom = st.toggle(
+        "Zoom to the jet core (the central half of Δη and Δφ)",
+        value=True,
+        key="gen_zoom",
+        help="R = 0.4 jets deposit nearly all their energy there; off: the whole image, stray deposits included",
+    )
     for c, tab in enumerate(st.tabs(list(CHANNELS))):
         with tab:
             show_figure(
                 image_grid(
-                    x[:16], channel=c, ncols=8, titles=titles, title=f"{CHANNELS[c]} (log colour, GeV)", cell_px=150
+                    x[:16],
+                    channel=c,
+                    ncols=8,
+                    titles=titles,
+                    title=f"{CHANNELS[c]} (log colour, GeV)" + (", core" if zoom else ""),
+                    cell_px=150,
+                    crop=0.5 if zoom else 1.0,
                 ),
                 f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",

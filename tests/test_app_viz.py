@@ -255,3 +255,14 @@ def test_real_vs_generated_rows_share_one_colour_scale_per_channel():
 def test_offline_favicon_is_a_local_file():
     text = (ROOT / "app.py").read_text()
     assert 'page_icon=":material' not in text and (ROOT / "assets" / "favicon.png").exists()
+
+
+def test_warm_start_survives_a_bad_data_set(monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("jetlab_serve", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    monkeypatch.setenv("JETLAB_DATA", "/no/such/file.h5")
+    assert serve.warm_up() >= 0  # the server still starts; the page reports the file
+    assert "warm-up skipped the data set" in capsys.readouterr().out

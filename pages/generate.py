@@ -12,7 +12,6 @@ import streamlit as st
 from core.data.layout import CHANNELS, label_name
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.sampling import SampleResult, sampling_events
-from core.jobs.training import session_runs
 from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
@@ -22,11 +21,11 @@ from core.viz.generation import distance_figure, reverse_animation
 from core.viz.images import image_grid
 from pages._common import (
     CHECKPOINTS,
-    checkpoint_dirs,
     device,
     guard,
     jet_tensors,
     job_manager,
+    model_checkpoints,
     require_entry,
     session_id,
     show_figure,
@@ -71,9 +70,7 @@ def _evaluate(job_id: str, _samples, _labels, size: int, n_real: int):
 
 
 def _choices() -> dict[str, str]:
-    out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
-    for run in session_runs(session_id()):
-        out[f"trained here: {run.name}"] = str(run)
+    out = model_checkpoints()
     out[CUSTOM] = ""
     return out
 

@@ -327,9 +327,13 @@ def tiny_models(data_path, runs_dir):
 
 def test_compare_page_side_by_side(data_path, tiny_models):
     at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=4)
+    options = at.selectbox(key="cmp_a").options
+    trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
+    at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
+    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
     assert_clean(at)
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["classical", "quantum"]
+    assert list(table["model"]) == ["A", "B"] and list(table["family"]) == ["seed-baseline", "quantum"]
     assert (table["parameters"] > 0).all()
     assert table["fidelity (amplitude-encoded)"].between(0, 1.0001).all()
     assert 0 <= table["state fidelity"].iloc[1] <= 1.0001
@@ -339,7 +343,7 @@ def test_compare_page_side_by_side(data_path, tiny_models):
 def test_compare_page_without_models_and_bad_data(runs_dir):
     at = make_app("pages/compare.py", None, jetlab_session="nobody")
     assert not at.exception
-    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_classical").options):
+    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_a").options):
         assert any("No checkpoint is available" in i.value for i in at.info)
     at = make_app("pages/compare.py", "/no/such/file.h5", jetlab_session="nobody")
     assert not at.exception

@@ -7,6 +7,7 @@ back to GeV with the inverse transform, negative GeV clamped to 0.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -239,30 +240,52 @@ class DiffusionTask:
             final=self.to_gev(x).cpu(),
         )
 
-    def reconstruct(
+    def reconstructor(
         self,
         net: nn.Module,
-        x0: torch.Tensor,
-        t: int,
-        *,
         labels: torch.Tensor | None = None,
         sampler: str = "ddim",
         steps: int | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Noise GeV images to step ``t`` with q(xt | x0), then run the reverse process back: the SSIM/PSNR pair."""
+    ):
+        """This model as a ``core.metrics.reconstruct.Reconstructor`` (SSIM / PSNR of reconstructions).
+
+        One-step: the network's x0 prediction (clipped as its samplers clip it). Reverse: ``sampler`` started
+        at t with ``steps`` network evaluations (default: the sampler's, at most t + 1). ``labels`` (N,)
+        condition a class-conditional model on the jets' true labels. Images go in and come out on the CPU;
+        the network runs where its weights are.
+        """
+        from core.metrics.reconstruct import GaussianReconstructor
+
         device = next(net.parameters()).device
-        z0 = self.prepare(x0.to(device))
-        eps = torch.randn(z0.shape, generator=generator, device=device)
-        tt = torch.full((z0.shape[0],), int(t), dtype=torch.long, device=device)
-        xt = self.schedule.q_sample(z0, tt, eps)
-        was_training = net.training
-        net.eval()
-        try:
-            out = run_sampler(sampler, self.eps_fn(net, labels, 1.0), xt, self.schedule, steps, generator, start=int(t))
-        finally:
-            net.train(was_training)
-        return self.to_gev(out).cpu()
+        labels = labels.to(device) if labels is not None and self.conditional else None
+        eps_fn = self.eps_fn(net, labels, 1.0)
+        schedule = self.schedule
+
+        def x0_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            xd, td = xt.to(device), t.to(device)
+            return schedule.x0_from_eps(xd, td, eps_fn(xd, td)).to(xt.device)
+
+        def reverse_fn(xt: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            g = torch.Generator(device).manual_seed(seed)
+            return run_sampler(sampler, eps_fn, xt.to(device), schedule, steps, g, start=int(t)).to(xt.device)
+
+        return GaussianReconstructor(
+            schedule=schedule, x0_fn=x0_fn, to_model=self.prepare, to_gev=self.to_gev, reverse_fn=reverse_fn
+        )
+
+    def card(self) -> dict:
+        """What a model card says about this model beyond family and size."""
+        return {
+            "image_size": self.size,
+            "schedule": self.schedule.config(),
+            "prediction": self.prediction,
+            **({"preset": self._config["preset"]} if "preset" in self._config else {}),
+        }
+
+    def signal_levels(self) -> np.ndarray:
+        """alpha_bar at each step t (what is left of the image at t; the reverse animation shows it)."""
+        return self.schedule.alpha_bar.double().numpy()
 
 
 def zero_suppression(x: torch.Tensor, quantile: float = 0.01) -> list[float]:

@@ -1,16 +1,16 @@
-"""Compare: two models (a classical and a quantum one by default) on the same jets, noised to the same level,
-side by side; then the generation metrics of both."""
+"""Compare: a classical and a quantum model on the same jets, noised to the same level, side by side;
+then the generation metrics of both."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 import torch
 
 from core.data.transforms import downsample
 from core.metrics.compare import at_common_size, compare_rows, model_reconstruction
 from core.training.checkpoint import load_checkpoint
-from core.viz.images import class_average_images
+from core.viz.images import image_rows
+from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table, reconstruction_table
 from pages._common import (
     CHECKPOINTS,
     guard,
@@ -49,15 +49,23 @@ def _models() -> dict[str, str]:
     return out
 
 
+def _family_of(label: str) -> str:
+    return label.rsplit("(", 1)[-1].rstrip(")")
+
+
 def _default_pair(labels: list[str]) -> tuple[int, int]:
     """Two different families when there are (the classical-vs-quantum view), else the first two models."""
-    families = [_checkpoint_family(label) for label in labels]
+    families = [_family_of(label) for label in labels]
     second = next((i for i, f in enumerate(families) if f != families[0]), min(1, len(labels) - 1))
     return 0, second
 
 
-def _checkpoint_family(label: str) -> str:
-    return label.rsplit("(", 1)[-1].rstrip(")")
+def _names(labels: list[str]) -> list[str]:
+    """Column names: the families when they differ, else A / B with the family."""
+    families = [_family_of(label) for label in labels]
+    if len(set(families)) == len(families):
+        return families
+    return [f"{'AB'[i]}: {f}" for i, f in enumerate(families)]
 
 
 @st.cache_resource(show_spinner="Reconstructing the jets…", max_entries=8)
@@ -99,9 +107,8 @@ with guard("the Compare page"):
     c1, c2 = st.columns(2)
     a_label = c1.selectbox("Model A", labels, index=first, key="cmp_a")
     b_label = c2.selectbox("Model B", labels, index=second, key="cmp_b")
-    chosen = tuple((name, models[label]) for name, label in (("A", a_label), ("B", b_label)) if label in models)
-    if len(chosen) == 2 and chosen[0][1] == chosen[1][1]:
-        chosen = chosen[:1]
+    picked = [label for label in dict.fromkeys((a_label, b_label)) if label in models]
+    chosen = tuple(zip(_names(picked), (models[label] for label in picked), strict=True))
     if not chosen:
         st.info(
             "No checkpoint is available: the shipped ones (checkpoints/) are missing from this build. Train a "
@@ -118,13 +125,21 @@ with guard("the Compare page"):
         seed = int(d3.number_input("Seed", 0, 10_000, 0, key="cmp_seed"))
         x, y, recs = _reconstruct(chosen, n, fraction, seed)
         rows = compare_rows(x, recs)
-        show_table(pd.DataFrame(rows), "reconstruction_comparison", key="cmp_table")
+        show_table(reconstruction_table(rows), "reconstruction_comparison", key="cmp_table")
+        st.caption(
+            "One row per quantity, one column per model. These scores are paired (each reconstruction against its own "
+            "clean jet): real vs real is SSIM 1, PSNR ∞ dB and fidelity 1, the values a perfect reconstruction reaches."
+        )
         jet = int(st.slider("Jet", 0, len(x) - 1, 0, key="cmp_jet")) if len(x) > 1 else 0
         size = recs[0].x0_hat.shape[-1]
         images = {"real": (downsample(x[jet : jet + 1], size) if x.shape[-1] != size else x[jet : jet + 1])[0].numpy()}
         for rec in recs:
-            images[f"{rec.name}: {rec.family} (t={rec.t}/{rec.timesteps})"] = rec.x0_hat[jet].numpy()
-        show_figure(class_average_images(images, log=True), "reconstructions_side_by_side", key="cmp_images")
+            images[f"{rec.name} (t={rec.t}/{rec.timesteps})"] = rec.x0_hat[jet].numpy()
+        show_figure(
+            image_rows(images, log=True, colour_title="pT [GeV]", title=f"Jet {jet}: clean and reconstructed"),
+            "reconstructions_side_by_side",
+            key="cmp_images",
+        )
 
         st.subheader("Generation metrics, side by side")
         g1, g2 = st.columns(2)
@@ -135,14 +150,13 @@ with guard("the Compare page"):
         ):
             st.session_state["cmp_gen_done"] = (chosen, n_gen)
             reports = _generation(tuple(path for _, path in chosen), n_gen, 0)
-            table: dict[str, dict] = {}
-            for name, path in chosen:
-                for r in reports[path].rows:
-                    row = table.setdefault(r.metric, {"metric": r.metric, "unit": r.unit})
-                    row[f"{name}"] = r.model
-                    row[f"{name} floor"] = r.floor
-            show_table(pd.DataFrame(list(table.values())), "generation_comparison", key="cmp_gen_table")
+            named = {name: reports[path].rows for name, path in chosen}
+            table = metric_table(named)
+            show_table(table, "generation_comparison", key="cmp_gen_table")
             st.caption(
-                "Each model is measured against real jets at its own resolution; each floor is the same "
-                "distance between two halves of the real jets at that resolution and N."
+                "Each model is measured against real jets at its own resolution; beside each number, "
+                "'real vs real' is the same distance between two halves of the real jets at that resolution and N "
+                "(the best a model can reach). " + blank_note(table)
             )
+            if any(int(r.native_size or 0) <= 8 for r in recs):
+                st.caption(SMALL_IMAGE_CAVEAT)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from core.data.layout import CHANNELS, label_name
+from core.hosting import hosted
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.sampling import SampleResult, sampling_events
 from core.requests import SampleRequest, help_of
@@ -17,8 +17,9 @@ from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
 from core.viz.evaluation import observables_overlay
 from core.viz.export import samples_h5
-from core.viz.generation import distance_figure, reverse_animation
-from core.viz.images import image_grid
+from core.viz.generation import distance_figure, reverse_animation, swipe_figure, trajectory_figure
+from core.viz.images import image_grid, image_rows
+from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table
 from pages._common import (
     CHECKPOINTS,
     device,
@@ -26,6 +27,7 @@ from pages._common import (
     jet_tensors,
     job_manager,
     model_checkpoints,
+    public_message,
     require_entry,
     session_id,
     show_figure,
@@ -71,7 +73,8 @@ def _evaluate(job_id: str, _samples, _labels, size: int, n_real: int):
 
 def _choices() -> dict[str, str]:
     out = model_checkpoints()
-    out[CUSTOM] = ""
+    if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
+        out[CUSTOM] = ""
     return out
 
 
@@ -81,12 +84,25 @@ def _result_view(result: SampleResult, job_id: str) -> None:
     titles = None
     if result.labels is not None:
         titles = [label_name(v) for v in result.labels[:16]]
-    cols = st.columns(3)
-    for c, name in enumerate(CHANNELS):
-        with cols[c]:
+    zoom = st.toggle(
+        "Zoom to the jet core (the central half of Δη and Δφ)",
+        value=True,
+        key="gen_zoom",
+        help="R = 0.4 jets deposit nearly all their energy there; off: the whole image, stray deposits included",
+    )
+    for c, tab in enumerate(st.tabs(list(CHANNELS))):
+        with tab:
             show_figure(
-                image_grid(x[:16], channel=c, ncols=4, titles=titles, title=f"{name} (log colour, GeV)", cell_px=105),
-                f"samples_{name}",
+                image_grid(
+                    x[:16],
+                    channel=c,
+                    ncols=8,
+                    titles=titles,
+                    title=f"{CHANNELS[c]} (log colour, GeV)" + (", core" if zoom else ""),
+                    cell_px=150,
+                    crop=0.5 if zoom else 1.0,
+                ),
+                f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",
             )
     attrs = {"generated_by": result.info.get("checkpoint", ""), "sampler": result.request.sampler}
@@ -99,17 +115,24 @@ def _result_view(result: SampleResult, job_id: str) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
+    _real_vs_generated(x)
     traj = result.trajectory
     if traj is not None:
         st.subheader("Reverse process")
         show_figure(
             reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
         )
+        _trajectory_scrubber(traj)
     st.subheader("Physics distances to real jets, with their floor")
     report = _evaluate(job_id, x, result.labels, int(x.shape[-1]), max(400, 2 * len(x)))
-    table = pd.DataFrame([asdict(r) for r in report.rows])
+    table = metric_table({"model": report.rows})
     show_table(table, "generation_metrics", key="gen_table")
-    st.caption(f"N = {report.info.get('n')} jets per set; floor: {report.info.get('floor', '')}.")
+    st.caption(
+        f"N = {report.info.get('n')} jets per set. Beside each number, the real-vs-real floor: "
+        f"{report.info.get('floor', 'the same metric between two halves of the real jets')}. " + blank_note(table)
+    )
+    if x.shape[-1] <= 8:
+        st.caption(SMALL_IMAGE_CAVEAT)
     w1 = [asdict(r) for r in report.rows if r.metric.startswith(("W1", "FPD", "FID"))]
     show_figure(distance_figure(w1), "generation_distances", key="gen_dist")
     if report.observables_real:
@@ -117,6 +140,37 @@ def _result_view(result: SampleResult, job_id: str) -> None:
             observables_overlay(report.observables_real, report.observables_generated),
             "generated_observables",
             key="gen_obs",
+        )
+
+
+@st.fragment
+def _real_vs_generated(x) -> None:
+    """Mean real and generated images per channel on one colour scale, and a divider to swipe between them
+    (a fragment: its controls rerun only this part)."""
+    with guard("real vs generated"):
+        st.subheader("Real and generated, side by side")
+        real, _ = jet_tensors(int(x.shape[-1]), max_jets=max(400, len(x)), seed=1)
+        means = {f"real (mean of {len(real)})": real.mean(0), f"generated (mean of {len(x)})": x.mean(0)}
+        show_figure(image_rows(means, log=True, colour_title="<pT> [GeV]"), "real_vs_generated", key="gen_rvg")
+        c1, c2 = st.columns([1, 3])
+        channel = c1.radio("Channel to compare", CHANNELS, index=1, key="gen_swipe_ch")
+        what = c1.radio("Images", ["class means", "one jet each"], key="gen_swipe_what")
+        k = int(c1.number_input("Jet", 0, len(x) - 1, 0, key="gen_swipe_jet")) if what == "one jet each" else 0
+        pair = (real.mean(0), x.mean(0)) if what == "class means" else (real[k], x[k])
+        with c2:
+            show_figure(swipe_figure(*pair, channel=CHANNELS.index(channel)), "real_generated_swipe", key="gen_swipe")
+
+
+@st.fragment
+def _trajectory_scrubber(traj) -> None:
+    """x_t and the network's x0 estimate at every step for one jet of the recorded trajectory (a fragment)."""
+    with guard("the denoising trajectory"):
+        n = int(traj.x0.shape[1])
+        jet = int(st.number_input("Jet of the recorded trajectory", 0, n - 1, 0, key="gen_traj_jet")) if n > 1 else 0
+        show_figure(trajectory_figure(traj.xt, traj.x0, traj.t, jet), "denoising_trajectory", key="gen_traj")
+        st.caption(
+            "Drag the slider: top, the state x_t the sampler holds before each step; bottom, its estimate of "
+            "the clean jet at that step. Each row keeps one colour range over all steps."
         )
 
 
@@ -140,15 +194,16 @@ def _progress() -> None:
 
 with guard("the Generate page"):
     choices = _choices()
-    if len(choices) == 1:
+    if len(choices) <= (0 if hosted() else 1):
         st.info(
             "No checkpoint is available yet: the shipped ones (checkpoints/) are missing from this build and this "
-            "session has trained none. Train one on the Train page, or give a checkpoint directory below."
+            "session has trained none. Train one on the Train page"
+            + ("." if hosted() else ", or give a checkpoint directory below.")
         )
     choice = st.selectbox("Checkpoint", list(choices), key="gen_choice")
-    path = (
-        choices[choice] or st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
-    )
+    path = choices.get(choice, "") if choice is not None else ""
+    if choice == CUSTOM and not hosted():
+        path = st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
     ckpt = None
     if path:
         ckpt = _checkpoint(path, _stamp(path))
@@ -189,7 +244,9 @@ if ckpt is not None:
                     help="exact Born probabilities, or that many measurements per state",
                 )  # fmt: skip
             labels = ["mixed", "quark", "gluon", "unconditional"] if task.conditional else ["unconditional"]
-            label = c3.selectbox("Label", labels, key="gen_label")
+            # One widget per capability: a choice made for an unconditional model never carries over to a
+            # conditional one (which then starts at "mixed").
+            label = c3.selectbox("Label", labels, key=f"gen_label_{'cond' if task.conditional else 'uncond'}")
             guidance = float(
                 c1.number_input(
                     "Guidance weight",
@@ -231,6 +288,6 @@ with guard("the samples"):
     if job is not None:
         st.fragment(_progress, run_every=1.0 if job.running else None)()
         if job.status == "failed":
-            st.error(f"Sampling failed: {job.error}")
+            st.error(public_message(f"Sampling failed: {job.error}"))
         elif isinstance(job.last, SampleResult):
             _result_view(job.last, job.id)

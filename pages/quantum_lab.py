@@ -9,20 +9,14 @@ import streamlit as st
 
 from core.data.layout import CHANNELS, label_from_name, label_name
 from core.quantum import sim
-from core.quantum.channels import CHANNEL_NAMES, ChannelSchedule
+from core.quantum.channels import ChannelSchedule
 from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
-from core.quantum.forward import bloch_path, quantum_forward
+from core.quantum.forward import bloch_path, forward_channels, quantum_forward
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
 from core.viz.quantum import bloch_figure, circuit_text, forward_animation, probability_image
-from pages._common import (
-    guard,
-    jet_tensors,
-    model_checkpoints,
-    require_entry,
-    show_figure,
-    show_table,
-)
+from pages._common import guard, jet_tensors, model_checkpoints, require_entry, show_figure, show_table
+from pages._device_noise import device_noise_section
 
 require_entry()
 st.title("Quantum lab")
@@ -57,7 +51,26 @@ def _circuit_models() -> dict[str, str]:
     return out
 
 
-jet, small, enc = 0, None, None
+@st.cache_data(show_spinner=False, max_entries=32)
+def _circuit(jet: int, encoder: str, size: int, order: str | None) -> tuple[int, int, str]:
+    """The encoder's circuit for a jet: qubits, depth and qiskit's text drawing (cached: the drawing of a
+    256-amplitude state preparation is the slowest part of switching encoders)."""
+    x, _ = jet_tensors(32)
+    options = {"order": order} if order else {}
+    qc = make_encoder(encoder, (3, size, size), **options).circuit(prepare_images(x[jet : jet + 1], size))
+    return qc.num_qubits, qc.depth(), circuit_text(qc)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _reverse_drawing(path: str, t: int, label: str, seed: int, channel: int) -> tuple[int, str]:
+    """Depth and text drawing of a quantum model's reverse circuit at step t (cached: every rerun of the page
+    would otherwise rebuild and draw it)."""
+    ckpt = _checkpoint(path)
+    qc = ckpt.task.reverse_circuit(ckpt.ema, t, label_from_name(label), seed=seed, channel=channel)
+    return qc.depth(), circuit_text(qc)
+
+
+jet, small, enc, encoded = 0, None, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
     c1, c2, c3, c4 = st.columns(4)
@@ -80,9 +93,9 @@ with guard("the encoder"):
         f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
         f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
     )
-    qc = enc.circuit(small)
-    with st.expander(f"Circuit ({qc.num_qubits} qubits, depth {qc.depth()})", expanded=qc.num_qubits <= 10):
-        st.code(circuit_text(qc), language=None)
+    n_qubits, depth, drawing = _circuit(jet, encoder_name, size, enc_options.get("order"))
+    with st.expander(f"Circuit ({n_qubits} qubits, depth {depth})", expanded=n_qubits <= 10):
+        st.code(drawing, language=None)
     probs = enc.probabilities(encoded)
     if encoder_name == "dense_angle":
         probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities anyway
@@ -101,11 +114,19 @@ with guard("the encoder"):
         err = float((decoded - small[0]).abs().max())
         st.caption(f"Largest difference to the pooled jet: {err:.2e} GeV (exact probabilities, no shots).")
 
-with guard("the noise channel"):
-    if enc is not None:
+
+@st.fragment
+def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: str | None) -> None:
+    """A channel on one qubit and on the whole state; a fragment, so its widgets rerun only this part."""
+    with guard("the noise channel"):
         st.subheader("A noise channel on one qubit and on the whole state")
         d1, d2, d3 = st.columns(3)
-        channel = d1.selectbox("Channel", list(CHANNEL_NAMES), key="qlab_channel")
+        channel = d1.selectbox(
+            "Channel",
+            forward_channels(enc),
+            key=f"qlab_channel_{encoder_name}",
+            help="global depolarising acts on one register: not offered for encoders that split the jet into blocks",
+        )
         steps = int(d2.number_input("Steps", 2, 50, 10, key="qlab_steps"))
         qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
         schedule = ChannelSchedule(channel, steps)
@@ -142,20 +163,24 @@ with guard("the noise channel"):
                 "state is not defined; pick amplitude, angle or FRQI for the whole-state view."
             )
         else:
-            result = _whole_state(jet, encoder_name, channel, steps, size, enc_options.get("order"))
+            result = _whole_state(jet, encoder_name, channel, steps, size, order)
             show_figure(
                 forward_animation(result, f"Whole state: measured image, purity and fidelity under {channel}"),
                 "whole_state_channel",
                 key="qlab_whole",
             )
 
+
+if enc is not None and encoded is not None:
+    _noise_section(jet, enc, encoded, encoder_name, size, enc_options.get("order"))
+
 with guard("the reverse circuit"):
     st.subheader("Reverse circuit of a quantum model")
     options = _circuit_models()
     if not options:
         st.info(
-            "No model with a reverse circuit is available: checkpoints/quantum_hybrid is missing from this build and "
-            "this session has trained no quantum model (Train page, model 'hybrid quantum')."
+            "No model with a reverse circuit is available: checkpoints/quantum_hybrid is missing from this build "
+            "and this session has trained no quantum model (Train page, model 'hybrid quantum')."
         )
     else:
         label = st.selectbox("Quantum model", list(options), key="qlab_model")
@@ -168,11 +193,13 @@ with guard("the reverse circuit"):
         channel = 0
         if cfg.classes > 2:  # one state per channel: each channel has its own condition
             channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
-        qc = ckpt.task.reverse_circuit(ckpt.ema, t, label_from_name(lab), seed=z_seed, channel=channel)
+        depth, drawing = _reverse_drawing(options[label], t, lab, z_seed, channel)
         st.markdown(
             f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
             f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "
             f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
         )
-        with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
-            st.code(circuit_text(qc), language=None)
+        with st.expander(f"Circuit at t = {t} (depth {depth})", expanded=False):
+            st.code(drawing, language=None)
+
+device_noise_section()

@@ -14,7 +14,7 @@ from core.jobs.training import directory_zip, start_training
 from core.requests import TrainRequest
 from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
-from core.viz.training import loss_figure, metrics_figure
+from core.viz.training import loss_figure, loss_title, metrics_figure
 from pages._common import (
     data_source,
     device_label,
@@ -134,7 +134,11 @@ def _live_view() -> None:
         m[2].metric("Images / s", f"{last.images_per_s:,.0f}")
         m[3].metric("Epoch", f"{last.epoch:.2f}")
     show_figure(
-        loss_figure([e.step for e in events], [e.loss for e in events]),
+        loss_figure(
+            [e.step for e in events],
+            [e.loss for e in events],
+            y_title=loss_title(job.meta.get("request", {}).get("family")),
+        ),
         "training_loss",
         key="train_loss",
         png=not job.running,

@@ -82,5 +82,5 @@ def config_from_request(req) -> dict:
     return {"family": "toy", "size": int(req.size)}
 
 
-def build_task(config: dict, x_train: torch.Tensor | None = None) -> ToyTask:
+def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> ToyTask:
     return ToyTask(dict(config))

@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from core.requests import TrainRequest
 
     TrainRequest.add_arguments(p, required=("out",))
+    p.add_argument("--force", action="store_true", help="replace an existing checkpoint in --out (else refused)")
 
 
 def _load(req, out: Path):
@@ -61,9 +62,17 @@ def run(args: argparse.Namespace) -> int:
 
     req = TrainRequest.from_namespace(args)
     req.check()  # unknown family, bad choice -> one line before anything is read
+    from core.outputs import check_train_out
+
+    check_train_out(req.out, req.data, req.resume, getattr(args, "force", False))  # never destroy work
+    req.train_config()  # EMA, warm-up, checkpoint interval ranges: one line before any work
     if req.threads:
         torch.set_num_threads(req.threads)
     out = Path(req.out)
+    from core.limits import check_allocation
+
+    size = int(req.size)  # a rough bound on the activations: ~100 x the batch's images
+    check_allocation(100.0 * req.batch_size * 3 * size * size * 4, f"--batch {req.batch_size} at {size} x {size}")
     x, y, ckpt = _load(req, out)
     prepared = prepare_training(req, x, y, req.data or "embedded sample (assets/jets_sample.h5)", resumed=ckpt)
     trainer = prepared.trainer(out, inference_only=req.inference_only)

@@ -82,6 +82,18 @@ def check_regular_file(path: str | os.PathLike, name: object = None) -> os.stat_
     return st
 
 
+def check_directory(path: str | os.PathLike, name: object = None) -> Path:
+    """A directory outside /proc, /sys and /dev (a checkpoint), resolved; one line naming it otherwise."""
+    name = path if name is None else name
+    try:
+        real = Path(path).resolve(strict=False)
+    except (OSError, RuntimeError):
+        raise fail(name, "cannot resolve the path (symlink loop?)") from None
+    if any(real == root or root in real.parents for root in FORBIDDEN_ROOTS):
+        raise fail(name, "is a system path (/proc, /sys, /dev), not a checkpoint")
+    return real
+
+
 def open_regular(path: str | os.PathLike, name: object = None) -> IO[bytes]:
     """A binary file object for a checked regular file, re-checked on the open descriptor (no swap in between)."""
     before = check_regular_file(path, name)

@@ -14,10 +14,17 @@ import torch
 
 from core.errors import JetInputError
 from core.quantum import sim
-from core.quantum.channels import ChannelSchedule
+from core.quantum.channels import CHANNEL_NAMES, ChannelSchedule
 from core.quantum.encoders import Encoder
 
 BORN_DECODABLE = ("amplitude", "angle", "frqi")
+
+
+def forward_channels(encoder: Encoder) -> list[str]:
+    """The noise channels :func:`quantum_forward` can run on this encoder's state: the global depolarising
+    channel acts on one register, so an encoder that splits the jet into blocks (angle) cannot take it.
+    (For generation, ``core.quantum.channels.valid_channels`` says which channels can serve.)"""
+    return [c for c in CHANNEL_NAMES if c != "global_depolarizing" or encoder.num_blocks == 1]
 
 
 @dataclass

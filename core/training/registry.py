@@ -1,7 +1,7 @@
 """Model families by name: ``--model`` on the command line and ``config.json`` both look them up here.
 
 Values are ``"module:function"`` strings, imported only when used, so a family's heavy imports (qiskit)
-never load for another family. A builder is ``build_task(config: dict, x_train: Tensor | None) -> Task``
+never load for another family. A builder is ``build_task(config, x_train, y_train) -> Task``
 (see ``core.training.task``). To add a family, add one line.
 """
 
@@ -38,12 +38,12 @@ def family_module(family: str) -> ModuleType:
     return importlib.import_module(TASK_BUILDERS[family].partition(":")[0])
 
 
-def build_task(config: dict, x_train: torch.Tensor | None = None) -> Task:
+def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> Task:
     """Build a task from its config (``config["family"]`` picks the builder)."""
     family = config.get("family")
     if not isinstance(family, str):
         raise JetInputError("task config: missing 'family'")
-    return builder(family)(config, x_train)
+    return builder(family)(config, x_train, y_train)
 
 
 def _per_family(family: str, name: str, default):
@@ -60,3 +60,11 @@ def train_options(family: str) -> tuple[str, ...]:
 def family_title(family: str) -> str:
     """A family's name in the UI (its registry key when the module gives none)."""
     return str(_per_family(family, "TITLES", None) or getattr(family_module(family), "TITLE", None) or family)
+
+
+def family_loss_title(family: str) -> str:
+    """What a family's training loss is (``LOSS_TITLE``/``LOSS_TITLES`` of its module), for the loss plot."""
+    try:
+        return str(_per_family(family, "LOSS_TITLES", None) or getattr(family_module(family), "LOSS_TITLE", "loss"))
+    except JetInputError:  # a family this build does not know: the plain word
+        return "loss"

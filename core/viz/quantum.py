@@ -12,6 +12,20 @@ import torch
 from core.viz.images import COLOURSCALE
 
 
+def purity_summary(t: np.ndarray, purity: np.ndarray) -> str:
+    """One sentence on how the purity Tr(rho^2) moves: its start, its lowest point and where it ends.
+
+    A channel with a pure fixed point (amplitude damping ends in |0...0>) brings the purity back up to 1,
+    so "falls from 1 to 1" would hide the dip.
+    """
+    p = np.asarray(purity, dtype=np.float64)
+    k = int(np.argmin(p))
+    text = f"Purity Tr(ρ²) starts at {p[0]:.3f}"
+    if k not in (0, len(p) - 1) and p[-1] - p[k] > 1e-3:
+        return text + f", falls to {p[k]:.3g} at t = {int(t[k])} and rises again to {p[-1]:.3g} (a pure fixed point)"
+    return text + f" and ends at {p[-1]:.3g}"
+
+
 def probability_image(probs: torch.Tensor | np.ndarray, title: str = "Born probabilities") -> go.Figure:
     """Probabilities over 2**n basis states drawn as a 2**ceil(n/2) x 2**floor(n/2) image (log colour)."""
     p = np.asarray(torch.as_tensor(probs).detach().cpu().double().reshape(-1))
@@ -35,7 +49,9 @@ def probability_image(probs: torch.Tensor | np.ndarray, title: str = "Born proba
         xaxis_title="basis index mod " + str(cols),
         yaxis_title="basis index div " + str(cols),
     )
-    fig.update_yaxes(scaleanchor="x")
+    # Square cells without padding the axes beyond the data (a y range of -5..20 for rows 0..15).
+    fig.update_xaxes(constrain="domain", range=[-0.5, cols - 0.5])
+    fig.update_yaxes(scaleanchor="x", constrain="domain", range=[-0.5, rows - 0.5])
     return fig
 
 

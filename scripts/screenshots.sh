@@ -4,6 +4,6 @@
 # Needs Debian's Chromium at /usr/bin/chromium (apt-get install --no-install-recommends chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
+PY="${PYTHON:-.venv/bin/python}"   # the venv scripts/test.sh makes; PYTHON=... for another one
 [ -x "$PY" ] || PY=python3
 JETLAB_SCREENSHOTS=1 exec "$PY" -m pytest tests/browser -m browser -x -q "$@"

@@ -12,7 +12,6 @@ from core.data.layout import CHANNELS, label_name
 from core.hosting import hosted
 from core.jobs import FINISHED, JobLimitError
 from core.jobs.sampling import SampleResult, sampling_events
-from core.jobs.training import session_runs
 from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
@@ -23,11 +22,11 @@ from core.viz.images import image_grid, image_rows
 from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table
 from pages._common import (
     CHECKPOINTS,
-    checkpoint_dirs,
     device,
     guard,
     jet_tensors,
     job_manager,
+    model_checkpoints,
     public_message,
     require_entry,
     session_id,
@@ -73,9 +72,7 @@ def _evaluate(job_id: str, _samples, _labels, size: int, n_real: int):
 
 
 def _choices() -> dict[str, str]:
-    out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
-    for run in session_runs(session_id()):
-        out[f"trained here: {run.name}"] = str(run)
+    out = model_checkpoints()
     if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
         out[CUSTOM] = ""
     return out

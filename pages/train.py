@@ -21,6 +21,7 @@ from pages._common import (
     guard,
     jet_tensors,
     job_manager,
+    public_message,
     require_entry,
     session_id,
     show_figure,
@@ -123,7 +124,7 @@ def _live_view() -> None:
         job.stop()
         st.toast("Stopping after the current step; the checkpoint is saved.")
     if job.status == "failed":
-        st.error(f"Training failed: {job.error}")
+        st.error(public_message(f"Training failed: {job.error}"))
     if not events:
         st.info("Preparing data and the model…")
         return

@@ -67,8 +67,7 @@ def sampling_events(req: SampleRequest, device: str = "cpu") -> EventFactory:
                 device, shots=req.shots,
             )  # fmt: skip
         info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}
-        if hasattr(ckpt.task, "schedule"):
-            info["alpha_bar"] = ckpt.task.schedule.alpha_bar.double().numpy()
+        info["alpha_bar"] = ckpt.task.signal_levels()
         yield SampleResult(samples, labels, traj, req, info)
 
     return make

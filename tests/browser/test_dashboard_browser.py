@@ -189,7 +189,7 @@ def _step(page) -> int:
 
 
 def _fill(form, label: str, value: str) -> None:
-    box = form.get_by_label(re.compile(label))
+    box = form.get_by_role("spinbutton", name=re.compile(label))  # not the field's help button
     box.fill(value)
     box.press("Tab")
 
@@ -225,6 +225,7 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     _settle(page)
 
     # A short classical run: the live view (progress, loss chart) updates while it trains.
+    _choose(page, "Model", "seed baseline")
     _train(page, "40", "20")
     seen, charted = [], False
     deadline = time.monotonic() + 300
@@ -245,8 +246,7 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     _shot(page, "train")
 
     # A short quantum run in the same session.
-    page.get_by_text("quantum", exact=True).click()
-    _settle(page)
+    _choose(page, "Model", "hybrid quantum")
     _train(page, "20", "10")
     page.wait_for_function(
         "() => document.body.innerText.includes('quantum-') && document.body.innerText.includes('Checkpoint saved')",

@@ -22,7 +22,7 @@ import torch
 from core.data.layout import class_counts_text
 from core.data.readers import EMBEDDED_SAMPLE, JetSource, load_tensors, open_jets
 from core.errors import JetInputError
-from core.jobs import JobLimits, JobManager
+from core.jobs import JobLimits, JobTable
 from core.jobs.qiskit_thread import ensure_qiskit_thread
 from core.jobs.uploads import save_upload
 from core.viz.export import figure_png, table_csv
@@ -54,9 +54,9 @@ def device_label() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
-    """One manager for the whole server, so the concurrency limit covers every visitor."""
-    return JobManager(JobLimits.from_env(on_gpu=device() == "cuda"))
+def job_manager() -> JobTable:
+    """One job table for the whole server, so the limits cover every visitor and every kind of job."""
+    return JobTable(JobLimits.from_env(on_gpu=device() == "cuda"))
 
 
 def session_id() -> str:
@@ -160,12 +160,19 @@ def data_sidebar() -> None:
             )
         st.divider()
         st.markdown(f"**Device:** {device_label()}")
-        limits = job_manager().limits
-        steps = "no step limit" if limits.max_steps is None else f"≤ {limits.max_steps:,} steps"
-        secs = "no time limit" if limits.max_seconds is None else f"≤ {limits.max_seconds:.0f} s"
-        st.caption(
-            f"Background jobs: {job_manager().running_count()} of {limits.max_concurrent} running; {steps}, {secs} each"
-        )
+        busy = bool(job_manager().running(session_id()))
+        st.fragment(_jobs_line, run_every=20.0 if busy else None)()
+
+
+def _jobs_line() -> None:
+    """The job count, and the visitor's sign of life: while they have a job it reruns every 20 s, so a job
+    whose browser has closed is stopped after the table's grace time (JETLAB_ABANDON_SECONDS)."""
+    table, owner = job_manager(), session_id()
+    table.touch(owner)
+    limits = table.limits
+    steps = "no step limit" if limits.max_steps is None else f"≤ {limits.max_steps:,} steps"
+    secs = "no time limit" if limits.max_seconds is None else f"≤ {limits.max_seconds:.0f} s"
+    st.caption(f"Jobs: {table.running_count()} of {limits.max_concurrent} running; {steps}, {secs} each")
 
 
 def file_stamp(path: str | None) -> float:

@@ -49,6 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the final checkpoint keeps only the EMA weights (small, not resumable)",
     )
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument(
+        "--metrics-every", type=int, default=0, help="steps between SSIM/PSNR/FID on held-out jets (0: never)"
+    )
+    p.add_argument(
+        "--preview-every", type=int, default=0, help="steps between preview samples in the run log (0: never)"
+    )
+    p.add_argument("--held-out", type=float, default=0.1, help="fraction of jets held out for --metrics-every")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; then save and stop (status: time limit)")
     from core.quantum.cli import add_quantum_arguments
 
     add_quantum_arguments(p)
@@ -99,13 +107,37 @@ def task_config(args: argparse.Namespace) -> dict:
     return {"family": args.model, "size": args.size, "preset": args.preset}
 
 
+def _run_log(args: argparse.Namespace, out: Path):
+    """The run directory's log (request, events, status: ``core.jobs.rundir``) in ``--out``."""
+    from core.jobs.rundir import RUNNING, RunWriter, interrupt_on_sigterm
+
+    log = RunWriter(out, "train", args.steps)
+    log.request(["train", *sys.argv[2:]] if sys.argv[1:2] == ["train"] else [], vars(args))
+    log.status(RUNNING, "preparing data")
+    log.phase("preparing data")
+    interrupt_on_sigterm()  # a stop while the data is prepared ends the run at once (the loop then saves)
+    return log
+
+
 def run(args: argparse.Namespace) -> int:
+    """Train; an error or an interrupt before the loop takes over is recorded in the run's status too."""
+    try:
+        return _train(args)
+    except BaseException as err:
+        from core.jobs.rundir import mark_ended
+
+        mark_ended(args.out, err)
+        raise
+
+
+def _train(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
     from core.data.layout import QUARK, UNLABELLED
     from core.data.readers import load_tensors
     from core.errors import JetInputError
+    from core.jobs.training import run_logged
     from core.training.checkpoint import load_checkpoint
     from core.training.distributed import env_info, shutdown
     from core.training.loop import TrainConfig, Trainer, check_labels_for_task
@@ -127,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     resuming = args.resume and (out / "config.json").exists()
     config = None if resuming else task_config(args)  # bad size or preset for the family -> error before reading
+    log = _run_log(args, out) if env_info().is_main else None
     x, y = load_tensors(args.data, size=args.size, max_jets=args.max_jets, seed=args.seed)
     cfg = TrainConfig(
         steps=args.steps,
@@ -138,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         log_every=1,
         checkpoint_every=args.checkpoint_every,
+        metrics_every=args.metrics_every,
+        preview_every=args.preview_every,
     )
     ckpt = None
     if resuming:
@@ -159,7 +194,14 @@ def run(args: argparse.Namespace) -> int:
         },
         "command": recreate_command(args),
     }
-    trainer = Trainer(task, x, y, cfg, out, card=card, inference_only_checkpoint=args.inference_only)
+    metrics_fn = None
+    if args.metrics_every > 0:
+        from core.jobs.live_metrics import make_metrics_fn
+        from core.jobs.training import split_held_out
+
+        x, y, x_held, y_held = split_held_out(x, y, args.held_out, args.seed)
+        metrics_fn = make_metrics_fn(x_held, y_held, seed=args.seed, on_phase=log.phase if log else None)
+    trainer = Trainer(task, x, y, cfg, out, metrics_fn, card, inference_only_checkpoint=args.inference_only)
     if ckpt is not None:
         trainer.restore(ckpt)
     main = env_info().is_main
@@ -167,9 +209,16 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(
             total=cfg.steps, initial=trainer.step, desc=f"train {args.model}", unit="step", disable=not main
         ) as bar:
-            for event in trainer.run():
+
+            def progress(event) -> None:
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.0f}", refresh=False)
+
+            if log is not None:
+                run_logged(trainer, log, args.time_limit, progress)
+            else:
+                for event in trainer.run():
+                    progress(event)
     finally:
         shutdown()
     if main:

@@ -1,24 +1,30 @@
-"""Training as a background job: a request (what the Train page's form holds) -> task, data split, job.
+"""Training as a job: the page's request -> the command line that runs it, and the logged run of that command.
 
-The job consumes ``core.training.loop.Trainer.run`` in a thread; its events (``TrainEvent``) are what the
-live view reads. Limits (steps, seconds, concurrent jobs) come from the ``JobManager``.
+The dashboard never trains in its own process. ``train_argv`` turns the Train page's request into the
+``python -m core train ...`` arguments; the job table (``core.jobs.runner``) spawns that command into a run
+directory; ``run_logged`` (called by the ``train`` command) writes the run's events and status there, turns
+SIGTERM / SIGINT into "save and exit" and enforces the time limit. So a page run and a command-line run are
+the same code and leave the same run directory (``core.jobs.rundir``).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import signal
 import tempfile
-import uuid
+import threading
+import time
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from core.errors import JetInputError
-from core.jobs.live_metrics import make_metrics_fn
-from core.jobs.runner import Job, JobManager
+from core.jobs.rundir import FAILED, FINISHED, RUNNING, STOPPED, TIME_LIMIT, RunWriter, list_runs
 
 CLASSICAL = ("seed-baseline", "ddpm")
 RUNS_DIR = Path(os.environ.get("JETLAB_RUNS_DIR", Path(tempfile.gettempdir()) / "jetlab-runs"))
@@ -41,25 +47,50 @@ class TrainRequest:
     held_out: float = 0.1
     seed: int = 0
     device: str = "auto"
+    max_jets: int | None = 2000
+    data: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def task_config(req: TrainRequest) -> dict:
-    """The task config of the request's family (defaults from the family's own ``default_config``)."""
+def _quantum_argv(q: dict) -> list[str]:
+    from core.quantum.task import data_qubits
+
+    encoder, size = q.get("encoder", "amplitude"), int(q.get("size", 8))
+    out = ["--encoder", encoder, "--size", str(size)]
+    if q.get("layout"):
+        out += ["--qubits", str(data_qubits(encoder, size, q["layout"]))]
+    flags = {"layers": "--layers", "channel": "--channel", "steps": "--diffusion-steps", "ancillas": "--ancillas"}
+    for key, flag in flags.items():
+        if key in q:
+            out += [flag, str(q[key])]
+    return out
+
+
+def train_argv(req: TrainRequest, steps: int, time_limit: float | None = None, threads: int | None = None) -> list[str]:
+    """The ``python -m core train`` arguments (without ``--out``) that run this request."""
+    if req.family not in (*CLASSICAL, "quantum"):
+        raise JetInputError(f"model {req.family!r}: unknown; use seed-baseline, ddpm or quantum")
+    argv = ["train", "--model", req.family, "--steps", str(int(steps)), "--batch", str(req.batch_size)]
+    argv += ["--lr", f"{req.lr:g}", "--warmup", str(min(100, max(1, steps // 10))), "--seed", str(req.seed)]
+    argv += ["--device", req.device, "--metrics-every", str(req.metrics_every)]
+    argv += ["--preview-every", str(req.preview_every), "--held-out", f"{req.held_out:g}"]
+    argv += ["--checkpoint-every", str(max(10, min(500, steps // 5)))]  # a killed job resumes from here
     if req.family in CLASSICAL:
-        from core.diffusion.task import default_config
-
-        return default_config(req.family, req.size, req.preset, req.schedule)
-    if req.family == "quantum":
-        from core.quantum.task import default_config
-
-        q = dict(req.quantum)
-        encoder = q.pop("encoder", "amplitude")
-        size = int(q.pop("size", 8))
-        return default_config(size=size, encoder=encoder, **q)
-    raise JetInputError(f"model {req.family!r}: unknown; use seed-baseline, ddpm or quantum")
+        argv += ["--size", str(req.size), "--preset", req.preset, "--schedule", req.schedule]
+        argv += ["--prediction", "v" if req.family == "ddpm" else "eps"]
+    else:
+        argv += _quantum_argv(req.quantum)
+    if req.data:
+        argv += ["--data", str(req.data)]
+    if req.max_jets:
+        argv += ["--max-jets", str(int(req.max_jets))]
+    if time_limit:
+        argv += ["--time-limit", f"{time_limit:g}"]
+    if threads:
+        argv += ["--threads", str(int(threads))]
+    return argv
 
 
 def split_held_out(
@@ -75,58 +106,77 @@ def split_held_out(
     return x[train], y[train], x[held], y[held]
 
 
-def start_training(
-    manager: JobManager, owner: str, req: TrainRequest, x: torch.Tensor, y: torch.Tensor, data_name: str = ""
-) -> Job:
-    """Build the task and start its training loop as ``owner``'s background job (steps clamped to the limit)."""
-    from core.training.loop import TrainConfig, Trainer, check_labels_for_task
-    from core.training.registry import TASK_BUILDERS, build_task
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside: SIGTERM and SIGINT set ``stop`` (the loop then saves and exits) instead of killing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    for s in previous:
+        signal.signal(s, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
-    if req.family not in TASK_BUILDERS:
-        raise JetInputError(
-            f"model {req.family!r}: not available in this build (known: {', '.join(sorted(TASK_BUILDERS))})"
-        )
-    steps = manager.limits.clamp_steps(req.steps)
-    if steps < 1:
-        raise JetInputError(f"steps: must be at least 1, got {req.steps}")
-    x_train, y_train, x_held, y_held = split_held_out(x, y, req.held_out, req.seed)
-    cfg = TrainConfig(
-        steps=steps,
-        batch_size=req.batch_size,
-        lr=req.lr,
-        warmup=min(100, max(1, steps // 10)),
-        seed=req.seed,
-        device=req.device,
-        log_every=1,
-        metrics_every=req.metrics_every,
-        preview_every=req.preview_every,
-        preview_n=8,
-        preview_steps=10,
-        checkpoint_every=0,
+
+def _log_event(log: RunWriter, event) -> None:
+    log.step = event.step
+    log.event(
+        "step",
+        step=event.step,
+        total=log.total,
+        loss=event.loss,
+        lr=event.lr,
+        images_per_s=round(event.images_per_s, 2),
+        epoch=round(event.epoch, 4),
+        wall_time_s=round(event.wall_time_s, 3),
     )
-    cfg.check()
-    torch.manual_seed(req.seed)
-    task = build_task(task_config(req), x_train)
-    check_labels_for_task(task, y, data_name or "embedded sample")  # refuse here, not inside the background job
-    metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed) if req.metrics_every > 0 else None
-    card = {
-        "data": {"file": data_name or "embedded sample", "jets": int(len(y_train)), "size": int(x.shape[-1])},
-        "trained_in": "dashboard",
-        "request": req.to_dict(),
-    }
+    if event.metrics:
+        log.event("metrics", step=event.step, metrics=event.metrics)
+    if event.preview is not None:
+        log.preview(event.step, event.preview, event.preview_labels)
+    if event.checkpoint:
+        log.event("checkpoint", step=event.step)
 
-    out_dir = RUNS_DIR / owner[:16] / f"{req.family}-{uuid.uuid4().hex[:8]}"
 
-    def events(stop):
-        trainer = Trainer(task, x_train, y_train, cfg, out_dir, metrics_fn, card)
-        yield from trainer.run(stop)
+def run_logged(trainer, log: RunWriter, time_limit: float | None = None, progress: Callable | None = None) -> str:
+    """Run ``trainer`` to its end, a stop signal or the time limit, logging every event; returns the state.
 
-    meta = {"run_dir": str(out_dir), "total_steps": steps, "requested_steps": int(req.steps), "request": req.to_dict()}
-    return manager.start(owner, "train", events, meta=meta)
+    A checkpoint is saved in every case (the loop saves when it stops); the status names the true reason.
+    """
+    stop, started, timed_out = threading.Event(), time.monotonic(), False
+    log.total = trainer.cfg.steps
+    trainer.on_phase = lambda name: log.event("phase", phase=name, step=trainer.step)
+    log.status(RUNNING, "training")
+    log.phase("training")
+    try:
+        with stop_on_signals(stop):
+            for event in trainer.run(stop):
+                _log_event(log, event)
+                if progress is not None:
+                    progress(event)
+                if time_limit and not stop.is_set() and time.monotonic() - started > time_limit:
+                    timed_out = True
+                    stop.set()
+    except BaseException as err:
+        log.status(FAILED, f"failed at step {trainer.step:,}", error=f"{type(err).__name__}: {err}".splitlines()[0])
+        raise
+    if trainer.step >= trainer.cfg.steps:
+        state, message = FINISHED, f"finished: {trainer.step:,} steps"
+    elif timed_out:
+        state, message = TIME_LIMIT, f"time limit reached at step {trainer.step:,} ({time_limit:g} s)"
+    else:
+        state, message = STOPPED, f"stopped at step {trainer.step:,}"
+    log.phase(state)
+    log.status(state, message)
+    return state
 
 
 def directory_zip(path: str | os.PathLike) -> bytes:
-    """A checkpoint directory as zip bytes (for the download button)."""
+    """A checkpoint directory as zip bytes (for the download button); the run's logs stay out."""
     root = Path(path)
     if not root.is_dir():
         raise JetInputError(f"{root}: no checkpoint directory to download")
@@ -138,10 +188,20 @@ def directory_zip(path: str | os.PathLike) -> bytes:
     return buf.getvalue()
 
 
-def session_runs(owner: str) -> list[Path]:
-    """Checkpoint directories this session trained, newest first."""
-    base = RUNS_DIR / owner[:16]
-    if not base.is_dir():
-        return []
-    runs = [p for p in base.iterdir() if p.is_dir() and (p / "config.json").exists()]
-    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+def runs_dir() -> Path:
+    """The runs folder (JETLAB_RUNS_DIR; read at call time so tests can point it elsewhere)."""
+    return RUNS_DIR
+
+
+def hosted() -> bool:
+    """Hosted mode (JETLAB_HOSTED=1): a visitor sees only their own runs."""
+    return os.environ.get("JETLAB_HOSTED", "") == "1"
+
+
+def session_runs(owner: str | None = None, folder: str | os.PathLike | None = None) -> list[Path]:
+    """Run directories with a checkpoint, newest first: every run in the runs folder, or one owner's.
+
+    In hosted mode (JETLAB_HOSTED=1) pages pass the visitor's id so nobody sees another visitor's runs.
+    """
+    runs = list_runs(folder or RUNS_DIR, kind="train", owner=owner if hosted() else None)
+    return [r.path for r in runs if r.has_checkpoint]

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from core.cache import ByteCache
 from core.data.layout import class_counts_text
 from core.data.readers import EMBEDDED_SAMPLE, JetSource, load_tensors, open_jets
 from core.errors import JetInputError
@@ -164,6 +165,19 @@ def data_sidebar() -> None:
         st.fragment(_jobs_line, run_every=20.0 if busy else None)()
 
 
+def rerun_when_my_job_ends() -> None:
+    """While this visitor's job runs, check every 2 s and redraw the page when it has ended (Start comes back)."""
+    table, owner = job_manager(), session_id()
+    if not table.running(owner):
+        return
+
+    def check() -> None:
+        if not table.running(owner):
+            st.rerun()
+
+    st.fragment(check, run_every=2.0)()
+
+
 def _jobs_line() -> None:
     """The job count, and the visitor's sign of life: while they have a job it reruns every 20 s, so a job
     whose browser has closed is stopped after the table's grace time (JETLAB_ABANDON_SECONDS)."""
@@ -211,15 +225,25 @@ def data_source() -> JetSource | None:
     return src
 
 
-@st.cache_resource(show_spinner="Downsampling jets…", max_entries=6)
-def _tensors_cached(path: str | None, stamp: float, size: int, max_jets: int | None, seed: int):
-    return load_tensors(path, size=size, max_jets=max_jets, seed=seed)
+CACHE_MB = int(os.environ.get("JETLAB_CACHE_MB", "1024") or 1024)
+
+
+@st.cache_resource(show_spinner=False)
+def byte_cache(name: str, budget_mb: int = CACHE_MB) -> ByteCache:
+    """One cache per name for the whole server, bounded in bytes (JETLAB_CACHE_MB), not in entries."""
+    return ByteCache(budget_mb * 2**20)
+
+
+def _load_tensors(path: str | None, size: int, max_jets: int | None, seed: int):
+    with st.spinner("Downsampling jets…"):
+        return load_tensors(path, size=size, max_jets=max_jets, seed=seed)
 
 
 def jet_tensors(size: int = 32, max_jets: int | None = 2000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, size, size) in GeV and labels of the chosen data set (cached; treat as read-only)."""
     path = data_path()
-    return _tensors_cached(path, file_stamp(path), size, max_jets, seed)
+    key = (path, file_stamp(path), size, max_jets, seed)
+    return byte_cache("tensors").get_or_make(key, lambda: _load_tensors(path, size, max_jets, seed))
 
 
 # ---------------------------------------------------------------- figures and tables

@@ -25,12 +25,14 @@ from core.viz.export import samples_h5
 from core.viz.generation import distance_figure, reverse_animation
 from core.viz.images import image_grid
 from pages._common import (
+    byte_cache,
     checkpoint_dirs,
     data_path,
     device,
     guard,
     job_manager,
     require_entry,
+    rerun_when_my_job_ends,
     session_id,
     show_figure,
     show_table,
@@ -50,9 +52,14 @@ table.touch(owner)
 CUSTOM = "a checkpoint directory on the server…"
 
 
-@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=6)
 def _checkpoint(path: str, stamp: float):
-    return load_checkpoint(path)
+    """The checkpoint, for its description (the sampling job loads its own copy); cached within a byte budget."""
+
+    def load():
+        with st.spinner("Loading the checkpoint…"):
+            return load_checkpoint(path)
+
+    return byte_cache("checkpoints", 256).get_or_make((path, stamp), load)
 
 
 def _stamp(path: str) -> float:
@@ -60,9 +67,8 @@ def _stamp(path: str) -> float:
     return p.stat().st_mtime if p.exists() else 0.0
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
 def _result(run_dir: str, stamp: float) -> SampleResult | None:
-    return load_result(run_dir)
+    return byte_cache("samples", 256).get_or_make((run_dir, stamp), lambda: load_result(run_dir))
 
 
 def _choices() -> dict[str, str]:
@@ -234,6 +240,9 @@ if ckpt is not None:
             seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
             busy = bool(table.running(owner))
             go = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:", disabled=busy)
+        if busy:
+            st.caption("Your job is running: Generate is enabled again when it ends.")
+            rerun_when_my_job_ends()
         if go:
             req = SampleRequest(
                 checkpoint=path,

@@ -27,6 +27,7 @@ from pages._common import (
     guard,
     job_manager,
     require_entry,
+    rerun_when_my_job_ends,
     session_id,
     show_figure,
     show_table,
@@ -307,6 +308,7 @@ with guard("the Train page"):
     kind = st.radio("Model kind", ["classical", "quantum"], horizontal=True, key="train_kind", disabled=busy)
     if busy:
         st.caption(f"Your {mine[0].kind} job `{mine[0].run_id}` is running: Start is enabled again when it ends.")
+        rerun_when_my_job_ends()
     if data_source() is None:
         pass  # the data set's problem is shown; training waits for a usable one
     elif kind == "quantum" and "quantum" not in TASK_BUILDERS:

@@ -60,6 +60,22 @@ def test_page_requests_are_valid_command_lines():
     assert (args.model, args.layers, args.diffusion_steps, args.qubits) == ("quantum", 2, 3, 6)
 
 
+def test_byte_cache_is_bounded_in_bytes_not_entries():
+    from core.cache import ByteCache, nbytes
+
+    cache = ByteCache(budget=3 * 4000)
+    make = lambda: (torch.zeros(1000), torch.zeros(1000, dtype=torch.long)[:0])  # noqa: E731
+    assert nbytes(make()) == 4000 and nbytes({"a": np.zeros(10)}) == 80
+    for key in range(5):
+        cache.get_or_make(key, make)
+    assert cache.total == 12_000  # the three newest
+    calls = []
+    cache.get_or_make(4, lambda: calls.append(1))
+    assert not calls  # still cached
+    cache.get_or_make("huge", lambda: torch.zeros(10_000))
+    assert cache.total == 12_000  # a value over the budget is returned, never kept
+
+
 def test_run_log_reads_whole_lines_and_calls_a_dead_run_killed(tmp_path):
     from core.jobs.rundir import EVENTS, RunWriter, read_events
 

@@ -114,3 +114,16 @@ def test_an_abandoned_job_is_stopped_after_the_grace_time(jets16, tmp_path):
     status = read_status(job.run_dir)
     assert status.state == STOPPED and status.has_checkpoint
     assert any("visitor has been gone" in e.get("phase", "") for e in read_events(job.run_dir))
+
+
+def test_the_time_limit_saves_and_says_so(jets16, tmp_path):
+    from core.jobs import TIME_LIMIT
+
+    out = tmp_path / "limited"
+    argv = _train_argv(jets16, 100_000, "--time-limit", "1", "--checkpoint-every", "0")[1:]
+    assert main([*argv, "--out", str(out)]) == 0
+    status = read_status(out)
+    assert status.state == TIME_LIMIT and status.message.startswith(f"time limit reached at step {status.step:,}")
+    assert status.has_checkpoint and 0 < status.step < 100_000
+    phases = [e["phase"] for e in read_events(out) if e["type"] == "phase"]
+    assert phases[0] == "preparing data" and "training" in phases and phases[-1] == TIME_LIMIT

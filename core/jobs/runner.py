@@ -24,7 +24,7 @@ from pathlib import Path
 
 from core.atomic import write_text_atomic
 from core.errors import JetInputError
-from core.jobs.rundir import REQUEST, RUNNING, STATUS, RunWriter, pid_alive
+from core.jobs.rundir import ENDED, REQUEST, RUNNING, STATUS, RunWriter, pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,11 +99,18 @@ class Job:
 
     @property
     def running(self) -> bool:
-        return self.proc.poll() is None
+        """Alive and not yet done: a job that wrote its final status is over, even while its process exits."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            state = json.loads((self.run_dir / STATUS).read_text()).get("state")
+        except (OSError, ValueError):
+            return True
+        return state not in ENDED
 
     def stop(self) -> None:
         """SIGTERM: the job saves its checkpoint and exits (its status says 'stopped at step k')."""
-        if self.running:
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -17,7 +17,8 @@ if str(ROOT) not in sys.path:
 
 from pages._common import data_sidebar, mark_entry  # noqa: E402
 
-st.set_page_config(page_title="Jet Diffusion Lab", page_icon=":material/blur_on:", layout="wide")
+# The favicon is a local file: a ":material/…:" favicon is fetched from fonts.gstatic.com by the browser.
+st.set_page_config(page_title="Jet Diffusion Lab", page_icon=str(ROOT / "assets" / "favicon.png"), layout="wide")
 
 PAGES = [
     st.Page("pages/jets.py", title="Jets", icon=":material/grid_on:", default=True),

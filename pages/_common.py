@@ -5,10 +5,12 @@ the guard that turns bad input into one clear message. UI glue only; the work is
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,19 +24,21 @@ import torch
 from core.cache import ByteCache
 from core.data.layout import class_counts_text
 from core.data.readers import EMBEDDED_SAMPLE, JetSource, load_tensors, open_jets
+from core.data.uploads import prune_visitors, save_visitor_upload
 from core.errors import JetInputError
+from core.hosting import UploadCaps, hosted, public_text
 from core.jobs import JobLimits, JobTable
-from core.jobs.qiskit_thread import ensure_qiskit_thread
-from core.jobs.uploads import save_upload
+from core.quantum.qiskit_thread import ensure_qiskit_thread
 from core.viz.export import figure_png, table_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ROOT / "checkpoints"
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "jetlab-uploads"
 DATA_MODES = ("Embedded sample", "File path", "Upload")
+HOSTED_DATA_MODES = ("Embedded sample", "Upload")  # JETLAB_HOSTED=1: no server paths
 LOG = logging.getLogger("jetlab.app")
 
-# Script runs end their threads; qiskit must first be imported on one that lives (see core.jobs.qiskit_thread).
+# Script runs end their threads; qiskit must first be imported on one that lives (see core.quantum.qiskit_thread).
 ensure_qiskit_thread()
 
 
@@ -111,48 +115,123 @@ def guard(what: str = "this page") -> Iterator[None]:
 
 
 def _one_line(err: BaseException) -> str:
+    """The first line of an error; hosted, with server paths replaced by the visitor's names for them."""
     text = str(err).strip() or type(err).__name__
     if isinstance(err, KeyError):
         text = f"missing key {text}"
-    return text.splitlines()[0]
+    text = text.splitlines()[0]
+    return public_message(text)
+
+
+def public_message(text: str) -> str:
+    """Text safe to show this visitor: unchanged locally; hosted, no server path (see core.hosting.public_text)."""
+    if not hosted():
+        return text
+    names = dict(st.session_state.get("data_names", {}))
+    names[str(UPLOAD_DIR)] = "uploads"
+    return public_text(text, names)
 
 
 # ---------------------------------------------------------------- data set
 
 
-def _save_upload(name: str, data: bytes) -> Path:
-    return save_upload(UPLOAD_DIR, name, data)  # prunes uploads older than a day or beyond 2 GB
+def _folder_name(session: str) -> str:
+    return hashlib.sha256(session.encode()).hexdigest()[:32]
+
+
+def _visitor_id() -> str:
+    """This browser session's upload folder name: a hash of Streamlit's session id (ours outside a server)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        if ctx is not None and ctx.session_id:
+            return _folder_name(ctx.session_id)
+    except ImportError:  # pragma: no cover - every supported Streamlit has it
+        pass
+    return _folder_name(session_id())
+
+
+def _live_sessions() -> set[str] | None:
+    """Ids of the sessions the server still holds (None when unknown: then uploads go by idle time only)."""
+    try:
+        from streamlit.runtime import Runtime
+
+        if not Runtime.exists():
+            return None
+        return {_folder_name(i.session.id) for i in Runtime.instance()._session_mgr.list_active_sessions()}
+    except Exception:  # noqa: BLE001 - a Streamlit internal; idle pruning still bounds the folder
+        return None
+
+
+_last_prune = [0.0]
+
+
+def _prune_visitors(caps: UploadCaps) -> None:
+    """At most once a minute: remove the uploads of sessions that ended or idled out."""
+    if time.time() - _last_prune[0] < 60:
+        return
+    _last_prune[0] = time.time()
+    try:
+        prune_visitors(UPLOAD_DIR, caps.idle_seconds, _live_sessions())
+    except OSError:
+        LOG.exception("pruning uploads")
+
+
+def _use_upload(name: str, data: bytes) -> tuple[str | None, str, str | None]:
+    """Save an upload in this visitor's own folder: (server path, the visitor's name for it, error or None)."""
+    shown = Path(name).name[:120] or "upload"
+    caps = UploadCaps.from_env()
+    _prune_visitors(caps)
+    try:
+        return str(save_visitor_upload(UPLOAD_DIR, _visitor_id(), name, data, caps)), shown, None
+    except (JetInputError, OSError) as err:
+        LOG.warning("upload %s refused: %s", shown, err)
+        return None, shown, _one_line(err)
+
+
+def _default_data() -> tuple[str | None, str | None]:
+    """The host's default data set (``JETLAB_DATA``), named without its path when hosted."""
+    path = os.environ.get("JETLAB_DATA") or None
+    return path, ("the default data set" if path and hosted() else path)
 
 
 def data_sidebar() -> None:
-    """The data-set chooser and the device line, drawn in the sidebar of every page."""
+    """The data-set chooser and the device line, drawn in the sidebar of every page.
+
+    Hosted (``JETLAB_HOSTED=1``): no server paths, only the embedded sample (or the host's default) and uploads.
+    """
+    modes = HOSTED_DATA_MODES if hosted() else DATA_MODES
+    if st.session_state.get("data_mode") not in modes:
+        st.session_state["data_mode"] = modes[0]  # e.g. "File path" forced into a hosted session
     with st.sidebar:
         st.subheader("Data set")
-        mode = st.radio("Jets from", DATA_MODES, key="data_mode", label_visibility="collapsed")
-        upload = None
-        path: str | None = os.environ.get("JETLAB_DATA") or None  # a host may set the default data set
+        mode = st.radio("Jets from", modes, key="data_mode", label_visibility="collapsed")
+        path, name = _default_data()
+        upload_error = None
         if mode == "File path":
-            path = (
-                st.text_input("Path to a CMS-layout .h5 or EnergyFlow .npz file", key="data_path_text").strip() or None
-            )
-            if path is None:
-                path = os.environ.get("JETLAB_DATA") or None
+            typed = st.text_input("Path to a CMS-layout .h5 or EnergyFlow .npz file", key="data_path_text").strip()
+            if typed:
+                path, name = typed, typed
+            else:
                 st.info("Type a path; the default data set is used meanwhile.")
         elif mode == "Upload":
             upload = st.file_uploader(
                 "CMS-layout .h5 or EnergyFlow .npz", type=["h5", "hdf5", "npz"], key="data_upload"
             )
             if upload is not None:
-                path = str(_save_upload(upload.name, upload.getvalue()))
+                saved, shown, upload_error = _use_upload(upload.name, upload.getvalue())
+                if saved is not None:
+                    path, name = saved, shown
             else:
-                path = os.environ.get("JETLAB_DATA") or None
                 st.info("Upload a file; the default data set is used meanwhile.")
         st.session_state["data_path"] = path
-        st.session_state["data_name"] = (
-            "embedded sample" if path is None else (upload.name if mode == "Upload" and upload is not None else path)
-        )
+        st.session_state["data_name"] = name or "embedded sample"
+        st.session_state["data_names"] = {path: name} if path and name else {}
         src, error = _try_open(path)
-        if error:
+        if upload_error:
+            st.error(upload_error)
+        elif error:
             st.error(error)
         elif src is not None:
             st.caption(
@@ -198,18 +277,24 @@ def file_stamp(path: str | None) -> float:
 
 
 @st.cache_resource(show_spinner="Opening the jet file…", max_entries=8)
-def open_cached(path: str | None, stamp: float) -> JetSource:
-    return open_jets(path)
+def open_cached(path: str | None, stamp: float, name: str | None = None) -> JetSource:
+    return open_jets(path, name)
+
+
+def data_name() -> str | None:
+    """What messages call the chosen data set: the visitor's upload name, the typed path, or None (embedded)."""
+    return st.session_state.get("data_names", {}).get(data_path())
 
 
 def _try_open(path: str | None) -> tuple[JetSource | None, str | None]:
+    name = st.session_state.get("data_names", {}).get(path)
     try:
-        return open_cached(path, file_stamp(path)), None
+        return open_cached(path, file_stamp(path), name), None
     except (JetInputError, FileNotFoundError, ValueError, OSError) as err:
         return None, _one_line(err)
     except Exception as err:  # a file that breaks a reader in an unforeseen way is still just bad input
         LOG.exception("cannot open %s", path)
-        return None, f"{path}: cannot read this file ({type(err).__name__}: {_one_line(err)})"
+        return None, _one_line(RuntimeError(f"{name or path}: cannot read this file ({type(err).__name__}: {err})"))
 
 
 def data_path() -> str | None:
@@ -234,16 +319,16 @@ def byte_cache(name: str, budget_mb: int = CACHE_MB) -> ByteCache:
     return ByteCache(budget_mb * 2**20)
 
 
-def _load_tensors(path: str | None, size: int, max_jets: int | None, seed: int):
+def _load_tensors(path: str | None, size: int, max_jets: int | None, seed: int, name: str | None):
     with st.spinner("Downsampling jets…"):
-        return load_tensors(path, size=size, max_jets=max_jets, seed=seed)
+        return load_tensors(path, size=size, max_jets=max_jets, seed=seed, name=name)
 
 
 def jet_tensors(size: int = 32, max_jets: int | None = 2000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, size, size) in GeV and labels of the chosen data set (cached; treat as read-only)."""
     path = data_path()
-    key = (path, file_stamp(path), size, max_jets, seed)
-    return byte_cache("tensors").get_or_make(key, lambda: _load_tensors(path, size, max_jets, seed))
+    key, name = (path, file_stamp(path), size, max_jets, seed), data_name()
+    return byte_cache("tensors").get_or_make(key, lambda: _load_tensors(path, size, max_jets, seed, name))
 
 
 # ---------------------------------------------------------------- figures and tables

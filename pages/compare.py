@@ -8,8 +8,8 @@ import streamlit as st
 import torch
 
 from core.data.transforms import downsample
-from core.jobs.compare import ModelReconstruction, classical_reconstruction, compare_rows, quantum_reconstruction
 from core.jobs.training import session_runs
+from core.metrics.compare import ModelReconstruction, classical_reconstruction, compare_rows, quantum_reconstruction
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
 from core.viz.images import class_average_images

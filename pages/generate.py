@@ -13,11 +13,13 @@ import streamlit as st
 
 import core.jobs.training as training
 from core.data.layout import CHANNELS, label_name
+from core.hosting import hosted
 from core.jobs import JobLimitError, read_status
 from core.jobs.rundir import ENDED, read_events
 from core.jobs.runner import new_run_id
-from core.jobs.sampling import SampleRequest, SampleResult, load_report, load_result, sample_argv
+from core.jobs.sampling import SampleResult, load_report, load_result, sample_argv
 from core.jobs.training import session_runs
+from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
 from core.viz.evaluation import observables_overlay
@@ -31,6 +33,7 @@ from pages._common import (
     device,
     guard,
     job_manager,
+    public_message,
     require_entry,
     rerun_when_my_job_ends,
     session_id,
@@ -75,7 +78,8 @@ def _choices() -> dict[str, str]:
     out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
     for run in session_runs(session_id()):
         out[f"trained here: {run.name}"] = str(run)
-    out[CUSTOM] = ""
+    if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
+        out[CUSTOM] = ""
     return out
 
 
@@ -147,11 +151,12 @@ def _progress(run_dir: Path) -> None:
         table.stop(status.run_id, run_dir)
 
 
-def _start(req: SampleRequest) -> None:
-    """Check the limits, then spawn the sampling worker into a new run directory."""
+def _start(req: SampleRequest, measure: dict) -> None:
+    """Check the limits, then spawn the sampling worker into a new run directory (it also measures the jets)."""
     table.check(owner)
     run_dir = training.runs_dir() / new_run_id("sample")
-    job = table.start(owner, "sample", sample_argv(req, table.threads_per_job()), run_dir, request=req.to_dict())
+    argv = sample_argv(req, table.threads_per_job())
+    job = table.start(owner, "sample", argv, run_dir, request={**req.to_dict(), **measure})
     st.query_params["run"] = job.run_id
     st.rerun()
 
@@ -170,15 +175,16 @@ def _current_run() -> Path | None:
 
 with guard("the Generate page"):
     choices = _choices()
-    if len(choices) == 1:
+    if len(choices) <= (0 if hosted() else 1):
         st.info(
             "No checkpoint is available yet: the shipped ones (checkpoints/) are missing from this build and this "
-            "session has trained none. Train one on the Train page, or give a checkpoint directory below."
+            "session has trained none. Train one on the Train page"
+            + ("." if hosted() else ", or give a checkpoint directory below.")
         )
     choice = st.selectbox("Checkpoint", list(choices), key="gen_choice")
-    path = (
-        choices[choice] or st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
-    )
+    path = choices.get(choice, "") if choice is not None else ""
+    if choice == CUSTOM and not hosted():
+        path = st.text_input("Checkpoint directory (config.json + ema.safetensors)", key="gen_path").strip()
     ckpt = None
     if path:
         ckpt = _checkpoint(path, _stamp(path))
@@ -194,35 +200,31 @@ with guard("the Generate page"):
 
 if ckpt is not None:
     with guard("sampling"):
-        quantum = ckpt.task.family == "quantum"
+        task = ckpt.task
         with st.form("gen_form"):
             c1, c2, c3 = st.columns(3)
-            if quantum:
-                sampler = c1.selectbox(
-                    "Sampler",
-                    ["born", "shots:1000", "shots:100"],
-                    key="gen_q_sampler",
-                    help="born: exact probabilities; shots:N: N measurements per jet",
-                )
-                steps = None
-                c2.caption(f"The model runs its {ckpt.task.hybrid_cfg.steps} trained reverse steps.")
-            else:
-                sampler = c1.selectbox(
-                    "Sampler",
-                    ["fast", "ddim", "ddpm"],
-                    key="gen_sampler",
-                    help="fast: DPM-Solver++(2M); ddim: deterministic; ddpm: ancestral",
-                )
+            sampler = c1.selectbox(
+                "Sampler", list(task.samplers), key="gen_sampler", help=help_of(SampleRequest, "sampler")
+            )
+            steps = shots = None
+            if task.default_sampler_steps is not None:
                 steps = int(
                     c2.number_input(
                         "Sampler steps",
                         1,
-                        int(ckpt.task.schedule.timesteps),
-                        min(20, int(ckpt.task.schedule.timesteps)),
+                        int(task.timesteps),
+                        min(int(task.default_sampler_steps), int(task.timesteps)),
                         key="gen_steps",
                     )
                 )
-            labels = ["mixed", "quark", "gluon", "unconditional"] if ckpt.task.conditional else ["unconditional"]
+            else:
+                c2.caption(f"The model runs its {task.timesteps} trained reverse steps.")
+            if "shots" in task.readouts:
+                shots = c2.selectbox(
+                    "Readout shots", [None, 1000, 100], key="gen_shots", format_func=lambda v: "exact" if v is None else str(v),
+                    help="exact Born probabilities, or that many measurements per state",
+                )  # fmt: skip
+            labels = ["mixed", "quark", "gluon", "unconditional"] if task.conditional else ["unconditional"]
             label = c3.selectbox("Label", labels, key="gen_label")
             guidance = float(
                 c1.number_input(
@@ -232,7 +234,7 @@ if ckpt is not None:
                     1.0,
                     0.5,
                     key="gen_guidance",
-                    disabled=not ckpt.task.conditional or quantum,
+                    disabled=not task.takes_guidance,
                     help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes",
                 )
             )
@@ -248,16 +250,15 @@ if ckpt is not None:
                 checkpoint=path,
                 n=n,
                 sampler=sampler,
-                steps=steps,
+                sampler_steps=steps,
+                shots=shots,
                 label=None if label == "unconditional" else label,
                 guidance=guidance,
                 seed=seed,
-                device=device(),
-                data=data_path(),
-                n_real=max(400, 2 * n),
             )
+            req.device = device()
             try:
-                _start(req)
+                _start(req, {"data": data_path(), "n_real": max(400, 2 * n)})
             except JobLimitError as err:
                 st.error(str(err))
 
@@ -267,7 +268,7 @@ with guard("the samples"):
         status = read_status(run_dir)
         st.fragment(_progress, run_every=1.0 if status.running else None)(run_dir)
         if status.state == "failed":
-            st.error(f"Sampling failed: {status.error or status.message}")
+            st.error(public_message(f"Sampling failed: {status.error or status.message}"))
         elif status.state == "finished":
             result = _result(str(run_dir), status.created)
             if result is not None:

@@ -4,6 +4,7 @@ directory, stopped at any time. The run id sits in the page URL (``?run=...``), 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +12,14 @@ import streamlit as st
 
 import core.jobs.training as training
 from core.data.layout import label_name
+from core.errors import JetInputError
+from core.hosting import hosted
 from core.jobs import JobLimitError, RunStatus, read_status
 from core.jobs.rundir import ENDED, FINISHED, KILLED, RUNNING, STOPPED, TIME_LIMIT, list_runs, load_preview, read_events
 from core.jobs.runner import new_run_id
-from core.jobs.training import TrainRequest, directory_zip, train_argv
-from core.quantum.task import data_qubits
-from core.training.registry import TASK_BUILDERS
+from core.jobs.training import directory_zip
+from core.requests import TrainRequest
+from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
 from core.viz.training import loss_figure, metrics_figure
 from pages._common import (
@@ -26,12 +29,14 @@ from pages._common import (
     device_label,
     guard,
     job_manager,
+    public_message,
     require_entry,
     rerun_when_my_job_ends,
     session_id,
     show_figure,
     show_table,
 )
+from pages._forms import field_widget
 
 require_entry()
 st.title("Train")
@@ -49,109 +54,67 @@ limits = table.limits
 table.touch(owner)
 
 
-def _request_form(kind: str, busy: bool) -> TrainRequest | None:
-    """The form; returns a request when 'Start' is pressed."""
+PAGE_DEFAULTS = {"max_jets": 2000, "metrics_every": 50}  # a hosted page trains on a subset and watches it
+
+
+def _family_options(family: str) -> dict:
+    """One widget per request field the family reads (``TRAIN_OPTIONS`` of its module), three per row."""
+    names = train_options(family)
+    cols = st.columns(3)
+    return {
+        name: field_widget(cols[i % 3], TrainRequest, name, key=f"train_{family}_{name}")
+        for i, name in enumerate(names)
+    }
+
+
+def _common_options() -> dict:
+    """The fields every family shares: steps (capped by the server's limit), batch, learning rate, jets, metrics."""
+    cols = st.columns(3)
+    max_steps = limits.max_steps or 100_000
+    steps_default = min(TrainRequest.steps, int(max_steps))
+    out = {
+        "steps": field_widget(
+            cols[0], TrainRequest, "steps", "train_steps", steps_default, f"Training steps (≤ {max_steps:,} here)"
+        ),
+        "batch_size": field_widget(cols[1], TrainRequest, "batch_size", "train_batch"),
+        "lr": field_widget(cols[2], TrainRequest, "lr", "train_lr"),
+        "max_jets": field_widget(cols[0], TrainRequest, "max_jets", "train_jets", PAGE_DEFAULTS["max_jets"]),
+        "metrics_every": field_widget(
+            cols[1], TrainRequest, "metrics_every", "train_every", PAGE_DEFAULTS["metrics_every"],
+            "Metrics and preview every … steps (0: never)",
+        ),
+        "seed": field_widget(cols[2], TrainRequest, "seed", "train_seed"),
+    }  # fmt: skip
+    out["preview_every"] = out["metrics_every"]
+    return out
+
+
+def _request_form(family: str, busy: bool) -> TrainRequest | None:
+    """The form; returns the ``TrainRequest`` when 'Start' is pressed (the CLI fills the same fields)."""
     with st.form("train_form"):
-        c1, c2, c3 = st.columns(3)
-        if kind == "classical":
-            family_label = c1.selectbox(
-                "Model", ["seed baseline (SimpleDiffusionCNN, 50 steps)", "U-Net DDPM"], key="train_family"
-            )
-            family = "seed-baseline" if family_label.startswith("seed") else "ddpm"
-            preset = c2.selectbox("U-Net preset", ["tiny", "small", "base"], key="train_preset", help="U-Net only")
-            schedule = c3.selectbox(
-                "Schedule",
-                ["linear", "cosine"],
-                key="train_schedule",
-                help="U-Net only (the seed baseline keeps its 50-step linear one)",
-            )
-            size = int(c1.selectbox("Image size", [32, 16, 64], key="train_size"))
-            quantum: dict = {}
-        else:
-            family, preset, schedule = "quantum", "tiny", "linear"
-            encoder = c1.selectbox("Encoder", ["amplitude", "frqi"], key="train_q_encoder")
-            size = int(
-                c2.selectbox(
-                    "Image size per channel",
-                    [8],
-                    key="train_q_size",
-                    help="8² = 64 pixels per channel on 6 qubits, or 3 × 8² = 192 on 8 (amplitude) or 9 (FRQI)",
-                )
-            )
-            layout_name = c3.selectbox(
-                "Qubit layout",
-                ["one state per channel", "3 channels in one state"],
-                key="train_q_layout",
-                help="amplitude only (FRQI always holds the 3 channels in one state): one state per channel is the "
-                "better model in benchmarks/bench_quantum.py",
-            )
-            layout = "per_channel" if layout_name.startswith("one") and encoder == "amplitude" else "joint"
-            layers = int(c1.number_input("Circuit layers", 1, 20, 6, key="train_q_layers"))
-            channel = c2.selectbox(
-                "Noise channel",
-                ["amplitude_damping", "depolarizing", "global_depolarizing"],
-                key="train_q_channel",
-                help="amplitude damping ends in |0…0⟩, which one ancilla per step can leave; depolarising ends in I/d",
-            )
-            q_steps = int(c3.number_input("Diffusion steps T", 1, 20, 4, key="train_q_T"))
-            ancillas = int(c1.number_input("Ancilla qubits", 0, 3, 1, key="train_q_anc"))
-            n_qubits = data_qubits(encoder, size, layout)
-            st.caption(
-                f"{n_qubits} data qubits"
-                + (" per channel state" if layout == "per_channel" else "")
-                + f" + {ancillas} ancilla(s); "
-                + (
-                    "the three channel energies of each jet stay classical numbers (drawn per class when sampling)."
-                    if encoder == "amplitude"
-                    else "the energy scale of each jet stays a classical number."
-                )
-            )
-            quantum = {
-                "encoder": encoder,
-                "size": size,
-                "layers": layers,
-                "channel": channel,
-                "steps": q_steps,
-                "ancillas": ancillas,
-                "layout": layout,
-            }
-        max_steps = limits.max_steps or 100_000
-        steps = int(
-            c2.number_input(
-                f"Training steps (≤ {max_steps:,} here)", 1, int(max_steps), min(200, int(max_steps)), key="train_steps"
-            )
-        )
-        batch = int(c3.number_input("Batch size", 1, 512, 32, key="train_batch"))
-        lr = float(c1.number_input("Learning rate", 1e-6, 1e-1, 5e-4, format="%.0e", key="train_lr"))
-        jets = int(c2.number_input("Jets used (seeded subset)", 20, 100_000, 2000, step=100, key="train_jets"))
-        every = int(c3.number_input("Metrics and preview every … steps (0: never)", 0, 100_000, 50, key="train_every"))
+        options = _family_options(family)
+        summary = getattr(family_module(family), "request_summary", None)
+        if summary is not None:
+            try:
+                st.caption(summary(TrainRequest(family=family, **options)))
+            except JetInputError as err:  # e.g. qubits that the encoder cannot hold: say so, keep the form
+                st.warning(str(err))
+        common = _common_options()
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
     if not submitted:
         return None
-    req = TrainRequest(
-        family=family,
-        size=size if kind == "classical" else 32,
-        steps=steps,
-        batch_size=batch,
-        lr=lr,
-        preset=preset,
-        schedule=schedule,
-        quantum=quantum,
-        metrics_every=every,
-        preview_every=every,
-        max_jets=jets,
-    )
-    return req
+    return TrainRequest(family=family, **options, **common)
 
 
 def _start(req: TrainRequest) -> None:
     """Check the limits, then spawn the command line into a new run directory (no data is read here)."""
     table.check(owner)  # refused before anything is prepared
     steps = limits.clamp_steps(req.steps)
-    req.data, req.device = data_path(), device()
-    argv = ["core", *train_argv(req, steps, limits.max_seconds, table.threads_per_job())]
+    req = replace(req, data=data_path(), device=device())
+    argv = ["core", *training.train_argv(req, steps, limits.max_seconds, table.threads_per_job())]
+    request = {**req.to_dict(), "steps": steps, "requested": req.steps, "data_name": st.session_state.get("data_name")}
     run_dir = training.runs_dir() / new_run_id(req.family)
-    job = table.start(owner, "train", argv, run_dir, request={**req.to_dict(), "steps": steps, "requested": req.steps})
+    job = table.start(owner, "train", argv, run_dir, request=request)
     st.query_params["run"] = job.run_id
     st.rerun()
 
@@ -185,7 +148,7 @@ def _live_view(run_dir: Path) -> None:
         table.stop(status.run_id, run_dir)
         st.toast("Stopping after the current step; the checkpoint is saved.")
     if status.state == "failed":
-        st.error(f"Training failed: {status.error or status.message}")
+        st.error(public_message(f"Training failed: {status.error or status.message}"))
     if not steps:
         if status.running:
             st.info(f"{(status.phase or 'starting').capitalize()}…")
@@ -269,7 +232,7 @@ def _current_run() -> Path | None:
 
 
 def _runs_list() -> None:
-    runs = list_runs(training.runs_dir(), kind="train", owner=owner if training.hosted() else None)
+    runs = list_runs(training.runs_dir(), kind="train", owner=owner if hosted() else None)
     if not runs:
         return
     st.subheader("Runs")
@@ -305,22 +268,25 @@ with guard("the Train page"):
         f"{limits.max_concurrent} jobs at once ({table.running_count()} running), "
         f"{limits.max_per_visitor} per visitor, {table.threads_per_job()} CPU thread(s) each."
     )
-    kind = st.radio("Model kind", ["classical", "quantum"], horizontal=True, key="train_kind", disabled=busy)
+    families = sorted(TASK_BUILDERS)
+    family = st.selectbox(
+        "Model",
+        families,
+        index=families.index(TrainRequest.family),
+        format_func=family_title,
+        key="train_family",
+        disabled=busy,
+    )
     if busy:
         st.caption(f"Your {mine[0].kind} job `{mine[0].run_id}` is running: Start is enabled again when it ends.")
         rerun_when_my_job_ends()
-    if data_source() is None:
-        pass  # the data set's problem is shown; training waits for a usable one
-    elif kind == "quantum" and "quantum" not in TASK_BUILDERS:
-        st.warning("The quantum model is not registered in this build (core.training.registry); train a classical one.")
-    else:
-        req = _request_form(kind, busy)
+    if data_source() is not None:  # else the data set's problem is shown; training waits for a usable one
+        req = _request_form(family, busy)
         if req is not None:
             try:
                 _start(req)
             except JobLimitError as err:
                 st.error(str(err))
-
 with guard("the live view"):
     run_dir = _current_run()
     if run_dir is not None:

@@ -9,10 +9,10 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install --quiet -r requirements-test.txt
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
       || echo "warning: could not install chromium; browser tests will be skipped"
   else
-    echo "note: chromium is not installed (sudo apt-get install chromium); browser tests will be skipped"
+    echo "note: chromium is not installed (sudo apt-get install --no-install-recommends chromium); browser tests will be skipped"
   fi
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -41,12 +41,13 @@ def test_threads_per_job_share_the_cores():
 
 def test_page_requests_are_valid_command_lines():
     from core.cli import build_parser
-    from core.jobs.training import TrainRequest, train_argv
+    from core.jobs.training import train_argv
+    from core.requests import TrainRequest
 
     parser, _ = build_parser()
-    classical = TrainRequest(family="ddpm", size=16, steps=50, max_jets=300, data="/x.h5")
+    classical = TrainRequest(family="ddpm", size=16, steps=50, max_jets=300, data="/x.h5", metrics_every=50)
     args = parser.parse_args([*train_argv(classical, 40, time_limit=600, threads=2), "--out", "o"])
-    assert (args.model, args.size, args.steps, args.max_jets, args.threads, args.time_limit) == (
+    assert (args.family, args.size, args.steps, args.max_jets, args.threads, args.time_limit) == (
         "ddpm",
         16,
         40,
@@ -54,10 +55,10 @@ def test_page_requests_are_valid_command_lines():
         2,
         600.0,
     )
-    assert (args.metrics_every, args.preview_every, args.data, args.schedule) == (50, 50, "/x.h5", "linear")
-    q = {"encoder": "amplitude", "size": 8, "layers": 2, "steps": 3, "ancillas": 1, "layout": "per_channel"}
-    args = parser.parse_args([*train_argv(TrainRequest(family="quantum", quantum=q), 10), "--out", "o"])
-    assert (args.model, args.layers, args.diffusion_steps, args.qubits) == ("quantum", 2, 3, 6)
+    assert (args.metrics_every, args.data, args.checkpoint_every, args.resume) == (50, "/x.h5", 10, False)
+    quantum = TrainRequest(family="quantum", layers=2, diffusion_steps=3, qubits=6)
+    args = parser.parse_args([*train_argv(quantum, 10), "--out", "o"])
+    assert (args.family, args.layers, args.diffusion_steps, args.qubits) == ("quantum", 2, 3, 6)
 
 
 def test_byte_cache_is_bounded_in_bytes_not_entries():
@@ -97,7 +98,7 @@ def test_run_log_reads_whole_lines_and_calls_a_dead_run_killed(tmp_path):
 
 
 def test_held_out_split_is_seeded_and_disjoint():
-    from core.jobs.training import split_held_out
+    from core.training.prepare import split_held_out
 
     x = torch.arange(100.0).view(100, 1, 1, 1).expand(100, 3, 2, 2)
     y = torch.arange(100) % 2
@@ -243,7 +244,7 @@ def test_bloch_path_shrinks_to_the_centre_under_depolarising():
 
 
 def test_amplitude_fidelity_is_the_state_overlap():
-    from core.jobs.compare import amplitude_fidelity
+    from core.metrics.compare import amplitude_fidelity
     from core.quantum.encoders import make_encoder
 
     rng = torch.Generator().manual_seed(0)
@@ -257,7 +258,7 @@ def test_amplitude_fidelity_is_the_state_overlap():
 
 def test_live_metrics_on_a_fresh_model():
     from core.diffusion.task import default_config
-    from core.jobs.live_metrics import make_metrics_fn
+    from core.metrics.live import make_metrics_fn
     from core.training.registry import build_task
 
     gen = torch.Generator().manual_seed(0)
@@ -285,7 +286,7 @@ def test_qiskit_survives_short_lived_script_threads(tmp_path):
         f"sys.path.insert(0, {str(root)!r})\n"
         "def run(i):\n"
         "    if i == 0:\n"
-        "        from core.jobs.qiskit_thread import ensure_qiskit_thread\n"
+        "        from core.quantum.qiskit_thread import ensure_qiskit_thread\n"
         "        assert ensure_qiskit_thread()\n"
         "    from qiskit import QuantumCircuit\n"
         "    QuantumCircuit(3).ry(0.1, 0)\n"

@@ -198,6 +198,7 @@ def _wait_for(at: AppTest, done, timeout: float = 240.0) -> AppTest:
 def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     at = make_app("pages/train.py", data_path)
     assert_clean(at)
+    at.selectbox(key="train_family").set_value("seed-baseline").run()
     at.number_input(key="train_steps").set_value(4)
     at.number_input(key="train_batch").set_value(4)
     at.number_input(key="train_jets").set_value(60)
@@ -233,6 +234,47 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     assert {"metric", "model", "floor"} <= set(table.columns)
     assert any(m.startswith("W1 jet mass") for m in table["metric"])
     assert charts(at) >= 5  # three channel grids, reverse process, distances, observables
+
+
+def test_train_page_builds_the_same_request(monkeypatch, data_path):
+    """The Train page's form, submitted with its defaults, starts exactly ``TrainRequest(family, page fields)``."""
+    import argparse
+    from dataclasses import replace
+
+    import core.jobs.training as training
+    from core.jobs import JobLimitError
+    from core.requests import TrainRequest
+
+    seen = []
+
+    def capture(req, *args, **kwargs):
+        seen.append(req)
+        raise JobLimitError("captured")  # stop before a process is spawned
+
+    monkeypatch.setattr(training, "train_argv", capture)
+    at = make_app("pages/train.py", data_path)
+    at.selectbox(key="train_family").set_value("ddpm").run()
+    at.selectbox(key="train_ddpm_schedule").set_value("linear")
+    at.number_input(key="train_ddpm_beta_end").set_value(0.03)
+    at.number_input(key="train_steps").set_value(5)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception and len(seen) == 1
+    page = replace(seen[0], data=None, device="auto")  # the job runs on the sidebar's data and the server's device
+    assert seen[0].data == data_path
+    python = TrainRequest(
+        family="ddpm",
+        schedule="linear",
+        beta_end=0.03,
+        steps=5,
+        max_jets=2000,
+        metrics_every=50,
+        preview_every=50,
+    )
+    assert page == python
+    parser = argparse.ArgumentParser()
+    TrainRequest.add_arguments(parser)
+    cli = TrainRequest.from_namespace(parser.parse_args(page.to_argv()))
+    assert cli == page and cli.task_config() == python.task_config() == page.task_config()
 
 
 def test_train_page_bad_data():

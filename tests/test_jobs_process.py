@@ -18,7 +18,8 @@ from core.data.writers import write_cms
 from core.jobs import FINISHED, KILLED, STOPPED, JobLimitError, JobLimits, JobTable, read_status
 from core.jobs.rundir import list_runs, read_events
 from core.jobs.runner import new_run_id
-from core.jobs.sampling import SampleRequest, load_result, sample_argv
+from core.jobs.sampling import load_result, sample_argv
+from core.requests import SampleRequest
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_a_job_is_a_process_stop_saves_and_the_limit_counts_every_kind(jets16, t
 
     monkeypatch.setattr(readers, "load_tensors", lambda *a, **k: pytest.fail("data prepared for a refused job"))
     sample_dir = tmp_path / new_run_id("sample")
-    req = SampleRequest(checkpoint=str(job.run_dir), n=8, steps=2, label=None, trajectory_n=2)
+    req = SampleRequest(checkpoint=str(job.run_dir), n=8, sampler_steps=2, label=None, trajectory_n=2)
     with pytest.raises(JobLimitError, match="1 at a time per visitor"):
         table.start("alice", "sample", sample_argv(req), sample_dir, request=req.to_dict())
     assert not sample_dir.exists()

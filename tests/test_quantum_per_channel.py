@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 import torch
 
 from core.errors import JetInputError
-from core.quantum.cli import quantum_task_config
 from core.quantum.export import condition_of, reverse_circuit
 from core.quantum.reconstruct import QuantumReconstructor
-from core.quantum.task import build_task, channel_energies, default_config
+from core.quantum.task import build_task, channel_energies, config_from_request, default_config
+from core.requests import TrainRequest
 from core.training.loop import TrainConfig, train
 
 
@@ -63,21 +61,17 @@ def test_training_loss_falls_and_samples_carry_the_drawn_energies():
 
 def test_cli_qubits_choose_the_layout():
     def ns(**kw):
-        base = dict(
-            size=8, encoder="amplitude", qubits=None, pixel_order="centred", pad_first=False, energy=None,
-            ancillas=1, layers=2, channel="amplitude_damping", diffusion_steps=2, latent=2, mmd_weight=1.0,
-        )  # fmt: skip
-        return argparse.Namespace(**{**base, **kw})
+        return TrainRequest(family="quantum", size=8, layers=2, diffusion_steps=2, latent=2, **kw)
 
-    assert quantum_task_config(ns())["layout"] == "per_channel"  # the default for amplitude
-    assert quantum_task_config(ns(energy="total"))["layout"] == "joint"
-    assert quantum_task_config(ns(encoder="frqi"))["layout"] == "joint"
-    assert quantum_task_config(ns(qubits=8))["layout"] == "joint"
-    assert quantum_task_config(ns(qubits=6))["layout"] == "per_channel"
+    assert config_from_request(ns())["layout"] == "per_channel"  # the default for amplitude
+    assert config_from_request(ns(energy="total"))["layout"] == "joint"
+    assert config_from_request(ns(encoder="frqi"))["layout"] == "joint"
+    assert config_from_request(ns(qubits=8))["layout"] == "joint"
+    assert config_from_request(ns(qubits=6))["layout"] == "per_channel"
     with pytest.raises(JetInputError, match=r"--qubits 7: .* takes 8 \(3 channels in one state\) or 6"):
-        quantum_task_config(ns(qubits=7))
+        config_from_request(ns(qubits=7))
     with pytest.raises(JetInputError, match="needs --energy channels"):
-        quantum_task_config(ns(qubits=6, energy="total"))
+        config_from_request(ns(qubits=6, energy="total"))
     with pytest.raises(JetInputError, match="layout 'per_channel'"):
         build_task(default_config(size=4, layout="per_channel", energy="total"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from core.jobs.compare import quantum_reconstruction
-from core.jobs.live_metrics import make_metrics_fn
+from core.metrics.compare import quantum_reconstruction
+from core.metrics.live import make_metrics_fn
 from core.metrics.reconstruct import reconstruct, reconstruction_metrics
 from core.quantum.reconstruct import QuantumReconstructor
 from core.quantum.task import build_task, channel_energies, default_config

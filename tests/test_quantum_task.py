@@ -70,7 +70,7 @@ def test_different_latents_give_different_jets():
     frac = out / out.sum((1, 2, 3), keepdim=True)
     dist = torch.cdist(frac.reshape(8, -1), frac.reshape(8, -1))
     assert dist[~torch.eye(8, dtype=torch.bool)].min() > 1e-4
-    shots = task.sample(task.model, 2, sampler="shots:50", generator=torch.Generator().manual_seed(0))
+    shots = task.sample(task.model, 2, shots=50, generator=torch.Generator().manual_seed(0))
     assert shots.shape == (2, 3, 4, 4)
     with pytest.raises(JetInputError, match="sampler"):
         task.sample(task.model, 2, sampler="heun")

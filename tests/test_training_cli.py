@@ -94,7 +94,12 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
 def test_seed_baseline_trains_and_samples_unconditionally(jets16, tmp_path):
     out = tmp_path / "seed"
     assert _train(jets16, out, "seed-baseline", 2) == 0
-    assert json.loads((out / "config.json").read_text())["task"]["schedule"] == {"kind": "linear", "timesteps": 50}
+    assert json.loads((out / "config.json").read_text())["task"]["schedule"] == {
+        "kind": "linear",
+        "timesteps": 50,
+        "beta_start": 1e-4,
+        "beta_end": 0.02,
+    }
     samples = tmp_path / "s.h5"
     assert main(["sample", "--checkpoint", str(out), "--n", "3", "--out", str(samples), "--sampler", "ddpm"]) == 0
     with h5py.File(samples) as f:

@@ -40,12 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _file_attrs(path: str) -> dict:
-    import h5py
+    from core.data.safe_open import open_hdf5
+    from core.errors import JetInputError
 
     try:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:
             return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-    except OSError:
+    except (OSError, JetInputError):
         return {}
 
 

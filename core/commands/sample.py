@@ -1,4 +1,7 @@
-"""``sample``: generate jets from a checkpoint into a CMS-layout HDF5 file (X_jets in GeV, y; -1 = unlabelled)."""
+"""``sample``: generate jets from a checkpoint into a CMS-layout HDF5 file (X_jets in GeV, y; -1 = unlabelled).
+
+The options are generated from ``core.requests.SampleRequest``: the Generate page fills the same request.
+"""
 
 from __future__ import annotations
 
@@ -8,112 +11,80 @@ HELP = "Generate jets from a trained checkpoint into a CMS-layout HDF5 file, wit
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory (from `train`, or checkpoints/...)")
-    p.add_argument("--n", type=int, default=100, help="number of jets")
-    p.add_argument("--out", required=True, help="output HDF5 file")
-    p.add_argument(
-        "--sampler",
-        default="fast",
-        choices=("ddpm", "ddim", "fast"),
-        help="ddpm ancestral, ddim, or fast (DPM-Solver++ 2M)",
-    )
-    p.add_argument(
-        "--steps", type=int, default=None, help="network evaluations (default: ddpm all T, ddim 50, fast 20)"
-    )
-    p.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (0: deterministic)")
-    p.add_argument(
-        "--label", default=None, help="quark, gluon, mixed (half each) or none; default: mixed for conditional models"
-    )
-    p.add_argument(
-        "--guidance", type=float, default=1.0, help="classifier-free guidance weight (0 unconditional, 1 conditional)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same jets)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    p.add_argument("--batch", type=int, default=256, help="jets per sampling batch")
-    p.add_argument(
-        "--shots",
-        type=int,
-        default=None,
-        help="quantum checkpoints only: measurement shots per state from the final Born distribution "
-        "(default: exact Born probabilities)",
-    )
+    from core.requests import SampleRequest
+
+    SampleRequest.add_arguments(p, required=("checkpoint", "out"))
+
+
+def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
+    """The HDF5 attributes that say how the jets were made (and the command that makes them again)."""
+    from core.data.layout import UNLABELLED_MEANING
+
+    attrs = {
+        "generator": f"core.diffusion ({ckpt.task.family}) from {ckpt.path}",
+        "checkpoint": str(ckpt.path),
+        "checkpoint_step": ckpt.step,
+        "sampler": req.sampler,
+        "steps": -1 if req.sampler_steps is None else req.sampler_steps,
+        "eta": -1.0 if req.eta is None else req.eta,
+        "label": "none" if label is None else str(label),
+        "guidance": req.guidance,
+        "seed": req.seed,
+        "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,
+        "wall_time_s": round(wall_time_s, 2),
+        "command": req.command(),
+    }
+    if "shots" in ckpt.task.readouts:
+        attrs["shots"] = -1 if req.shots is None else req.shots
+        attrs["readout"] = ckpt.task.readout_description(req.shots)
+    return attrs
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import time
 
     import torch
     from tqdm import tqdm
 
-    from core.data.layout import UNLABELLED, UNLABELLED_MEANING
+    from core.data.layout import UNLABELLED
     from core.data.writers import write_cms
-    from core.errors import JetInputError
+    from core.requests import SampleRequest
     from core.training.checkpoint import load_checkpoint
     from core.training.device import resolve_device
-    from core.training.sampling import labels_for, sample_images
+    from core.training.sampling import check_readout, labels_for, sample_images
 
-    if args.n < 1:
-        raise JetInputError(f"--n: must be at least 1, got {args.n}")
-    if args.shots is not None and args.shots < 1:
-        raise JetInputError(f"--shots: must be a positive integer, got {args.shots}")
-    device = resolve_device(args.device)
-    ckpt = load_checkpoint(args.checkpoint, device=device)
-    sampler = args.sampler
-    if args.shots is not None:
-        if ckpt.task.family != "quantum":
-            raise JetInputError(
-                f"--shots: only quantum checkpoints measure shots; {args.checkpoint} is a "
-                f"{ckpt.task.family!r} checkpoint (drop --shots)"
-            )
-        sampler = f"shots:{args.shots}"  # QuantumTask.sample draws these shots per state from the Born distribution
-    label = args.label
+    req = SampleRequest.from_namespace(args)
+    req.check()
+    device = resolve_device(req.device)
+    ckpt = load_checkpoint(req.checkpoint, device=device)
+    check_readout(ckpt, req.shots, "--shots")
+    req = dataclasses.replace(req, sampler=req.sampler or ckpt.task.default_sampler)
+    label = req.label
     if label is None:
         label = "mixed" if ckpt.task.conditional else None
     elif label.strip().lower() == "none":
         label = None
-    labels = labels_for(ckpt, label, args.n)
+    labels = labels_for(ckpt, label, req.n)
     started = time.time()
-    with tqdm(total=args.n, desc=f"sample {sampler}", unit="jet") as bar:
+    with tqdm(total=req.n, desc=f"sample {req.sampler}", unit="jet") as bar:
         x = sample_images(
             ckpt,
-            args.n,
-            sampler,
-            args.steps,
+            req.n,
+            req.sampler,
+            req.sampler_steps,
             label,
-            args.guidance,
-            args.seed,
+            req.guidance,
+            req.seed,
             device,
-            args.batch,
-            args.eta,
+            req.batch_size,
+            req.eta,
             progress=bar.update,
+            shots=req.shots,
         )
-    y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
-    attrs = {
-        "generator": f"core.diffusion ({ckpt.task.family}) from {ckpt.path}",
-        "checkpoint": str(ckpt.path),
-        "checkpoint_step": ckpt.step,
-        "sampler": sampler,
-        "steps": -1 if args.steps is None else args.steps,
-        "eta": -1.0 if args.eta is None else args.eta,
-        "label": "none" if label is None else str(label),
-        "guidance": args.guidance,
-        "seed": args.seed,
-        "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,
-        "wall_time_s": round(time.time() - started, 2),
-        "command": f"python -m core sample --checkpoint {args.checkpoint} --n {args.n} --out {args.out} --sampler {args.sampler}"
-        + (f" --steps {args.steps}" if args.steps is not None else "")
-        + (f" --eta {args.eta}" if args.eta is not None else "")
-        + (f" --label {args.label}" if args.label is not None else "")
-        + f" --guidance {args.guidance} --seed {args.seed}"
-        + (f" --shots {args.shots}" if args.shots is not None else ""),
-    }
-    if ckpt.task.family == "quantum":
-        attrs["shots"] = -1 if args.shots is None else args.shots
-        attrs["readout"] = (
-            "exact Born probabilities"
-            if args.shots is None
-            else f"{args.shots} shots per state (per channel with one state per channel) from the final Born distribution"
-        )
-    write_cms(args.out, x.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=attrs)
-    print(f"wrote {args.n} jets ({x.shape[-1]} x {x.shape[-1]}, {sampler}) to {args.out}")
+    y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
+    write_cms(
+        req.out, x.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=_attrs(req, ckpt, label, labels, time.time() - started)
+    )
+    print(f"wrote {req.n} jets ({x.shape[-1]} x {x.shape[-1]}, {req.sampler}) to {req.out}")
     return 0

@@ -16,9 +16,10 @@ import h5py
 import numpy as np
 import torch
 
+from core.data import safe_open
 from core.data.detector import DetectorConfig, jet_axis, pixelise
 from core.data.layout import GLUON, IMAGE_SIZE, QUARK, UNLABELLED, VALID_LABELS
-from core.data.sparse import to_dense
+from core.data.sparse import check_offsets, check_sparse, to_dense
 from core.data.transforms import downsample
 from core.data.writers import SPARSE_FORMAT
 from core.errors import JetInputError, fail
@@ -91,69 +92,60 @@ class JetSource:
         pass
 
 
-def _open_h5(path: Path) -> h5py.File:
-    if not path.exists():
-        raise fail(path, "no such file")
-    if path.is_dir():
-        raise fail(path, "is a directory, not a jet file")
-    if path.stat().st_size == 0:
-        raise fail(path, "file is empty")
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        kind = "truncated or corrupt HDF5" if h5py.is_hdf5(path) else "not an HDF5 file"
-        raise fail(path, f"{kind} ({err.__class__.__name__})") from None
+def _open_h5(path: Path, name: object) -> h5py.File:
+    return safe_open.open_hdf5(path, name)
 
 
-def _read_vector(f: h5py.File, key: str, n: int, path: Path, required: bool) -> np.ndarray | None:
-    if key not in f:
-        if required:
-            raise fail(path, f"missing key {key!r} (found {sorted(f.keys())})")
+def _read_vector(f: h5py.File, key: str, n: int, name: object, required: bool) -> np.ndarray | None:
+    ds = safe_open.dataset(f, key, name, required)
+    if ds is None:
         return None
-    ds = f[key]
     if ds.shape != (n,):
-        raise fail(path, f"key {key!r} has shape {ds.shape}, expected ({n},) to match X_jets")
-    try:
-        values = ds[()]
-    except OSError as err:
-        raise fail(path, f"cannot read {key!r}: truncated or corrupt ({err.__class__.__name__})") from None
-    if not np.issubdtype(values.dtype, np.number):
-        raise fail(path, f"key {key!r} has dtype {values.dtype}, expected numbers")
+        raise fail(name, f"key {key!r} has shape {ds.shape}, expected ({n},) to match the jets")
+    values = safe_open.read_dataset(ds, key, name)
     if not np.all(np.isfinite(values)):
-        raise fail(path, f"key {key!r} holds NaN or infinite values")
+        raise fail(name, f"key {key!r} holds NaN or infinite values")
     return values
 
 
 class CMSFile(JetSource):
-    """Lazy reader of a CMS-layout HDF5 file; images are read a slice at a time."""
+    """Lazy reader of a CMS-layout HDF5 file; images are read a slice at a time.
 
-    def __init__(self, path: str | Path):
+    ``name`` is what error messages call the file (an upload's own name); the default is the path.
+    """
+
+    def __init__(self, path: str | Path, name: str | None = None):
         self.path = Path(path)
-        self.name = str(self.path)
-        self._f = _open_h5(self.path)
-        if "X_jets" not in self._f:
-            keys = sorted(self._f.keys())
+        self.name = name or str(self.path)
+        self._f = _open_h5(self.path, self.name)
+        try:
+            self._setup()
+        except BaseException:
             self._f.close()
-            raise fail(self.path, f"missing key 'X_jets' (found {keys})")
-        ds = self._f["X_jets"]
+            raise
+
+    def _setup(self) -> None:
+        ds = safe_open.dataset(self._f, "X_jets", self.name)
         if ds.ndim != 4:
-            raise fail(self.path, f"X_jets has shape {ds.shape}, expected (N, H, W, 3) or (N, 3, H, W)")
+            raise fail(self.name, f"X_jets has shape {ds.shape}, expected (N, H, W, 3) or (N, 3, H, W)")
         if ds.shape[3] == 3 and ds.shape[1] == ds.shape[2]:
             self.channels_first = False
         elif ds.shape[1] == 3 and ds.shape[2] == ds.shape[3]:
             self.channels_first = True
         else:
-            raise fail(self.path, f"X_jets has shape {ds.shape}, expected (N, H, W, 3) or (N, 3, H, W) with H = W")
+            raise fail(self.name, f"X_jets has shape {ds.shape}, expected (N, H, W, 3) or (N, 3, H, W) with H = W")
         if not np.issubdtype(ds.dtype, np.floating):
-            raise fail(self.path, f"X_jets has dtype {ds.dtype}, expected floating point")
+            raise fail(self.name, f"X_jets has dtype {ds.dtype}, expected floating point")
         self._x = ds
         n = ds.shape[0]
         if n == 0:
-            raise fail(self.path, "X_jets holds no jets")
+            raise fail(self.name, "X_jets holds no jets")
+        if ds.shape[2] < 1:
+            raise fail(self.name, f"X_jets has shape {ds.shape}: images of zero pixels")
         self.image_size = int(ds.shape[2])
-        self.y = check_labels(_read_vector(self._f, "y", n, self.path, required=True), self.name)
-        self.pt = _read_vector(self._f, "pt", n, self.path, required=False)
-        self.m0 = _read_vector(self._f, "m0", n, self.path, required=False)
+        self.y = check_labels(_read_vector(self._f, "y", n, self.name, required=True), self.name)
+        self.pt = _read_vector(self._f, "pt", n, self.name, required=False)
+        self.m0 = _read_vector(self._f, "m0", n, self.name, required=False)
 
     def images(self, index) -> np.ndarray:
         idx = _index_list(index, len(self), self.name)
@@ -168,8 +160,8 @@ class CMSFile(JetSource):
             else:
                 uniq, inverse = np.unique(sorted_idx, return_inverse=True)
                 data = self._x[uniq][inverse]
-        except OSError as err:
-            raise fail(self.path, f"cannot read X_jets: truncated or corrupt ({err.__class__.__name__})") from None
+        except (OSError, ValueError, RuntimeError) as err:
+            raise fail(self.name, f"cannot read X_jets: truncated or corrupt ({err.__class__.__name__})") from None
         data = np.asarray(data, dtype=np.float32)
         if self.channels_first:
             data = data.transpose(0, 2, 3, 1)
@@ -182,34 +174,36 @@ class CMSFile(JetSource):
 
 
 class SparseJetFile(JetSource):
-    """The compact layout (per-jet sparse pixels, HCAL per tower); offsets are read once, pixels on demand."""
+    """The compact layout (per-jet sparse pixels, HCAL per tower), read and checked once at opening (a few MB)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, name: str | None = None):
         self.path = Path(path)
-        self.name = str(self.path)
-        self._f = _open_h5(self.path)
-        if self._f.attrs.get("format") != SPARSE_FORMAT:
-            raise fail(self.path, f"not a {SPARSE_FORMAT} file")
-        for key in ("offsets", "index", "channel", "value", "y"):
-            if key not in self._f:
-                raise fail(self.path, f"missing key {key!r}")
+        self.name = name or str(self.path)
+        self._f = _open_h5(self.path, self.name)
         try:
-            self._offsets = self._f["offsets"][()].astype(np.int64)
-        except OSError as err:
-            raise fail(self.path, f"cannot read offsets: truncated or corrupt ({err.__class__.__name__})") from None
+            self._setup()
+        except BaseException:
+            self._f.close()
+            raise
+
+    def _setup(self) -> None:
+        if self._f.attrs.get("format") != SPARSE_FORMAT:
+            raise fail(self.name, f"not a {SPARSE_FORMAT} file")
+        arrays = {}
+        for key in ("offsets", "index", "channel", "value"):
+            ds = safe_open.dataset(self._f, key, self.name)
+            if ds.ndim != 1:
+                raise fail(self.name, f"key {key!r} has shape {ds.shape}, expected one dimension")
+            arrays[key] = safe_open.read_dataset(ds, key, self.name)
+        self._offsets = check_offsets(arrays["offsets"], len(arrays["index"]), self.name)
         n = len(self._offsets) - 1
-        self.y = check_labels(_read_vector(self._f, "y", n, self.path, required=True), self.name)
-        self.pt = _read_vector(self._f, "pt", n, self.path, required=False)
-        self.m0 = _read_vector(self._f, "m0", n, self.path, required=False)
+        self._cache = check_sparse(arrays["index"], arrays["channel"], arrays["value"], self._offsets, self.name)
+        self.y = check_labels(_read_vector(self._f, "y", n, self.name, required=True), self.name)
+        self.pt = _read_vector(self._f, "pt", n, self.name, required=False)
+        self.m0 = _read_vector(self._f, "m0", n, self.name, required=False)
         self.image_size = IMAGE_SIZE
-        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._cache is None:  # a few MB: read once
-            try:
-                self._cache = (self._f["index"][()], self._f["channel"][()], self._f["value"][()])
-            except OSError as err:
-                raise fail(self.path, f"cannot read pixels: truncated or corrupt ({err.__class__.__name__})") from None
         return self._cache
 
     def images(self, index) -> np.ndarray:
@@ -273,39 +267,44 @@ class EnergyFlowFile(JetSource):
     with a detector seed per jet (seed, index), so a jet always gives the same image.
     """
 
-    def __init__(self, path: str | Path, seed: int = 0, config: DetectorConfig = DetectorConfig()):
+    def __init__(
+        self, path: str | Path, seed: int = 0, config: DetectorConfig = DetectorConfig(), name: str | None = None
+    ):
         self.path = Path(path)
-        self.name = str(self.path)
-        if not self.path.exists():
-            raise fail(self.path, "no such file")
-        if not zipfile.is_zipfile(self.path):
-            raise fail(self.path, "not an npz file")
-        try:
-            data = np.load(self.path, allow_pickle=False)
-            if "X" not in data or "y" not in data:
-                raise fail(self.path, f"missing key 'X' or 'y' (found {sorted(data.files)})")
-            self._x = data["X"]
-            y = data["y"]
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
-            if isinstance(err, JetInputError):
-                raise
-            raise fail(self.path, f"truncated or corrupt npz ({err.__class__.__name__})") from None
-        if self._x.ndim != 3 or self._x.shape[2] != 4:
-            raise fail(self.path, f"key 'X' has shape {self._x.shape}, expected (N, M, 4) of (pt, y, phi, pid)")
-        if y.shape != (self._x.shape[0],):
-            raise fail(self.path, f"key 'y' has shape {y.shape}, expected ({self._x.shape[0]},)")
-        if not np.all(np.isfinite(self._x)):
-            raise fail(self.path, "key 'X' holds NaN or infinite values")
-        if (self._x[..., 0] < 0).any():
-            raise fail(self.path, "key 'X' holds negative pT")
-        if not np.issubdtype(y.dtype, np.number):
-            raise fail(self.path, f"key 'y' has dtype {y.dtype}, expected numbers")
+        self.name = name or str(self.path)
+        self._x, y = _load_npz(self.path, self.name)
+        self._check(y)
         self.y = check_labels(y, self.name)
         self.seed = seed
         self.config = config
         self.image_size = IMAGE_SIZE
-        pt, mass = self._kinematics()
+        with np.errstate(over="ignore", invalid="ignore"):
+            pt, mass = self._kinematics()
+        if not (np.all(np.isfinite(pt)) and np.all(np.isfinite(mass))):
+            raise fail(self.name, "key 'X' gives infinite jet momenta (rapidities or pT far too large)")
         self.pt, self.m0 = pt.astype(np.float32), mass.astype(np.float32)
+
+    def _check(self, y: np.ndarray) -> None:
+        x, name = self._x, self.name
+        if x.dtype.kind not in "iuf":
+            raise fail(name, f"key 'X' has dtype {x.dtype}, expected real numbers")
+        if y.dtype.kind not in "biuf":
+            raise fail(name, f"key 'y' has dtype {y.dtype}, expected numbers")
+        if x.ndim != 3 or x.shape[2] != 4:
+            raise fail(name, f"key 'X' has shape {x.shape}, expected (N, M, 4) of (pt, y, phi, pid)")
+        if x.shape[0] == 0:
+            raise fail(name, "key 'X' holds no jets")
+        if y.shape != (x.shape[0],):
+            raise fail(name, f"key 'y' has shape {y.shape}, expected ({x.shape[0]},)")
+        if not np.all(np.isfinite(x)):
+            raise fail(name, "key 'X' holds NaN or infinite values")
+        if not np.all(np.isfinite(y)):
+            raise fail(name, "key 'y' holds NaN or infinite values")
+        if (x[..., 0] < 0).any():
+            raise fail(name, "key 'X' holds negative pT")
+        empty = ~(x[..., 0] > 0).any(axis=1)
+        if empty.any():
+            raise fail(name, f"key 'X': jet {int(np.flatnonzero(empty)[0])} has no particle with pT > 0")
 
     def _kinematics(self) -> tuple[np.ndarray, np.ndarray]:
         pt, rap, phi = self._x[..., 0], self._x[..., 1], self._x[..., 2]
@@ -327,21 +326,47 @@ class EnergyFlowFile(JetSource):
         return out
 
 
-def open_jets(path: str | Path | None = None) -> JetSource:
-    """Open a jet file of any supported layout; ``None`` opens the embedded sample."""
+def _load_npz(path: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``X`` and ``y`` of a checked regular npz file, refusing a zip bomb before unpacking it."""
+    from core.limits import SHARE, available_memory
+
+    with safe_open.open_regular(path, name) as fh:
+        if not zipfile.is_zipfile(fh):
+            raise fail(name, "not an npz file")
+        fh.seek(0)
+        try:
+            with zipfile.ZipFile(fh) as archive:
+                safe_open.check_npz_members(archive, name, int(available_memory() * SHARE))
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as data:
+                if "X" not in data or "y" not in data:
+                    raise fail(name, f"missing key 'X' or 'y' (found {sorted(data.files)})")
+                return data["X"], data["y"]
+        except JetInputError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as err:
+            raise fail(name, f"truncated or corrupt npz ({err.__class__.__name__})") from None
+
+
+def open_jets(path: str | Path | None = None, name: str | None = None) -> JetSource:
+    """Open a jet file of any supported layout; ``None`` opens the embedded sample.
+
+    Every file goes through :mod:`core.data.safe_open` (regular files only, size cap, no data outside the file);
+    ``name`` is what error messages call it (an upload's own name; the default is the path).
+    """
     if path is None or str(path) == "":
         if not EMBEDDED_SAMPLE.exists():
-            raise fail(EMBEDDED_SAMPLE, "the embedded sample is missing from assets/")
-        return SparseJetFile(EMBEDDED_SAMPLE)
+            raise fail("embedded sample", "assets/jets_sample.h5 is missing from this build")
+        return SparseJetFile(EMBEDDED_SAMPLE, name="embedded sample")
     p = Path(path)
-    if not p.exists():
-        raise fail(p, "no such file")
-    if p.suffix == ".npz" or zipfile.is_zipfile(p):
-        return EnergyFlowFile(p)
-    f = _open_h5(p)
+    name = name or str(p)
+    safe_open.check_regular_file(p, name)
+    if p.suffix.lower() == ".npz" or safe_open.is_zip(p, name):
+        return EnergyFlowFile(p, name=name)
+    f = _open_h5(p, name)
     is_sparse = f.attrs.get("format") == SPARSE_FORMAT
     f.close()
-    return SparseJetFile(p) if is_sparse else CMSFile(p)
+    return SparseJetFile(p, name) if is_sparse else CMSFile(p, name)
 
 
 def channels_first(images: np.ndarray) -> torch.Tensor:
@@ -355,14 +380,23 @@ def load_tensors(
     max_jets: int | None = None,
     seed: int = 0,
     batch_size: int = 512,
+    name: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, size, size) in GeV, sum-pooled batch by batch, and labels (N,) int64.
 
     With ``max_jets``, a seeded random subset balanced as the file is; the order is the file's.
+    The tensor's size is checked against the memory available before anything is allocated.
     """
-    src = open_jets(path)
+    from core.limits import check_allocation
+
+    if max_jets is not None and max_jets < 1:
+        raise JetInputError(f"max jets: must be at least 1, got {max_jets}")
+    if batch_size < 1:
+        raise JetInputError(f"batch size: must be at least 1, got {batch_size}")
+    src = open_jets(path, name)
     try:
         n = len(src)
+        check_allocation(4.0 * 3 * size * size * min(n, max_jets or n), f"{src.name} at {size} x {size}")
         index = np.arange(n)
         if max_jets is not None and max_jets < n:
             index = np.sort(np.random.default_rng(seed).choice(n, size=max_jets, replace=False))

@@ -43,13 +43,21 @@ class NoiseSchedule:
     timesteps: int
     betas: torch.Tensor
     alpha_bar: torch.Tensor
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
 
     @property
     def alphas(self) -> torch.Tensor:
         return 1.0 - self.betas
 
     def config(self) -> dict:
-        return {"kind": self.kind, "timesteps": self.timesteps}
+        """Everything ``make_schedule`` needs to rebuild this schedule (the betas apply to ``linear``)."""
+        return {
+            "kind": self.kind,
+            "timesteps": self.timesteps,
+            "beta_start": self.beta_start,
+            "beta_end": self.beta_end,
+        }
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """xt = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps."""
@@ -90,6 +98,8 @@ def make_schedule(
     """Build a schedule by name; the seed baseline uses ``make_schedule("linear", 50)``."""
     if timesteps < 1:
         raise JetInputError(f"schedule: timesteps must be at least 1, got {timesteps}")
+    if not 0 < beta_start <= beta_end < 1:
+        raise JetInputError(f"schedule: need 0 < beta_start <= beta_end < 1, got {beta_start:g} and {beta_end:g}")
     if kind == "linear":
         betas = linear_betas(timesteps, beta_start, beta_end)
         alpha_bar = torch.cumprod(1.0 - betas, dim=0)
@@ -100,4 +110,4 @@ def make_schedule(
         alpha_bar = torch.cumprod(1.0 - betas, dim=0)
     else:
         raise JetInputError(f"schedule {kind!r}: unknown; use one of {', '.join(KINDS)}")
-    return NoiseSchedule(kind, timesteps, betas, alpha_bar)
+    return NoiseSchedule(kind, timesteps, betas, alpha_bar, float(beta_start), float(beta_end))

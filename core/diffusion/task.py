@@ -22,16 +22,36 @@ from core.training.task import Trajectory
 PREDICTIONS = ("eps", "v")
 
 
+TITLES = {"ddpm": "U-Net DDPM", "seed-baseline": "seed baseline (SimpleDiffusionCNN, 50 steps)"}
+# The request fields each classical family reads (the Train page shows these).
+TRAIN_OPTIONS = {
+    "ddpm": ("size", "preset", "schedule", "beta_start", "beta_end", "prediction"),
+    "seed-baseline": ("size", "beta_start", "beta_end"),
+}
+
+
 def default_config(
-    family: str = "ddpm", size: int = 32, preset: str = "tiny", schedule: str = "cosine", **overrides
+    family: str = "ddpm",
+    size: int = 32,
+    preset: str = "tiny",
+    schedule: str = "cosine",
+    *,
+    timesteps: int | None = None,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    **overrides,
 ) -> dict:
-    """A complete config for ``build_task`` (the transform is fitted at build time when absent)."""
+    """A complete config for ``build_task`` (the transform is fitted at build time when absent).
+
+    The schedule is saved whole (kind, timesteps, beta_start, beta_end), so a checkpoint alone rebuilds it.
+    """
+    betas = {"beta_start": float(beta_start), "beta_end": float(beta_end)}
     if family == "seed-baseline":
         cfg = {
             "family": family,
             "size": size,
             "network": {"hidden": 16},
-            "schedule": {"kind": "linear", "timesteps": SEED_TIMESTEPS},
+            "schedule": {"kind": "linear", "timesteps": timesteps or SEED_TIMESTEPS, **betas},
             "prediction": "eps",
             "cond_drop": 0.0,
             # Not in the seed notebook: without it the inverse log transform of a stray value explodes.
@@ -43,7 +63,7 @@ def default_config(
             "size": size,
             "network": unet_config(preset, size).to_dict(),
             "preset": preset,
-            "schedule": {"kind": schedule, "timesteps": 1000},
+            "schedule": {"kind": schedule, "timesteps": timesteps or 1000, **betas},
             "prediction": "v",
             "cond_drop": 0.1,
             "x0_clip": [-1.0, 1.0],
@@ -51,13 +71,27 @@ def default_config(
         }
     else:
         raise JetInputError(f"model {family!r}: not a classical diffusion family")
+    make_schedule(**cfg["schedule"])  # a bad schedule fails here, before any data is read
     cfg["transform_kind"] = "log"
     cfg.update(overrides)
     return cfg
 
 
+def config_from_request(req) -> dict:
+    """The task config of a ``core.requests.TrainRequest`` (the seed baseline keeps its schedule kind and eps)."""
+    common = {"timesteps": req.timesteps, "beta_start": req.beta_start, "beta_end": req.beta_end}
+    if req.family == "seed-baseline":
+        return default_config(req.family, req.size, **common)
+    return default_config(req.family, req.size, req.preset, req.schedule, prediction=req.prediction, **common)
+
+
 class DiffusionTask:
     """eps- or v-prediction diffusion on transformed images; see ``core.training.task.Task``."""
+
+    samplers = tuple(SAMPLERS)
+    default_sampler = "fast"
+    default_sampler_steps = 20
+    readouts = ("exact",)
 
     def __init__(self, config: dict, model: nn.Module, transform):
         self.family = config["family"]
@@ -70,10 +104,18 @@ class DiffusionTask:
         if self.prediction not in PREDICTIONS:
             raise JetInputError(f"prediction {self.prediction!r}: use 'eps' or 'v'")
         self.conditional = self.family == "ddpm"
+        self.takes_guidance = (
+            self.conditional
+        )  # classifier-free guidance needs the label dropout of conditional training
         self.cond_drop = float(config.get("cond_drop", 0.0))
         self.x0_clip = config.get("x0_clip")
         self.zero_below = config.get("zero_below")
         self.zero_gap = float(config.get("zero_gap", 0.0))
+
+    @property
+    def timesteps(self) -> int:
+        """Steps T of the forward process (the most sampler steps a reverse run can take)."""
+        return self.schedule.timesteps
 
     def config(self) -> dict:
         return dict(self._config)
@@ -164,8 +206,11 @@ class DiffusionTask:
         generator: torch.Generator | None = None,
         trajectory: bool = False,
         eta: float | None = None,
+        shots: int | None = None,
     ) -> torch.Tensor | Trajectory:
-        sampler = sampler or "fast"
+        if shots is not None:
+            raise JetInputError(f"shots: the {self.family} model does not measure; its readout is exact")
+        sampler = sampler or self.default_sampler
         if sampler not in SAMPLERS:
             raise JetInputError(f"sampler {sampler!r}: unknown; use one of {', '.join(SAMPLERS)}")
         device = next(net.parameters()).device

@@ -21,34 +21,16 @@ import torch
 
 from core.errors import JetInputError
 from core.jobs.rundir import FINISHED, REQUEST, RUNNING, STOPPED, RunWriter, mark_ended
+from core.requests import SampleRequest
 
 SAMPLES, TRAJECTORY, INFO, REPORT = "samples.h5", "trajectory.safetensors", "info.json", "report.json"
 
 
-@dataclass
-class SampleRequest:
-    """What the Generate page asks for."""
-
-    checkpoint: str
-    n: int = 32
-    sampler: str = "fast"
-    steps: int | None = 20
-    label: str | None = "mixed"
-    guidance: float = 1.0
-    seed: int = 0
-    batch_size: int = 32
-    trajectory_n: int = 4
-    device: str = "cpu"
-    data: str | None = None  # real jets to measure the samples against (None: the embedded sample)
-    n_real: int = 0  # 0: do not measure
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SampleRequest:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+def request_of(body: dict) -> tuple[SampleRequest, dict]:
+    """The ``SampleRequest`` in a run's request.json, and the measurement settings beside it (data, n_real)."""
+    names = {f.name for f in fields(SampleRequest)}
+    req = SampleRequest(**{k: v for k, v in body.items() if k in names})
+    return req, {"data": body.get("data"), "n_real": int(body.get("n_real") or 0)}
 
 
 @dataclass
@@ -69,15 +51,16 @@ def sample_argv(req: SampleRequest, threads: int | None = None) -> list[str]:
     return ["core.jobs.sampling", *(["--threads", str(threads)] if threads else [])]
 
 
-def _sample(req: SampleRequest, log: RunWriter, stop: threading.Event) -> str:
+def _sample(req: SampleRequest, measure: dict, log: RunWriter, stop: threading.Event) -> str:
     from core.data.layout import UNLABELLED
     from core.data.writers import write_cms
     from core.training.checkpoint import load_checkpoint
-    from core.training.sampling import labels_for, sample_images, sample_trajectory
+    from core.training.sampling import check_readout, labels_for, sample_images, sample_trajectory
     from core.training.task import describe
 
     log.phase("loading the checkpoint")
     ckpt = load_checkpoint(os.fspath(req.checkpoint), device=req.device)
+    check_readout(ckpt, req.shots)
     labels = labels_for(ckpt, req.label, req.n)
     parts = []
     log.phase(f"sampling {req.n} jets")
@@ -85,8 +68,8 @@ def _sample(req: SampleRequest, log: RunWriter, stop: threading.Event) -> str:
         if stop.is_set():
             return STOPPED
         k = min(req.batch_size, req.n - start)
-        args = (ckpt, k, req.sampler, req.steps, req.label, req.guidance, req.seed + start, req.device)
-        parts.append(sample_images(*args))
+        args = (ckpt, k, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed + start, req.device)
+        parts.append(sample_images(*args, shots=req.shots))
         log.step = start + k
         log.event("progress", done=start + k, total=req.n)
     samples = torch.cat(parts)
@@ -95,31 +78,33 @@ def _sample(req: SampleRequest, log: RunWriter, stop: threading.Event) -> str:
     if req.trajectory_n > 0 and not stop.is_set():
         log.phase("recording the reverse process")
         n = min(req.trajectory_n, req.n)
-        traj = sample_trajectory(ckpt, n, req.sampler, req.steps, req.label, req.guidance, req.seed, req.device)
+        args = (ckpt, n, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed, req.device)
+        traj = sample_trajectory(*args, shots=req.shots)
         _save_trajectory(log.dir / TRAJECTORY, traj)
     log.phase("saving")
     info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}
     if hasattr(ckpt.task, "schedule"):
         info["alpha_bar"] = ckpt.task.schedule.alpha_bar.double().tolist()
     y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
-    attrs = {"checkpoint": str(ckpt.path), "sampler": req.sampler, "seed": req.seed, "label": str(req.label)}
+    attrs = {"checkpoint": str(ckpt.path), "sampler": str(req.sampler), "seed": req.seed, "label": str(req.label)}
+    attrs["command"] = req.command()
     write_cms(log.dir / SAMPLES, samples.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=attrs)
     from core.atomic import write_text_atomic
 
     write_text_atomic(log.dir / INFO, json.dumps({**info, "conditional_labels": labels is not None}, default=str))
-    if req.n_real > 0 and not stop.is_set():
-        _measure(req, samples, labels, log)
+    if measure["n_real"] > 0 and not stop.is_set():
+        _measure(measure, samples, labels, log)
     return FINISHED
 
 
-def _measure(req: SampleRequest, samples: torch.Tensor, labels: torch.Tensor | None, log: RunWriter) -> None:
+def _measure(measure: dict, samples: torch.Tensor, labels: torch.Tensor | None, log: RunWriter) -> None:
     """The set distances of the samples to real jets, beside the real-vs-real floor, into report.json."""
     from core.atomic import write_text_atomic
     from core.data.readers import load_tensors
     from core.metrics.report import evaluate_sets
 
-    log.phase(f"preparing {req.n_real} real jets")
-    real, y_real = load_tensors(req.data, size=int(samples.shape[-1]), max_jets=req.n_real, seed=1)
+    log.phase(f"preparing {measure['n_real']} real jets")
+    real, y_real = load_tensors(measure["data"], size=int(samples.shape[-1]), max_jets=measure["n_real"], seed=1)
     classifier = None if (Path(__file__).resolve().parents[2] / "checkpoints" / "jet_classifier").is_dir() else False
     log.phase(f"computing set distances (FID, W1) on {len(samples)} jets")
     try:
@@ -187,9 +172,9 @@ def load_result(run_dir: str | os.PathLike) -> SampleResult | None:
 
         t = load_file(str(root / TRAJECTORY))
         traj = Trajectory(t=t["t"].tolist(), xt=torch.empty(0), x0=t["x0"], final=t["x0"][-1])
-    req = json.loads((root / REQUEST).read_text()).get("request") or {}
+    req, _ = request_of(json.loads((root / REQUEST).read_text()).get("request") or {})
     labels = y if info.get("conditional_labels") else None
-    return SampleResult(x, labels, traj, SampleRequest.from_dict(req), info)
+    return SampleResult(x, labels, traj, req, info)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,14 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     run_dir = Path(args.out)
-    req = SampleRequest.from_dict(json.loads((run_dir / REQUEST).read_text())["request"])
+    req, measure = request_of(json.loads((run_dir / REQUEST).read_text())["request"])
     req.device = str(resolve_device(req.device))
     log = RunWriter(run_dir, "sample", req.n)
     log.status(RUNNING, "sampling")
     stop = threading.Event()
     try:
         with stop_on_signals(stop):
-            state = _sample(req, log, stop)
+            state = _sample(req, measure, log, stop)
     except BaseException as err:
         mark_ended(run_dir, err)
         print(f"error: {err}", file=sys.stderr)

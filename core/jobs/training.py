@@ -18,92 +18,33 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
-
-import torch
 
 from core.errors import JetInputError
 from core.jobs.rundir import FAILED, FINISHED, RUNNING, STOPPED, TIME_LIMIT, RunWriter, list_runs
+from core.requests import TrainRequest
 
-CLASSICAL = ("seed-baseline", "ddpm")
 RUNS_DIR = Path(os.environ.get("JETLAB_RUNS_DIR", Path(tempfile.gettempdir()) / "jetlab-runs"))
 
 
-@dataclass
-class TrainRequest:
-    """Everything the Train page asks for; ``quantum`` holds the hybrid model's fields (encoder, layers, ...)."""
-
-    family: str = "seed-baseline"
-    size: int = 32
-    steps: int = 200
-    batch_size: int = 32
-    lr: float = 5e-4
-    preset: str = "tiny"
-    schedule: str = "linear"
-    quantum: dict = field(default_factory=dict)
-    metrics_every: int = 50
-    preview_every: int = 50
-    held_out: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    max_jets: int | None = 2000
-    data: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _quantum_argv(q: dict) -> list[str]:
-    from core.quantum.task import data_qubits
-
-    encoder, size = q.get("encoder", "amplitude"), int(q.get("size", 8))
-    out = ["--encoder", encoder, "--size", str(size)]
-    if q.get("layout"):
-        out += ["--qubits", str(data_qubits(encoder, size, q["layout"]))]
-    flags = {"layers": "--layers", "channel": "--channel", "steps": "--diffusion-steps", "ancillas": "--ancillas"}
-    for key, flag in flags.items():
-        if key in q:
-            out += [flag, str(q[key])]
-    return out
-
-
 def train_argv(req: TrainRequest, steps: int, time_limit: float | None = None, threads: int | None = None) -> list[str]:
-    """The ``python -m core train`` arguments (without ``--out``) that run this request."""
-    if req.family not in (*CLASSICAL, "quantum"):
-        raise JetInputError(f"model {req.family!r}: unknown; use seed-baseline, ddpm or quantum")
-    argv = ["train", "--model", req.family, "--steps", str(int(steps)), "--batch", str(req.batch_size)]
-    argv += ["--lr", f"{req.lr:g}", "--warmup", str(min(100, max(1, steps // 10))), "--seed", str(req.seed)]
-    argv += ["--device", req.device, "--metrics-every", str(req.metrics_every)]
-    argv += ["--preview-every", str(req.preview_every), "--held-out", f"{req.held_out:g}"]
-    argv += ["--checkpoint-every", str(max(10, min(500, steps // 5)))]  # a killed job resumes from here
-    if req.family in CLASSICAL:
-        argv += ["--size", str(req.size), "--preset", req.preset, "--schedule", req.schedule]
-        argv += ["--prediction", "v" if req.family == "ddpm" else "eps"]
-    else:
-        argv += _quantum_argv(req.quantum)
-    if req.data:
-        argv += ["--data", str(req.data)]
-    if req.max_jets:
-        argv += ["--max-jets", str(int(req.max_jets))]
-    if time_limit:
-        argv += ["--time-limit", f"{time_limit:g}"]
-    if threads:
-        argv += ["--threads", str(int(threads))]
-    return argv
+    """The ``python -m core train`` arguments (without ``--out``) that run this request as a dashboard job.
 
-
-def split_held_out(
-    x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A seeded split into training and held-out jets (held-out: at least 2, at most ``fraction``)."""
-    n = len(x)
-    n_held = min(max(24, int(round(n * fraction))), n // 2)
-    if n_held < 2 or n - n_held < 1:
-        raise JetInputError(f"training data: {n} jets are too few to hold {n_held} out")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
-    held, train = perm[:n_held], perm[n_held:]
-    return x[train], y[train], x[held], y[held]
+    Steps are the server's clamp of the request; a periodic checkpoint (every steps/5, 10 to 500) makes a
+    killed job resumable.
+    """
+    req.check()
+    job = replace(
+        req,
+        steps=int(steps),
+        out=None,
+        resume=False,
+        time_limit=time_limit or None,
+        threads=threads or req.threads,
+        checkpoint_every=max(10, min(500, int(steps) // 5)),
+    )
+    return ["train", *job.to_argv()]
 
 
 @contextmanager
@@ -193,15 +134,12 @@ def runs_dir() -> Path:
     return RUNS_DIR
 
 
-def hosted() -> bool:
-    """Hosted mode (JETLAB_HOSTED=1): a visitor sees only their own runs."""
-    return os.environ.get("JETLAB_HOSTED", "") == "1"
-
-
 def session_runs(owner: str | None = None, folder: str | os.PathLike | None = None) -> list[Path]:
     """Run directories with a checkpoint, newest first: every run in the runs folder, or one owner's.
 
     In hosted mode (JETLAB_HOSTED=1) pages pass the visitor's id so nobody sees another visitor's runs.
     """
+    from core.hosting import hosted
+
     runs = list_runs(folder or RUNS_DIR, kind="train", owner=owner if hosted() else None)
     return [r.path for r in runs if r.has_checkpoint]

@@ -55,6 +55,69 @@ def default_config(
     }
 
 
+TITLE = "hybrid quantum (PQC reverse circuit)"
+TRAIN_OPTIONS = ("encoder", "qubits", "layers", "channel", "diffusion_steps", "ancillas")
+
+
+def model_size(size: int) -> int:
+    """The quantum model works on 8 x 8 jets unless 4, 8 or 16 is asked (the train default 32 means 8)."""
+    return size if size in (4, 8, 16) else 8
+
+
+def layout_for_qubits(encoder: str, size: int, qubits: int | None, energy: str | None) -> str | None:
+    """The state layout a number of data qubits means (None: the encoder's default); one line when none fits."""
+    joint = make_encoder(encoder, (3, size, size)).num_qubits
+    per_channel = make_encoder(encoder, (1, size, size)).num_qubits
+    if qubits is None:
+        return None
+    if qubits == joint:
+        return "joint"
+    if qubits != per_channel or encoder != "amplitude":
+        options = f"{joint} (3 channels in one state)" + (
+            f" or {per_channel} (one state per channel)" if encoder == "amplitude" else ""
+        )
+        raise JetInputError(f"--qubits {qubits}: the {encoder} encoder of 3 x {size} x {size} jets takes {options}")
+    if energy == "total":
+        raise JetInputError(f"--qubits {qubits} (one state per channel) needs --energy channels")
+    return "per_channel"
+
+
+def config_from_request(req) -> dict:
+    """The task config of a ``core.requests.TrainRequest`` (its quantum fields)."""
+    size = model_size(req.size)
+    return default_config(
+        layout=layout_for_qubits(req.encoder, size, req.qubits, req.energy),
+        size=size,
+        encoder=req.encoder,
+        order=req.pixel_order,
+        pad_first=req.pad_first,
+        energy=req.energy,
+        ancillas=req.ancillas,
+        layers=req.layers,
+        channel=req.channel,
+        steps=req.diffusion_steps,
+        latent=req.latent,
+        mmd_weight=req.mmd_weight,
+    )
+
+
+def request_summary(req) -> str:
+    """One line for the Train page: qubits and what stays classical."""
+    size = model_size(req.size)
+    layout = (
+        layout_for_qubits(req.encoder, size, req.qubits, req.energy)
+        or default_config(size, req.encoder, energy=req.energy)["layout"]
+    )
+    n = data_qubits(req.encoder, size, layout)
+    where = " per channel state" if layout == "per_channel" else ""
+    energy = (
+        "the three channel energies of each jet stay classical numbers (drawn per class when sampling)"
+        if req.encoder == "amplitude"
+        else "the energy scale of each jet stays a classical number"
+    )
+    return f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}."
+
+
 def data_qubits(encoder: str, size: int, layout: str) -> int:
     """Data qubits of a model: one channel's size x size pixels, or all three in one state."""
     channels = 1 if layout == "per_channel" else 3
@@ -88,6 +151,11 @@ class QuantumTask:
 
     family = "quantum"
     conditional = True
+    samplers = ("born",)
+    default_sampler = "born"
+    default_sampler_steps = None  # the model always runs its trained reverse steps
+    readouts = ("exact", "shots")
+    takes_guidance = False
 
     def __init__(self, config: dict, model: HybridModel) -> None:
         self._config = config
@@ -98,6 +166,11 @@ class QuantumTask:
         shape = (3 // self.rows_per_jet, self.size, self.size)
         self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
+
+    @property
+    def timesteps(self) -> int:
+        """Reverse steps K of the quantum process."""
+        return self.hybrid_cfg.steps
 
     def config(self) -> dict:
         return dict(self._config)
@@ -158,6 +231,13 @@ class QuantumTask:
             return rescale_channels(shapes.reshape(-1, 3, self.size, self.size), aux)
         return self.encoder.decode(probs[:, None, :], aux).clamp_min(0)
 
+    def readout_description(self, shots: int | None) -> str:
+        """How the final state was read, for files and cards."""
+        if shots is None:
+            return "exact Born probabilities"
+        where = " (per channel with one state per channel)" if self.layout == "per_channel" else ""
+        return f"{shots} shots per state{where} from the final Born distribution"
+
     def sample(
         self,
         net: nn.Module,
@@ -169,24 +249,26 @@ class QuantumTask:
         guidance: float = 1.0,
         generator: torch.Generator | None = None,
         trajectory: bool = False,
+        shots: int | None = None,
         **_ignored,
     ) -> torch.Tensor | Trajectory:
         """Generate ``n`` jets (N, 3, size, size) in GeV.
 
-        ``sampler``: "born" (default, exact probabilities; the classical names "fast"/"ddpm"/"ddim" mean the
-        same), "shots[:N]" (N measurement shots per state drawn from the Born distribution, default 1000;
-        with one state per channel, N shots for each channel).
+        ``sampler``: "born" (the default; the classical names "fast"/"ddpm"/"ddim" mean the same). ``shots``:
+        None reads the exact Born probabilities; N draws N measurement shots per state from them (with one
+        state per channel, N shots for each channel).
         ``steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
         """
+        if (sampler or "born") not in BORN_NAMES:
+            raise JetInputError(f"quantum sampler {sampler!r}: use 'born' (and shots=N for a measured readout)")
+        if shots is not None and int(shots) < 1:
+            raise JetInputError(f"shots: must be a positive integer, got {shots}")
         if labels is None:
             labels = torch.randint(0, 2, (n,), generator=generator)
         labels = torch.as_tensor(labels, dtype=torch.long)
         probs, history = sample_states(net, self.row_labels(labels), generator=generator, record=trajectory)
-        kind, _, arg = (sampler or "born").partition(":")
-        if kind == "shots":
-            probs = shot_frequencies(probs, int(arg or 1000), generator)
-        elif kind not in BORN_NAMES:
-            raise JetInputError(f"quantum sampler {sampler!r}: use 'born' or 'shots[:N]'")
+        if shots is not None:
+            probs = shot_frequencies(probs, int(shots), generator)
         aux = self._draw_aux(labels, generator)
         final = self.decode(probs, aux)
         if not trajectory:

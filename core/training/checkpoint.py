@@ -25,6 +25,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from core.atomic import atomic_path, write_text_atomic
+from core.data.safe_open import check_directory, check_regular_file
 from core.errors import fail
 from core.training.ema import ema_copy
 from core.training.registry import build_task
@@ -123,6 +124,7 @@ def update_card(directory: str | os.PathLike, **fields) -> dict:
 def _read_json(path: Path) -> dict:
     if not path.exists():
         raise fail(path.parent, f"not a checkpoint: {path.name} is missing")
+    check_regular_file(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -133,6 +135,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _load_weights(path: Path, module: nn.Module, step: int) -> None:
+    check_regular_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -152,6 +155,7 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Rebuild the task and its EMA network from a checkpoint directory, ready to sample (eval mode)."""
     path = Path(directory)
+    check_directory(path)
     if not path.exists():
         raise fail(path, "no such checkpoint directory")
     if not path.is_dir():
@@ -174,6 +178,7 @@ def load_checkpoint(
     _load_weights(path / MODEL, task.model, step) if has_raw else task.model.load_state_dict(ema.state_dict())
     opt_state = None
     if with_optimizer and (path / OPTIMIZER).exists():
+        check_regular_file(path / OPTIMIZER)
         try:
             blob = torch.load(path / OPTIMIZER, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint

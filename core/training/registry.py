@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import ModuleType
 
 import torch
 
@@ -30,9 +31,32 @@ def builder(family: str) -> Callable[[dict, torch.Tensor | None], Task]:
     return getattr(importlib.import_module(module), name)
 
 
+def family_module(family: str) -> ModuleType:
+    """The module a family's builder lives in: it may also define ``config_from_request(request)``,
+    ``TRAIN_OPTIONS`` (the request fields the family reads) and ``TITLE`` (its name in the UI)."""
+    builder(family)  # unknown family -> the one-line error
+    return importlib.import_module(TASK_BUILDERS[family].partition(":")[0])
+
+
 def build_task(config: dict, x_train: torch.Tensor | None = None) -> Task:
     """Build a task from its config (``config["family"]`` picks the builder)."""
     family = config.get("family")
     if not isinstance(family, str):
         raise JetInputError("task config: missing 'family'")
     return builder(family)(config, x_train)
+
+
+def _per_family(family: str, name: str, default):
+    """A module attribute that is either one value or a dict keyed by family (a module may host several)."""
+    value = getattr(family_module(family), name, default)
+    return value.get(family, default) if isinstance(value, dict) else value
+
+
+def train_options(family: str) -> tuple[str, ...]:
+    """The ``TrainRequest`` fields a family reads beyond the common ones (the Train page shows these)."""
+    return tuple(_per_family(family, "TRAIN_OPTIONS", ()))
+
+
+def family_title(family: str) -> str:
+    """A family's name in the UI (its registry key when the module gives none)."""
+    return str(_per_family(family, "TITLES", None) or getattr(family_module(family), "TITLE", None) or family)

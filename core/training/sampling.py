@@ -35,10 +35,23 @@ def labels_for(ckpt: Checkpoint, label: int | str | None, n: int) -> torch.Tenso
     return labels
 
 
+def check_readout(ckpt: Checkpoint, shots: int | None, option: str = "shots") -> None:
+    """Refuse a shot readout for a model that does not measure, naming the option and the model."""
+    if shots is None:
+        return
+    if "shots" not in ckpt.task.readouts:
+        raise JetInputError(
+            f"{option}: only models that measure take shots; {ckpt.path} is a {ckpt.task.family!r} checkpoint "
+            f"(drop {option})"
+        )
+    if int(shots) < 1:
+        raise JetInputError(f"{option}: must be a positive integer, got {shots}")
+
+
 def sample_images(
     checkpoint: str | os.PathLike | Checkpoint,
     n: int,
-    sampler: str = "fast",
+    sampler: str | None = None,
     steps: int | None = None,
     label: int | str | None = None,
     guidance: float = 1.0,
@@ -47,16 +60,21 @@ def sample_images(
     batch_size: int = 256,
     eta: float | None = None,
     progress=None,
+    shots: int | None = None,
 ) -> torch.Tensor:
     """``n`` generated jets (n, 3, H, W) in GeV. Same arguments and seed, same images.
 
     ``label``: None (unconditional), 'quark' / 'gluon' / 1 / 0, or 'mixed'. ``guidance``: classifier-free
     weight (0 unconditional, 1 conditional, >1 sharper classes). ``progress(k)`` is called per batch.
+    ``sampler``: None means the model's default. ``shots``: readout by that many measurements per state
+    (models whose ``readouts`` include "shots"; None: exact).
     """
     if n < 1:
         raise JetInputError(f"number of samples: must be at least 1, got {n}")
     ckpt = _checkpoint(checkpoint, device)
+    check_readout(ckpt, shots)
     labels = labels_for(ckpt, label, n)
+    readout = {"shots": int(shots)} if shots is not None else {}
     net = ckpt.ema.to(device)
     gen = torch.Generator(torch.device(device)).manual_seed(int(seed))
     out = []
@@ -72,6 +90,7 @@ def sample_images(
                 steps=steps,
                 guidance=guidance,
                 generator=gen,
+                **readout,
                 **({"eta": eta} if eta is not None else {}),
             )
         )
@@ -83,17 +102,19 @@ def sample_images(
 def sample_trajectory(
     checkpoint: str | os.PathLike | Checkpoint,
     n: int,
-    sampler: str = "fast",
+    sampler: str | None = None,
     steps: int | None = None,
     label: int | str | None = None,
     guidance: float = 1.0,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    shots: int | None = None,
 ) -> Trajectory:
     """The reverse process of ``n`` samples, step by step (see ``core.training.task.Trajectory``)."""
     if n < 1:
         raise JetInputError(f"number of samples: must be at least 1, got {n}")
     ckpt = _checkpoint(checkpoint, device)
+    check_readout(ckpt, shots)
     labels = labels_for(ckpt, label, n)
     gen = torch.Generator(torch.device(device)).manual_seed(int(seed))
     return ckpt.task.sample(
@@ -105,4 +126,5 @@ def sample_trajectory(
         guidance=guidance,
         generator=gen,
         trajectory=True,
+        **({"shots": int(shots)} if shots is not None else {}),
     )

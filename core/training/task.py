@@ -55,11 +55,26 @@ class Task(Protocol):
             a Task must run its forward pass through ``net(...)`` and never through ``self.model``
             inside ``loss`` (otherwise DDP cannot synchronise gradients).
         conditional: True when the family understands quark / gluon labels.
+        samplers: the sampler names ``sample`` accepts; ``default_sampler`` the one used for None.
+        default_sampler_steps: network evaluations when none are asked, or None when the family always runs
+            its own ``timesteps`` reverse steps (then ``steps`` is ignored).
+        timesteps: steps T of the forward process.
+        readouts: "exact", plus "shots" for families that measure (``sample(shots=N)``; they also define
+            ``readout_description(shots) -> str``).
+        takes_guidance: whether ``guidance`` changes anything.
     """
 
     family: str
     model: torch.nn.Module
     conditional: bool
+    samplers: tuple[str, ...]
+    default_sampler: str
+    default_sampler_steps: int | None
+    readouts: tuple[str, ...]
+    takes_guidance: bool
+
+    @property
+    def timesteps(self) -> int: ...
 
     def config(self) -> dict:
         """JSON-serialisable dict that rebuilds this task (architecture, size, fitted transforms)."""

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from core.data.uploads import prune_uploads, save_upload
 from core.errors import JetInputError
-from core.jobs.uploads import prune_uploads, save_upload
 
 NOW = 1_900_000_000.0
 HOUR = 3600.0

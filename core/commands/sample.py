@@ -14,6 +14,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from core.requests import SampleRequest
 
     SampleRequest.add_arguments(p, required=("checkpoint", "out"))
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="quantum checkpoints only: run the reverse chain transpiled to this fake IBM device "
+        "(qiskit-ibm-runtime, offline) with its noise on Aer, e.g. nairobi, torino; shots default 4096",
+    )
+    p.add_argument("--noise-scale", type=float, default=1.0, help="with --backend: device error rates times this")
 
 
 def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
@@ -56,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
     req = SampleRequest.from_namespace(args)
     req.check()
+    if args.backend is not None:
+        from core.quantum.devices import canonical_name
+
+        args.backend = canonical_name(args.backend)  # an unknown name: one line listing the choices
     device = resolve_device(req.device)
     ckpt = load_checkpoint(req.checkpoint, device=device)
     check_readout(ckpt, req.shots, "--shots")
@@ -67,24 +78,33 @@ def run(args: argparse.Namespace) -> int:
         label = None
     labels = labels_for(ckpt, label, req.n)
     started = time.time()
-    with tqdm(total=req.n, desc=f"sample {req.sampler}", unit="jet") as bar:
-        x = sample_images(
-            ckpt,
-            req.n,
-            req.sampler,
-            req.sampler_steps,
-            label,
-            req.guidance,
-            req.seed,
-            device,
-            req.batch_size,
-            req.eta,
-            progress=bar.update,
-            shots=req.shots,
-        )
+    device_attrs: dict = {}
+    if args.backend is not None:
+        from core.quantum.device_sampling import device_run
+
+        x, device_attrs = device_run(ckpt, labels, args, req.command())  # transpiled chain, device noise, Aer shots
+    else:
+        with tqdm(total=req.n, desc=f"sample {req.sampler}", unit="jet") as bar:
+            x = sample_images(
+                ckpt,
+                req.n,
+                req.sampler,
+                req.sampler_steps,
+                label,
+                req.guidance,
+                req.seed,
+                device,
+                req.batch_size,
+                req.eta,
+                progress=bar.update,
+                shots=req.shots,
+            )
     y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
     write_cms(
-        req.out, x.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=_attrs(req, ckpt, label, labels, time.time() - started)
+        req.out,
+        x.permute(0, 2, 3, 1).numpy(),
+        y.numpy(),
+        attrs={**_attrs(req, ckpt, label, labels, time.time() - started), **device_attrs},
     )
     print(f"wrote {req.n} jets ({x.shape[-1]} x {x.shape[-1]}, {req.sampler}) to {req.out}")
     return 0

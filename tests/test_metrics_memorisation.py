@@ -1,0 +1,48 @@
+"""Memorisation check: a model that copies its training jets is flagged, one that draws new jets is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from metrics_synth import synthetic_jets
+
+from core.errors import JetInputError
+from core.metrics.memorisation import memorisation_check, nearest_distances
+
+
+def test_nearest_distances_match_brute_force():
+    q, r = synthetic_jets(7, size=8, seed=1), synthetic_jets(11, size=8, seed=2)
+    lq, lr = torch.log1p(q).flatten(1).double(), torch.log1p(r).flatten(1).double()
+    expected = torch.cdist(lq, lr).min(dim=1).values.numpy()
+    assert np.allclose(nearest_distances(q, r, chunk=3), expected, atol=1e-6)
+    assert np.allclose(nearest_distances(r[:4], r), 0.0, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def sets():
+    return synthetic_jets(400, size=8, seed=1), synthetic_jets(150, size=8, seed=2)
+
+
+def test_copies_of_training_jets_are_flagged(sets):
+    training, heldout = sets
+    noise = 1 + 0.01 * torch.rand(150, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    copies = training[torch.randperm(400, generator=torch.Generator().manual_seed(1))[:150]] * noise
+    r = memorisation_check(copies, heldout, training)
+    assert r["flagged"]
+    assert r["copy_fraction"] > 0.9 and r["median_generated"] < 0.1 * r["median_heldout"]
+    assert r["ks_closer_pvalue"] < 1e-6
+
+
+def test_new_jets_from_the_same_distribution_pass(sets):
+    training, heldout = sets
+    r = memorisation_check(synthetic_jets(150, size=8, seed=3), heldout, training)
+    assert not r["flagged"]
+    assert r["copy_fraction"] < 0.05 and r["ks_pvalue"] > 1e-3
+    assert r["median_ratio"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_bad_input(sets):
+    training, heldout = sets
+    with pytest.raises(JetInputError, match="cannot be compared"):
+        memorisation_check(synthetic_jets(5, size=16), heldout, training)

@@ -250,12 +250,14 @@ def _runs_list() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_runs")
     names = [r.run_id for r in runs[:200]]
     current = st.query_params.get("run", "")
-    choice = st.selectbox(
-        "Show run", names, index=names.index(current) if current in names else None, key="train_run_choice"
-    )
-    if choice and choice != current:
+    st.session_state["train_run_choice"] = current if current in names else None  # follow the URL, not a stale pick
+    st.selectbox("Show run", names, key="train_run_choice", on_change=_open_chosen_run)
+
+
+def _open_chosen_run() -> None:
+    choice = st.session_state.get("train_run_choice")
+    if choice:
         st.query_params["run"] = choice
-        st.rerun()
 
 
 with guard("the Train page"):

@@ -33,4 +33,4 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD curl -fsS http://localhost:8501/_stcore/health || exit 1
 
-CMD ["python", "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.port=8501", "--server.address=0.0.0.0"]
+CMD ["python", "scripts/serve.py", "--server.headless=true", "--server.port=8501", "--server.address=0.0.0.0"]

@@ -27,6 +27,7 @@ PAGES = [
     st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/quantum_lab.py", title="Quantum lab", icon=":material/memory:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
 ]
 
 mark_entry()

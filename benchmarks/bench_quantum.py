@@ -4,21 +4,28 @@ Part 1 (quality): every model trains for the same wall-clock budget on the same 
 generates ``--n`` jets per class; ``core.metrics.report.evaluate_sets`` compares them with held-out
 real jets (physics W1 per observable, FPD, with the real-vs-real floor). All models generate a jet
 *shape*; the classical energies are drawn the same way for every model (by default the three channel
-energies from the per-class copula of ``core.quantum.energies``; ``--energy total`` draws one total and
+energies from the per-class copula of ``core.data.energies``; ``--energy total`` draws one total and
 lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets keep
 their multiplicity) turns shapes into images.
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
 
+Part 3 (the shipped checkpoint): its reverse chain transpiled to fake IBM devices (depth, two-qubit
+gates) and run with their noise scaled by 0, 0.1, 1 and with depolarising p = 1e-3, 1e-2 per gate;
+quality against shots per state (256 to 65,536); the channel-width correlations against real jets.
+``--quick`` runs every part at a tiny size (CI's slow tests).
+
     python benchmarks/bench_quantum.py                       # 3 seeds, 300 s per model, 1000 jets per class
     python benchmarks/bench_quantum.py --seeds 1 --budget 30 --n 200   # quick look
+    python benchmarks/bench_quantum.py --quick                         # every table, tiny (a few minutes)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,9 +35,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.data.readers import load_tensors  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
-from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.quantum.hybrid import sample_states  # noqa: E402
 from core.quantum.sim import shot_frequencies  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
@@ -327,6 +334,88 @@ def speed(reps: int = 2) -> list[str]:
     return out
 
 
+def _md(rows: list[dict], keys: list[str]) -> str:
+    def cell(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
+    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+DIST_KEYS = ["mean W1 / spread", "mass", "width", "ptd", "mult_tracks", "mult_ecal", "mult_hcal"]
+
+
+def _shipped(args):
+    from core.quantum.api import load_quantum_model
+
+    ckpt = load_quantum_model(args.checkpoint)
+    x, y = load_tensors(args.data, size=ckpt.task.size, max_jets=args.real_jets, seed=1)
+    return ckpt, x, y
+
+
+def device_tables(args, ckpt, real) -> dict:
+    """Per device: chain and step cost after transpiling, then distances to real jets at each noise level."""
+    from core.quantum.device_sampling import noise_table, prepare
+
+    out = {}
+    labels = torch.tensor([1] * args.device_n + [0] * args.device_n)
+    for name in args.devices:
+        t0 = time.perf_counter()
+        prepared = prepare(ckpt.ema, name, seed=0)
+        rows, _ = noise_table(ckpt.task, ckpt.ema, prepared, labels, real, args.device_shots, seed=0)
+        a = prepared.attrs()
+        print(
+            f"\n# {name}: chain depth {a['transpiled_depth']}, two-qubit gates {a['two_qubit_gates']}; one step: depth "
+            f"{a['step_transpiled_depth']}, two-qubit gates {a['step_two_qubit_gates']}; physical qubits "
+            f"{a['physical_qubits']}; {len(labels)} jets, {args.device_shots} shots per state "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+        print(_md(rows, ["noise", *DIST_KEYS]), flush=True)
+        out[name] = {"attrs": a, "rows": rows}
+    return out
+
+
+def shots_and_correlations(args, ckpt, real, y_real) -> dict:
+    """Quality against shots per state (torch sampler), and channel-width correlations, real against generated."""
+    from core.metrics.channel_correlation import width_correlations
+    from core.quantum.device_sampling import shape_distances
+    from core.quantum.shot_study import quality_vs_shots
+
+    labels = torch.tensor([1] * args.shots_n + [0] * args.shots_n)
+    rows = quality_vs_shots(ckpt.task, ckpt.ema, labels, real, seed=0)
+    for r in rows:
+        r["shots"] = "exact" if r["shots"] is None else r["shots"]
+    half = len(real) // 2
+    floor = shape_distances(real[:half], real[half:])
+    rows.append({"shots": "real vs real (floor)", **floor})
+    print(f"\n# quality against shots per state ({len(labels)} jets, {len(real)} real)")
+    print(_md(rows, ["shots", *DIST_KEYS]), flush=True)
+    gen = ckpt.task.sample(ckpt.ema, len(labels), labels=labels, generator=torch.Generator().manual_seed(0))
+    corr = [
+        {"set": "real", **width_correlations(real)},
+        {"set": "generated (Born)", **width_correlations(gen)},
+    ]
+    print("\n# channel-width correlations (Pearson, over jets)")
+    print(_md(corr, ["set", "Tracks-ECAL", "ECAL-HCAL", "Tracks-HCAL"]), flush=True)
+    return {"shots": rows, "correlations": corr}
+
+
+QUICK = {
+    "seeds": 1,
+    "budget": 2.0,
+    "n": 24,
+    "max_jets": 200,
+    "models": ["hybrid-6q", "classical"],
+    "devices": ["nairobi"],
+    "device_n": 1,
+    "device_shots": 256,
+    "shots_n": 16,
+    "real_jets": 200,
+    "speed_reps": 1,
+}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="jet file (default: the embedded sample)")
@@ -342,10 +431,22 @@ def main(argv=None) -> int:
     )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--skip-device", action="store_true", help="skip part 3 (devices, shots, correlations)")
+    p.add_argument("--checkpoint", default=None, help="quantum checkpoint for part 3 (default: the shipped one)")
+    p.add_argument("--devices", nargs="+", default=["nairobi", "torino"], help="fake IBM devices for part 3")
+    p.add_argument("--device-n", type=int, default=8, help="jets per class run on each device and noise level")
+    p.add_argument("--device-shots", type=int, default=4096, help="shots per state on the devices")
+    p.add_argument("--shots-n", type=int, default=1000, help="jets per class for the shots and correlation tables")
+    p.add_argument("--real-jets", type=int, default=4000, help="real jets the part 3 distances compare with")
+    p.add_argument("--speed-reps", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="every table at a tiny size (CI's slow tests)")
     p.add_argument("--json", default=None, help="write the raw results here")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    if args.quick:
+        vars(args).update(QUICK)
     torch.set_num_threads(args.threads)
+    print(f"# load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores", flush=True)
     if args.merge:
         runs = [json.loads(Path(f).read_text())["quality"] for f in args.merge]
         merged: dict = {"shots": runs[0]["shots"], "results": {}}
@@ -357,13 +458,18 @@ def main(argv=None) -> int:
     report = {"args": vars(args)}
     if not args.skip_speed:
         print("| simulator task | torch (ours) | qiskit-aer | aer / torch |\n|---|---|---|---|")
-        lines = speed()
+        lines = speed(args.speed_reps)
         print("\n".join(lines), flush=True)
         report["speed"] = lines
     if not args.skip_quality:
         q = quality(args)
         report["quality"] = q
         print(summarise(q))
+    if not args.skip_device:
+        ckpt, real, y_real = _shipped(args)
+        report["device"] = device_tables(args, ckpt, real)
+        report.update(shots_and_correlations(args, ckpt, real, y_real))
+    print(f"# load average at the end {os.getloadavg()[0]:.2f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str))
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -153,6 +154,8 @@ class Request:
                 continue
             choices = choices_of(cls, f.name)
             flag = flag_of(cls, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise JetInputError(f"{flag}: must be a finite number, got {value}")
             if choices is not None and value not in choices:
                 known = ", ".join(str(c) for c in choices if c is not None)
                 raise JetInputError(f"{flag} {value!r}: unknown; use one of {known}")
@@ -214,6 +217,13 @@ class TrainRequest(Request):
         choices="core.diffusion.task:PREDICTIONS",
         group=DIFFUSION,
         label="Prediction target",
+    )
+    no_energy_condition: bool = option(
+        False,
+        "ddpm: generate the channel energies with the image (default: draw them from the per-class copula of "
+        "core.data.energies and condition the network on them)",
+        group=DIFFUSION,
+        label="Without energy condition",
     )
     # The hybrid quantum model.
     encoder: str = option(

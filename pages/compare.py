@@ -3,7 +3,6 @@ then the generation metrics of both."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 import torch
 
@@ -12,7 +11,8 @@ from core.jobs.training import session_runs
 from core.metrics.compare import ModelReconstruction, classical_reconstruction, compare_rows, quantum_reconstruction
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
-from core.viz.images import class_average_images
+from core.viz.images import image_rows
+from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table, reconstruction_table
 from pages._common import (
     CHECKPOINTS,
     checkpoint_dirs,
@@ -143,13 +143,21 @@ with guard("the Compare page"):
         seed = int(d3.number_input("Seed", 0, 10_000, 0, key="cmp_seed"))
         x, y, recs = _reconstruct(c_path, q_path, n, fraction, seed)
         rows = compare_rows(x, recs)
-        show_table(pd.DataFrame(rows), "reconstruction_comparison", key="cmp_table")
+        show_table(reconstruction_table(rows), "reconstruction_comparison", key="cmp_table")
+        st.caption(
+            "One row per quantity, one column per model. These scores are paired (each reconstruction against its own "
+            "clean jet): real vs real is SSIM 1, PSNR ∞ dB and fidelity 1, the values a perfect reconstruction reaches."
+        )
         jet = int(st.slider("Jet", 0, len(x) - 1, 0, key="cmp_jet")) if len(x) > 1 else 0
         size = recs[0].x0_hat.shape[-1]
         images = {"real": (downsample(x[jet : jet + 1], size) if x.shape[-1] != size else x[jet : jet + 1])[0].numpy()}
         for rec in recs:
             images[f"{rec.name} (t={rec.t}/{rec.timesteps})"] = rec.x0_hat[jet].numpy()
-        show_figure(class_average_images(images, log=True), "reconstructions_side_by_side", key="cmp_images")
+        show_figure(
+            image_rows(images, log=True, colour_title="pT [GeV]", title=f"Jet {jet}: clean and reconstructed"),
+            "reconstructions_side_by_side",
+            key="cmp_images",
+        )
 
         st.subheader("Generation metrics, side by side")
         g1, g2 = st.columns(2)
@@ -162,16 +170,13 @@ with guard("the Compare page"):
             st.session_state["cmp_gen_done"] = (c_path, q_path, n_gen)
             paths = tuple(p for p in (c_path, q_path) if p)
             reports = _generation(paths, n_gen, 0)
-            table: dict[str, dict] = {}
-            for name, path in (("classical", c_path), ("quantum", q_path)):
-                if not path:
-                    continue
-                for r in reports[path].rows:
-                    row = table.setdefault(r.metric, {"metric": r.metric, "unit": r.unit})
-                    row[f"{name}"] = r.model
-                    row[f"{name} floor"] = r.floor
-            show_table(pd.DataFrame(list(table.values())), "generation_comparison", key="cmp_gen_table")
+            named = {name: reports[path].rows for name, path in (("classical", c_path), ("quantum", q_path)) if path}
+            table = metric_table(named)
+            show_table(table, "generation_comparison", key="cmp_gen_table")
             st.caption(
-                "Each model is measured against real jets at its own resolution; each floor is the same "
-                "distance between two halves of the real jets at that resolution and N."
+                "Each model is measured against real jets at its own resolution; beside each number, "
+                "'real vs real' is the same distance between two halves of the real jets at that resolution and N "
+                "(the best a model can reach). " + blank_note(table)
             )
+            if any(int(r.native_size or 0) <= 8 for r in recs):
+                st.caption(SMALL_IMAGE_CAVEAT)

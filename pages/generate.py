@@ -8,7 +8,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 import core.jobs.training as training
@@ -24,14 +23,16 @@ from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
 from core.viz.evaluation import observables_overlay
 from core.viz.export import samples_h5
-from core.viz.generation import distance_figure, reverse_animation
-from core.viz.images import image_grid
+from core.viz.generation import distance_figure, reverse_animation, swipe_figure, trajectory_figure
+from core.viz.images import image_grid, image_rows
+from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table
 from pages._common import (
     byte_cache,
     checkpoint_dirs,
     data_path,
     device,
     guard,
+    jet_tensors,
     job_manager,
     public_message,
     require_entry,
@@ -89,12 +90,13 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
     titles = None
     if result.labels is not None:
         titles = [label_name(v) for v in result.labels[:16]]
-    cols = st.columns(3)
-    for c, name in enumerate(CHANNELS):
-        with cols[c]:
+    for c, tab in enumerate(st.tabs(list(CHANNELS))):
+        with tab:
             show_figure(
-                image_grid(x[:16], channel=c, ncols=4, titles=titles, title=f"{name} (log colour, GeV)", cell_px=105),
-                f"samples_{name}",
+                image_grid(
+                    x[:16], channel=c, ncols=8, titles=titles, title=f"{CHANNELS[c]} (log colour, GeV)", cell_px=150
+                ),
+                f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",
             )
     attrs = {"generated_by": result.info.get("checkpoint", ""), "sampler": result.request.sampler}
@@ -107,20 +109,27 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
+    _real_vs_generated(x)
     traj = result.trajectory
     if traj is not None:
         st.subheader("Reverse process")
         show_figure(
             reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
         )
+        _trajectory_scrubber(traj)
     st.subheader("Physics distances to real jets, with their floor")
     report = load_report(run_dir)
     if report is None:
         st.info("This run was not measured against real jets.")
         return
-    rows = pd.DataFrame([asdict(r) for r in report.rows])
-    show_table(rows, "generation_metrics", key="gen_table")
-    st.caption(f"N = {report.info.get('n')} jets per set; floor: {report.info.get('floor', '')}.")
+    metrics = metric_table({"model": report.rows})
+    show_table(metrics, "generation_metrics", key="gen_table")
+    st.caption(
+        f"N = {report.info.get('n')} jets per set. Beside each number, the real-vs-real floor: "
+        f"{report.info.get('floor', 'the same metric between two halves of the real jets')}. " + blank_note(metrics)
+    )
+    if x.shape[-1] <= 8:
+        st.caption(SMALL_IMAGE_CAVEAT)
     w1 = [asdict(r) for r in report.rows if r.metric.startswith(("W1", "FPD", "FID"))]
     show_figure(distance_figure(w1), "generation_distances", key="gen_dist")
     if report.observables_real:
@@ -128,6 +137,37 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
             observables_overlay(report.observables_real, report.observables_generated),
             "generated_observables",
             key="gen_obs",
+        )
+
+
+@st.fragment
+def _real_vs_generated(x) -> None:
+    """Mean real and generated images per channel on one colour scale, and a divider to swipe between them
+    (a fragment: its controls rerun only this part)."""
+    with guard("real vs generated"):
+        st.subheader("Real and generated, side by side")
+        real, _ = jet_tensors(int(x.shape[-1]), max_jets=max(400, len(x)), seed=1)
+        means = {f"real (mean of {len(real)})": real.mean(0), f"generated (mean of {len(x)})": x.mean(0)}
+        show_figure(image_rows(means, log=True, colour_title="<pT> [GeV]"), "real_vs_generated", key="gen_rvg")
+        c1, c2 = st.columns([1, 3])
+        channel = c1.radio("Channel to compare", CHANNELS, index=1, key="gen_swipe_ch")
+        what = c1.radio("Images", ["class means", "one jet each"], key="gen_swipe_what")
+        k = int(c1.number_input("Jet", 0, len(x) - 1, 0, key="gen_swipe_jet")) if what == "one jet each" else 0
+        pair = (real.mean(0), x.mean(0)) if what == "class means" else (real[k], x[k])
+        with c2:
+            show_figure(swipe_figure(*pair, channel=CHANNELS.index(channel)), "real_generated_swipe", key="gen_swipe")
+
+
+@st.fragment
+def _trajectory_scrubber(traj) -> None:
+    """x_t and the network's x0 estimate at every step for one jet of the recorded trajectory (a fragment)."""
+    with guard("the denoising trajectory"):
+        n = int(traj.x0.shape[1])
+        jet = int(st.number_input("Jet of the recorded trajectory", 0, n - 1, 0, key="gen_traj_jet")) if n > 1 else 0
+        show_figure(trajectory_figure(traj.xt, traj.x0, traj.t, jet), "denoising_trajectory", key="gen_traj")
+        st.caption(
+            "Drag the slider: top, the state x_t the sampler holds before each step; bottom, its estimate of "
+            "the clean jet at that step. Each row keeps one colour range over all steps."
         )
 
 
@@ -225,7 +265,9 @@ if ckpt is not None:
                     help="exact Born probabilities, or that many measurements per state",
                 )  # fmt: skip
             labels = ["mixed", "quark", "gluon", "unconditional"] if task.conditional else ["unconditional"]
-            label = c3.selectbox("Label", labels, key="gen_label")
+            # One widget per capability: a choice made for an unconditional model never carries over to a
+            # conditional one (which then starts at "mixed").
+            label = c3.selectbox("Label", labels, key=f"gen_label_{'cond' if task.conditional else 'uncond'}")
             guidance = float(
                 c1.number_input(
                     "Guidance weight",

@@ -11,9 +11,9 @@ import streamlit as st
 
 from core.data.layout import CHANNELS, UNLABELLED, VALID_LABELS, label_from_name, label_name
 from core.data.observables import LABELS as OBS_LABELS
-from core.viz.images import channel_images, class_average_images, observable_histograms
-from core.viz.stats import class_overview
-from pages._common import data_path, data_source, file_stamp, guard, open_cached, require_entry, show_figure, show_table
+from core.viz.images import channel_images, class_average_images, observable_histograms, pool_for_display
+from core.viz.stats import file_overview, seeded_subset
+from pages._common import data_path, data_source, file_stamp, guard, require_entry, show_figure, show_table
 
 require_entry()
 st.title("Jets")
@@ -25,7 +25,7 @@ st.caption(
 
 @st.cache_resource(show_spinner="Averaging images and computing observables…", max_entries=16)
 def _overview(path: str | None, stamp: float, index: tuple[int, ...]):
-    return class_overview(open_cached(path, stamp), np.asarray(index, dtype=np.int64))
+    return file_overview(path, stamp, index)  # the default selection is ready before the first visitor
 
 
 def _selection(src) -> np.ndarray:
@@ -55,6 +55,78 @@ def _selection(src) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+@st.fragment
+def _one_jet(src, index: np.ndarray) -> None:
+    """One jet at a time; a fragment, so its widgets rerun only this part, not the averages below."""
+    with guard("the single-jet view"):
+        c1, c2, c3 = st.columns([3, 1, 1])
+        pos = c1.slider("Jet", 1, int(index.size), 1, key="jets_pos") if index.size > 1 else 1
+        log = c2.radio("Colour scale", ["linear", "log"], index=1, horizontal=True, key="jets_log") == "log"
+        i = int(index[pos - 1])
+        image = src.images([i])[0].transpose(2, 0, 1)
+        factor = 5 if src.image_size == 125 else (2 if src.image_size >= 64 else 1)
+        coarse = f"{src.image_size // factor}² (sums of {factor}×{factor})"
+        shown = (
+            c3.radio(
+                "Pixels shown",
+                [coarse, f"native {src.image_size}²"],
+                key="jets_pool",
+                help="A jet lights a few dozen of its pixels: summing blocks (energy conserving) makes them "
+                "legible; the native view shows every detector cell.",
+            )
+            if factor > 1
+            else "native"
+        )
+        label = label_name(src.y[i])
+        cols = st.columns(5)
+        cols[0].metric("Class", label)
+        cols[1].metric("File index", f"{i}")
+        if src.pt is not None:
+            cols[2].metric("Jet pT", f"{float(src.pt[i]):.1f} GeV")
+        if src.m0 is not None:
+            cols[3].metric("Jet mass", f"{float(src.m0[i]):.1f} GeV")
+        cols[4].metric("Σ pT (ECAL+HCAL)", f"{float(image[1:].sum()):.1f} GeV")
+        pooled, axis = pool_for_display(image, factor if shown == coarse else 1)
+        fig = channel_images(pooled, log=log, title=f"jet {i} ({label}), {shown}", axis=axis, height=440)
+        show_figure(fig, f"jet_{i}_channels", key="jet_one")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _average_figure(path: str | None, stamp: float, index: tuple[int, ...], log: bool):
+    return class_average_images(_overview(path, stamp, index)[0], log=log)
+
+
+@st.fragment
+def _averages(index: np.ndarray) -> None:
+    """Average images, histograms and means of a seeded subset; a fragment with its own widgets."""
+    with guard("the averages"):
+        n_max = int(index.size)
+        n_default = min(500, n_max)
+        n_use = (
+            st.slider("Jets used (a seeded random subset)", min(50, n_max), n_max, n_default, key="jets_n")
+            if n_max > 50
+            else n_max
+        )
+        key = (data_path(), file_stamp(data_path()), tuple(int(k) for k in seeded_subset(index, n_use, seed=0)))
+        means, obs, y = _overview(*key)
+        log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
+        show_figure(_average_figure(*key, log_avg), "average_images", key="jets_avg")
+        show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
+        rows = []
+        for k in VALID_LABELS:
+            sel = y == k
+            if sel.any():
+                rows.append(
+                    {
+                        "class": label_name(k),
+                        "jets": int(sel.sum()),
+                        **{OBS_LABELS.get(key, key): float(np.mean(v[sel])) for key, v in obs.items()},
+                    }
+                )
+        st.caption("Mean of each observable per class (" + ", ".join(CHANNELS) + " images).")
+        show_table(pd.DataFrame(rows), "observable_means", key="jets_means")
+
+
 with guard("the Jets page"):
     src = data_source()
     if src is not None:
@@ -64,46 +136,6 @@ with guard("the Jets page"):
             st.warning("No jet passes these filters: widen the pT range or pick a class.")
         else:
             st.subheader("One jet at a time")
-            c1, c2 = st.columns([3, 1])
-            pos = c1.slider("Jet", 1, int(index.size), 1, key="jets_pos") if index.size > 1 else 1
-            log = c2.radio("Colour scale", ["linear", "log"], index=1, horizontal=True, key="jets_log") == "log"
-            i = int(index[pos - 1])
-            image = src.images([i])[0].transpose(2, 0, 1)
-            label = label_name(src.y[i])
-            cols = st.columns(5)
-            cols[0].metric("Class", label)
-            cols[1].metric("File index", f"{i}")
-            if src.pt is not None:
-                cols[2].metric("Jet pT", f"{float(src.pt[i]):.1f} GeV")
-            if src.m0 is not None:
-                cols[3].metric("Jet mass", f"{float(src.m0[i]):.1f} GeV")
-            cols[4].metric("Σ pT (ECAL+HCAL)", f"{float(image[1:].sum()):.1f} GeV")
-            fig = channel_images(image, log=log, title=f"jet {i} ({label})")
-            show_figure(fig, f"jet_{i}_channels", key="jet_one")
-
+            _one_jet(src, index)
             st.subheader("Average image and observables per class")
-            n_max = int(index.size)
-            n_default = min(500, n_max)
-            n_use = (
-                st.slider("Jets used (a seeded random subset)", min(50, n_max), n_max, n_default, key="jets_n")
-                if n_max > 50
-                else n_max
-            )
-            subset = np.sort(np.random.default_rng(0).choice(index, size=n_use, replace=False))
-            means, obs, y = _overview(data_path(), file_stamp(data_path()), tuple(int(k) for k in subset))
-            log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
-            show_figure(class_average_images(means, log=log_avg), "average_images", key="jets_avg")
-            show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
-            rows = []
-            for k in VALID_LABELS:
-                sel = y == k
-                if sel.any():
-                    rows.append(
-                        {
-                            "class": label_name(k),
-                            "jets": int(sel.sum()),
-                            **{OBS_LABELS.get(key, key): float(np.mean(v[sel])) for key, v in obs.items()},
-                        }
-                    )
-            st.caption("Mean of each observable per class (" + ", ".join(CHANNELS) + " images).")
-            show_table(pd.DataFrame(rows), "observable_means", key="jets_means")
+            _averages(index)

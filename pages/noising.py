@@ -8,10 +8,10 @@ import streamlit as st
 from core.data.layout import CHANNELS, label_name
 from core.data.transforms import fit_transform
 from core.diffusion.schedules import make_schedule
-from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
+from core.quantum.channels import NoiseSchedule
 from core.quantum.encoders import make_encoder, prepare_images
-from core.viz.noising import Curve, classical_forward, frame_steps, process_animation, schedule_curves
-from core.viz.quantum import quantum_forward
+from core.viz.noising import Curve, classical_forward, data_range, frame_steps, process_animation, schedule_curves
+from core.viz.quantum import purity_summary, quantum_forward, valid_channels
 from pages._common import data_path, data_source, file_stamp, guard, jet_tensors, require_entry, show_figure
 
 require_entry()
@@ -61,11 +61,12 @@ with guard("the Forward noising page"):
         if space.startswith("model"):
             transform = _fitted_transform(data_path(), file_stamp(data_path()), size)
             x0 = transform.forward(x[jet : jet + 1])[0]
-            colour_title, zrange = "z (log-scaled)", (-3.0, 3.0)
+            colour_title = "z (log-scaled)"
         else:
             x0 = x[jet]
-            colour_title, zrange = "GeV", None
+            colour_title = "GeV"
         frames = classical_forward(schedule, x0, steps, seed=0)
+        zrange = data_range(frames)  # from the data: the clean jet's extremes and the noise's bulk
         labels = ["x0"] + [f"t={t}" for t in steps]
         fig = process_animation(
             frames,
@@ -88,8 +89,11 @@ with guard("the Forward noising page"):
             )
         )
 
-with guard("the quantum forward process"):
-    if src is not None:
+
+@st.fragment
+def _quantum_section(jet: int) -> None:
+    """The quantum forward process of the chosen jet; a fragment, so its widgets rerun only this part."""
+    with guard("the quantum forward process"):
         st.subheader("Quantum forward process")
         st.caption(
             "The jet is downsampled to 8×8 per channel (energy conserving) and encoded as a quantum state; "
@@ -98,7 +102,12 @@ with guard("the quantum forward process"):
         )
         q1, q2, q3, q4 = st.columns(4)
         encoder = q1.selectbox("Encoder", ["amplitude", "angle", "frqi"], key="noise_q_encoder")
-        channel = q2.selectbox("Channel", list(CHANNEL_NAMES), key="noise_q_channel")
+        channel = q2.selectbox(
+            "Channel",
+            valid_channels(make_encoder(encoder, (3, 8, 8))),
+            key=f"noise_q_channel_{encoder}",
+            help="global depolarising acts on one register: not offered for the angle encoder (one block per pixel)",
+        )
         q_kind = q3.selectbox("Schedule", ["cosine", "linear"], key="noise_q_kind")
         q_steps = int(q4.number_input("Steps", 2, 50, 10, key="noise_q_steps"))
         result, clean, n_qubits = _quantum(data_path(), file_stamp(data_path()), jet, encoder, channel, q_kind, q_steps)
@@ -117,7 +126,7 @@ with guard("the quantum forward process"):
         )
         show_figure(qfig, "forward_noising_quantum", key="noise_quantum")
         st.write(
-            f"Purity falls from {result.purity[0]:.3f} to {result.purity[-1]:.3g}; fidelity to the encoded jet "
+            f"{purity_summary(result.t, result.purity)}; fidelity to the encoded jet goes "
             f"from {result.fidelity[0]:.3f} to {result.fidelity[-1]:.3g} after {q_steps} steps."
         )
         if np.allclose(result.images[-1].numpy(), clean.numpy(), atol=1e-4) and channel in (
@@ -128,3 +137,7 @@ with guard("the quantum forward process"):
                 "Dephasing channels leave the Born probabilities unchanged: the measured image does not change, "
                 "only the coherences (purity, fidelity) decay."
             )
+
+
+if src is not None:
+    _quantum_section(jet)

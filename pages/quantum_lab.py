@@ -10,14 +10,15 @@ import streamlit as st
 from core.data.layout import CHANNELS, label_from_name, label_name
 from core.jobs.training import session_runs
 from core.quantum import sim
-from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
+from core.quantum.channels import NoiseSchedule
 from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
 from core.quantum.export import reverse_circuit
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
 from core.viz.noising import Curve, process_animation
-from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward
+from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward, valid_channels
 from pages._common import checkpoint_dirs, guard, jet_tensors, require_entry, session_id, show_figure, show_table
+from pages._device_noise import device_noise_section
 
 require_entry()
 st.title("Quantum lab")
@@ -40,7 +41,17 @@ def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int, or
     return quantum_forward(make_encoder(encoder, (3, size, size), **options), small, NoiseSchedule(channel, steps))
 
 
-jet, small, enc = 0, None, None
+@st.cache_data(show_spinner=False, max_entries=32)
+def _circuit(jet: int, encoder: str, size: int, order: str | None) -> tuple[int, int, str]:
+    """The encoder's circuit for a jet: qubits, depth and qiskit's text drawing (cached: the drawing of a
+    256-amplitude state preparation is the slowest part of switching encoders)."""
+    x, _ = jet_tensors(32)
+    options = {"order": order} if order else {}
+    qc = make_encoder(encoder, (3, size, size), **options).circuit(prepare_images(x[jet : jet + 1], size))
+    return qc.num_qubits, qc.depth(), circuit_text(qc)
+
+
+jet, small, enc, encoded = 0, None, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
     c1, c2, c3, c4 = st.columns(4)
@@ -63,9 +74,9 @@ with guard("the encoder"):
         f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
         f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
     )
-    qc = enc.circuit(small)
-    with st.expander(f"Circuit ({qc.num_qubits} qubits, depth {qc.depth()})", expanded=qc.num_qubits <= 10):
-        st.code(circuit_text(qc), language=None)
+    n_qubits, depth, drawing = _circuit(jet, encoder_name, size, enc_options.get("order"))
+    with st.expander(f"Circuit ({n_qubits} qubits, depth {depth})", expanded=n_qubits <= 10):
+        st.code(drawing, language=None)
     probs = enc.probabilities(encoded)
     if encoder_name == "dense_angle":
         probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities anyway
@@ -84,11 +95,19 @@ with guard("the encoder"):
         err = float((decoded - small[0]).abs().max())
         st.caption(f"Largest difference to the pooled jet: {err:.2e} GeV (exact probabilities, no shots).")
 
-with guard("the noise channel"):
-    if enc is not None:
+
+@st.fragment
+def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: str | None) -> None:
+    """A channel on one qubit and on the whole state; a fragment, so its widgets rerun only this part."""
+    with guard("the noise channel"):
         st.subheader("A noise channel on one qubit and on the whole state")
         d1, d2, d3 = st.columns(3)
-        channel = d1.selectbox("Channel", list(CHANNEL_NAMES), key="qlab_channel")
+        channel = d1.selectbox(
+            "Channel",
+            valid_channels(enc),
+            key=f"qlab_channel_{encoder_name}",
+            help="global depolarising acts on one register: not offered for encoders that split the jet into blocks",
+        )
         steps = int(d2.number_input("Steps", 2, 50, 10, key="qlab_steps"))
         qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
         schedule = NoiseSchedule(channel, steps)
@@ -125,7 +144,7 @@ with guard("the noise channel"):
                 "state is not defined; pick amplitude, angle or FRQI for the whole-state view."
             )
         else:
-            result = _whole_state(jet, encoder_name, channel, steps, size, enc_options.get("order"))
+            result = _whole_state(jet, encoder_name, channel, steps, size, order)
             curves = [
                 Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
                 Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
@@ -143,6 +162,10 @@ with guard("the noise channel"):
                 "whole_state_channel",
                 key="qlab_whole",
             )
+
+
+if enc is not None and encoded is not None:
+    _noise_section(jet, enc, encoded, encoder_name, size, enc_options.get("order"))
 
 with guard("the reverse circuit"):
     st.subheader("Reverse circuit of a quantum model")
@@ -177,3 +200,5 @@ with guard("the reverse circuit"):
             )
             with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
                 st.code(circuit_text(qc), language=None)
+
+device_noise_section()

@@ -21,7 +21,7 @@ from core.jobs.training import directory_zip
 from core.requests import TrainRequest
 from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
-from core.viz.training import loss_figure, metrics_figure
+from core.viz.training import loss_figure, loss_title, metrics_figure
 from pages._common import (
     data_path,
     data_source,
@@ -153,12 +153,12 @@ def _live_view(run_dir: Path) -> None:
         if status.running:
             st.info(f"{(status.phase or 'starting').capitalize()}…")
         return
-    _step_figures(run_dir, steps, events, status.running)
+    _step_figures(run_dir, steps, events, status.running, status.request.get("family"))
     if not status.running and st.session_state.get("train_results_for") != status.run_id:
         st.rerun()  # the job has ended since the page was drawn: redraw it once (results, downloads)
 
 
-def _step_figures(run_dir: Path, steps: list[dict], events: list[dict], running: bool) -> None:
+def _step_figures(run_dir: Path, steps: list[dict], events: list[dict], running: bool, family: str | None) -> None:
     last = steps[-1]
     m = st.columns(4)
     m[0].metric("Step", f"{last['step']:,}")
@@ -167,7 +167,9 @@ def _step_figures(run_dir: Path, steps: list[dict], events: list[dict], running:
     m[3].metric("Epoch", f"{last['epoch']:.2f}")
     every = max(1, len(steps) // 2000)  # a long run: plot at most ~2000 points
     show_figure(
-        loss_figure([e["step"] for e in steps[::every]], [e["loss"] for e in steps[::every]]),
+        loss_figure(
+            [e["step"] for e in steps[::every]], [e["loss"] for e in steps[::every]], y_title=loss_title(family)
+        ),
         "training_loss",
         key="train_loss",
         png=not running,

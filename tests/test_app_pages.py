@@ -73,6 +73,14 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def charts_of(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
+def _layout(chart) -> dict:
+    return json.loads(chart.proto.spec).get("layout", {})
+
+
 # ---------------------------------------------------------------- Jets
 
 
@@ -158,7 +166,7 @@ def test_noising_page_seed_schedule_and_quantum_process(data_path):
     ab = float(make_schedule("linear", 50).alpha_bar[-1])  # the seed schedule ends far from noise
     text = " ".join(m.value for m in at.markdown)
     assert f"{ab:.3g}" in text and "still visible" in text
-    assert "Purity falls from 1.000" in text
+    assert "Purity Tr(ρ²) starts at 1.000" in text
 
 
 def test_noising_page_cosine_reaches_noise(data_path):
@@ -167,7 +175,7 @@ def test_noising_page_cosine_reaches_noise(data_path):
         data_path,
         noise_schedule="cosine (1000 steps)",
         noise_q_steps=3,
-        noise_q_channel="phase_flip",
+        noise_q_channel_amplitude="phase_flip",
     )
     assert_clean(at)
     text = " ".join(m.value for m in at.markdown)
@@ -231,9 +239,15 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     at = _wait_for(at, lambda a: any("HDF5" in b.label for b in a.get("download_button")))
     assert not at.exception
     table = at.dataframe[0].value
-    assert {"metric", "model", "floor"} <= set(table.columns)
-    assert any(m.startswith("W1 jet mass") for m in table["metric"])
-    assert charts(at) >= 5  # three channel grids, reverse process, distances, observables
+    cols = list(table.columns)
+    assert cols[:3] == ["metric", "model", "floor (real vs real)"] and "meaning" in cols  # floor beside each value
+    assert any(m.startswith("W1 jet mass") for m in table["metric"]) and table["meaning"].str.len().gt(0).all()
+    assert {"two-sample AUC (observables)", "two-sample AUC (pixels)"} <= set(table["metric"])
+    # three channel grids, real vs generated, swipe, reverse process, trajectory scrubber, distances, observables
+    assert charts(at) >= 9
+    assert any(
+        s.get("title", {}).get("text", "").startswith("Denoising trajectory") for s in map(_layout, charts_of(at))
+    )
 
 
 def test_train_page_builds_the_same_request(monkeypatch, data_path):
@@ -340,12 +354,15 @@ def test_a_command_line_run_shows_on_train_and_generate_and_a_reload_finds_it(da
 def test_compare_page_side_by_side(data_path, tiny_models):
     at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=4)
     assert_clean(at)
-    table = at.dataframe[0].value
-    assert list(table["model"]) == ["classical", "quantum"]
-    assert (table["parameters"] > 0).all()
-    assert table["fidelity (amplitude-encoded)"].between(0, 1.0001).all()
-    assert 0 <= table["state fidelity"].iloc[1] <= 1.0001
+    table = at.dataframe[0].value.set_index("quantity")  # long: one row per quantity, one column per model
+    assert list(table.columns) == ["classical", "quantum", "meaning"]  # fits the page, whatever the channels
+    assert all(int(v.replace(",", "")) > 0 for v in table.loc["parameters", ["classical", "quantum"]])
+    assert all(0 <= float(v) <= 1.0001 for v in table.loc["fidelity (amplitude-encoded)", ["classical", "quantum"]])
+    assert 0 <= float(table.loc["state fidelity", "quantum"]) <= 1.0001
+    assert table.loc["SSIM mean", "meaning"]  # every quantity says what it means
     assert charts(at) == 1
+    fig = at.get("plotly_chart")[0].proto.spec
+    assert "<pT>" not in fig and "pT [GeV]" in fig  # single jets: not labelled as an average
 
 
 def test_compare_page_without_models_and_bad_data(runs_dir):

@@ -17,7 +17,14 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-PAGES = ["pages/jets.py", "pages/noising.py", "pages/train.py", "pages/generate.py", "pages/compare.py"]
+PAGES = [
+    "pages/jets.py",
+    "pages/noising.py",
+    "pages/train.py",
+    "pages/generate.py",
+    "pages/compare.py",
+    "pages/runs.py",
+]
 SECRET = b"root:x:0:0:TOP-SECRET-MARKER:/root:/bin/bash\n"
 
 

@@ -68,7 +68,7 @@ class OracleNet(nn.Module):
         self.task, self.x0 = task, x0
         self.w = nn.Parameter(torch.zeros(1))
 
-    def forward(self, xt, t, y=None):
+    def forward(self, xt, t, y=None, cond=None):
         s = self.task.schedule
         eps = s.eps_from_x0(xt, t, self.x0)
         return eps if self.task.prediction == "eps" else s.v_target(self.x0, t, eps)
@@ -78,11 +78,47 @@ class OracleNet(nn.Module):
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim", "fast"])
 def test_task_maps_an_oracle_network_back_to_the_gev_images(prediction, sampler):
     x = _jets(4)
-    task = build_task(default_config("ddpm", 16, schedule="cosine", prediction=prediction), x)
+    config = default_config("ddpm", 16, schedule="cosine", prediction=prediction, energy_condition=False)
+    task = build_task(config, x)
     z0 = task.prepare(x)
     out = task.sample(OracleNet(task, z0), 4, sampler=sampler, steps=12, generator=torch.Generator().manual_seed(0))
     assert out.min() >= 0
     assert torch.allclose(out, x, atol=1e-3 * x.max().item())
+
+
+def test_energy_conditioned_samples_carry_the_drawn_channel_energies_and_the_oracle_shape():
+    """Energy-factorised generation: the copula draws (E_Tracks, E_ECAL, E_HCAL), the network the shape.
+
+    With an oracle network the shape is the clean jet's, so each sample is that jet rescaled per channel to
+    exactly the energies drawn for it (same seed -> same draws)."""
+    x = _jets(8)
+    y = torch.tensor([0, 1] * 4)
+    task = build_task(default_config("ddpm", 16, schedule="cosine"), x, y)
+    assert task.energy_condition and set(task.config()["energies"]) == {"all", "0", "1"}
+    out = task.sample(
+        OracleNet(task, task.prepare(x)),
+        8,
+        labels=y,
+        sampler="ddim",
+        steps=12,
+        generator=torch.Generator().manual_seed(3),
+    )
+    drawn = task.draw_energies(8, y, torch.Generator().manual_seed(3)).float()
+    assert torch.allclose(out.sum((-1, -2)), drawn, rtol=1e-4)
+    shape = lambda v: v / v.sum((-1, -2), keepdim=True).clamp_min(1e-12)  # noqa: E731
+    assert torch.allclose(shape(out), shape(task.to_gev(task.prepare(x))), atol=2e-3)
+    # The condition is log(1 + E) standardised on the training jets: zero mean over them.
+    cond = task.condition(x.sum((-1, -2)))
+    assert torch.allclose(cond.mean(0), torch.zeros(3), atol=1e-5)
+
+
+def test_energy_condition_round_trips_through_the_config():
+    x, y = _jets(8), torch.tensor([0, 1] * 4)
+    task = build_task(default_config("ddpm", 16), x, y)
+    again = build_task(task.config())
+    assert again.config()["energies"] == task.config()["energies"]
+    with pytest.raises(JetInputError, match="energies"):
+        build_task({k: v for k, v in task.config().items() if k != "energies"} | {"energy_condition": True})
 
 
 def test_training_loss_of_the_oracle_is_zero_and_of_zero_is_one():
@@ -93,7 +129,7 @@ def test_training_loss_of_the_oracle_is_zero_and_of_zero_is_one():
         task.loss(OracleNet(task, z0), z0, torch.zeros(64, dtype=torch.long), torch.Generator().manual_seed(0)).item()
         < 1e-6
     )
-    zero = lambda xt, t, y=None: torch.zeros_like(xt)  # noqa: E731
+    zero = lambda xt, t, y=None, cond=None: torch.zeros_like(xt)  # noqa: E731
     assert task.loss(
         zero, z0, torch.zeros(64, dtype=torch.long), torch.Generator().manual_seed(0)
     ).item() == pytest.approx(1.0, abs=0.05)
@@ -123,9 +159,10 @@ def test_guidance_zero_is_the_unconditional_model_and_one_the_conditional():
     xt, t = torch.randn(3, 3, 16, 16), torch.tensor([10, 500, 900])
     net = task.model.eval()
     with torch.no_grad():
-        e_c, e_u = net(xt, t, quark), net(xt, t, None)
+        cond = torch.randn(3, 3)
+        e_c, e_u = net(xt, t, quark, cond), net(xt, t, None, cond)
         task.x0_clip = None
-        guided = task.eps_fn(net, quark, 2.5)(xt, t)
+        guided = task.eps_fn(net, quark, 2.5, cond)(xt, t)
     assert torch.allclose(guided, e_u + 2.5 * (e_c - e_u), atol=1e-5)
 
 

@@ -127,4 +127,4 @@ def test_the_time_limit_saves_and_says_so(jets16, tmp_path):
     assert status.state == TIME_LIMIT and status.message.startswith(f"time limit reached at step {status.step:,}")
     assert status.has_checkpoint and 0 < status.step < 100_000
     phases = [e["phase"] for e in read_events(out) if e["type"] == "phase"]
-    assert phases[0] == "preparing data" and "training" in phases and phases[-1] == TIME_LIMIT
+    assert phases[0] == "preparing the model" and "training" in phases and phases[-1] == TIME_LIMIT

@@ -39,8 +39,9 @@ def _labels(n: int) -> torch.Tensor:
 def test_evaluate_sets_gives_every_metric_with_its_floor(classifier):
     real = synthetic_jets(240, seed=1)
     gen_good, gen_bad = synthetic_jets(120, seed=2), blur(synthetic_jets(120, seed=2), 2)
-    good = evaluate_sets(real, gen_good, _labels(240), _labels(120), classifier=classifier, seed=0)
-    bad = evaluate_sets(real, gen_bad, _labels(240), _labels(120), classifier=classifier, seed=0)
+    kw = {"classifier": classifier, "seed": 0, "two_sample_folds": 3}
+    good = evaluate_sets(real, gen_good, _labels(240), _labels(120), **kw)
+    bad = evaluate_sets(real, gen_bad, _labels(240), _labels(120), **kw)
     rows = {r.metric: r for r in good.rows}
     assert {"FID (jet features)", "KID (jet features)", "FPD (observables, N -> inf)"} <= set(rows)
     assert sum(m.startswith("W1 ") for m in rows) == len(OBSERVABLES)
@@ -52,6 +53,9 @@ def test_evaluate_sets_gives_every_metric_with_its_floor(classifier):
         assert bad_rows[metric].model > rows[metric].model
     # The floor only depends on the real jets and the seed.
     assert bad_rows["FID (jet features)"].floor == rows["FID (jet features)"].floor
+    for kind in ("observables", "pixels"):
+        name = f"two-sample AUC ({kind})"
+        assert abs(rows[name].floor - 0.5) < 0.15 and bad_rows[name].model > 0.9
     table = format_table(good.rows)
     assert "floor (real vs real)" in table and "W1 jet mass [GeV]" in table
     data = json.loads(good.to_json())
@@ -64,6 +68,16 @@ def test_unconditional_samples_get_no_verdict(classifier):
     assert not any(r.metric.startswith("classifier") for r in out.rows)
     out = evaluate_sets(real, synthetic_jets(40, seed=3), classifier=False)
     assert not any("jet features" in r.metric for r in out.rows)
+
+
+def test_two_sample_rows_can_be_skipped_and_need_enough_jets():
+    real = synthetic_jets(80, seed=1)
+    out = evaluate_sets(real, synthetic_jets(40, seed=3), classifier=False, two_sample=False)
+    assert not any(r.metric.startswith("two-sample") for r in out.rows)
+    out = evaluate_sets(real, synthetic_jets(40, seed=3), classifier=False, two_sample=("observables",))
+    assert [r.metric for r in out.rows if r.metric.startswith("two-sample")] == ["two-sample AUC (observables)"]
+    few = evaluate_sets(real, synthetic_jets(24, seed=3), classifier=False, two_sample_folds=15)
+    assert "too few" in few.info["two_sample_skipped"]
 
 
 def test_evaluate_sets_bad_input(classifier):

@@ -79,3 +79,10 @@ def test_bad_input_is_one_clear_error():
         classifier_auc(a[:4], a[4:8], folds=5)
     with pytest.raises(JetInputError, match="cannot be compared"):
         classifier_auc(a, synthetic_jets(20, size=16))
+
+
+def test_trains_under_inference_mode():
+    a, b = synthetic_jets(30, size=8, seed=1), synthetic_jets(30, size=8, seed=2)
+    with torch.inference_mode():
+        r = classifier_auc(a, b, "pixels", folds=3)
+    assert 0.0 <= r["auc"] <= 1.0

@@ -43,12 +43,12 @@ def test_transpiled_chain_equals_the_ideal_chain_at_zero_noise(tiny, backend):
     task, net = tiny
     _, cond, z = _rows(task)
     template, _ = chain_template(net, measure=False)
-    transpiled = devices.transpile_for(template, devices.get_backend(backend), seed=3)
+    transpiled, final = devices.transpile_for(template, devices.get_backend(backend), seed=3)
     assert set(transpiled.count_ops()) <= set(devices.get_backend(backend).operation_names)
     n = net.cfg.data_qubits
-    device = run_chain(transpiled, chain_angles(net, cond, z), n, noise=devices.scaled_noise(backend, 0.0))
+    device = run_chain(transpiled, chain_angles(net, cond, z), final[:n], noise=devices.scaled_noise(backend, 0.0))
     unmapped = transpile(template, basis_gates=["ry", "cz", "cx", "reset"], optimization_level=0)
-    ideal = run_chain(unmapped, chain_angles(net, cond, z), n)  # the same chain, no device
+    ideal = run_chain(unmapped, chain_angles(net, cond, z), list(range(n)))  # the same chain, no device
     reference = chain_probabilities_torch(net, cond, z).double().numpy()  # torch density matrices
     np.testing.assert_allclose(device, ideal, atol=1e-6)
     np.testing.assert_allclose(device, reference, atol=1e-6)
@@ -68,6 +68,16 @@ def test_noise_scaling_is_monotone_in_the_distances(tiny):
     assert 0 < depol[0]["mean W1 / spread"] < depol[1]["mean W1 / spread"]
 
 
+def test_routing_stays_on_a_compact_set_of_qubits():
+    backend = devices.get_backend("torino")
+    sub = devices.compact_qubits(backend, 7)
+    assert len(sub) == 7 and len(backend.coupling_map.reduce(sub).get_edges()) >= 6  # connected
+    template, _ = chain_template(build_task(default_config(size=8, layers=1, steps=2)).model, measure=False)
+    _, final = devices.transpile_for(template, backend)
+    assert set(devices.circuit_stats(devices.transpile_for(template, backend)[0]).physical_qubits) == set(sub)
+    assert sorted(final) == sub
+
+
 def test_scaled_noise_scales_the_device_error_rates():
     nm1, nm01 = devices.scaled_noise("nairobi", 1.0), devices.scaled_noise("nairobi", 0.1)
     assert devices.scaled_noise("nairobi", 0.0) is None
@@ -75,6 +85,8 @@ def test_scaled_noise_scales_the_device_error_rates():
     ro1 = nm1._local_readout_errors[(0,)].probabilities  # assignment matrix of qubit 0
     ro01 = nm01._local_readout_errors[(0,)].probabilities
     np.testing.assert_allclose(1 - np.diag(ro01), 0.1 * (1 - np.diag(ro1)), rtol=1e-9)
+    cx1, cx01 = (nm._local_quantum_errors["cx"][(0, 1)] for nm in (nm1, nm01))
+    assert cx01.probabilities[0] > cx1.probabilities[0]  # the identity branch: gate and relaxation errors shrink
 
 
 @pytest.mark.parametrize("name", ["FakeTorino", "fake_nairobi", "NairobiV2", "torino"])

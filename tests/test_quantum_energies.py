@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
+from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.errors import JetInputError
-from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.quantum.task import build_task, channel_energies, default_config
 
 

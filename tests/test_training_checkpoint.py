@@ -47,10 +47,10 @@ def test_round_trip_gives_the_same_network_outputs_and_samples(trained):
     trainer, out = trained
     ckpt = load_checkpoint(out)
     assert ckpt.step == 3 and ckpt.task.family == "ddpm" and not ckpt.ema.training
-    xt, t, y = torch.randn(2, 3, 16, 16), torch.tensor([5, 700]), torch.tensor([0, 1])
+    xt, t, y, c = torch.randn(2, 3, 16, 16), torch.tensor([5, 700]), torch.tensor([0, 1]), torch.randn(2, 3)
     with torch.no_grad():
-        assert torch.equal(ckpt.ema(xt, t, y), trainer.ema(xt, t, y))
-        assert torch.equal(ckpt.task.model(xt, t, y), trainer.task.model(xt, t, y))
+        assert torch.equal(ckpt.ema(xt, t, y, c), trainer.ema(xt, t, y, c))
+        assert torch.equal(ckpt.task.model(xt, t, y, c), trainer.task.model(xt, t, y, c))
     assert ckpt.task.transform == trainer.task.transform
     a = sample_images(out, 3, "ddim", 4, "quark", seed=7)
     b = trainer.task.sample(

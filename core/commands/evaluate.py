@@ -29,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--classifier", default=None, help="jet classifier checkpoint (default: checkpoints/jet_classifier)")
     p.add_argument("--no-classifier", action="store_true", help="skip jet-feature FID/KID and the classifier verdict")
+    p.add_argument(
+        "--no-two-sample", action="store_true", help="skip the two-sample classifier AUCs (observables, pixels)"
+    )
+    p.add_argument("--two-sample-folds", type=int, default=5, help="cross-validation folds of the two-sample AUCs")
     p.add_argument("--seed", type=int, default=0, help="seed of the subsets and the real halves")
     p.add_argument("--no-figures", action="store_true", help="write report.json only")
     g = p.add_argument_group("with --checkpoint")
@@ -168,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
     if args.inception_jets < 0:
         raise JetInputError(f"--inception-jets: must be 0 or more, got {args.inception_jets}")
     out = Path(args.out) if args.out else None
+    if out is not None:
+        from core.outputs import check_output_dir
+
+        inputs = {"--generated": args.generated, "--real": args.real, "--checkpoint": args.checkpoint}
+        check_output_dir("--out", out, inputs)  # before any work: never over an input or into a checkpoint
     if args.checkpoint:
         if out is None:
             raise JetInputError("--checkpoint: give --out DIR for the sampled jets")
@@ -177,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     x_real, y_real = load_real(args.real, int(x_gen.shape[-1]), 2 * args.jets, args.seed)
     classifier = False if args.no_classifier else load_classifier(args.classifier or DEFAULT_DIR)
     stages = ["jet-feature FID / KID", "Inception", "physics distances", "classifier verdict"]
+    stages += [] if args.no_two_sample else ["two-sample"] * 4
     with tqdm(total=len(stages), desc="evaluate", unit="stage") as bar:
 
         def progress(msg: str) -> None:
@@ -195,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
                 classifier=classifier,
                 seed=args.seed,
                 progress=progress,
+                two_sample=not args.no_two_sample,
+                two_sample_folds=args.two_sample_folds,
             )
     report.info.update({"real": args.real or "embedded sample", "generated": args.generated})
     print(

@@ -63,12 +63,18 @@ def run(args: argparse.Namespace) -> int:
 
     req = SampleRequest.from_namespace(args)
     req.check()
+    from core.limits import check_allocation
+    from core.outputs import check_output_file
+
+    check_output_file("--out", req.out, {"--checkpoint": req.checkpoint})  # never into the checkpoint
     if args.backend is not None:
         from core.quantum.devices import canonical_name
 
         args.backend = canonical_name(args.backend)  # an unknown name: one line listing the choices
     device = resolve_device(req.device)
     ckpt = load_checkpoint(req.checkpoint, device=device)
+    size = int(ckpt.task.config().get("size", 32))
+    check_allocation(2.0 * req.n * 3 * size * size * 4, f"--n {req.n} jets of {size} x {size}")
     check_readout(ckpt, req.shots, "--shots")
     req = dataclasses.replace(req, sampler=req.sampler or ckpt.task.default_sampler)
     label = req.label

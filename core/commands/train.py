@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from core.requests import TrainRequest
 
     TrainRequest.add_arguments(p, required=("out",))
+    p.add_argument("--force", action="store_true", help="replace an existing checkpoint in --out (else refused)")
 
 
 def _load(req, out: Path):
@@ -35,16 +36,15 @@ def _load(req, out: Path):
 
 def _run_log(req, out: Path):
     """The run directory's log in ``--out`` (request, events, status: ``core.jobs.rundir``); rank 0 only."""
-    from core.jobs.rundir import RUNNING, RunWriter, interrupt_on_sigterm
+    from core.jobs.rundir import RUNNING, RunWriter
     from core.training.distributed import env_info
 
     if not env_info().is_main:
         return None
     log = RunWriter(out, "train", req.steps)
     log.request(["train", *req.to_argv()], req.to_dict())
-    log.status(RUNNING, "preparing data")
-    log.phase("preparing data")
-    interrupt_on_sigterm()  # a stop while the data is prepared ends the run at once
+    log.status(RUNNING, "preparing the model")
+    log.phase("preparing the model")
     return log
 
 
@@ -91,16 +91,26 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
+    from core.jobs.rundir import interrupt_on_sigterm
     from core.requests import TrainRequest
     from core.training.prepare import prepare_training
 
     req = TrainRequest.from_namespace(args)
     req.check()  # unknown family, bad choice -> one line before anything is read
+    from core.outputs import check_train_out
+
+    check_train_out(req.out, req.data, req.resume, getattr(args, "force", False))  # never destroy work
+    req.train_config()  # EMA, warm-up, checkpoint interval ranges: one line before any work
     if req.threads:
         torch.set_num_threads(req.threads)
     out = Path(req.out)
+    from core.limits import check_allocation
+
+    size = int(req.size)  # a rough bound on the activations: ~100 x the batch's images
+    check_allocation(100.0 * req.batch_size * 3 * size * size * 4, f"--batch {req.batch_size} at {size} x {size}")
+    interrupt_on_sigterm()  # a stop while the data is read ends the run at once
+    x, y, ckpt = _load(req, out)  # refusals come before anything is written into --out
     log = _run_log(req, out)
-    x, y, ckpt = _load(req, out)
     name = req.data or "embedded sample (assets/jets_sample.h5)"
     prepared = prepare_training(req, x, y, name, resumed=ckpt, on_phase=log.phase if log else None)
     trainer = prepared.trainer(out, inference_only=req.inference_only)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
 from core.diffusion.schedules import make_schedule
@@ -25,7 +26,7 @@ PREDICTIONS = ("eps", "v")
 TITLES = {"ddpm": "U-Net DDPM", "seed-baseline": "seed baseline (SimpleDiffusionCNN, 50 steps)"}
 # The request fields each classical family reads (the Train page shows these).
 TRAIN_OPTIONS = {
-    "ddpm": ("size", "preset", "schedule", "beta_start", "beta_end", "prediction"),
+    "ddpm": ("size", "preset", "schedule", "beta_start", "beta_end", "prediction", "no_energy_condition"),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
 
@@ -68,12 +69,17 @@ def default_config(
             "cond_drop": 0.1,
             "x0_clip": [-1.0, 1.0],
             "zero_gap": 0.1,
+            # Energy-factorised generation: the channel energies come from the classical copula
+            # (core.data.energies), the network draws the shape given them (see DiffusionTask).
+            "energy_condition": True,
         }
     else:
         raise JetInputError(f"model {family!r}: not a classical diffusion family")
     make_schedule(**cfg["schedule"])  # a bad schedule fails here, before any data is read
     cfg["transform_kind"] = "log"
     cfg.update(overrides)
+    if family == "ddpm":
+        cfg["network"]["cond_dim"] = 3 if cfg.get("energy_condition") else 0
     return cfg
 
 
@@ -82,7 +88,15 @@ def config_from_request(req) -> dict:
     common = {"timesteps": req.timesteps, "beta_start": req.beta_start, "beta_end": req.beta_end}
     if req.family == "seed-baseline":
         return default_config(req.family, req.size, **common)
-    return default_config(req.family, req.size, req.preset, req.schedule, prediction=req.prediction, **common)
+    return default_config(
+        req.family,
+        req.size,
+        req.preset,
+        req.schedule,
+        prediction=req.prediction,
+        energy_condition=not req.no_energy_condition,
+        **common,
+    )
 
 
 class DiffusionTask:
@@ -111,6 +125,9 @@ class DiffusionTask:
         self.x0_clip = config.get("x0_clip")
         self.zero_below = config.get("zero_below")
         self.zero_gap = float(config.get("zero_gap", 0.0))
+        self.energy_condition = bool(config.get("energy_condition", False))
+        if self.energy_condition and not ("energies" in config and "energy_norm" in config):
+            raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
 
     @property
     def timesteps(self) -> int:
@@ -143,24 +160,52 @@ class DiffusionTask:
             drop = torch.rand(n, generator=generator, device=x.device) < self.cond_drop
             labels = torch.where(drop, torch.full_like(y, NULL_LABEL), y)
         target = eps if self.prediction == "eps" else self.schedule.v_target(x, t, eps)
-        out = net(xt, t, labels)
+        cond = self.condition(self.to_gev(x).sum((-1, -2))) if self.energy_condition else None
+        out = net(xt, t, labels, cond) if cond is not None else net(xt, t, labels)
         return F.mse_loss(out.float(), target.float())
 
-    def eps_fn(self, net: nn.Module, labels: torch.Tensor | None, guidance: float = 1.0):
-        """The function samplers call: guided, converted to eps, with the x0 estimate clipped to the data range."""
+    def condition(self, energies: torch.Tensor) -> torch.Tensor:
+        """The network's continuous condition: log(1 + E / GeV) per channel, standardised on the training jets."""
+        norm = self._config["energy_norm"]
+        mean = torch.as_tensor(norm["mean"], dtype=torch.float32, device=energies.device)
+        std = torch.as_tensor(norm["std"], dtype=torch.float32, device=energies.device)
+        return (torch.log1p(energies.float().clamp_min(0)) - mean) / std
+
+    def draw_energies(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """Channel energies (n, 3) GeV from the fitted copula of each jet's class (all jets when unlabelled)."""
+        keys = labels.cpu() if labels is not None else torch.full((n,), -1)
+        if generator is not None and generator.device.type != "cpu":
+            generator = torch.Generator().manual_seed(generator.initial_seed())
+        return draw_channel_energies(self._config["energies"], keys, generator)
+
+    def eps_fn(
+        self, net: nn.Module, labels: torch.Tensor | None, guidance: float = 1.0, cond: torch.Tensor | None = None
+    ):
+        """The function samplers call: guided, converted to eps, with the x0 estimate clipped to the data range.
+
+        ``cond``: the energy condition (``condition(energies)``) of an energy-conditioned model.
+        """
         if labels is not None and not self.conditional:
             raise JetInputError(f"{self.family}: this model is unconditional; sample without a label")
+        if self.energy_condition and cond is None:
+            raise JetInputError(f"{self.family}: this model draws shapes given channel energies; pass cond")
+
+        def call(xt: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, c: torch.Tensor | None):
+            if not self.conditional:
+                return net(xt, t)
+            return net(xt, t, y, c) if c is not None else net(xt, t, y)
 
         def raw(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             if labels is None or guidance == 0:
-                return net(xt, t, None) if self.conditional else net(xt, t)
+                return call(xt, t, None, cond)
             if guidance == 1:
-                return net(xt, t, labels)
+                return call(xt, t, labels, cond)
             # Classifier-free guidance: one batched pass for conditional and null labels.
             null = torch.full_like(labels, NULL_LABEL)
-            both = net(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, null]))
-            cond, uncond = both.chunk(2)
-            return uncond + guidance * (cond - uncond)
+            both_cond = None if cond is None else torch.cat([cond, cond])
+            both = call(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, null]), both_cond)
+            c_out, u_out = both.chunk(2)
+            return u_out + guidance * (c_out - u_out)
 
         def fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             out = raw(xt, t).float()
@@ -214,6 +259,9 @@ class DiffusionTask:
         if sampler not in SAMPLERS:
             raise JetInputError(f"sampler {sampler!r}: unknown; use one of {', '.join(SAMPLERS)}")
         device = next(net.parameters()).device
+        # Energies first (their own draws), so a seed gives the same jets with or without a trajectory.
+        energies = self.draw_energies(n, labels, generator) if self.energy_condition else None
+        cond = self.condition(energies).to(device) if energies is not None else None
         if labels is not None:
             labels = labels.to(device)
         x_T = torch.randn((n, 3, self.size, self.size), generator=generator, device=device)
@@ -221,22 +269,26 @@ class DiffusionTask:
         was_training = net.training
         net.eval()
         try:
-            out = run_sampler(
-                sampler, self.eps_fn(net, labels, guidance), x_T, self.schedule, steps, generator, trajectory, **options
-            )
+            fn = self.eps_fn(net, labels, guidance, cond)
+            out = run_sampler(sampler, fn, x_T, self.schedule, steps, generator, trajectory, **options)
         finally:
             net.train(was_training)
         if not trajectory:
-            return self.to_gev(out).cpu()
+            return self._to_jets(out, energies)
         x, trace = out
-        return self._trajectory(x, trace)
+        return self._trajectory(x, trace, energies)
 
-    def _trajectory(self, x: torch.Tensor, trace: Trace) -> Trajectory:
+    def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None) -> torch.Tensor:
+        """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for."""
+        x = self.to_gev(z).cpu()
+        return rescale_channels(x, energies) if energies is not None else x
+
+    def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None) -> Trajectory:
         return Trajectory(
             t=list(trace.t),
             xt=torch.stack([s.float().cpu() for s in trace.xt]),
-            x0=torch.stack([self.to_gev(s).cpu() for s in trace.x0]),
-            final=self.to_gev(x).cpu(),
+            x0=torch.stack([self._to_jets(s, energies) for s in trace.x0]),
+            final=self._to_jets(x, energies),
         )
 
     def reconstruct(
@@ -256,10 +308,13 @@ class DiffusionTask:
         eps = torch.randn(z0.shape, generator=generator, device=device)
         tt = torch.full((z0.shape[0],), int(t), dtype=torch.long, device=device)
         xt = self.schedule.q_sample(z0, tt, eps)
+        # An energy-conditioned model reconstructs given the jet's own channel energies.
+        cond = self.condition(x0.to(device).sum((-1, -2))) if self.energy_condition else None
         was_training = net.training
         net.eval()
         try:
-            out = run_sampler(sampler, self.eps_fn(net, labels, 1.0), xt, self.schedule, steps, generator, start=int(t))
+            fn = self.eps_fn(net, labels, 1.0, cond)
+            out = run_sampler(sampler, fn, xt, self.schedule, steps, generator, start=int(t))
         finally:
             net.train(was_training)
         return self.to_gev(out).cpu()
@@ -286,7 +341,17 @@ def build_network(config: dict) -> nn.Module:
     return UNet(UNetConfig.from_dict(config["network"]))
 
 
-def build_task(config: dict, x_train: torch.Tensor | None = None) -> DiffusionTask:
+def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None) -> dict:
+    """The per-class copula of channel energies and the normalisation of the network's energy condition."""
+    energies = x.double().sum((-1, -2))  # (N, 3) GeV
+    logs = torch.log1p(energies)
+    return {
+        "energies": fit_channel_energies(energies.numpy(), None if y is None else y.numpy()),
+        "energy_norm": {"mean": logs.mean(0).tolist(), "std": logs.std(0).clamp_min(1e-6).tolist()},
+    }
+
+
+def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> DiffusionTask:
     """Registry builder: fit the log transform and the zero-suppression levels on ``x_train`` when absent."""
     config = dict(config)
     if "transform" not in config:
@@ -295,4 +360,8 @@ def build_task(config: dict, x_train: torch.Tensor | None = None) -> DiffusionTa
         config["transform"] = fit_transform(x_train, config.get("transform_kind", "log")).to_dict()
     if "zero_below" not in config and x_train is not None:
         config["zero_below"] = zero_suppression(x_train)
+    if config.get("energy_condition") and "energies" not in config:
+        if x_train is None:
+            raise JetInputError("task config: an energy-conditioned model needs training jets to fit its energies on")
+        config.update(fit_energy_model(x_train, y_train))
     return DiffusionTask(config, build_network(config), make_transform(config["transform"]))

@@ -34,6 +34,7 @@ class UNetConfig:
     groups: int = 8
     dropout: float = 0.0
     num_classes: int = 2
+    cond_dim: int = 0  # per-jet conditioning numbers (the channel energies), 0 for none
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -108,7 +109,7 @@ class Attention(nn.Module):
 
 
 class UNet(nn.Module):
-    """eps / v network: ``forward(xt (N, C, H, W), t (N,) int, y (N,) int in {0, 1, 2} or None)``."""
+    """eps / v network: ``forward(xt (N, C, H, W), t (N,) int, y (N,) int in {0, 1, 2} or None, cond (N, D))``."""
 
     def __init__(self, config: UNetConfig):
         super().__init__()
@@ -117,6 +118,10 @@ class UNet(nn.Module):
         self.levels = len(cfg.mults)
         self.time_mlp = nn.Sequential(nn.Linear(cfg.base, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label_emb = nn.Embedding(cfg.num_classes + 1, emb)
+        # Continuous per-jet conditions (standardised log channel energies) join the time embedding.
+        self.cond_mlp = (
+            nn.Sequential(nn.Linear(cfg.cond_dim, emb), nn.SiLU(), nn.Linear(emb, emb)) if cfg.cond_dim else None
+        )
         self.stem = nn.Conv2d(cfg.channels, cfg.base, 3, padding=1)
         self.down, skips, c = nn.ModuleList(), [cfg.base], cfg.base
         for i, m in enumerate(cfg.mults):
@@ -142,7 +147,9 @@ class UNet(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
         n, _, h, w = x.shape
         if h != self.config.size or w != self.config.size:
             raise JetInputError(f"U-Net input: expected {self.config.size} x {self.config.size} images, got {h} x {w}")
@@ -154,6 +161,11 @@ class UNet(nn.Module):
         if y is None:
             y = torch.full((n,), NULL_LABEL, dtype=torch.long, device=x.device)
         emb = self.time_mlp(timestep_embedding(t, self.config.base)) + self.label_emb(y)
+        if self.cond_mlp is not None:
+            if cond is None or cond.shape != (n, self.config.cond_dim):
+                got = None if cond is None else tuple(cond.shape)
+                raise JetInputError(f"U-Net condition: expected ({n}, {self.config.cond_dim}), got {got}")
+            emb = emb + self.cond_mlp(cond.to(emb.dtype))
         h_ = self.stem(x)
         hs = [h_]
         for layer in self.down:

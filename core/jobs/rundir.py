@@ -46,6 +46,7 @@ RUNNING, FINISHED, STOPPED, TIME_LIMIT, FAILED, KILLED = (
     "killed",
 )
 ENDED = (FINISHED, STOPPED, TIME_LIMIT, FAILED, KILLED)
+RUN_FILES = (REQUEST, EVENTS, STATUS, PREVIEWS, "log.txt")  # what a run directory holds besides its checkpoint
 
 
 def _read_json(path: Path) -> dict:

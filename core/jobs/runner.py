@@ -206,9 +206,9 @@ class JobTable:
                 )
             writer = RunWriter(run_dir, kind)
             if not (run_dir / STATUS).exists():
-                body = {"state": RUNNING, "kind": kind, "pid": proc.pid, "step": 0, "message": "starting"}
+                body = {"state": RUNNING, "kind": kind, "pid": proc.pid, "step": 0, "message": "preparing data"}
                 write_text_atomic(run_dir / STATUS, json.dumps(body))
-            writer.phase("starting")
+            writer.phase("preparing data")
             job = Job(run_id=run_dir.name, run_dir=run_dir, owner=owner, kind=kind, proc=proc)
             self._jobs[job.run_id] = job
             self._seen[owner] = self._clock()

@@ -146,7 +146,11 @@ def _save_trajectory(path: Path, traj) -> None:
 
     from core.atomic import atomic_path
 
-    tensors = {"x0": traj.x0.float().contiguous(), "t": torch.tensor(list(traj.t), dtype=torch.long)}
+    tensors = {
+        "x0": traj.x0.float().contiguous(),
+        "xt": traj.xt.float().contiguous(),
+        "t": torch.tensor(list(traj.t), dtype=torch.long),
+    }
     with atomic_path(path, ".safetensors") as tmp:
         save_file(tensors, str(tmp))
 
@@ -171,7 +175,7 @@ def load_result(run_dir: str | os.PathLike) -> SampleResult | None:
         from safetensors.torch import load_file
 
         t = load_file(str(root / TRAJECTORY))
-        traj = Trajectory(t=t["t"].tolist(), xt=torch.empty(0), x0=t["x0"], final=t["x0"][-1])
+        traj = Trajectory(t=t["t"].tolist(), xt=t["xt"], x0=t["x0"], final=t["x0"][-1])
     req, _ = request_of(json.loads((root / REQUEST).read_text()).get("request") or {})
     labels = y if info.get("conditional_labels") else None
     return SampleResult(x, labels, traj, req, info)

@@ -4,7 +4,8 @@
 size N (``core.metrics.floor``), and computes generated-vs-real (the model) and real-vs-real (the
 floor) for: FID and KID on jet-classifier features, FID and KID on Inception-v3 features (on a
 smaller subset, the network is slow on a CPU), the extrapolated Frechet physics distance, W1 of each
-observable, and the classifier's verdict on the generated quark and gluon jets.
+observable, the two-sample classifier AUCs (``core.metrics.two_sample``: observables, and pixels with
+observables; 0.5 = indistinguishable), and the classifier's verdict on the generated quark and gluon jets.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def evaluate_sets(
     classifier=None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    two_sample: bool | tuple[str, ...] = True,
+    two_sample_folds: int = 5,
 ) -> EvaluationReport:
     """All set metrics of ``generated`` against ``real`` (both (N, 3, H, W) GeV, same size), with floors.
 
@@ -125,6 +128,7 @@ def evaluate_sets(
     ``inception_jets``: jets per set for Inception FID/KID (0 skips them; about 0.5 s per jet on a CPU core).
     ``conditional``: whether ``y_generated`` are intended labels (default: when both classes appear and no
     jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
+    ``two_sample``: which two-sample classifiers to run (True: observables and pixels; False or () skips them).
     """
     from core.metrics.features import InceptionFeatures, JetFeatures
     from core.metrics.jet_classifier import load_classifier
@@ -202,6 +206,8 @@ def evaluate_sets(
             )
         )
 
+    rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
+
     if y_generated is not None and y_real is not None and classifier is not False:
         y_gen = torch.as_tensor(y_generated).long()[split.generated]
         y_ra = torch.as_tensor(y_real).long()[split.real_a]
@@ -222,6 +228,33 @@ def evaluate_sets(
                         )
                     )
     return EvaluationReport(rows, details, info, obs_a, obs_g)
+
+
+def two_sample_rows(ra, gen, rb, kinds, folds: int, seed: int, say, details: dict, info: dict) -> list[MetricRow]:
+    """Rows of the two-sample classifier AUCs (model: generated vs real, floor: real vs real), in ``details``."""
+    from core.metrics.two_sample import KINDS, two_sample_test
+
+    kinds = KINDS if kinds is True else tuple(kinds or ())
+    if not kinds:
+        return []
+    if len(gen) < 2 * folds:
+        info["two_sample_skipped"] = f"{len(gen)} jets per set are too few for {folds}-fold cross-validation"
+        return []
+    rows, details["two_sample"] = [], {}
+    for kind in kinds:
+        res = two_sample_test(ra, gen, rb, kind, folds, seed, progress=say)
+        details["two_sample"][kind] = res
+        what = "MLP on observables" if kind == "observables" else "CNN on 8 x 8 log pixels + observables"
+        rows.append(
+            MetricRow(
+                f"two-sample AUC ({kind})",
+                res["model"]["auc"],
+                res["floor"]["auc"],
+                error=res["model"]["std"],
+                note=f"{what}, {folds}-fold; 0.5 = indistinguishable",
+            )
+        )
+    return rows
 
 
 def _fmt(v: float | None) -> str:

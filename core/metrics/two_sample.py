@@ -206,6 +206,12 @@ def classifier_auc(
     check_same_kind(a, b, "first jet set", "second jet set")
     check_count(min(len(a), len(b)), 2 * folds, "two-sample classifier", f"{folds}-fold cross-validation")
     cfg = config or (TrainConfig() if kind == "observables" else TrainConfig(lr=2e-3, max_epochs=60, patience=8))
+    # Callers may hold inference mode (evaluate does): training needs autograd and ordinary tensors.
+    with torch.inference_mode(False), torch.enable_grad():
+        return _cross_validate(a.clone(), b.clone(), kind, folds, seed, cfg)
+
+
+def _cross_validate(a: torch.Tensor, b: torch.Tensor, kind: str, folds: int, seed: int, cfg: TrainConfig) -> dict:
     x = torch.cat([a, b])
     y = torch.cat([torch.zeros(len(a)), torch.ones(len(b))])
     obs = observable_features(x)

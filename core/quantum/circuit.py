@@ -102,10 +102,10 @@ class Circuit:
         return psi
 
     def run_dm(self, rho: torch.Tensor, params: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
-        """Evolve a batch of density matrices."""
-        for op, u in zip(self.ops, self.matrices(params, rho.shape[0], rho.dtype), strict=True):
-            rho = sim.apply_unitary_dm(rho, u, tuple(q + offset for q in op.qubits))
-        return rho
+        """Evolve a batch of density matrices (fused: see ``sim.run_gates_dm``)."""
+        mats = self.matrices(params, rho.shape[0], rho.dtype)
+        gates = [(op.name, tuple(q + offset for q in op.qubits), u) for op, u in zip(self.ops, mats, strict=True)]
+        return sim.run_gates_dm(rho, gates)
 
     def to_qiskit(self, params: np.ndarray | torch.Tensor | None = None, name: str = "pqc"):
         """A bound ``qiskit.QuantumCircuit`` with the given parameter vector (one row)."""

@@ -96,26 +96,21 @@ def chain_probabilities_torch(model: HybridModel, conditions: torch.Tensor, z: t
     return sim.probabilities(rho).float()
 
 
-def measured_qubits(transpiled, n: int) -> list[int]:
-    """Physical qubits that hold data qubits 0..n-1 at the end of a transpiled circuit."""
-    final = transpiled.layout.final_index_layout() if transpiled.layout is not None else list(range(n))
-    return [int(final[q]) for q in range(n)]
-
-
 def run_chain(
-    transpiled, params: np.ndarray, n: int, noise=None, shots: int | None = None, seed: int = 0
+    circuit, params: np.ndarray, measured: list[int], noise=None, shots: int | None = None, seed: int = 0
 ) -> np.ndarray:
-    """Run a transpiled chain (without measurements) for each parameter row on Aer's density-matrix method.
+    """Run a chain circuit (without measurements) for each parameter row on Aer's density-matrix method.
 
-    Returns data-qubit probabilities (B, 2**n): exact with ``shots=None``, else measured frequencies
-    (readout error included when the noise model has it).
+    ``measured``: the (physical) qubits holding data qubits 0..n-1 at the end. Returns data-qubit
+    probabilities (B, 2**n): exact with ``shots=None``, else measured frequencies (readout error included
+    when the noise model has it).
     """
     from qiskit import ClassicalRegister
     from qiskit_aer import AerSimulator
 
     params = np.atleast_2d(np.asarray(params, dtype=float))
-    circ = transpiled.copy()
-    phys = measured_qubits(transpiled, n)
+    circ = circuit.copy()
+    phys, n = list(measured), len(measured)
     if shots is None:
         circ.save_probabilities(phys)
     else:

@@ -26,10 +26,12 @@ class PreparedChain:
     """A model's reverse chain transpiled for one device, with what transpiling cost."""
 
     backend: str
-    transpiled: object  # qiskit.QuantumCircuit (parameterised, no measurements)
+    transpiled: object  # qiskit.QuantumCircuit (parameterised, no measurements) on all the device's qubits
+    measured: list[int]  # physical qubit of each data qubit at the end of the chain
     chain: devices.CircuitStats  # the whole chain (T steps, resets and re-noising)
     step: devices.CircuitStats  # one reverse step (the PQC at t = T) on its own
     data_qubits: int
+    step_circuit: object = None  # the transpiled reverse step at t = T on the qubits it touches (for drawing)
 
     def attrs(self) -> dict:
         """What an output file records about the device run."""
@@ -51,10 +53,17 @@ def prepare(model, backend_name: str, seed: int = 0) -> PreparedChain:
     if backend.num_qubits < need:
         raise JetInputError(f"backend {name!r}: {backend.num_qubits} qubits, the model needs {need}")
     template, _ = chain_template(model, measure=False)
-    transpiled = devices.transpile_for(template, backend, seed)
-    step = devices.transpile_for(reverse_circuit(model, model.cfg.steps), backend, seed)
+    transpiled, final = devices.transpile_for(template, backend, seed)
+    step, _ = devices.transpile_for(reverse_circuit(model, model.cfg.steps), backend, seed)
+    n = model.cfg.data_qubits
     return PreparedChain(
-        name, transpiled, devices.circuit_stats(transpiled), devices.circuit_stats(step), model.cfg.data_qubits
+        name,
+        transpiled,
+        final[:n],
+        devices.circuit_stats(transpiled),
+        devices.circuit_stats(step),
+        n,
+        devices.compact_circuit(step),
     )
 
 
@@ -70,7 +79,7 @@ def device_probabilities(
     cond = task.row_labels(labels)
     z = torch.randn(len(cond), net.cfg.latent, generator=g)
     noise = devices.noise_for(prepared.backend, kind, level)
-    return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.data_qubits, noise, shots, seed)
+    return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.measured, noise, shots, seed)
 
 
 def sample_on_device(
@@ -157,3 +166,18 @@ def noise_table(
         images[label] = x
         rows.append({"noise": label, "kind": kind, "level": level, **shape_distances(real, x)})
     return rows, images
+
+
+def device_report(ckpt, backend_name: str, n_per_class: int, real: torch.Tensor, shots: int | None, seed: int = 0):
+    """Everything the Quantum lab's device section shows: circuit costs, the step drawing, the noise table, jets."""
+    net = ckpt.ema.cpu()
+    prepared = prepare(net, backend_name, seed=seed)
+    labels = torch.tensor([1] * n_per_class + [0] * n_per_class)
+    rows, images = noise_table(ckpt.task, net, prepared, labels, real, shots, seed)
+    return {
+        "attrs": prepared.attrs(),
+        "step_circuit": prepared.step_circuit,
+        "rows": rows,
+        "images": images,
+        "labels": labels,
+    }

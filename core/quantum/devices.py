@@ -78,12 +78,52 @@ def circuit_stats(qc) -> CircuitStats:
     return CircuitStats(qc.depth(), two_qubit_count(qc), gates, tuple(used))
 
 
-def transpile_for(qc, backend, seed: int = 0, optimization_level: int = 1):
-    """``qc`` mapped to the device's gate set and coupling map (same seed, same layout and routing)."""
-    from qiskit.transpiler import generate_preset_pass_manager
+def compact_qubits(backend, k: int) -> list[int]:
+    """``k`` connected physical qubits grown breadth-first from the qubit with the best readout.
 
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend, seed_transpiler=int(seed))
-    return pm.run(qc)
+    Routing then stays inside them, so a density-matrix simulation holds k qubits, not the whole device.
+    """
+    edges = backend.coupling_map.get_edges()
+    nbrs: dict[int, set[int]] = {q: set() for q in range(backend.num_qubits)}
+    for a, b in edges:
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+
+    def readout(q: int) -> float:
+        props = backend.target["measure"].get((q,)) if "measure" in backend.target else None
+        return props.error if props is not None and props.error is not None else 1.0
+
+    start = min((q for q in nbrs if len(nbrs[q]) >= 2), key=readout)
+    order, seen = [start], {start}
+    while len(order) < k:
+        frontier = sorted({n for q in order for n in nbrs[q]} - seen, key=readout)
+        if not frontier:
+            raise JetInputError(f"backend {backend.name}: no {k} connected qubits")
+        order.append(frontier[0])
+        seen.add(frontier[0])
+    return sorted(order)
+
+
+def transpile_for(qc, backend, seed: int = 0, optimization_level: int = 2):
+    """``qc`` mapped to the device's gate set and coupling map, routed within ``compact_qubits``.
+
+    Returns ``(circuit on all the device's qubits, physical qubit of each virtual qubit at the end)``.
+    Same seed, same layout and routing.
+    """
+    from qiskit import QuantumCircuit, transpile
+
+    sub = compact_qubits(backend, qc.num_qubits)
+    local = transpile(
+        qc,
+        basis_gates=list(backend.operation_names),
+        coupling_map=backend.coupling_map.reduce(sub),
+        optimization_level=optimization_level,
+        seed_transpiler=int(seed),
+    )
+    final = local.layout.final_index_layout() if local.layout is not None else list(range(qc.num_qubits))
+    full = QuantumCircuit(backend.num_qubits, name=qc.name)
+    full.compose(local, qubits=sub, inplace=True)
+    return full, [sub[final[q]] for q in range(qc.num_qubits)]
 
 
 class _ScaledBackend:
@@ -105,11 +145,18 @@ def _scaled_target(backend, scale: float):
             if props is not None and props.error is not None:
                 props.error = min(props.error * scale, 0.99)
                 target.update_instruction_properties(name, qargs, props)
-    for props in target.qubit_properties or []:
+    from qiskit.providers import QubitProperties
+
+    scaled = []
+    for props in target.qubit_properties or []:  # the getter returns copies: build a new list and set it
         if props is None:
+            scaled.append(None)
             continue
-        props.t1 = None if props.t1 is None else props.t1 / scale
-        props.t2 = None if props.t2 is None else props.t2 / scale
+        t1 = None if props.t1 is None else props.t1 / scale
+        t2 = None if props.t2 is None else props.t2 / scale
+        scaled.append(QubitProperties(t1=t1, t2=t2, frequency=props.frequency))
+    if scaled:
+        target.qubit_properties = scaled
     return target
 
 
@@ -157,3 +204,15 @@ def noise_for(name: str, kind: str, level: float):
     if kind == "depolarizing":
         return depolarizing_noise(canonical_name(name), float(level))
     raise JetInputError(f"noise kind {kind!r}: use 'device' or 'depolarizing'")
+
+
+def compact_circuit(qc):
+    """The same circuit on only the qubits it touches (qubit i = the i-th lowest physical qubit), for drawing."""
+    from qiskit import QuantumCircuit
+
+    used = circuit_stats(qc).physical_qubits
+    index = {p: i for i, p in enumerate(used)}
+    out = QuantumCircuit(len(used), name=qc.name)
+    for inst in qc.data:
+        out.append(inst.operation, [index[qc.find_bit(q).index] for q in inst.qubits])
+    return out

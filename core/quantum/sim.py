@@ -122,6 +122,9 @@ def apply_unitary_dm(rho: torch.Tensor, u: torch.Tensor, qubits: tuple[int, ...]
     return apply_kraus_dm(rho, [u], qubits)
 
 
+apply_unitary_dm_unfused = apply_unitary_dm
+
+
 def apply_kraus_dm(rho: torch.Tensor, kraus: list[torch.Tensor], qubits: tuple[int, ...]) -> torch.Tensor:
     """rho -> sum_k K rho K^dagger on ``qubits`` (Kraus operators as (d, d) or batched (B, d, d))."""
     n = num_qubits_of(rho.shape[-1])
@@ -225,3 +228,117 @@ def shot_frequencies(probs: torch.Tensor, shots: int, generator: torch.Generator
         ]
     )
     return counts.float() / shots
+
+
+# --- Fused density-matrix evolution -------------------------------------------------------------------
+# A circuit on a density matrix costs two passes over d**2 entries per gate. ``run_gates_dm`` cuts the
+# passes: consecutive single-qubit gates on a qubit are multiplied into one matrix and applied together
+# with their neighbours' as a Kronecker block on up to FUSE_QUBITS contiguous qubits (one batched matmul
+# on rows, one on columns); consecutive diagonal gates (cz, rz, rzz, ...) become one phase vector D,
+# applied as rho * D D^dagger in a single elementwise pass.
+
+FUSE_QUBITS = 4
+DIAGONAL_GATES = ("id", "z", "s", "sdg", "t", "tdg", "rz", "p", "cz", "crz", "rzz")
+
+
+def _apply_block(x: torch.Tensor, u: torch.Tensor, lo: int, k: int, n: int, cols: int, pre: int = 1) -> torch.Tensor:
+    """Apply a (batched) 2**k matrix on the contiguous qubits lo .. lo + k - 1 of the index (see ``_apply_local``)."""
+    b = x.shape[0]
+    v = x.reshape(b, pre * 2 ** (n - lo - k), 2**k, 2**lo * cols)
+    if u.dim() == 2:
+        out = torch.matmul(u, v) if v.shape[-1] > 1 else (v.squeeze(-1) @ u.transpose(0, 1)).unsqueeze(-1)
+    elif v.shape[-1] == 1:
+        out = torch.bmm(v.squeeze(-1), u.transpose(1, 2)).unsqueeze(-1)
+    else:
+        out = torch.matmul(u[:, None], v)
+    return out.reshape(x.shape)
+
+
+def _diagonal_of(u: torch.Tensor, qubits: tuple[int, ...], n: int) -> torch.Tensor:
+    """The diagonal of a diagonal gate on ``qubits``, spread over all 2**n basis states: (d,) or (B, d)."""
+    diag = u.diagonal(dim1=-2, dim2=-1)  # (.., 2**k), index sum b(q_i) 2**i
+    idx = torch.arange(2**n)
+    local = sum(((idx >> q) & 1) << i for i, q in enumerate(qubits))
+    return diag[..., local]
+
+
+class _DensityRun:
+    """Pending single-qubit matrices per qubit and one open diagonal group, flushed in program order."""
+
+    def __init__(self, rho: torch.Tensor) -> None:
+        self.rho = rho
+        self.b, self.d = rho.shape[0], rho.shape[-1]
+        self.n = num_qubits_of(self.d)
+        self.pending: dict[int, torch.Tensor] = {}
+        self.diag: torch.Tensor | None = None
+        self.diag_qubits: set[int] = set()
+
+    def single(self, q: int, u: torch.Tensor) -> None:
+        if q in self.diag_qubits:
+            self.close_diagonal()
+        prev = self.pending.get(q)
+        self.pending[q] = u if prev is None else u @ prev
+
+    def diagonal(self, qubits: tuple[int, ...], u: torch.Tensor) -> None:
+        if any(q in self.pending for q in qubits):
+            self.flush()  # every pending qubit is outside the open group, so all commute with it: one fused pass
+        d = _diagonal_of(u, qubits, self.n)
+        self.diag = d if self.diag is None else self.diag * d
+        self.diag_qubits.update(qubits)
+
+    def general(self, qubits: tuple[int, ...], u: torch.Tensor) -> None:
+        self.close_diagonal()
+        if any(q in self.pending for q in qubits):
+            self.flush()
+        self.rho = apply_unitary_dm_unfused(self.rho, u, qubits)
+
+    def close_diagonal(self) -> None:
+        if self.diag is None:
+            return
+        d = self.diag if self.diag.dim() == 2 else self.diag[None]
+        self.rho = self.rho * (d[:, :, None] * d.conj()[:, None, :])
+        self.diag, self.diag_qubits = None, set()
+
+    def flush(self, qubits: list[int] | None = None) -> None:
+        """Apply the pending matrices of ``qubits`` (default all) as Kronecker blocks of contiguous qubits."""
+        todo = sorted(self.pending if qubits is None else qubits)
+        while todo:
+            lo = todo[0]
+            hi = min(lo + FUSE_QUBITS, self.n)
+            block = [q for q in todo if q < hi]
+            hi = block[-1] + 1
+            u = None
+            for q in range(lo, hi):  # kron: the highest qubit is the most significant factor
+                m = self.pending.pop(q) if q in block else torch.eye(2, dtype=self.rho.dtype)
+                u = m if u is None else _kron(m, u)
+            self._apply(u, lo, hi - lo)
+            todo = [q for q in todo if q >= hi]
+
+    def _apply(self, u: torch.Tensor, lo: int, k: int) -> None:
+        flat = self.rho.reshape(self.b, self.d * self.d)
+        flat = _apply_block(flat, u, lo, k, self.n, cols=self.d)
+        flat = _apply_block(flat, u.conj(), lo, k, self.n, cols=1, pre=self.d)
+        self.rho = flat.reshape(self.b, self.d, self.d)
+
+
+def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Kronecker product a (x) b of (batched) matrices; a single matrix broadcasts against a batch."""
+    out = a[..., :, None, :, None] * b[..., None, :, None, :]
+    s = out.shape
+    return out.reshape(*s[:-4], s[-4] * s[-3], s[-2] * s[-1])
+
+
+def run_gates_dm(rho: torch.Tensor, gates) -> torch.Tensor:
+    """Evolve density matrices (B, d, d) by ``gates``: (name, qubits, matrix) in program order, fused (see above)."""
+    run = _DensityRun(rho)
+    for name, qubits, u in gates:
+        u = u.to(rho.dtype)
+        if len(qubits) == 1 and name not in DIAGONAL_GATES:
+            run.single(qubits[0], u)
+        elif name in DIAGONAL_GATES:
+            run.diagonal(tuple(qubits), u)
+        else:
+            run.general(tuple(qubits), u)
+    run.close_diagonal()
+    run.flush()
+    return run.rho

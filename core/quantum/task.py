@@ -2,7 +2,7 @@
 
 Training images (N, 3, H, W) GeV are downsampled (energy conserving) to ``size`` x ``size`` and
 amplitude-encoded. The energy scale stays classical: by default (``energy="channels"``) the three
-channel energies of each jet, modelled per class by a Gaussian copula (``core.quantum.energies``), so
+channel energies of each jet, modelled per class by a Gaussian copula (``core.data.energies``), so
 the quantum state only has to carry the shape within each channel; ``energy="total"`` keeps one total
 energy (quantiles per class) and lets the state carry the channel split as well.
 """
@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.errors import JetInputError
 from core.quantum.encoders import make_encoder, prepare_images
-from core.quantum.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.quantum.sim import shot_frequencies
 from core.training.task import Trajectory

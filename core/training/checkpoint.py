@@ -1,4 +1,4 @@
-"""Checkpoints: a directory that alone rebuilds a trained model, written file by file atomically.
+"""Checkpoints: a directory that alone rebuilds a trained model, written as one whole set atomically.
 
     config.json        {"format", "task": task.config(), "train": TrainConfig as dict}
     model.safetensors  raw weights            (optional in inference-only checkpoints)
@@ -7,13 +7,16 @@
     trainer_state.json step, wall time, losses: what resume needs besides the tensors
     model_card.json    config, data set, steps, wall time, device, metrics, the re-create command
 
-Every weights file carries the step in its metadata; ``load_checkpoint`` refuses a directory whose
-files disagree (a save interrupted half way), so resume never mixes two steps. Nothing is unpickled.
+The set is written into a temporary sibling directory, fsynced and exchanged with the previous one in one step,
+so a kill at any instant leaves a whole set. Every weights file still carries the step in its metadata and
+``load_checkpoint`` refuses a directory whose files disagree (a set mixed by hand), so resume never mixes two
+steps. Nothing is unpickled.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,9 +27,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from core.atomic import atomic_path, write_text_atomic
+from core.atomic import atomic_directory, recover_directory, write_text_atomic
 from core.data.safe_open import check_directory, check_regular_file
-from core.errors import fail
+from core.errors import JetInputError, fail
 from core.training.ema import ema_copy
 from core.training.registry import build_task
 from core.training.task import Task, describe
@@ -40,6 +43,7 @@ CONFIG, MODEL, EMA, OPTIMIZER, STATE, CARD = (
     "trainer_state.json",
     "model_card.json",
 )
+SET_FILES = (CONFIG, MODEL, EMA, OPTIMIZER, STATE, CARD)  # one checkpoint set: replaced together, never mixed
 
 
 @dataclass
@@ -63,9 +67,7 @@ class Checkpoint:
 
 def _save_weights(path: Path, module: nn.Module, step: int) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    with atomic_path(path, ".safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata={"step": str(step), "format": FORMAT})
-        os.chmod(tmp, 0o644)
+    save_file(tensors, str(path), metadata={"step": str(step), "format": FORMAT})
 
 
 def save_checkpoint(
@@ -78,25 +80,17 @@ def save_checkpoint(
     card: dict | None = None,
     inference_only: bool = False,
 ) -> Path:
-    """Write a checkpoint directory; ``inference_only`` keeps only the EMA weights (the shipped, small form)."""
+    """Write a checkpoint directory as one complete new set; ``inference_only`` keeps only the EMA weights.
+
+    The files go into a temporary sibling directory, are fsynced, and replace the previous set in one atomic
+    exchange (core.atomic.atomic_directory): a kill at any instant leaves either the old or the new whole set.
+    """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     state = dict(state or {})
     step = int(state.get("step", 0))
     ema = ema if ema is not None else task.model
     config = {"format": FORMAT, "task": task.config(), "train": dict(train_config or {})}
-    write_text_atomic(out / CONFIG, json.dumps(config, indent=2))
-    _save_weights(out / EMA, ema, step)
-    if inference_only:
-        for name in (MODEL, OPTIMIZER):
-            (out / name).unlink(missing_ok=True)
-    else:
-        _save_weights(out / MODEL, task.model, step)
-        if optimizer is not None:
-            with atomic_path(out / OPTIMIZER, ".pt") as tmp:
-                torch.save({"step": step, "optimizer": optimizer.state_dict()}, tmp)
     state["inference_only"] = inference_only
-    write_text_atomic(out / STATE, json.dumps(state, indent=2))
     full_card = {
         **describe(task),
         "config": config["task"],
@@ -108,7 +102,15 @@ def save_checkpoint(
         "inference_only": inference_only,
         **(card or {}),
     }
-    write_text_atomic(out / CARD, json.dumps(full_card, indent=2, default=str))
+    with atomic_directory(out, owned=SET_FILES) as tmp:
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2))
+        _save_weights(tmp / EMA, ema, step)
+        if not inference_only:
+            _save_weights(tmp / MODEL, task.model, step)
+            if optimizer is not None:
+                torch.save({"step": step, "optimizer": optimizer.state_dict()}, tmp / OPTIMIZER)
+        (tmp / STATE).write_text(json.dumps(state, indent=2))
+        (tmp / CARD).write_text(json.dumps(full_card, indent=2, default=str))
     return out
 
 
@@ -142,12 +144,39 @@ def _load_weights(path: Path, module: nn.Module, step: int) -> None:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise fail(path, f"corrupt weights file ({err.__class__.__name__}: {str(err)[:80]})") from None
-    if meta.get("step") is not None and int(meta["step"]) != step:
+    if meta.get("step") is not None and meta["step"] != str(step):
         raise fail(path, f"holds step {meta['step']} but trainer_state.json says {step} (interrupted save?)")
     try:
         module.load_state_dict(tensors, strict=True)
     except RuntimeError as err:
         raise fail(path, f"weights do not match the config's network ({str(err).splitlines()[0][:100]})") from None
+
+
+def _numbers(value: object, where: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _numbers(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [item for i, v in enumerate(value) for item in _numbers(v, f"{where}[{i}]")]
+    return [(where, value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def check_task_config(task: dict, where: object) -> None:
+    """Refuse a hand-edited task config before building anything: an image size the data cannot have, a network
+    size that disagrees with it, a negative count or width, a NaN or infinite number (one line naming the key)."""
+    from core.data.transforms import SIZES
+
+    sizes = sorted({*SIZES, 4})  # 4: the quantum model's smallest jets
+    size = task.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size not in sizes):
+        raise fail(where, f"task size {size!r}: use one of {', '.join(map(str, sizes))}")
+    net_size = (task.get("network") or {}).get("size") if isinstance(task.get("network"), dict) else None
+    if net_size is not None and size is not None and net_size != size:
+        raise fail(where, f"network size {net_size!r} differs from the task size {size}")
+    for key, value in _numbers(task):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise fail(where, f"{key} is {value}; a config holds finite numbers only")
+        if isinstance(value, int) and value < 0 and key.split(".")[0] in ("network", "hybrid", "schedule"):
+            raise fail(where, f"{key} is {value}; sizes and counts cannot be negative")
 
 
 def load_checkpoint(
@@ -156,6 +185,7 @@ def load_checkpoint(
     """Rebuild the task and its EMA network from a checkpoint directory, ready to sample (eval mode)."""
     path = Path(directory)
     check_directory(path)
+    recover_directory(path)  # a save killed between the two renames of the fallback
     if not path.exists():
         raise fail(path, "no such checkpoint directory")
     if not path.is_dir():
@@ -165,11 +195,17 @@ def load_checkpoint(
         raise fail(path / CONFIG, f"not a {FORMAT} config")
     state = _read_json(path / STATE) if (path / STATE).exists() else {"step": 0}
     card = _read_json(path / CARD) if (path / CARD).exists() else {}
-    step = int(state.get("step", 0))
+    step = state.get("step", 0)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise fail(path / STATE, f"step {step!r}: expected a whole number of steps, 0 or more")
+    check_task_config(config["task"], path / CONFIG)
     try:
         task = build_task(config["task"])
-    except (KeyError, TypeError) as err:
-        raise fail(path / CONFIG, f"incomplete task config ({err.__class__.__name__}: {err})") from None
+    except JetInputError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError, ZeroDivisionError) as err:
+        detail = str(err).splitlines()[0][:120] if str(err) else ""
+        raise fail(path / CONFIG, f"invalid task config ({err.__class__.__name__}: {detail})") from None
     if not (path / EMA).exists():
         raise fail(path, f"not a checkpoint: {EMA} is missing")
     ema = ema_copy(task.model)
@@ -183,7 +219,9 @@ def load_checkpoint(
             blob = torch.load(path / OPTIMIZER, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
             raise fail(path / OPTIMIZER, f"corrupt optimizer state ({err.__class__.__name__})") from None
-        if int(blob.get("step", -1)) != step:
+        if not isinstance(blob, dict) or not isinstance(blob.get("optimizer"), dict):
+            raise fail(path / OPTIMIZER, f"corrupt optimizer state (a {type(blob).__name__}, expected a dict)")
+        if blob.get("step") != step:
             raise fail(path / OPTIMIZER, f"holds step {blob.get('step')} but trainer_state.json says {step}")
         opt_state = blob["optimizer"]
     device = torch.device(device)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from core.atomic import clean_leftovers
 from core.errors import JetInputError
 from core.training import distributed as D
 from core.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -69,8 +70,15 @@ class TrainConfig:
             raise JetInputError(f"steps: must be at least 0, got {self.steps}")
         if self.batch_size < 1:
             raise JetInputError(f"batch size: must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise JetInputError(f"learning rate: must be positive, got {self.lr}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise JetInputError(f"learning rate: must be a positive finite number, got {self.lr}")
+        if not 0 <= self.ema_decay <= 1:  # NaN fails too
+            raise JetInputError(f"EMA decay: must be between 0 and 1, got {self.ema_decay}")
+        for name in ("warmup", "checkpoint_every", "metrics_every", "preview_every"):
+            if getattr(self, name) < 0:
+                raise JetInputError(f"{name.replace('_', ' ')}: must be 0 or more, got {getattr(self, name)}")
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise JetInputError(f"gradient clip: must be 0 or a positive number, got {self.grad_clip}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise JetInputError(f"lr schedule {self.lr_schedule!r}: use 'constant' or 'cosine'")
 
@@ -168,6 +176,8 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.dist = D.init_distributed(self.device)
         self.device = D.local_device(self.device, self.dist)
+        if self.out_dir is not None and self.dist.is_main:
+            clean_leftovers(self.out_dir)  # temporaries of a writer killed earlier (this run is the writer now)
         self.data = task.prepare(x.float())
         self.labels = y.long()
         task.model.to(self.device)

@@ -84,7 +84,7 @@ def prepare_training(
         task = resumed.task
     else:
         torch.manual_seed(req.seed)
-        task = build_task(req.task_config(), x)
+        task = build_task(req.task_config(), x, y)
     check_labels_for_task(task, y, data_name)  # names the file, before any step runs
     card = {
         "data": data_card(y, data_name, x.shape[-1]),

@@ -1,7 +1,7 @@
 """Model families by name: ``--model`` on the command line and ``config.json`` both look them up here.
 
 Values are ``"module:function"`` strings, imported only when used, so a family's heavy imports (qiskit)
-never load for another family. A builder is ``build_task(config: dict, x_train: Tensor | None) -> Task``
+never load for another family. A builder is ``build_task(config, x_train, y_train) -> Task``
 (see ``core.training.task``). To add a family, add one line.
 """
 
@@ -38,12 +38,12 @@ def family_module(family: str) -> ModuleType:
     return importlib.import_module(TASK_BUILDERS[family].partition(":")[0])
 
 
-def build_task(config: dict, x_train: torch.Tensor | None = None) -> Task:
+def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> Task:
     """Build a task from its config (``config["family"]`` picks the builder)."""
     family = config.get("family")
     if not isinstance(family, str):
         raise JetInputError("task config: missing 'family'")
-    return builder(family)(config, x_train)
+    return builder(family)(config, x_train, y_train)
 
 
 def _per_family(family: str, name: str, default):

@@ -7,7 +7,7 @@ writing one class and adding one line to ``core.training.registry.TASK_BUILDERS`
 
     TASK_BUILDERS["quantum"] = "core.quantum.task:build_task"
 
-A builder is ``build_task(config: dict, x_train: Tensor | None) -> Task``:
+A builder is ``build_task(config: dict, x_train: Tensor | None, y_train: Tensor | None) -> Task``:
 - training from scratch, ``x_train`` holds the training images (N, 3, H, W) in GeV; the builder may
   fit what it needs on them (an intensity transform, an encoder's normalisation) and must record the
   fitted values in ``task.config()``;

@@ -29,8 +29,15 @@ def as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _axes(size: int) -> np.ndarray:
+def pixel_axis(size: int) -> np.ndarray:
+    """Pixel centres as offsets from the jet axis (eta = phi grid) for the standard sizes, else pixel indices."""
     return pixel_centres(size) if size in SIZES else np.arange(size, dtype=np.float64)
+
+
+def edges(axis: np.ndarray) -> list[float]:
+    """The axis range that shows exactly the pixels with centres ``axis`` (no padding beyond the image)."""
+    half = float(axis[1] - axis[0]) / 2 if len(axis) > 1 else 0.5
+    return [float(axis[0]) - half, float(axis[-1]) + half]
 
 
 def _colour_values(img: np.ndarray, log: bool, floor: float = LOG_FLOOR_GEV) -> np.ndarray:
@@ -67,13 +74,18 @@ def channel_images(
     title: str | None = None,
     channel_names: Sequence[str] = CHANNELS,
     shared_scale: bool = False,
+    axis: np.ndarray | None = None,
+    height: int = 380,
 ) -> go.Figure:
-    """One jet, (3, H, W) in GeV, as three heatmaps side by side (Tracks, ECAL, HCAL), each with its colour bar."""
+    """One jet, (3, H, W) in GeV, as three heatmaps side by side (Tracks, ECAL, HCAL), each with its colour bar.
+
+    ``axis``: pixel centres in eta/phi offsets (from :func:`pool_for_display` for a coarser view).
+    """
     img = as_numpy(image)
     if img.ndim != 3:
         raise ValueError(f"channel_images expects one jet (C, H, W), got shape {img.shape}")
     n_ch, size = img.shape[0], img.shape[-1]
-    axis = _axes(size)
+    axis = pixel_axis(size) if axis is None else np.asarray(axis)
     fig = make_subplots(rows=1, cols=n_ch, subplot_titles=list(channel_names[:n_ch]), horizontal_spacing=0.14)
     values = [_colour_values(img[c], log) for c in range(n_ch)]
     common = _range(np.stack(values)) if shared_scale else None
@@ -95,7 +107,7 @@ def channel_images(
             row=1,
             col=c + 1,
         )
-        fig.update_xaxes(title_text="Δφ", row=1, col=c + 1, constrain="domain")
+        fig.update_xaxes(title_text="Δφ", row=1, col=c + 1, constrain="domain", range=edges(axis))
         # Tick labels on the first panel only: the colour bar of the panel before sits where they would be.
         fig.update_yaxes(
             title_text="Δη" if c == 0 else None,
@@ -103,9 +115,31 @@ def channel_images(
             row=1,
             col=c + 1,
             scaleanchor=f"x{'' if c == 0 else c + 1}",
+            constrain="domain",
+            range=edges(axis),
         )
-    fig.update_layout(title=title, height=380, margin={"l": 40, "r": 60, "t": 60, "b": 40})
+    fig.update_layout(title=title, height=height, margin={"l": 40, "r": 60, "t": 60, "b": 40})
     return fig
+
+
+def pool_for_display(image: torch.Tensor | np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``factor`` x ``factor`` blocks of one jet (C, H, W) in GeV (energy conserving), for a legible view.
+
+    A 125 x 125 jet lights a few dozen of its 15,625 pixels: at screen size they are one-pixel specks.
+    Returns the pooled image and its pixel centres (the mean of the fine centres in each block); a size
+    that ``factor`` does not divide is cropped symmetrically first.
+    """
+    img = as_numpy(image)
+    if factor <= 1:
+        return img, pixel_axis(img.shape[-1])
+    size = img.shape[-1]
+    keep = (size // factor) * factor
+    lo = (size - keep) // 2
+    crop = img[:, lo : lo + keep, lo : lo + keep]
+    n = keep // factor
+    pooled = crop.reshape(img.shape[0], n, factor, n, factor).sum(axis=(2, 4))
+    axis = pixel_axis(size)[lo : lo + keep].reshape(n, factor).mean(axis=1)
+    return pooled, axis
 
 
 def class_means(x: torch.Tensor | np.ndarray, y: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
@@ -118,18 +152,32 @@ def class_average_images(
     means: Mapping[str, np.ndarray], log: bool = True, channel_names: Sequence[str] = CHANNELS
 ) -> go.Figure:
     """Average image per class (rows) and channel (columns); one colour scale per channel, shared by the classes."""
-    names = list(means)
+    return image_rows(means, log=log, channel_names=channel_names, colour_title="<pT> [GeV]")
+
+
+def image_rows(
+    images: Mapping[str, np.ndarray | torch.Tensor],
+    log: bool = True,
+    channel_names: Sequence[str] = CHANNELS,
+    colour_title: str = "pT [GeV]",
+    title: str | None = None,
+) -> go.Figure:
+    """Named images (C, H, W) in GeV as rows, channels as columns; one colour scale per channel shared by the rows,
+    so a real and a generated (or reconstructed) jet are read on the same scale. Axis titles on the bottom row and
+    the first column only, so a row's panel titles never sit on the axis titles of the row above."""
+    names = list(images)
     if not names:
-        raise ValueError("class_average_images needs at least one class")
-    n_ch = next(iter(means.values())).shape[0]
-    size = next(iter(means.values())).shape[-1]
-    axis = _axes(size)
+        raise ValueError("image_rows needs at least one image")
+    arrays = [as_numpy(images[name]) for name in names]
+    n_ch, size = arrays[0].shape[0], arrays[0].shape[-1]
+    axis = pixel_axis(size)
     titles = [f"{name}: {channel_names[c]}" for name in names for c in range(n_ch)]
     fig = make_subplots(
-        rows=len(names), cols=n_ch, subplot_titles=titles, horizontal_spacing=0.14, vertical_spacing=0.12
+        rows=len(names), cols=n_ch, subplot_titles=titles, horizontal_spacing=0.14, vertical_spacing=0.08
     )
+    what = "mean pT" if colour_title.startswith("<") else "pT"
     for c in range(n_ch):
-        values = [_colour_values(as_numpy(means[name])[c], log, floor=1e-6) for name in names]
+        values = [_colour_values(a[c], log, floor=1e-6) for a in arrays]
         zmin, zmax = _range(np.stack(values))
         domain_end = fig.layout[f"xaxis{'' if c == 0 else c + 1}"].domain[1]
         for r, z in enumerate(values):
@@ -142,16 +190,23 @@ def class_average_images(
                     zmax=zmax,
                     colorscale=COLOURSCALE,
                     showscale=r == 0,
-                    colorbar=_colourbar(log, zmin, zmax, x=domain_end + 0.01, title="<pT> [GeV]"),
+                    colorbar=_colourbar(log, zmin, zmax, x=domain_end + 0.01, title=colour_title),
                     hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>"
-                    + ("log10 <pT> %{z:.2f}" if log else "<pT> %{z:.3g} GeV"),
+                    + (f"log10 {what} %{{z:.2f}}" if log else f"{what} %{{z:.3g}} GeV"),
+                    name=names[r],
                 ),
                 row=r + 1,
                 col=c + 1,
             )
-    fig.update_xaxes(title_text="Δφ")
+    for k in range(len(names) * n_ch):  # square pixels in every panel
+        suffix = "" if k == 0 else str(k + 1)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edges(axis))
+        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edges(axis))
+    fig.update_xaxes(title_text="Δφ", row=len(names))
     fig.update_yaxes(title_text="Δη", col=1)
-    fig.update_layout(height=300 * len(names) + 40, margin={"l": 40, "r": 40, "t": 60, "b": 40})
+    fig.update_layout(
+        title=title, height=300 * len(names) + 60, margin={"l": 40, "r": 40, "t": 70 if title else 50, "b": 40}
+    )
     return fig
 
 
@@ -200,10 +255,11 @@ def image_grid(
             col=i % ncols + 1,
         )
         suffix = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
-        fig.layout[f"xaxis{suffix}"].update(constrain="domain")
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
+        edge = [-0.5, z.shape[-1] - 0.5]  # the image itself, never padded (empty edge pixels are blank)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edge)  # square
+        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edge)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     name = CHANNELS[channel] if channel < len(CHANNELS) else f"channel {channel}"
     fig.update_layout(
         title=title or f"{name} channel",

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from core.viz.images import COLOURSCALE, as_numpy
+from core.viz.images import COLOURSCALE, as_numpy, edges, pixel_axis
 
 MAX_FRAMES = 60
 
@@ -58,6 +58,50 @@ def schedule_curves(schedule) -> list[Curve]:
     ]
 
 
+def data_range(frames: torch.Tensor | np.ndarray, lo_q: float = 0.5, hi_q: float = 99.9) -> tuple[float, float]:
+    """A colour range from the data: percentiles of every frame's finite values, widened to include the first
+    (clean) frame's extremes, so neither the clean jet nor the noise is washed out by a fixed range."""
+    arr = as_numpy(frames)
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    first = arr[0][np.isfinite(arr[0])]
+    lo, hi = float(np.percentile(finite, lo_q)), float(np.percentile(finite, hi_q))
+    if first.size:
+        lo, hi = min(lo, float(first.min())), max(hi, float(first.max()))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def log_axis(values: Sequence[float] | np.ndarray, max_ticks: int = 7) -> dict:
+    """Layout of a log axis with readable labels: over two decades or more, whole decades only, written as
+    powers of ten, one every k decades (at most ``max_ticks``); over less, 1-2-5 values written plainly
+    ("0.2", "0.5", "1"). Never plotly's mixed "1, 5, 2, 0.1" minor labels or "1μ" SI prefixes."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return {"type": "log"}
+    lo, hi = float(np.log10(v.min())), float(np.log10(v.max()))
+    if hi - lo >= 2:
+        k = max(1, int(np.ceil((hi - lo) / max(1, max_ticks - 1))))
+        return {"type": "log", "dtick": k, "exponentformat": "power", "showexponent": "all"}
+    ticks = [m * 10.0**e for e in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if 10**lo / 1.5 <= t <= 10**hi * 1.5] or [10 ** round(lo)]
+    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks]}
+
+
+def linear_range(values: Sequence[float] | np.ndarray, rel: float = 1e-6) -> list[float] | None:
+    """A fixed y range for a quantity that does not change (spread below ``rel`` of its size): mean ± 5 %, so
+    the axis is not stretched over rounding noise (625.40516 to 625.4052 GeV). None lets plotly choose."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    scale = max(abs(float(v.mean())), 1e-30)
+    if float(v.max() - v.min()) > rel * scale:
+        return None
+    return [float(v.mean()) - 0.05 * scale, float(v.mean()) + 0.05 * scale]
+
+
 def process_animation(
     frames: torch.Tensor | np.ndarray,
     frame_labels: Sequence[str],
@@ -68,10 +112,12 @@ def process_animation(
     zrange: tuple[float, float] | None = None,
     title: str | None = None,
     duration_ms: int = 120,
+    axis: np.ndarray | None = None,
 ) -> go.Figure:
     """A plotly animation with play/pause and a slider: row 1 the channels of each frame, row 2 the curves.
 
     ``frames``: (F, C, H, W). ``frame_x``: the curve abscissa of each frame (None: no marker, e.g. the clean image).
+    ``axis``: pixel centres (Δη = Δφ offsets) for the image axes; default: the standard grid of the image size.
     """
     arr = as_numpy(frames)
     if arr.ndim != 4:
@@ -80,9 +126,9 @@ def process_animation(
     if len(frame_labels) != n_frames or len(frame_x) != n_frames:
         raise ValueError("process_animation needs one label and one x per frame")
     if zrange is None:
-        finite = arr[np.isfinite(arr)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        zrange = (lo, hi if hi > lo else lo + 1.0)
+        zrange = data_range(arr, 0.0, 100.0)
+    if axis is None:
+        axis = pixel_axis(arr.shape[-1])
     n_curves = max(1, len(curves))
     # A grid of C * K columns: each image spans K columns, each curve spans C, so both rows fill the width.
     cols, img_span, curve_span = n_ch * n_curves, n_curves, n_ch
@@ -93,7 +139,7 @@ def process_animation(
         cols=cols,
         specs=[row1, row2],
         row_heights=[0.6, 0.4],
-        vertical_spacing=0.14,
+        vertical_spacing=0.2,  # room for the image row's Δφ titles above the curves' titles
         horizontal_spacing=0.06,
         subplot_titles=list(channel_names[:n_ch]) + [c.name for c in curves],
     )
@@ -103,18 +149,29 @@ def process_animation(
         fig.add_trace(
             go.Heatmap(
                 z=arr[0, c],
+                x=axis,
+                y=axis,
                 zmin=zrange[0],
                 zmax=zrange[1],
                 colorscale=COLOURSCALE,
                 showscale=c == n_ch - 1,
                 colorbar={"title": {"text": colour_title}, "len": 0.55, "y": 0.78, "thickness": 12},
-                hovertemplate="%{z:.3g}<extra></extra>",
+                hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>%{z:.3g}<extra></extra>",
             ),
             row=1,
             col=col,
         )
-        fig.update_xaxes(showticklabels=False, row=1, col=col)
-        fig.update_yaxes(showticklabels=False, row=1, col=col)
+        fig.update_xaxes(title_text="Δφ", title_standoff=4, row=1, col=col, constrain="domain", range=edges(axis))
+        anchor = fig.get_subplot(1, col).xaxis.plotly_name.replace("axis", "")  # square pixels
+        fig.update_yaxes(
+            title_text="Δη" if c == 0 else None,
+            title_standoff=2,
+            row=1,
+            col=col,
+            scaleanchor=anchor,
+            constrain="domain",
+            range=edges(axis),
+        )
     # Curves, each followed by its marker trace.
     marker_idx = []
     for k, curve in enumerate(curves):
@@ -136,10 +193,12 @@ def process_animation(
         marker_idx.append(len(fig.data) - 1)
         fig.update_xaxes(title_text=curve.x_title, row=2, col=col)
         if curve.log_y:
-            fig.update_yaxes(type="log", row=2, col=col)
+            fig.update_yaxes(**log_axis(curve.y), row=2, col=col)
+        else:
+            fig.update_yaxes(range=linear_range(curve.y), row=2, col=col)
     frames_out = []
     for i in range(n_frames):
-        data = [go.Heatmap(z=arr[i, c]) for c in range(n_ch)]
+        data = [go.Heatmap(z=arr[i, c], x=axis, y=axis) for c in range(n_ch)]
         data += [go.Scatter(x=_marker(curve, frame_x[i])[0], y=_marker(curve, frame_x[i])[1]) for curve in curves]
         frames_out.append(go.Frame(data=data, traces=list(range(n_ch)) + marker_idx, name=str(i)))
     fig.frames = frames_out
@@ -153,14 +212,14 @@ def process_animation(
     ]
     fig.update_layout(
         title=title,
-        height=660,
-        margin={"l": 40, "r": 40, "t": 70, "b": 110},
+        height=760,
+        margin={"l": 50, "r": 40, "t": 70, "b": 120},
         updatemenus=[
             {
                 "type": "buttons",
                 "showactive": False,
                 "x": 0.0,
-                "y": -0.16,
+                "y": -0.12,
                 "xanchor": "left",
                 "yanchor": "top",
                 "direction": "left",
@@ -189,10 +248,11 @@ def process_animation(
             {
                 "active": 0,
                 "steps": slider_steps,
-                "x": 0.16,
-                "y": -0.14,
-                "len": 0.84,
-                "currentvalue": {"prefix": "step ", "visible": True},
+                "x": 0.2,
+                "y": -0.1,
+                "len": 0.8,
+                "pad": {"t": 30},
+                "currentvalue": {"prefix": "frame: ", "visible": True, "xanchor": "right"},
             }
         ],
     )

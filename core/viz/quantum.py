@@ -15,7 +15,7 @@ import torch
 
 from core.errors import JetInputError
 from core.quantum import sim
-from core.quantum.channels import NoiseSchedule
+from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
 from core.quantum.encoders import Encoder
 from core.viz.images import COLOURSCALE
 
@@ -31,6 +31,26 @@ class QuantumForward:
     purity: np.ndarray
     fidelity: np.ndarray
     probs: torch.Tensor  # (T + 1, B, 2**q) Born probabilities per block
+
+
+def valid_channels(encoder: Encoder) -> list[str]:
+    """The noise channels :func:`quantum_forward` can run on this encoder's state: the global depolarising
+    channel acts on one register, so an encoder that splits the jet into blocks (angle) cannot take it."""
+    return [c for c in CHANNEL_NAMES if c != "global_depolarizing" or encoder.num_blocks == 1]
+
+
+def purity_summary(t: np.ndarray, purity: np.ndarray) -> str:
+    """One sentence on how the purity Tr(rho^2) moves: its start, its lowest point and where it ends.
+
+    A channel with a pure fixed point (amplitude damping ends in |0...0>) brings the purity back up to 1,
+    so "falls from 1 to 1" would hide the dip.
+    """
+    p = np.asarray(purity, dtype=np.float64)
+    k = int(np.argmin(p))
+    text = f"Purity Tr(ρ²) starts at {p[0]:.3f}"
+    if k not in (0, len(p) - 1) and p[-1] - p[k] > 1e-3:
+        return text + f", falls to {p[k]:.3g} at t = {int(t[k])} and rises again to {p[-1]:.3g} (a pure fixed point)"
+    return text + f" and ends at {p[-1]:.3g}"
 
 
 def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: NoiseSchedule) -> QuantumForward:
@@ -115,7 +135,9 @@ def probability_image(probs: torch.Tensor | np.ndarray, title: str = "Born proba
         xaxis_title="basis index mod " + str(cols),
         yaxis_title="basis index div " + str(cols),
     )
-    fig.update_yaxes(scaleanchor="x")
+    # Square cells without padding the axes beyond the data (a y range of -5..20 for rows 0..15).
+    fig.update_xaxes(constrain="domain", range=[-0.5, cols - 0.5])
+    fig.update_yaxes(scaleanchor="x", constrain="domain", range=[-0.5, rows - 0.5])
     return fig
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from core.data.layout import VALID_LABELS, label_name
@@ -37,3 +39,25 @@ def class_overview(
     means = {label_name(k): (sums[k] / counts[k]).astype(np.float32) for k in VALID_LABELS if counts[k]}
     observables = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     return means, observables, source.y[index]
+
+
+def seeded_subset(index: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` of the indices in ``index``, drawn without replacement by a seeded generator, sorted."""
+    index = np.asarray(index, dtype=np.int64)
+    n = min(int(n), index.size)
+    return np.sort(np.random.default_rng(seed).choice(index, size=n, replace=False))
+
+
+@functools.lru_cache(maxsize=8)
+def file_overview(path: str | None, stamp: float, index: tuple[int, ...]):
+    """:func:`class_overview` of a jet file (None: the embedded sample), kept per process for the last 8
+    selections: ``scripts/serve.py`` computes the Jets page's default one before the first visitor comes.
+    ``stamp``: the file's modification time, so a changed file is read again."""
+    from core.data.readers import open_jets
+
+    return class_overview(open_jets(path), np.asarray(index, dtype=np.int64))
+
+
+def default_overview_index(source: JetSource, n: int = 500) -> tuple[int, ...]:
+    """The Jets page's first selection: every jet passes its filters, ``n`` of them drawn with seed 0."""
+    return tuple(int(k) for k in seeded_subset(np.arange(len(source)), min(n, len(source))))

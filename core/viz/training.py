@@ -8,6 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.viz.noising import log_axis
+
 METRIC_TITLES = {
     "ssim": "SSIM of reconstructions (mean over channels)",
     "psnr": "PSNR of reconstructions [dB]",
@@ -16,8 +18,21 @@ METRIC_TITLES = {
 }
 
 
-def loss_figure(steps: Sequence[int], losses: Sequence[float], smooth: int = 20) -> go.Figure:
-    """Training loss per step (log scale) with a running mean over ``smooth`` steps."""
+LOSS_TITLES = {
+    "quantum": "loss (weighted infidelity + MMD)",
+    "ddpm": "loss (MSE of the network's target)",
+    "seed-baseline": "loss (MSE of the predicted noise)",
+}
+
+
+def loss_title(family: str | None) -> str:
+    """The y-axis title of a family's training loss (the quantum model's loss is not a mean squared error)."""
+    return LOSS_TITLES.get(family or "", "loss")
+
+
+def loss_figure(steps: Sequence[int], losses: Sequence[float], smooth: int = 20, y_title: str = "loss") -> go.Figure:
+    """Training loss per step (log scale) with a running mean over ``smooth`` steps; ``y_title`` from
+    :func:`loss_title`."""
     s = np.asarray(steps, dtype=np.int64)
     v = np.asarray(losses, dtype=np.float64)
     fig = go.Figure()
@@ -33,8 +48,8 @@ def loss_figure(steps: Sequence[int], losses: Sequence[float], smooth: int = 20)
         height=300,
         margin={"l": 50, "r": 20, "t": 50, "b": 40},
         xaxis_title="step",
-        yaxis_title="loss (MSE)",
-        yaxis_type="log",
+        yaxis_title=y_title,
+        yaxis=log_axis(v),
         legend={"orientation": "h", "y": 1.12},
     )
     return fig

@@ -39,6 +39,7 @@ PAGES = [
     ("generate", "generate"),
     ("compare", "compare"),
     ("quantum_lab", "quantum_lab"),
+    ("runs", "runs"),
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -146,7 +147,7 @@ def _check_page(page, min_plots: int) -> None:
     assert plots >= min_plots, f"expected at least {min_plots} plots, found {plots}"
 
 
-MIN_PLOTS = {"jets": 3, "noising": 2, "train": 0, "generate": 0, "compare": 0, "quantum_lab": 2}
+MIN_PLOTS = {"jets": 3, "noising": 2, "train": 0, "generate": 0, "compare": 0, "quantum_lab": 2, "runs": 2}
 
 
 @pytest.mark.timeout(900)
@@ -311,7 +312,7 @@ def test_offline_no_other_host_and_icons_render(server, browser):
     page.goto(server, wait_until="domcontentloaded")
     page.wait_for_selector("[data-testid='stSidebarNavLink']", timeout=120_000)
     _settle(page)
-    for title in ("Forward noising", "Train", "Generate", "Compare", "Quantum lab", "Jets"):
+    for title in ("Forward noising", "Train", "Generate", "Compare", "Quantum lab", "Runs", "Jets"):
         _nav(page, title)
         page.wait_for_function("() => document.fonts.status === 'loaded'", timeout=30_000)
         state = page.evaluate(ICON_STATE)

@@ -1,11 +1,11 @@
-"""Classical channel energies for generated jet shapes: a Gaussian copula per class.
+"""Classical channel energies for generated jet shapes: a Gaussian copula per class, shared by every family.
 
-The amplitude encoding keeps only the normalised pixel energies in the quantum state; the energy scale
-stays a classical number. With one total energy, the split between Tracks, ECAL and HCAL has to come
-from basis-state populations, and that split was the hybrid model's largest error (too much energy in
-the channel whose basis states lie next to the damping fixed point). Three numbers per jet are cheap to
-model classically: each channel's marginal as a quantile table (exact up to interpolation) and their
-dependence as the correlation of normal scores (a Gaussian copula), a few hundred numbers in all.
+Calorimeter generators condition on the incident energy; jets have three such numbers, the pT each of
+Tracks, ECAL and HCAL collects. Both the quantum models (whose amplitude encoding keeps only normalised
+pixel energies) and the energy-conditioned U-Net draw them here, so classical and quantum models are
+compared on shape alone. Three numbers per jet are cheap to model classically: each channel's marginal as
+a quantile table (exact up to interpolation) and their dependence as the correlation of normal scores (a
+Gaussian copula), a few hundred numbers in all.
 """
 
 from __future__ import annotations

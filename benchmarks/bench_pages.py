@@ -1,0 +1,302 @@
+"""Dashboard speed and memory as a visitor sees them: Chromium (Debian's, through Playwright) against
+`streamlit run app.py` started here.
+
+Measures, in one run (print the load average beside them; the machine is shared):
+- server start: process start to /_stcore/health answering;
+- first visitor: the Jets page from the request to "settled" (script run finished, every plot drawn),
+  and the same counted from the server's process start;
+- later visitors: every page opened by URL in a fresh session, and every page reached through the sidebar;
+- widget changes that recompute from cached data (Jets: next jet, colour scale; Quantum lab: encoder back to
+  one already seen; Forward noising: quantum channel back to one already seen);
+- server RSS (with children) after one visitor has been on every page, and per extra idle visitor on Jets;
+- requests to any host but the app's own (blocked and listed; there must be none).
+
+    python -m benchmarks.bench_pages [--launcher serve|plain] [--extra-visitors 4] [--json out.json]
+
+Goals (issue 15): first Jets page <= 4 s, later visits <= 2 s, cached widget change <= 1 s,
+RSS <= 700 MB with one visitor on every page, <= 50 MB per extra idle visitor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+PAGES = ["", "noising", "train", "generate", "compare", "quantum_lab", "runs"]
+TITLES = {
+    "": "Jets",
+    "noising": "Forward noising",
+    "train": "Train",
+    "generate": "Generate",
+    "compare": "Compare",
+    "quantum_lab": "Quantum lab",
+    "runs": "Runs",
+}
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+# Counts finished script runs in the page: a run is over when stApp's script state turns 'notRunning'.
+RUN_COUNTER = """
+window.__runs = 0;
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.target.getAttribute('data-test-script-state') === 'notRunning') window.__runs += 1;
+  }
+}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+"""
+SETTLED = """(n0) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning' || window.__runs <= n0) return false;
+  if (document.querySelector('[data-testid="stSpinner"], [data-testid="stSkeleton"]')) return false;
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  return plots.every((p) => p.querySelector('.main-svg'));
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+
+
+def _cpu_s(procs) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:  # a process that has just ended
+            pass
+    return total
+
+
+class CpuMeter:
+    """CPU seconds of the server (with children) and of the browser (this process's children: Playwright's
+    driver and Chromium). On a loaded machine wall times stretch; CPU seconds stay near a quiet machine's cost."""
+
+    def __init__(self, server_pid: int):
+        import psutil
+
+        self.server = psutil.Process(server_pid)
+        self.me = psutil.Process(os.getpid())
+
+    def now(self) -> tuple[float, float]:
+        server = _cpu_s([self.server, *self.server.children(recursive=True)])
+        return server, _cpu_s(self.me.children(recursive=True))
+
+
+def start_server(port: int, runs_dir: Path, launcher: str) -> tuple[subprocess.Popen, float, float]:
+    """Start the app (``serve``: scripts/serve.py, imports warmed first; ``plain``: ``streamlit run app.py``);
+    returns the process, its start time (monotonic) and the seconds until /health answers."""
+    env = dict(os.environ, JETLAB_RUNS_DIR=str(runs_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    cmd = [sys.executable, "scripts/serve.py"] if launcher == "serve" else [sys.executable, "-m", "streamlit", "run"]
+    cmd += [] if launcher == "serve" else ["app.py"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    while time.monotonic() - t0 < 120:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.read().strip() == b"ok":
+                    return proc, t0, time.monotonic() - t0
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise TimeoutError("the server did not answer /_stcore/health within 120 s")
+
+
+class Visitor:
+    """One browser tab (its own Streamlit session) with every request off the app's host blocked and logged."""
+
+    meter: CpuMeter | None = None  # set once the server runs
+
+    def __init__(self, browser, base: str, blocked: list[str]):
+        self.base = base
+        self.cpu = (0.0, 0.0)  # server and browser CPU seconds of the last measured action
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.add_init_script(RUN_COUNTER)
+        self.context.route("**/*", self._route)
+        self.blocked = blocked
+        self.page = self.context.new_page()
+
+    def _route(self, route) -> None:
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def runs(self) -> int:
+        return int(self.page.evaluate("() => window.__runs || 0"))
+
+    def wait_settled(self, n0: int, t0: float, timeout_s: float = 180) -> float:
+        self.page.wait_for_function(SETTLED, arg=n0, polling="raf", timeout=timeout_s * 1000)
+        wall = time.monotonic() - t0
+        if self.meter is not None:
+            s, b = self.meter.now()
+            self.cpu = (s - self._cpu0[0], b - self._cpu0[1])
+        return wall
+
+    def _start(self) -> float:
+        self._cpu0 = self.meter.now() if self.meter is not None else (0.0, 0.0)
+        return time.monotonic()
+
+    def open(self, path: str) -> float:
+        t0 = self._start()
+        self.page.goto(f"{self.base}/{path}", wait_until="commit")
+        return self.wait_settled(0, t0)
+
+    def nav(self, title: str) -> float:
+        n0 = self.runs()
+        link = self.page.locator("[data-testid='stSidebarNavLink']").filter(has_text=title).first
+        t0 = self._start()
+        link.click()
+        return self.wait_settled(n0, t0)
+
+    def act(self, action) -> float:
+        n0 = self.runs()
+        t0 = self._start()
+        action(self.page)
+        return self.wait_settled(n0, t0)
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def _m(v: Visitor, wall: float) -> dict:
+    """A measurement: wall seconds and the CPU seconds the server and the browser spent meanwhile."""
+    return {"wall": wall, "server_cpu": v.cpu[0], "browser_cpu": v.cpu[1]}
+
+
+def widget_changes(v: Visitor) -> dict[str, dict]:
+    """Widget changes whose work is cached (the second visit of a choice), in seconds."""
+    out: dict[str, dict] = {}
+    v.open("")
+    thumb = v.page.locator("[data-testid='stSlider']").filter(has_text="Jet").last.get_by_role("slider")
+    thumb.focus()
+    out["Jets: next jet (slider)"] = _m(v, v.act(lambda p: p.keyboard.press("ArrowRight")))
+    print(f"  widget: {out}", file=sys.stderr, flush=True)
+    out["Jets: linear colour scale"] = _m(v, v.act(lambda p: p.get_by_text("linear", exact=True).first.click()))
+    v.nav(TITLES["quantum_lab"])
+    v.act(lambda p: _choose(p, "Encoder", "angle"))
+    out["Quantum lab: encoder back to amplitude (cached)"] = _m(v, v.act(lambda p: _choose(p, "Encoder", "amplitude")))
+    out["Quantum lab: encoder to angle again (cached)"] = _m(v, v.act(lambda p: _choose(p, "Encoder", "angle")))
+    v.nav(TITLES["noising"])
+    v.act(lambda p: _choose(p, "Channel", "amplitude_damping"))  # the default is depolarizing
+    out["Forward noising: quantum channel back (cached)"] = _m(
+        v, v.act(lambda p: _choose(p, "Channel", "depolarizing"))
+    )
+    return out
+
+
+def run(extra_visitors: int, launcher: str = "serve") -> dict:
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    blocked: list[str] = []
+    res: dict = {"load_average_start": os.getloadavg(), "launcher": launcher}
+    with tempfile.TemporaryDirectory() as runs_dir:
+        proc, t_start, res["server_health_s"] = start_server(port, Path(runs_dir), launcher)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                Visitor.meter = CpuMeter(proc.pid)
+                first = Visitor(browser, base, blocked)
+                res["first_jets"] = _m(first, first.open(""))
+                res["first_jets_since_process_start_s"] = time.monotonic() - t_start
+                print(f"first Jets: {res['first_jets']}", file=sys.stderr, flush=True)
+                res["nav"] = {TITLES[pg]: _m(first, first.nav(TITLES[pg])) for pg in PAGES[1:]}
+                print(f"sidebar: {res['nav']}", file=sys.stderr, flush=True)
+                res["rss_one_visitor_every_page_mb"] = _rss_mb(proc.pid)
+                later = {}
+                for pg in PAGES:
+                    v = Visitor(browser, base, blocked)
+                    later[TITLES[pg]] = _m(v, v.open(pg))
+                    v.context.close()
+                res["later_visit"] = later
+                print(f"later: {later}", file=sys.stderr, flush=True)
+                res["widget_change"] = widget_changes(first)
+                before = _rss_mb(proc.pid)
+                idle = [Visitor(browser, base, blocked) for _ in range(extra_visitors)]
+                for v in idle:
+                    v.open("")
+                time.sleep(2)
+                res["rss_before_idle_mb"] = before
+                res["rss_after_idle_mb"] = _rss_mb(proc.pid)
+                res["rss_per_idle_visitor_mb"] = (res["rss_after_idle_mb"] - before) / max(1, extra_visitors)
+                browser.close()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+    res["blocked_requests"] = sorted(set(blocked))
+    res["load_average_end"] = os.getloadavg()
+    return res
+
+
+def _fmt(m: dict) -> str:
+    return f"{m['wall']:.1f} s (CPU: server {m['server_cpu']:.1f} s + browser {m['browser_cpu']:.1f} s)"
+
+
+def report(res: dict) -> str:
+    lines = [f"load average at start {res['load_average_start']}, at end {res['load_average_end']}"]
+    lines.append(f"launcher: {res['launcher']}; process start -> /health: {res['server_health_s']:.1f} s")
+    lines.append(
+        f"first visitor, Jets settled: {_fmt(res['first_jets'])} after the request "
+        f"({res['first_jets_since_process_start_s']:.1f} s after the process started)   goal <= 4 s"
+    )
+    for name, key in (("through the sidebar", "nav"), ("later visitor, by URL", "later_visit")):
+        lines.append(f"{name} (goal <= 2 s):")
+        lines += [f"  {k}: {_fmt(v)}" for k, v in res[key].items()]
+    lines.append("widget changes (goal <= 1 s):")
+    lines += [f"  {k}: {_fmt(v)}" for k, v in res["widget_change"].items()]
+    lines.append(f"server RSS, one visitor on every page: {res['rss_one_visitor_every_page_mb']:.0f} MB   goal <= 700")
+    lines.append(f"per extra idle visitor: {res['rss_per_idle_visitor_mb']:.1f} MB   goal <= 50")
+    lines.append(f"requests to other hosts (blocked): {len(res['blocked_requests'])} {res['blocked_requests'][:6]}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--extra-visitors", type=int, default=4)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--launcher", choices=["serve", "plain"], default="serve")
+    args = ap.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
+        return 2
+    res = run(args.extra_visitors, args.launcher)
+    print(report(res))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

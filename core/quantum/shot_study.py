@@ -1,0 +1,32 @@
+"""Quality against the number of measurement shots: a device returns shots, not probabilities.
+
+The model's exact Born probabilities (torch sampler, same latents and energies for every shot count)
+are read out with N shots per state (``core.quantum.sim.shot_frequencies``) and the jets compared with
+real ones by the shape distances of ``core.quantum.device_sampling.shape_distances``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from core.quantum.device_sampling import shape_distances
+from core.quantum.hybrid import sample_states
+from core.quantum.sim import shot_frequencies
+
+SHOT_COUNTS = (256, 1024, 4096, 16384, 65536)
+
+
+@torch.no_grad()
+def quality_vs_shots(
+    task, net, labels: torch.Tensor, real: torch.Tensor, shot_counts=SHOT_COUNTS, seed: int = 0
+) -> list[dict]:
+    """One row per shot count (and one for exact probabilities, ``shots = None``) with the shape distances."""
+    g = torch.Generator().manual_seed(int(seed))
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    probs, _ = sample_states(net, task.row_labels(labels), generator=g)
+    aux = task._draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
+    rows = []
+    for shots in (*shot_counts, None):
+        read = probs if shots is None else shot_frequencies(probs, int(shots), torch.Generator().manual_seed(seed))
+        rows.append({"shots": shots, **shape_distances(real, task.decode(read, aux).float())})
+    return rows

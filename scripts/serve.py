@@ -1,0 +1,56 @@
+"""Start the dashboard with its heavy imports done before the server answers: ``python scripts/serve.py [options]``.
+
+``streamlit run`` imports nothing of the app until the first visitor's session runs app.py, so that visitor
+waits for torch, qiskit, pandas, plotly and the core modules to import (most of the 5-10 s the first Jets
+page took). Here they are imported, the embedded sample opened and plotly's figure machinery exercised
+first, and the Jets page's default class averages and observables computed; then the same ``streamlit run app.py`` starts in this process (its options and .streamlit/config.toml
+apply unchanged), and /_stcore/health answers only once all of that is done.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def warm_up() -> float:
+    """Import what every page needs and build one small figure of each kind; returns the seconds it took."""
+    t0 = time.perf_counter()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    import pages._common  # noqa: F401  torch, pandas, plotly, h5py, core.*; starts the qiskit keeper thread
+    from core.data.readers import open_jets
+    from core.viz.images import channel_images, class_average_images, observable_histograms
+    from core.viz.noising import Curve, process_animation
+    from core.viz.stats import default_overview_index, file_overview
+    from pages._common import file_stamp
+
+    path = os.environ.get("JETLAB_DATA") or None  # the data set the sidebar opens with
+    src = open_jets(path)
+    src.images([0])
+    file_overview(path, file_stamp(path), default_overview_index(src))  # the Jets page's first view
+    img = np.ones((3, 8, 8), dtype=np.float32)
+    channel_images(img, log=True).to_json()
+    class_average_images({"quark": img}).to_json()
+    observable_histograms({"pt": np.arange(4.0)}, np.array([0, 1, 0, 1])).to_json()
+    process_animation(img[None], ["x0"], [0], [Curve("c", np.arange(2), np.ones(2))], ["A", "B", "C"]).to_json()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    seconds = warm_up()
+    print(f"jetlab: imports and caches warmed in {seconds:.1f} s; starting streamlit", flush=True)
+    from streamlit.web.cli import main as streamlit_main
+
+    sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *sys.argv[1:]]
+    streamlit_main()
+
+
+if __name__ == "__main__":
+    main()

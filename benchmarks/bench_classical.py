@@ -63,7 +63,7 @@ def goal_rows(name: str, report) -> list[dict]:
             diff = abs(r.model - r.floor)
             metric = f"verdict: {cls} called {cls} (generated vs real)"
             out.append(
-                goal_row(name, metric, r.model, r.floor, diff, f"|diff| <= {VERDICT_GOAL}", diff <= VERDICT_GOAL)
+                goal_row(name, metric, r.model, r.floor, diff, f"abs. diff <= {VERDICT_GOAL}", diff <= VERDICT_GOAL)
             )
     return out
 
@@ -131,6 +131,12 @@ def parse_sampler(spec: str) -> tuple[str, int]:
     return name, int(steps)
 
 
+def effective(ckpt, spec: tuple[str, int]) -> tuple[str, int]:
+    """The sampler and its steps, at most the model's T (the seed baseline has T = 50)."""
+    sampler, steps = spec
+    return sampler, min(steps, ckpt.task.schedule.timesteps) if hasattr(ckpt.task, "schedule") else steps
+
+
 def sample(
     ckpt, n: int, spec: tuple[str, int], seed: int, device: str
 ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
@@ -138,8 +144,7 @@ def sample(
     from core.training.sampling import labels_for, sample_images
 
     label = "mixed" if ckpt.task.conditional else None
-    sampler, steps = spec
-    steps = min(steps, ckpt.task.schedule.timesteps) if hasattr(ckpt.task, "schedule") else steps
+    sampler, steps = effective(ckpt, spec)
     start = time.perf_counter()
     x = sample_images(ckpt, n, sampler, steps, label, 1.0, seed, device)
     return x.cpu(), labels_for(ckpt, label, n), time.perf_counter() - start
@@ -168,7 +173,7 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
 
     ckpt = load_checkpoint(str(path), device=args.device)
     x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device)
-    print(f"{name}: {args.n} jets with {args.fast[0]} {args.fast[1]} in {sec:.0f} s", flush=True)
+    print(f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))} in {sec:.0f} s", flush=True)
     report = evaluate(real, y_real, x, y, args, classifier)
     rows = goal_rows(name, report)
     mem = memorisation_check(x, real, training, seed=args.seed)
@@ -182,9 +187,9 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
     }
     if args.best is not None:
         xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device)
-        print(f"{name}: {args.n} jets with {args.best[0]} {args.best[1]} in {sec_b:.0f} s", flush=True)
+        label = " ".join(map(str, effective(ckpt, args.best)))
+        print(f"{name}: {args.n} jets with {label} in {sec_b:.0f} s", flush=True)
         best = evaluate(real, y_real, xb, yb, args, classifier)
-        label = f"{args.best[0]} {args.best[1]}"
         rows += fast_vs_best_rows(name, summary_values(report), summary_values(best), label)
         raw.update({"best_seconds": round(sec_b, 1), "best_report": best.to_dict()})
     return rows, raw

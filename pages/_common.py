@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -385,5 +384,10 @@ def checkpoint_dirs() -> dict[str, Path]:
     return {p.name: p for p in sorted(CHECKPOINTS.iterdir()) if p.is_dir() and (p / "config.json").exists()}
 
 
-def as_int_array(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, dtype=np.int64)
+def model_checkpoints() -> dict[str, str]:
+    """Generative checkpoints by label: the shipped ones (not the jet classifier), then those trained here."""
+    from core.jobs.training import session_runs
+
+    out = {f"shipped: {k}": str(v) for k, v in checkpoint_dirs().items() if k != "jet_classifier"}
+    out.update({f"trained here: {p.name}": str(p) for p in session_runs(session_id())})
+    return out

@@ -17,7 +17,6 @@ from core.jobs import JobLimitError, read_status
 from core.jobs.rundir import ENDED, read_events
 from core.jobs.runner import new_run_id
 from core.jobs.sampling import SampleResult, load_report, load_result, sample_argv
-from core.jobs.training import session_runs
 from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
@@ -28,12 +27,12 @@ from core.viz.images import image_grid, image_rows
 from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table
 from pages._common import (
     byte_cache,
-    checkpoint_dirs,
     data_path,
     device,
     guard,
     jet_tensors,
     job_manager,
+    model_checkpoints,
     public_message,
     require_entry,
     rerun_when_my_job_ends,
@@ -76,9 +75,7 @@ def _result(run_dir: str, stamp: float) -> SampleResult | None:
 
 
 def _choices() -> dict[str, str]:
-    out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
-    for run in session_runs(session_id()):
-        out[f"trained here: {run.name}"] = str(run)
+    out = model_checkpoints()
     if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
         out[CUSTOM] = ""
     return out
@@ -90,11 +87,23 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
     titles = None
     if result.labels is not None:
         titles = [label_name(v) for v in result.labels[:16]]
+    zoom = st.toggle(
+        "Zoom to the jet core (the central half of Δη and Δφ)",
+        value=True,
+        key="gen_zoom",
+        help="R = 0.4 jets deposit nearly all their energy there; off: the whole image, stray deposits included",
+    )
     for c, tab in enumerate(st.tabs(list(CHANNELS))):
         with tab:
             show_figure(
                 image_grid(
-                    x[:16], channel=c, ncols=8, titles=titles, title=f"{CHANNELS[c]} (log colour, GeV)", cell_px=150
+                    x[:16],
+                    channel=c,
+                    ncols=8,
+                    titles=titles,
+                    title=f"{CHANNELS[c]} (log colour, GeV)" + (", core" if zoom else ""),
+                    cell_px=150,
+                    crop=0.5 if zoom else 1.0,
                 ),
                 f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",

@@ -214,32 +214,32 @@ def test_classical_frames_follow_the_closed_form():
 
 
 def test_quantum_forward_ends_at_the_fixed_point():
-    from core.quantum.channels import NoiseSchedule
+    from core.quantum.channels import ChannelSchedule
     from core.quantum.encoders import make_encoder
-    from core.viz.quantum import quantum_forward
+    from core.quantum.forward import quantum_forward
 
     x = torch.zeros(3, 2, 2)
     x[1, 0, 0], x[2, 1, 1] = 3.0, 1.0
     enc = make_encoder("amplitude", (3, 2, 2))  # 12 pixels on 4 qubits
-    out = quantum_forward(enc, x, NoiseSchedule("depolarizing", 4))
+    out = quantum_forward(enc, x, ChannelSchedule("depolarizing", 4))
     assert out.fidelity[0] == pytest.approx(1.0) and out.purity[0] == pytest.approx(1.0)
     assert torch.allclose(out.images[0], x, atol=1e-6)  # t = 0 decodes the jet itself
     assert out.purity[-1] == pytest.approx(1 / 16) and out.fidelity[-1] == pytest.approx(1 / 16)  # I/d
     assert np.all(np.diff(out.purity) <= 1e-12)
-    flat = quantum_forward(enc, x, NoiseSchedule("phase_flip", 3))
+    flat = quantum_forward(enc, x, ChannelSchedule("phase_flip", 3))
     assert torch.allclose(flat.images[-1], x, atol=1e-6)  # dephasing keeps the Born probabilities
     with pytest.raises(JetInputError, match="dense_angle"):
-        quantum_forward(make_encoder("dense_angle", (3, 2, 2)), x, NoiseSchedule("depolarizing", 2))
+        quantum_forward(make_encoder("dense_angle", (3, 2, 2)), x, ChannelSchedule("depolarizing", 2))
 
 
 def test_bloch_path_shrinks_to_the_centre_under_depolarising():
-    from core.quantum.channels import NoiseSchedule
-    from core.viz.quantum import bloch_path
+    from core.quantum.channels import ChannelSchedule
+    from core.quantum.forward import bloch_path
 
     plus = torch.tensor([[[0.5, 0.5], [0.5, 0.5]]], dtype=torch.complex128)  # |+>: Bloch vector (1, 0, 0)
-    path = bloch_path(plus, 0, NoiseSchedule("depolarizing", 5))
+    path = bloch_path(plus, 0, ChannelSchedule("depolarizing", 5))
     assert np.allclose(path[0], [1, 0, 0]) and np.allclose(path[-1], 0, atol=1e-12)
-    keep = NoiseSchedule("depolarizing", 5).keep_bar()
+    keep = ChannelSchedule("depolarizing", 5).keep_bar()
     assert np.allclose(path[:, 0], keep)  # |r(t)| = s_bar(t), the closed form
 
 
@@ -302,10 +302,13 @@ def test_qiskit_survives_short_lived_script_threads(tmp_path):
 def test_fast_channel_application_equals_the_kraus_sandwich(name):
     from core.quantum import sim
     from core.quantum.channels import make_channel
-    from core.viz.quantum import apply_channel
 
     gen = torch.Generator().manual_seed(1)
     psi = torch.randn(3, 2**4, dtype=torch.complex128, generator=gen)
     rho = sim.to_density(psi / psi.norm(dim=-1, keepdim=True))
     channel = make_channel(name, 0.37)
-    assert torch.allclose(apply_channel(channel, rho), channel.apply(rho), atol=1e-12)
+    kraus = [torch.as_tensor(k, dtype=rho.dtype) for k in channel.kraus()]
+    sandwich = rho
+    for q in range(4):
+        sandwich = sim.apply_kraus_dm(sandwich, kraus, (q,))
+    assert torch.allclose(channel.apply(rho), sandwich, atol=1e-12)

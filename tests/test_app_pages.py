@@ -353,11 +353,15 @@ def test_a_command_line_run_shows_on_train_and_generate_and_a_reload_finds_it(da
 
 def test_compare_page_side_by_side(data_path, tiny_models):
     at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=4)
+    options = at.selectbox(key="cmp_a").options
+    trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
+    at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
+    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
     assert_clean(at)
     table = at.dataframe[0].value.set_index("quantity")  # long: one row per quantity, one column per model
-    assert list(table.columns) == ["classical", "quantum", "meaning"]  # fits the page, whatever the channels
-    assert all(int(v.replace(",", "")) > 0 for v in table.loc["parameters", ["classical", "quantum"]])
-    assert all(0 <= float(v) <= 1.0001 for v in table.loc["fidelity (amplitude-encoded)", ["classical", "quantum"]])
+    assert list(table.columns) == ["seed-baseline", "quantum", "meaning"]  # fits the page, whatever the channels
+    assert all(int(v.replace(",", "")) > 0 for v in table.loc["parameters", ["seed-baseline", "quantum"]])
+    assert all(0 <= float(v) <= 1.0001 for v in table.loc["fidelity (amplitude-encoded)", ["seed-baseline", "quantum"]])
     assert 0 <= float(table.loc["state fidelity", "quantum"]) <= 1.0001
     assert table.loc["SSIM mean", "meaning"]  # every quantity says what it means
     assert charts(at) == 1
@@ -368,7 +372,7 @@ def test_compare_page_side_by_side(data_path, tiny_models):
 def test_compare_page_without_models_and_bad_data(runs_dir):
     at = make_app("pages/compare.py", None, jetlab_session="nobody")
     assert not at.exception
-    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_classical").options):
+    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_a").options):
         assert any("No checkpoint is available" in i.value for i in at.info)
     at = make_app("pages/compare.py", "/no/such/file.h5", jetlab_session="nobody")
     assert not at.exception

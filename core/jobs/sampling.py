@@ -83,8 +83,8 @@ def _sample(req: SampleRequest, measure: dict, log: RunWriter, stop: threading.E
         _save_trajectory(log.dir / TRAJECTORY, traj)
     log.phase("saving")
     info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}
-    if hasattr(ckpt.task, "schedule"):
-        info["alpha_bar"] = ckpt.task.schedule.alpha_bar.double().tolist()
+    levels = ckpt.task.signal_levels()
+    info["alpha_bar"] = None if levels is None else [float(v) for v in levels]
     y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
     attrs = {"checkpoint": str(ckpt.path), "sampler": str(req.sampler), "seed": req.seed, "label": str(req.label)}
     attrs["command"] = req.command()

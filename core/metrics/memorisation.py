@@ -57,8 +57,8 @@ def memorisation_check(
 ) -> dict:
     """Nearest-training-jet distances of generated vs held-out real jets (all (N, 3, H, W) GeV), and a verdict.
 
-    ``heldout`` is split in two: the first half is the held-out sample whose distances are compared, the
-    second the reference of the authenticity test (against a seeded training subset of the same size).
+    ``heldout`` is split at random (seeded) in two: one half is the held-out sample whose distances are
+    compared, the other the reference of the authenticity test (against a seeded training subset of the same size).
     ``flagged`` is True when near copies exceed the held-out fraction by ``COPY_EXCESS``, or when more than
     ``CLOSER_FLAG`` of the generated jets are closer to training than to held-out jets (binomial p < ``P_FLAG``).
     """
@@ -69,8 +69,10 @@ def memorisation_check(
     check_same_kind(training, heldout, "training jets", "held-out real jets")
     check_count(len(generated), 2, "memorisation check", "comparing two distributions")
     check_count(len(heldout), 4, "memorisation check", "two halves of held-out jets")
+    rng = np.random.default_rng(seed)
+    order = torch.from_numpy(rng.permutation(len(heldout)))  # files may be sorted by class: split at random
     half = len(heldout) // 2
-    queries, reference = heldout[:half], heldout[half:]
+    queries, reference = heldout[order[:half]], heldout[order[half:]]
     check_count(
         len(training), len(reference), "memorisation check (training jets)", "a subset as large as the reference"
     )
@@ -79,7 +81,7 @@ def memorisation_check(
     ks = stats.ks_2samp(d_gen, d_held)
     copies = float(np.mean(d_gen < COPY_RATIO * two_gen[:, 1]))
     copies_held = float(np.mean(d_held < COPY_RATIO * two_held[:, 1]))
-    subset = training[np.random.default_rng(seed).choice(len(training), len(reference), replace=False)]
+    subset = training[rng.choice(len(training), len(reference), replace=False)]
     closer = nearest_distances(generated, subset) < nearest_distances(generated, reference)
     binom = stats.binomtest(int(closer.sum()), len(closer), 0.5, alternative="greater")
     med_gen, med_held = float(np.median(d_gen)), float(np.median(d_held))

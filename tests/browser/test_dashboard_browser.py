@@ -225,6 +225,7 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     _settle(page)
 
     # A short classical run: the live view (progress, loss chart) updates while it trains.
+    _choose(page, "Model", "seed baseline")
     _train(page, "40", "20")
     seen, charted = [], False
     deadline = time.monotonic() + 300

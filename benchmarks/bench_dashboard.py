@@ -36,7 +36,8 @@ import psutil
 
 from core.jobs.rundir import read_events, read_status
 from core.jobs.runner import cpu_cores
-from core.jobs.training import TrainRequest, train_argv
+from core.jobs.training import train_argv
+from core.requests import TrainRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
@@ -129,7 +130,7 @@ def start_training(page, steps: int) -> None:
     settle(page)
     form = page.locator("[data-testid='stForm']")
     for label, value in (("Training steps", steps), ("Batch size", 32), ("Jets used", 2000), ("Metrics and", 0)):
-        box = form.get_by_label(re.compile(label))
+        box = form.get_by_role("spinbutton", name=re.compile(label))
         box.fill(str(value))
         box.press("Tab")
     form.get_by_role("button", name=re.compile("Start training")).click()
@@ -233,8 +234,8 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
     out["idle"] = idle
 
     # (a) the command line alone
-    req = TrainRequest(family="ddpm", preset="tiny", size=32, batch_size=32, metrics_every=0, preview_every=0)
-    req.max_jets = 2000
+    # The page's request: its defaults (TrainRequest's, 2000 jets) with metrics off and the steps of this bench.
+    req = TrainRequest(family="ddpm", preset="tiny", size=32, batch_size=32, max_jets=2000, device="cpu")
     cli_dir = work / "cli-run"
     cmd = [sys.executable, "-m", "core", *train_argv(req, args.steps, threads=threads), "--out", str(cli_dir)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))

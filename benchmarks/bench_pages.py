@@ -214,11 +214,11 @@ def widget_changes(v: Visitor) -> dict[str, dict]:
     print(f"  widget: {out}", file=sys.stderr, flush=True)
     out["Jets: linear colour scale"] = _try(v, lambda p: p.get_by_text("linear", exact=True).first.click())
     v.nav(TITLES["quantum_lab"])
-    v.act(lambda p: _choose(p, "Encoder", "angle"))
+    _try(v, lambda p: _choose(p, "Encoder", "angle"))
     out["Quantum lab: encoder back to amplitude (cached)"] = _try(v, lambda p: _choose(p, "Encoder", "amplitude"))
     out["Quantum lab: encoder to angle again (cached)"] = _try(v, lambda p: _choose(p, "Encoder", "angle"))
     v.nav(TITLES["noising"])
-    v.act(lambda p: _choose(p, "Channel", "amplitude_damping"))  # the default is depolarizing
+    _try(v, lambda p: _choose(p, "Channel", "amplitude_damping"))  # the default is depolarizing
     out["Forward noising: quantum channel back (cached)"] = _m(
         v, v.act(lambda p: _choose(p, "Channel", "depolarizing"))
     )

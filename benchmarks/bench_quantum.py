@@ -351,9 +351,9 @@ DIST_KEYS = ["mean W1 / spread", "mass", "width", "ptd", "mult_tracks", "mult_ec
 
 
 def _shipped(args):
-    from core.quantum.api import load_quantum_model
+    from core.training.checkpoint import load_checkpoint
 
-    ckpt = load_quantum_model(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint or "checkpoints/quantum_hybrid")
     x, y = load_tensors(args.data, size=ckpt.task.size, max_jets=args.real_jets, seed=1)
     return ckpt, x, y
 

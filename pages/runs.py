@@ -42,8 +42,8 @@ def _final_samples(path: str, stamp: float):
 
     ckpt = load_checkpoint(path)
     label = "mixed" if ckpt.task.conditional else None
-    kw = {"sampler": "born"} if ckpt.task.family == "quantum" else {"sampler": "fast", "steps": 10}
-    return sample_images(ckpt, SAMPLE_N, label=label, seed=0, device=device(), **kw)
+    steps = None if ckpt.task.default_sampler_steps is None else 10
+    return sample_images(ckpt, SAMPLE_N, steps=steps, label=label, seed=0, device=device())
 
 
 def _samples_at(runs, step: int) -> tuple[dict, list[str]]:

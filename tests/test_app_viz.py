@@ -179,10 +179,10 @@ def test_metric_table_floors_beside_values_no_none_and_meanings():
 
 def test_angle_encoder_is_not_offered_the_global_channel():
     from core.quantum.encoders import make_encoder
-    from core.viz.quantum import valid_channels
+    from core.quantum.forward import forward_channels
 
-    assert "global_depolarizing" not in valid_channels(make_encoder("angle", (3, 8, 8)))
-    assert "global_depolarizing" in valid_channels(make_encoder("amplitude", (3, 8, 8)))
+    assert "global_depolarizing" not in forward_channels(make_encoder("angle", (3, 8, 8)))
+    assert "global_depolarizing" in forward_channels(make_encoder("amplitude", (3, 8, 8)))
     at = make_app("pages/noising.py", None, noise_q_encoder="angle", noise_q_steps=2)
     assert_clean(at)
     assert "global_depolarizing" not in at.selectbox(key="noise_q_channel_angle").options

@@ -46,8 +46,13 @@ def make_metrics_fn(
     t_fraction: float = 0.3,
     sample_steps: int = 10,
     seed: int = 0,
+    on_phase: Callable[[str], None] | None = None,
 ) -> MetricsFn:
-    """A ``metrics_fn(task, ema, step) -> dict`` for ``core.training.loop.Trainer`` over held-out GeV jets."""
+    """A ``metrics_fn(task, ema, step) -> dict`` for ``core.training.loop.Trainer`` over held-out GeV jets.
+
+    ``on_phase`` hears what is being computed (a run log shows it while the bar waits).
+    """
+    phase = on_phase or (lambda name: None)
     x_rec, y_rec = x_held[:n_recon].float(), y_held[:n_recon].long()
     features = None
     real_feats = None
@@ -60,7 +65,9 @@ def make_metrics_fn(
         ema.eval()
         try:
             with torch.no_grad():
+                phase(f"computing SSIM/PSNR on {len(x_rec)} jets")
                 _safely(out, lambda: _reconstruction(task, ema, x_rec, y_rec, t_fraction, seed))
+                phase(f"computing FID on {n_generate} jets")
                 gen = torch.Generator().manual_seed(seed)
                 labels = (torch.arange(n_generate) % 2).long() if task.conditional else None
                 samples = task.sample(ema, n_generate, labels=labels, steps=sample_steps, generator=gen)

@@ -241,15 +241,16 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 40, f"live view did not advance: {seen}"
     page.wait_for_function("() => document.body.innerText.includes('Checkpoint saved')", timeout=300_000)
     _settle(page)
+    page.get_by_text("Download checkpoint (zip)").wait_for(timeout=60_000)  # under load the run streams in slowly
     assert page.get_by_text("Download checkpoint (zip)").count() == 1
     assert page.locator(".js-plotly-plot").count() >= 3  # loss, metrics, preview grid
     _shot(page, "train")
 
     # A short quantum run in the same session.
-    _choose(page, "Model", "hybrid quantum")
+    _choose(page, "Model", "hybrid quantum")  # Start comes back once the first job's process has ended
     _train(page, "20", "10")
-    page.wait_for_function(
-        "() => document.body.innerText.includes('quantum-') && document.body.innerText.includes('Checkpoint saved')",
+    page.wait_for_function(  # the success line names the run directory: quantum-<time>-<id>
+        "() => /Checkpoint saved at step [0-9,]+: \\S*quantum-/.test(document.body.innerText)",
         timeout=300_000,
     )
     _settle(page)

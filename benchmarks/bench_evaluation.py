@@ -85,7 +85,7 @@ def run_one(ckpt, real, y_real, n, sampler, steps, seed, inception_jets, classif
 
 def reconstruction_table(configs, x, y, fractions=(0.1, 0.3, 0.6), seed=0) -> str:
     """SSIM / PSNR (channel mean) of one-step reconstructions from t = fraction * T, beside noisy xt and empty."""
-    from core.metrics.checkpoint_adapter import reconstructor_from_checkpoint
+    from core.metrics.checkpoint_adapter import reconstructor_for
     from core.metrics.reconstruct import reconstruct, reconstruction_metrics
 
     lines = [
@@ -93,7 +93,7 @@ def reconstruction_table(configs, x, y, fractions=(0.1, 0.3, 0.6), seed=0) -> st
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, path, _grid in configs:
-        rec = reconstructor_from_checkpoint(path, labels=y)
+        rec = reconstructor_for(path, labels=y)
         for f in fractions:
             t = int(f * rec.timesteps)
             m = reconstruction_metrics(reconstruct(rec, x, t, "one_step", seed))

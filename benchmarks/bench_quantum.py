@@ -105,11 +105,12 @@ def train_hybrid(
     pad_first: bool = False,
     energy: str = "channels",
     layout: str = "joint",
+    size: int = 8,
 ):
     from core.training.loop import TrainConfig, Trainer
 
     torch.manual_seed(seed)
-    task = build_task(default_config(order=order, pad_first=pad_first, energy=energy, layout=layout), x, y)
+    task = build_task(default_config(size, order=order, pad_first=pad_first, energy=energy, layout=layout), x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
     trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
     events = list(trainer.run(stop=Deadline(budget)))
@@ -168,7 +169,10 @@ def evaluate(real, y_real, gen, y_gen, seed: int) -> dict:
 
 
 def quality(args) -> dict:
-    x, y = load_tensors(args.data, size=8, max_jets=args.max_jets, seed=0)
+    size = args.size
+    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid"}:
+        raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q")
+    x, y = load_tensors(args.data, size=size, max_jets=args.max_jets, seed=0)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))  # files may be sorted by class
     x, y = x[perm], y[perm]
     n_train = len(x) // 2
@@ -189,7 +193,7 @@ def quality(args) -> dict:
                 order = "raster" if name == "hybrid-raster" else "centred"
                 layout = "per_channel" if name == "hybrid-6q" else "joint"
                 task, net, info = train_hybrid(
-                    x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout
+                    x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size
                 )
                 n_q = task.model.circuit.num_params
                 n_params = B.count_parameters(task.model)
@@ -215,9 +219,9 @@ def quality(args) -> dict:
             shapes = shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12)
             read = shots_readout(shapes, shots, g)
             if args.energy == "channels":
-                imgs = rescale_channels(read.reshape(-1, 3, 8, 8), draw_channel_energies(copula, labels, g))
+                imgs = rescale_channels(read.reshape(-1, 3, size, size), draw_channel_energies(copula, labels, g))
             else:
-                imgs = (read * draw_totals(quantiles, len(labels), g)[:, None]).reshape(-1, 3, 8, 8)
+                imgs = (read * draw_totals(quantiles, len(labels), g)[:, None]).reshape(-1, 3, size, size)
             metrics = evaluate(x_te, y_te, imgs, labels, seed)
             results.setdefault(name, []).append(
                 {"seed": seed, "params": n_params, "angles": n_q, "time_s": train_s, **info, "metrics": metrics}
@@ -347,9 +351,9 @@ DIST_KEYS = ["mean W1 / spread", "mass", "width", "ptd", "mult_tracks", "mult_ec
 
 
 def _shipped(args):
-    from core.quantum.api import load_quantum_model
+    from core.training.checkpoint import load_checkpoint
 
-    ckpt = load_quantum_model(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint or "checkpoints/quantum_hybrid")
     x, y = load_tensors(args.data, size=ckpt.task.size, max_jets=args.real_jets, seed=1)
     return ckpt, x, y
 
@@ -396,6 +400,9 @@ def shots_and_correlations(args, ckpt, real, y_real) -> dict:
         {"set": "real", **width_correlations(real)},
         {"set": "generated (Born)", **width_correlations(gen)},
     ]
+    for lab, name in ((1, "quark"), (0, "gluon")):  # within a class: what the class mixture does not explain
+        corr.append({"set": f"real {name}s", **width_correlations(real[y_real == lab])})
+        corr.append({"set": f"generated {name}s", **width_correlations(gen[labels == lab])})
     print("\n# channel-width correlations (Pearson, over jets)")
     print(_md(corr, ["set", "Tracks-ECAL", "ECAL-HCAL", "Tracks-HCAL"]), flush=True)
     return {"shots": rows, "correlations": corr}
@@ -439,6 +446,7 @@ def main(argv=None) -> int:
     p.add_argument("--shots-n", type=int, default=1000, help="jets per class for the shots and correlation tables")
     p.add_argument("--real-jets", type=int, default=4000, help="real jets the part 3 distances compare with")
     p.add_argument("--speed-reps", type=int, default=2)
+    p.add_argument("--size", type=int, default=8, help="jet image size for part 1 (16: hybrid-6q only, 8 qubits)")
     p.add_argument("--quick", action="store_true", help="every table at a tiny size (CI's slow tests)")
     p.add_argument("--json", default=None, help="write the raw results here")
     p.add_argument("--threads", type=int, default=1)

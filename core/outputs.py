@@ -89,7 +89,12 @@ def check_train_out(out: str | os.PathLike, data: str | os.PathLike | None, resu
         raise JetInputError(
             f"--out {out}: holds a checkpoint; --resume continues it, --force replaces it, or choose a new folder"
         )
-    if real.is_dir() and not has_checkpoint and any(not p.name.startswith(".") for p in real.iterdir()):
+    from core.jobs.rundir import RUN_FILES  # a run directory's own log (the job table writes it first) is no clash
+
+    others = (
+        [p for p in real.iterdir() if not p.name.startswith(".") and p.name not in RUN_FILES] if real.is_dir() else []
+    )
+    if not has_checkpoint and others:
         raise JetInputError(f"--out {out}: is a folder of other files, not a checkpoint; choose a new folder")
     _check_writable_parent("--out", real)
     return real

@@ -272,6 +272,9 @@ class TrainRequest(Request):
     )
     preview_every: int = option(0, "steps between preview samples (0: never)", group=MONITOR, minimum=0)
     held_out: float = option(0.1, "fraction of jets held out for the metrics", group=MONITOR, minimum=0)
+    time_limit: float | None = option(
+        None, "seconds of wall time; then save and stop (status: time limit reached)", group=MONITOR, minimum=0
+    )
 
     def task_config(self) -> dict:
         """The task config of this request: the one place a request becomes a model (see the module doc)."""

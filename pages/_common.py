@@ -15,18 +15,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from core.cache import ByteCache
 from core.data.layout import class_counts_text
 from core.data.readers import EMBEDDED_SAMPLE, JetSource, load_tensors, open_jets
 from core.data.uploads import prune_visitors, save_visitor_upload
 from core.errors import JetInputError
 from core.hosting import UploadCaps, hosted, public_text
-from core.jobs import JobLimits, JobManager
+from core.jobs import JobLimits, JobTable
 from core.quantum.qiskit_thread import ensure_qiskit_thread
 from core.viz.export import figure_png, table_csv
 
@@ -58,9 +58,9 @@ def device_label() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
-    """One manager for the whole server, so the concurrency limit covers every visitor."""
-    return JobManager(JobLimits.from_env(on_gpu=device() == "cuda"))
+def job_manager() -> JobTable:
+    """One job table for the whole server, so the limits cover every visitor and every kind of job."""
+    return JobTable(JobLimits.from_env(on_gpu=device() == "cuda"))
 
 
 def session_id() -> str:
@@ -239,12 +239,32 @@ def data_sidebar() -> None:
             )
         st.divider()
         st.markdown(f"**Device:** {device_label()}")
-        limits = job_manager().limits
-        steps = "no step limit" if limits.max_steps is None else f"≤ {limits.max_steps:,} steps"
-        secs = "no time limit" if limits.max_seconds is None else f"≤ {limits.max_seconds:.0f} s"
-        st.caption(
-            f"Background jobs: {job_manager().running_count()} of {limits.max_concurrent} running; {steps}, {secs} each"
-        )
+        busy = bool(job_manager().running(session_id()))
+        st.fragment(_jobs_line, run_every=20.0 if busy else None)()
+
+
+def rerun_when_my_job_ends() -> None:
+    """While this visitor's job runs, check every 2 s and redraw the page when it has ended (Start comes back)."""
+    table, owner = job_manager(), session_id()
+    if not table.running(owner):
+        return
+
+    def check() -> None:
+        if not table.running(owner):
+            st.rerun()
+
+    st.fragment(check, run_every=2.0)()
+
+
+def _jobs_line() -> None:
+    """The job count, and the visitor's sign of life: while they have a job it reruns every 20 s, so a job
+    whose browser has closed is stopped after the table's grace time (JETLAB_ABANDON_SECONDS)."""
+    table, owner = job_manager(), session_id()
+    table.touch(owner)
+    limits = table.limits
+    steps = "no step limit" if limits.max_steps is None else f"≤ {limits.max_steps:,} steps"
+    secs = "no time limit" if limits.max_seconds is None else f"≤ {limits.max_seconds:.0f} s"
+    st.caption(f"Jobs: {table.running_count()} of {limits.max_concurrent} running; {steps}, {secs} each")
 
 
 def file_stamp(path: str | None) -> float:
@@ -289,15 +309,25 @@ def data_source() -> JetSource | None:
     return src
 
 
-@st.cache_resource(show_spinner="Downsampling jets…", max_entries=6)
-def _tensors_cached(path: str | None, stamp: float, size: int, max_jets: int | None, seed: int, name=None):
-    return load_tensors(path, size=size, max_jets=max_jets, seed=seed, name=name)
+CACHE_MB = int(os.environ.get("JETLAB_CACHE_MB", "1024") or 1024)
+
+
+@st.cache_resource(show_spinner=False)
+def byte_cache(name: str, budget_mb: int = CACHE_MB) -> ByteCache:
+    """One cache per name for the whole server, bounded in bytes (JETLAB_CACHE_MB), not in entries."""
+    return ByteCache(budget_mb * 2**20)
+
+
+def _load_tensors(path: str | None, size: int, max_jets: int | None, seed: int, name: str | None):
+    with st.spinner("Downsampling jets…"):
+        return load_tensors(path, size=size, max_jets=max_jets, seed=seed, name=name)
 
 
 def jet_tensors(size: int = 32, max_jets: int | None = 2000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, size, size) in GeV and labels of the chosen data set (cached; treat as read-only)."""
     path = data_path()
-    return _tensors_cached(path, file_stamp(path), size, max_jets, seed, data_name())
+    key, name = (path, file_stamp(path), size, max_jets, seed), data_name()
+    return byte_cache("tensors").get_or_make(key, lambda: _load_tensors(path, size, max_jets, seed, name))
 
 
 # ---------------------------------------------------------------- figures and tables
@@ -354,5 +384,10 @@ def checkpoint_dirs() -> dict[str, Path]:
     return {p.name: p for p in sorted(CHECKPOINTS.iterdir()) if p.is_dir() and (p / "config.json").exists()}
 
 
-def as_int_array(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, dtype=np.int64)
+def model_checkpoints() -> dict[str, str]:
+    """Generative checkpoints by label: the shipped ones (not the jet classifier), then those trained here."""
+    from core.jobs.training import session_runs
+
+    out = {f"shipped: {k}": str(v) for k, v in checkpoint_dirs().items() if k != "jet_classifier"}
+    out.update({f"trained here: {p.name}": str(p) for p in session_runs(session_id())})
+    return out

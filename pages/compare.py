@@ -7,19 +7,16 @@ import streamlit as st
 import torch
 
 from core.data.transforms import downsample
-from core.jobs.training import session_runs
-from core.metrics.compare import ModelReconstruction, classical_reconstruction, compare_rows, quantum_reconstruction
+from core.metrics.compare import at_common_size, compare_rows, model_reconstruction
 from core.training.checkpoint import load_checkpoint
-from core.training.task import describe
 from core.viz.images import image_rows
 from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table, reconstruction_table
 from pages._common import (
     CHECKPOINTS,
-    checkpoint_dirs,
     guard,
     jet_tensors,
+    model_checkpoints,
     require_entry,
-    session_id,
     show_figure,
     show_table,
 )
@@ -40,61 +37,47 @@ def _checkpoint(path: str):
     return load_checkpoint(path)
 
 
-def _families() -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {"classical": {}, "quantum": {}}
-    candidates = {f"shipped: {k}": str(v) for k, v in checkpoint_dirs().items() if k != "jet_classifier"}
-    candidates.update({f"trained here: {p.name}": str(p) for p in session_runs(session_id())})
-    for label, path in candidates.items():
+def _models() -> dict[str, str]:
+    """Readable checkpoints by label (shipped, then trained in this session), with their family."""
+    out = {}
+    for label, path in model_checkpoints().items():
         try:
             family = _checkpoint(path).task.family
         except Exception:  # an unreadable checkpoint is skipped here; Generate reports it
             continue
-        out["quantum" if family == "quantum" else "classical"][label] = path
+        out[f"{label} ({family})"] = path
     return out
 
 
+def _family_of(label: str) -> str:
+    return label.rsplit("(", 1)[-1].rstrip(")")
+
+
+def _default_pair(labels: list[str]) -> tuple[int, int]:
+    """Two different families when there are (the classical-vs-quantum view), else the first two models."""
+    families = [_family_of(label) for label in labels]
+    second = next((i for i, f in enumerate(families) if f != families[0]), min(1, len(labels) - 1))
+    return 0, second
+
+
+def _names(labels: list[str]) -> list[str]:
+    """Column names: the families when they differ, else A / B with the family."""
+    families = [_family_of(label) for label in labels]
+    if len(set(families)) == len(families):
+        return families
+    return [f"{'AB'[i]}: {f}" for i, f in enumerate(families)]
+
+
 @st.cache_resource(show_spinner="Reconstructing the jets…", max_entries=8)
-def _reconstruct(c_path: str | None, q_path: str | None, n: int, fraction: float, seed: int):
+def _reconstruct(paths: tuple[tuple[str, str], ...], n: int, fraction: float, seed: int):
     x, y = jet_tensors(32, max_jets=n, seed=1000 + seed)
     recs = []
-    q_size = None
-    if q_path:
-        q = _checkpoint(q_path)
-        q_size = int(q.task.size)
-    if c_path:
-        c = _checkpoint(c_path)
-        x_hat, t = classical_reconstruction(
-            c, x if c.task.size == 32 else jet_tensors(c.task.size, max_jets=n, seed=1000 + seed)[0], y, fraction, seed
-        )
-        native = int(x_hat.shape[-1])
-        if q_size is not None:
-            x_hat = downsample(x_hat, q_size)
-        recs.append(
-            ModelReconstruction(
-                "classical",
-                c.task.family,
-                describe(c.task)["parameters"],
-                t,
-                int(c.task.schedule.timesteps),
-                x_hat,
-                native,
-            )
-        )
-    if q_path:
-        x_hat, t, fid = quantum_reconstruction(q, x, y, fraction, seed)
-        recs.append(
-            ModelReconstruction(
-                "quantum",
-                q.task.family,
-                describe(q.task)["parameters"],
-                t,
-                int(q.task.hybrid_cfg.steps),
-                x_hat,
-                q_size,
-                {"state_fidelity": fid.numpy()},
-            )
-        )
-    return x, y, recs
+    for name, path in paths:
+        ckpt = _checkpoint(path)
+        size = int(ckpt.task.size)
+        xm = x if size <= 32 else jet_tensors(size, max_jets=n, seed=1000 + seed)[0]
+        recs.append(model_reconstruction(name, ckpt, xm, y, fraction, seed))
+    return x, y, at_common_size(recs)
 
 
 @st.cache_resource(show_spinner="Sampling both models and measuring them against real jets…", max_entries=4)
@@ -106,8 +89,7 @@ def _generation(paths: tuple[str, ...], n: int, seed: int):
     for path in paths:
         ckpt = _checkpoint(path)
         label = "mixed" if ckpt.task.conditional else None
-        kw = {"sampler": "born"} if ckpt.task.family == "quantum" else {"sampler": "fast", "steps": 20}
-        x = sample_images(ckpt, n, label=label, seed=seed, **kw)
+        x = sample_images(ckpt, n, label=label, seed=seed, steps=ckpt.task.default_sampler_steps)
         y = (torch.arange(n) % 2).long() if label else None
         real, y_real = jet_tensors(int(x.shape[-1]), max_jets=max(400, 2 * n), seed=1)
         classifier = None if (CHECKPOINTS / "jet_classifier").is_dir() and x.shape[-1] >= 8 else False
@@ -119,29 +101,29 @@ def _generation(paths: tuple[str, ...], n: int, seed: int):
 
 
 with guard("the Compare page"):
-    fams = _families()
+    models = _models()
+    labels = list(models) or ["(none available)"]
+    first, second = _default_pair(labels) if models else (0, 0)
     c1, c2 = st.columns(2)
-    c_label = c1.selectbox("Classical model", list(fams["classical"]) or ["(none available)"], key="cmp_classical")
-    q_label = c2.selectbox("Quantum model", list(fams["quantum"]) or ["(none available)"], key="cmp_quantum")
-    c_path = fams["classical"].get(c_label)
-    q_path = fams["quantum"].get(q_label)
-    if not c_path and not q_path:
+    a_label = c1.selectbox("Model A", labels, index=first, key="cmp_a")
+    b_label = c2.selectbox("Model B", labels, index=second, key="cmp_b")
+    picked = [label for label in dict.fromkeys((a_label, b_label)) if label in models]
+    chosen = tuple(zip(_names(picked), (models[label] for label in picked), strict=True))
+    if not chosen:
         st.info(
             "No checkpoint is available: the shipped ones (checkpoints/) are missing from this build. Train a "
             "classical and a quantum model on the Train page, then come back."
         )
     else:
-        if not c_path or not q_path:
-            st.warning(
-                "Only one kind of model is available, so it is shown alone. Train the other kind on the Train page."
-            )
+        if len(chosen) == 1:
+            st.warning("One model is chosen (or only one is available), so it is shown alone.")
         d1, d2, d3 = st.columns(3)
         n = int(d1.number_input("Jets", 2, 256, 16, key="cmp_n"))
         fraction = float(
             d2.slider("Noise level f (fraction of each forward process)", 0.05, 1.0, 0.3, 0.05, key="cmp_f")
         )
         seed = int(d3.number_input("Seed", 0, 10_000, 0, key="cmp_seed"))
-        x, y, recs = _reconstruct(c_path, q_path, n, fraction, seed)
+        x, y, recs = _reconstruct(chosen, n, fraction, seed)
         rows = compare_rows(x, recs)
         show_table(reconstruction_table(rows), "reconstruction_comparison", key="cmp_table")
         st.caption(
@@ -163,14 +145,12 @@ with guard("the Compare page"):
         g1, g2 = st.columns(2)
         n_gen = int(g1.number_input("Generated jets per model", 24, 512, 64, key="cmp_gen_n"))
         if g2.button("Sample both and measure", key="cmp_gen_go") or st.session_state.get("cmp_gen_done") == (
-            c_path,
-            q_path,
+            chosen,
             n_gen,
         ):
-            st.session_state["cmp_gen_done"] = (c_path, q_path, n_gen)
-            paths = tuple(p for p in (c_path, q_path) if p)
-            reports = _generation(paths, n_gen, 0)
-            named = {name: reports[path].rows for name, path in (("classical", c_path), ("quantum", q_path)) if path}
+            st.session_state["cmp_gen_done"] = (chosen, n_gen)
+            reports = _generation(tuple(path for _, path in chosen), n_gen, 0)
+            named = {name: reports[path].rows for name, path in chosen}
             table = metric_table(named)
             show_table(table, "generation_comparison", key="cmp_gen_table")
             st.caption(

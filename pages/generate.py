@@ -1,18 +1,22 @@
 """Generate: sample jets from a shipped or freshly trained checkpoint, watch the reverse process, and measure
-the samples against real jets beside the real-vs-real floor."""
+the samples against real jets beside the real-vs-real floor. Sampling and the measurement run as a job in its
+own process (``core.jobs.sampling``); the page reads its run directory (``?run=...`` in the URL)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 import streamlit as st
 
+import core.jobs.training as training
 from core.data.layout import CHANNELS, label_name
 from core.hosting import hosted
-from core.jobs import FINISHED, JobLimitError
-from core.jobs.sampling import SampleResult, sampling_events
-from core.jobs.training import session_runs
+from core.jobs import JobLimitError, read_status
+from core.jobs.rundir import ENDED, read_events
+from core.jobs.runner import new_run_id
+from core.jobs.sampling import SampleResult, load_report, load_result, sample_argv
 from core.requests import SampleRequest, help_of
 from core.training.checkpoint import load_checkpoint
 from core.training.task import describe
@@ -22,14 +26,16 @@ from core.viz.generation import distance_figure, reverse_animation, swipe_figure
 from core.viz.images import image_grid, image_rows
 from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table
 from pages._common import (
-    CHECKPOINTS,
-    checkpoint_dirs,
+    byte_cache,
+    data_path,
     device,
     guard,
     jet_tensors,
     job_manager,
+    model_checkpoints,
     public_message,
     require_entry,
+    rerun_when_my_job_ends,
     session_id,
     show_figure,
     show_table,
@@ -43,14 +49,20 @@ st.caption(
     "the same distance between two halves of the real jets, of the same size."
 )
 
-manager = job_manager()
-owner = f"{session_id()}:sample"
+table = job_manager()
+owner = session_id()  # the same visitor as on the Train page: the limit counts both kinds of job
+table.touch(owner)
 CUSTOM = "a checkpoint directory on the server…"
 
 
-@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=6)
 def _checkpoint(path: str, stamp: float):
-    return load_checkpoint(path)
+    """The checkpoint, for its description (the sampling job loads its own copy); cached within a byte budget."""
+
+    def load():
+        with st.spinner("Loading the checkpoint…"):
+            return load_checkpoint(path)
+
+    return byte_cache("checkpoints", 256).get_or_make((path, stamp), load)
 
 
 def _stamp(path: str) -> float:
@@ -58,40 +70,40 @@ def _stamp(path: str) -> float:
     return p.stat().st_mtime if p.exists() else 0.0
 
 
-@st.cache_resource(show_spinner="Measuring the samples against real jets…", max_entries=8)
-def _evaluate(job_id: str, _samples, _labels, size: int, n_real: int):
-    from core.metrics.report import evaluate_sets
-
-    real, y_real = jet_tensors(size, max_jets=n_real, seed=1)
-    classifier = None if (CHECKPOINTS / "jet_classifier").is_dir() else False
-    try:
-        return evaluate_sets(real, _samples, y_real, _labels, classifier=classifier, seed=0)
-    except Exception:
-        if classifier is None:  # an unreadable classifier must not hide the physics distances
-            return evaluate_sets(real, _samples, y_real, _labels, classifier=False, seed=0)
-        raise
+def _result(run_dir: str, stamp: float) -> SampleResult | None:
+    return byte_cache("samples", 256).get_or_make((run_dir, stamp), lambda: load_result(run_dir))
 
 
 def _choices() -> dict[str, str]:
-    out = {f"shipped: {name}": str(path) for name, path in checkpoint_dirs().items()}
-    for run in session_runs(session_id()):
-        out[f"trained here: {run.name}"] = str(run)
+    out = model_checkpoints()
     if not hosted():  # a hosted dashboard offers no server paths: shipped checkpoints and this session's runs only
         out[CUSTOM] = ""
     return out
 
 
-def _result_view(result: SampleResult, job_id: str) -> None:
+def _result_view(result: SampleResult, run_dir: Path) -> None:
     x = result.samples
     st.subheader(f"{len(x)} generated jets ({x.shape[-1]}×{x.shape[-1]}, GeV)")
     titles = None
     if result.labels is not None:
         titles = [label_name(v) for v in result.labels[:16]]
+    zoom = st.toggle(
+        "Zoom to the jet core (the central half of Δη and Δφ)",
+        value=True,
+        key="gen_zoom",
+        help="R = 0.4 jets deposit nearly all their energy there; off: the whole image, stray deposits included",
+    )
     for c, tab in enumerate(st.tabs(list(CHANNELS))):
         with tab:
             show_figure(
                 image_grid(
-                    x[:16], channel=c, ncols=8, titles=titles, title=f"{CHANNELS[c]} (log colour, GeV)", cell_px=150
+                    x[:16],
+                    channel=c,
+                    ncols=8,
+                    titles=titles,
+                    title=f"{CHANNELS[c]} (log colour, GeV)" + (", core" if zoom else ""),
+                    cell_px=150,
+                    crop=0.5 if zoom else 1.0,
                 ),
                 f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",
@@ -115,12 +127,15 @@ def _result_view(result: SampleResult, job_id: str) -> None:
         )
         _trajectory_scrubber(traj)
     st.subheader("Physics distances to real jets, with their floor")
-    report = _evaluate(job_id, x, result.labels, int(x.shape[-1]), max(400, 2 * len(x)))
-    table = metric_table({"model": report.rows})
-    show_table(table, "generation_metrics", key="gen_table")
+    report = load_report(run_dir)
+    if report is None:
+        st.info("This run was not measured against real jets.")
+        return
+    metrics = metric_table({"model": report.rows})
+    show_table(metrics, "generation_metrics", key="gen_table")
     st.caption(
         f"N = {report.info.get('n')} jets per set. Beside each number, the real-vs-real floor: "
-        f"{report.info.get('floor', 'the same metric between two halves of the real jets')}. " + blank_note(table)
+        f"{report.info.get('floor', 'the same metric between two halves of the real jets')}. " + blank_note(metrics)
     )
     if x.shape[-1] <= 8:
         st.caption(SMALL_IMAGE_CAVEAT)
@@ -165,22 +180,46 @@ def _trajectory_scrubber(traj) -> None:
         )
 
 
-def _progress() -> None:
-    job = manager.get(owner)
-    if job is None:
-        return
-    last = job.last
-    if isinstance(last, SampleResult) or job.status in FINISHED:
+def _progress(run_dir: Path) -> None:
+    status, events = read_status(run_dir), read_events(run_dir)
+    table.touch(owner)
+    if status.state in ENDED:
         if st.session_state.pop("gen_was_running", False):
             st.rerun()
+        if status.state != "finished":
+            st.warning(f"Sampling {status.message or status.state}.")
         return
     st.session_state["gen_was_running"] = True
-    done = last.done if last is not None else 0
-    total = int(job.meta.get("n", 1))
+    done = [e for e in events if e["type"] == "progress"]
+    n = int(status.request.get("n", 1))
+    elapsed = time.time() - events[0]["t"] if events else 0.0
     c1, c2 = st.columns([4, 1])
-    c1.progress(min(1.0, done / max(1, total)), text=f"sampling: {done} of {total} jets · {job.elapsed:.0f} s")
+    text = f"{status.phase or 'starting'}: {done[-1]['done'] if done else 0} of {n} jets · {elapsed:.0f} s"
+    c1.progress(min(1.0, (done[-1]["done"] if done else 0) / max(1, n)), text=text)
     if c2.button("Stop", key="gen_stop", icon=":material/stop:"):
-        job.stop()
+        table.stop(status.run_id, run_dir)
+
+
+def _start(req: SampleRequest, measure: dict) -> None:
+    """Check the limits, then spawn the sampling worker into a new run directory (it also measures the jets)."""
+    table.check(owner)
+    run_dir = training.runs_dir() / new_run_id("sample")
+    argv = sample_argv(req, table.threads_per_job())
+    job = table.start(owner, "sample", argv, run_dir, request={**req.to_dict(), **measure})
+    st.query_params["run"] = job.run_id
+    st.rerun()
+
+
+def _current_run() -> Path | None:
+    """The sampling run named in the URL (?run=...)."""
+    run_id = st.query_params.get("run", "")
+    path = training.runs_dir() / run_id
+    if not run_id or "/" in run_id or run_id.startswith(".") or not (path / "request.json").exists():
+        return None
+    if read_status(path).kind != "sample":
+        return None
+    table.adopt(run_id, owner)
+    return path
 
 
 with guard("the Generate page"):
@@ -252,7 +291,11 @@ if ckpt is not None:
             )
             n = int(c2.number_input("Jets", 2, 1024, 64, key="gen_n"))
             seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
-            go = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:")
+            busy = bool(table.running(owner))
+            go = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:", disabled=busy)
+        if busy:
+            st.caption("Your job is running: Generate is enabled again when it ends.")
+            rerun_when_my_job_ends()
         if go:
             req = SampleRequest(
                 checkpoint=path,
@@ -264,21 +307,20 @@ if ckpt is not None:
                 guidance=guidance,
                 seed=seed,
             )
-            current = manager.get(owner)
-            if current is not None and current.running:
-                st.error("Sampling is already running in this session: stop it first.")
-            else:
-                try:
-                    manager.start(owner, "sample", sampling_events(req, device()), meta={"n": n})
-                    st.rerun()
-                except JobLimitError as err:
-                    st.error(str(err))
+            req.device = device()
+            try:
+                _start(req, {"data": data_path(), "n_real": max(400, 2 * n)})
+            except JobLimitError as err:
+                st.error(str(err))
 
 with guard("the samples"):
-    job = manager.get(owner)
-    if job is not None:
-        st.fragment(_progress, run_every=1.0 if job.running else None)()
-        if job.status == "failed":
-            st.error(public_message(f"Sampling failed: {job.error}"))
-        elif isinstance(job.last, SampleResult):
-            _result_view(job.last, job.id)
+    run_dir = _current_run()
+    if run_dir is not None:
+        status = read_status(run_dir)
+        st.fragment(_progress, run_every=1.0 if status.running else None)(run_dir)
+        if status.state == "failed":
+            st.error(public_message(f"Sampling failed: {status.error or status.message}"))
+        elif status.state == "finished":
+            result = _result(str(run_dir), status.created)
+            if result is not None:
+                _result_view(result, run_dir)

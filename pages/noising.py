@@ -8,10 +8,11 @@ import streamlit as st
 from core.data.layout import CHANNELS, label_name
 from core.data.transforms import fit_transform
 from core.diffusion.schedules import make_schedule
-from core.quantum.channels import NoiseSchedule
+from core.quantum.channels import ChannelSchedule
 from core.quantum.encoders import make_encoder, prepare_images
-from core.viz.noising import Curve, classical_forward, data_range, frame_steps, process_animation, schedule_curves
-from core.viz.quantum import purity_summary, quantum_forward, valid_channels
+from core.quantum.forward import forward_channels, quantum_forward
+from core.viz.noising import classical_forward, data_range, frame_steps, process_animation, schedule_curves
+from core.viz.quantum import forward_animation, purity_summary
 from pages._common import data_path, data_source, file_stamp, guard, jet_tensors, require_entry, show_figure
 
 require_entry()
@@ -39,7 +40,7 @@ def _quantum(path: str | None, stamp: float, jet: int, encoder: str, channel: st
     x, _ = jet_tensors(32)
     small = prepare_images(x[jet : jet + 1], 8)
     enc = make_encoder(encoder, (3, 8, 8))
-    result = quantum_forward(enc, small[0], NoiseSchedule(channel, steps, kind=kind))
+    result = quantum_forward(enc, small[0], ChannelSchedule(channel, steps, kind=kind))
     return result, small[0], enc.total_qubits()
 
 
@@ -104,26 +105,14 @@ def _quantum_section(jet: int) -> None:
         encoder = q1.selectbox("Encoder", ["amplitude", "angle", "frqi"], key="noise_q_encoder")
         channel = q2.selectbox(
             "Channel",
-            valid_channels(make_encoder(encoder, (3, 8, 8))),
+            forward_channels(make_encoder(encoder, (3, 8, 8))),
             key=f"noise_q_channel_{encoder}",
             help="global depolarising acts on one register: not offered for the angle encoder (one block per pixel)",
         )
         q_kind = q3.selectbox("Schedule", ["cosine", "linear"], key="noise_q_kind")
         q_steps = int(q4.number_input("Steps", 2, 50, 10, key="noise_q_steps"))
         result, clean, n_qubits = _quantum(data_path(), file_stamp(data_path()), jet, encoder, channel, q_kind, q_steps)
-        curves = [
-            Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
-            Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
-        ]
-        qfig = process_animation(
-            result.images,
-            [f"t={t}" for t in result.t],
-            list(result.t),
-            curves,
-            CHANNELS,
-            colour_title="GeV",
-            title=f"{encoder} encoding ({n_qubits} qubits), {channel} channel",
-        )
+        qfig = forward_animation(result, f"{encoder} encoding ({n_qubits} qubits), {channel} channel")
         show_figure(qfig, "forward_noising_quantum", key="noise_quantum")
         st.write(
             f"{purity_summary(result.t, result.purity)}; fidelity to the encoded jet goes "

@@ -8,16 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from core.data.layout import CHANNELS, label_from_name, label_name
-from core.jobs.training import session_runs
 from core.quantum import sim
-from core.quantum.channels import NoiseSchedule
+from core.quantum.channels import ChannelSchedule
 from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
-from core.quantum.export import reverse_circuit
+from core.quantum.forward import bloch_path, forward_channels, quantum_forward
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
-from core.viz.noising import Curve, process_animation
-from core.viz.quantum import bloch_figure, bloch_path, circuit_text, probability_image, quantum_forward, valid_channels
-from pages._common import checkpoint_dirs, guard, jet_tensors, require_entry, session_id, show_figure, show_table
+from core.viz.quantum import bloch_figure, circuit_text, forward_animation, probability_image
+from pages._common import guard, jet_tensors, model_checkpoints, require_entry, show_figure, show_table
 from pages._device_noise import device_noise_section
 
 require_entry()
@@ -38,7 +36,19 @@ def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int, or
     x, _ = jet_tensors(32)
     small = prepare_images(x[jet : jet + 1], size)[0]
     options = {"order": order} if order else {}
-    return quantum_forward(make_encoder(encoder, (3, size, size), **options), small, NoiseSchedule(channel, steps))
+    return quantum_forward(make_encoder(encoder, (3, size, size), **options), small, ChannelSchedule(channel, steps))
+
+
+def _circuit_models() -> dict[str, str]:
+    """Checkpoints whose task has a reverse circuit to draw (shipped, then trained in this session)."""
+    out = {}
+    for label, path in model_checkpoints().items():
+        try:
+            if hasattr(_checkpoint(path).task, "reverse_circuit"):
+                out[label] = path
+        except Exception:  # an unreadable checkpoint is skipped here; Generate reports it
+            continue
+    return out
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -49,6 +59,15 @@ def _circuit(jet: int, encoder: str, size: int, order: str | None) -> tuple[int,
     options = {"order": order} if order else {}
     qc = make_encoder(encoder, (3, size, size), **options).circuit(prepare_images(x[jet : jet + 1], size))
     return qc.num_qubits, qc.depth(), circuit_text(qc)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _reverse_drawing(path: str, t: int, label: str, seed: int, channel: int) -> tuple[int, str]:
+    """Depth and text drawing of a quantum model's reverse circuit at step t (cached: every rerun of the page
+    would otherwise rebuild and draw it)."""
+    ckpt = _checkpoint(path)
+    qc = ckpt.task.reverse_circuit(ckpt.ema, t, label_from_name(label), seed=seed, channel=channel)
+    return qc.depth(), circuit_text(qc)
 
 
 jet, small, enc, encoded = 0, None, None, None
@@ -104,18 +123,18 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
         d1, d2, d3 = st.columns(3)
         channel = d1.selectbox(
             "Channel",
-            valid_channels(enc),
+            forward_channels(enc),
             key=f"qlab_channel_{encoder_name}",
             help="global depolarising acts on one register: not offered for encoders that split the jet into blocks",
         )
         steps = int(d2.number_input("Steps", 2, 50, 10, key="qlab_steps"))
         qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
-        schedule = NoiseSchedule(channel, steps)
+        schedule = ChannelSchedule(channel, steps)
         rho_block = sim.to_density(encoded.state[0, :1])  # block 0, (1, d, d)
         n = sim.num_qubits_of(rho_block.shape[-1])
         rho_q = sim.partial_trace(rho_block, tuple(q for q in range(n) if q != qubit)) if n > 1 else rho_block
         name_1q = "depolarizing" if channel == "global_depolarizing" else channel
-        path = bloch_path(rho_q, 0, NoiseSchedule(name_1q, steps))
+        path = bloch_path(rho_q, 0, ChannelSchedule(name_1q, steps))
         b1, b2 = st.columns([1, 1])
         with b1:
             show_figure(
@@ -145,20 +164,8 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
             )
         else:
             result = _whole_state(jet, encoder_name, channel, steps, size, order)
-            curves = [
-                Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
-                Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
-            ]
             show_figure(
-                process_animation(
-                    result.images,
-                    [f"t={t}" for t in result.t],
-                    list(result.t),
-                    curves,
-                    CHANNELS,
-                    colour_title="GeV",
-                    title=f"Whole state: measured image, purity and fidelity under {channel}",
-                ),
+                forward_animation(result, f"Whole state: measured image, purity and fidelity under {channel}"),
                 "whole_state_channel",
                 key="qlab_whole",
             )
@@ -169,36 +176,30 @@ if enc is not None and encoded is not None:
 
 with guard("the reverse circuit"):
     st.subheader("Reverse circuit of a quantum model")
-    options = {f"shipped: {k}": str(v) for k, v in checkpoint_dirs().items() if "quantum" in k}
-    options.update(
-        {f"trained here: {p.name}": str(p) for p in session_runs(session_id()) if p.name.startswith("quantum")}
-    )
+    options = _circuit_models()
     if not options:
         st.info(
-            "No quantum checkpoint is available: checkpoints/quantum_hybrid is missing from this build and this "
-            "session has trained no quantum model (Train page, model kind 'quantum')."
+            "No model with a reverse circuit is available: checkpoints/quantum_hybrid is missing from this build "
+            "and this session has trained no quantum model (Train page, model 'hybrid quantum')."
         )
     else:
         label = st.selectbox("Quantum model", list(options), key="qlab_model")
         ckpt = _checkpoint(options[label])
-        if ckpt.task.family != "quantum":
-            st.error(f"{options[label]}: holds a {ckpt.task.family!r} model, not a quantum one")
-        else:
-            cfg = ckpt.task.hybrid_cfg
-            e1, e2, e3 = st.columns(3)
-            t = int(e1.number_input("Reverse step t", 1, cfg.steps, cfg.steps, key="qlab_t"))
-            lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
-            z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
-            channel = 0
-            if cfg.classes > 2:  # one state per channel: each channel has its own condition
-                channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
-            qc = reverse_circuit(ckpt.ema, t, label_from_name(lab), seed=z_seed, channel=channel)
-            st.markdown(
-                f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
-                f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "
-                f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
-            )
-            with st.expander(f"Circuit at t = {t} (depth {qc.depth()})", expanded=False):
-                st.code(circuit_text(qc), language=None)
+        cfg = ckpt.task.hybrid_cfg
+        e1, e2, e3 = st.columns(3)
+        t = int(e1.number_input("Reverse step t", 1, cfg.steps, cfg.steps, key="qlab_t"))
+        lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
+        z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
+        channel = 0
+        if cfg.classes > 2:  # one state per channel: each channel has its own condition
+            channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
+        depth, drawing = _reverse_drawing(options[label], t, lab, z_seed, channel)
+        st.markdown(
+            f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
+            f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "
+            f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
+        )
+        with st.expander(f"Circuit at t = {t} (depth {depth})", expanded=False):
+            st.code(drawing, language=None)
 
 device_noise_section()

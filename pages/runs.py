@@ -10,13 +10,13 @@ import streamlit as st
 
 from core.data.layout import CHANNELS
 from core.hosting import hosted
-from core.viz.runs import find_runs, load_preview, overlay_figure, preview_at, runs_grid, runs_table
+from core.viz.runs import find_runs, load_preview, overlay_figure, preview_at, read_run, runs_grid, runs_table
 from pages._common import CHECKPOINTS, ROOT, device, guard, require_entry, session_id, show_figure, show_table
 
 require_entry()
 st.title("Runs")
 st.caption(
-    "Every run with a checkpoint: shipped (checkpoints/), trained in this browser session (Train page) and "
+    "Every run with a checkpoint: shipped (checkpoints/), trained from the Train page (in hosted mode only your own) and "
     "command-line runs under runs/ (`python -m core train --out runs/NAME`, or the folder in $JETLAB_CLI_RUNS). "
     "Choose two or more to overlay their curves and compare their samples at one step."
 )
@@ -25,11 +25,11 @@ SAMPLE_N = 8
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _runs(session: str):
-    from core.jobs.training import RUNS_DIR
+    from core.jobs.training import session_runs
 
     cli = os.environ.get("JETLAB_CLI_RUNS") or str(ROOT / "runs")
     found = find_runs(CHECKPOINTS, "shipped", depth=1)
-    found += find_runs(RUNS_DIR / session[:16], "this session", depth=1)
+    found += [r for r in (read_run(p, "trained here") for p in session_runs(session)) if r is not None]
     if not hosted():  # a hosted dashboard shows a visitor only the shipped runs and their own
         found += find_runs(cli, "command line", depth=2)
     return found
@@ -42,8 +42,8 @@ def _final_samples(path: str, stamp: float):
 
     ckpt = load_checkpoint(path)
     label = "mixed" if ckpt.task.conditional else None
-    kw = {"sampler": "born"} if ckpt.task.family == "quantum" else {"sampler": "fast", "steps": 10}
-    return sample_images(ckpt, SAMPLE_N, label=label, seed=0, device=device(), **kw)
+    steps = None if ckpt.task.default_sampler_steps is None else 10
+    return sample_images(ckpt, SAMPLE_N, steps=steps, label=label, seed=0, device=device())
 
 
 def _samples_at(runs, step: int) -> tuple[dict, list[str]]:

@@ -1,27 +1,37 @@
-"""Train: a classical or quantum diffusion model as a background job, watched live, stopped at any time."""
+"""Train: a classical or quantum diffusion model as a job in its own process, watched live from its run
+directory, stopped at any time. The run id sits in the page URL (``?run=...``), so a reload finds the run."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+import core.jobs.training as training
 from core.data.layout import label_name
 from core.errors import JetInputError
-from core.jobs import FINISHED, JobLimitError
-from core.jobs.training import directory_zip, start_training
+from core.hosting import hosted
+from core.jobs import JobLimitError, RunStatus, read_status
+from core.jobs.rundir import ENDED, FINISHED, KILLED, RUNNING, STOPPED, TIME_LIMIT, list_runs, load_preview, read_events
+from core.jobs.runner import new_run_id
+from core.jobs.training import directory_zip
 from core.requests import TrainRequest
 from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
 from core.viz.training import loss_figure, loss_title, metrics_figure
 from pages._common import (
+    data_path,
     data_source,
+    device,
     device_label,
     guard,
-    jet_tensors,
     job_manager,
+    public_message,
     require_entry,
+    rerun_when_my_job_ends,
     session_id,
     show_figure,
     show_table,
@@ -31,15 +41,17 @@ from pages._forms import field_widget
 require_entry()
 st.title("Train")
 st.caption(
-    "Training runs in the background: switch pages or reload and it keeps going. One job per browser session. "
+    "Training runs as a job in its own process (the same code as `python -m core train`): switch pages or "
+    "reload and it keeps going; Stop saves a checkpoint. "
     "SSIM and PSNR score one-step reconstructions of held-out jets (how well the network denoises); "
     "the set distance compares a few generated jets with the held-out ones. Dashed: the score of an empty "
     "image, the trivial reconstruction a model has to beat on sparse jets."
 )
 
-manager = job_manager()
+table = job_manager()
 owner = session_id()
-limits = manager.limits
+limits = table.limits
+table.touch(owner)
 
 
 PAGE_DEFAULTS = {"max_jets": 2000, "metrics_every": 50}  # a hosted page trains on a subset and watches it
@@ -77,7 +89,7 @@ def _common_options() -> dict:
     return out
 
 
-def _request_form(family: str) -> TrainRequest | None:
+def _request_form(family: str, busy: bool) -> TrainRequest | None:
     """The form; returns the ``TrainRequest`` when 'Start' is pressed (the CLI fills the same fields)."""
     with st.form("train_form"):
         options = _family_options(family)
@@ -88,89 +100,177 @@ def _request_form(family: str) -> TrainRequest | None:
             except JetInputError as err:  # e.g. qubits that the encoder cannot hold: say so, keep the form
                 st.warning(str(err))
         common = _common_options()
-        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
     if not submitted:
         return None
     return TrainRequest(family=family, **options, **common)
 
 
 def _start(req: TrainRequest) -> None:
-    x, y = jet_tensors(req.task_config()["size"], max_jets=req.max_jets)
-    start_training(manager, owner, req, x, y, data_name=str(st.session_state.get("data_name", "")))
+    """Check the limits, then spawn the command line into a new run directory (no data is read here)."""
+    table.check(owner)  # refused before anything is prepared
+    steps = limits.clamp_steps(req.steps)
+    req = replace(req, data=data_path(), device=device())
+    argv = ["core", *training.train_argv(req, steps, limits.max_seconds, table.threads_per_job())]
+    request = {**req.to_dict(), "steps": steps, "requested": req.steps, "data_name": st.session_state.get("data_name")}
+    run_dir = training.runs_dir() / new_run_id(req.family)
+    job = table.start(owner, "train", argv, run_dir, request=request)
+    st.query_params["run"] = job.run_id
     st.rerun()
 
 
-def _status_line(job) -> str:
-    last = job.last
-    step = last.step if last is not None else 0
-    total = job.meta.get("total_steps", 0)
-    clamp = ""
-    if job.meta.get("requested_steps", total) > total:
-        clamp = f" (asked {job.meta['requested_steps']:,}; this server allows {total:,})"
-    return f"**{job.status}** · step {step:,} of {total:,}{clamp} · {job.elapsed:.0f} s"
+def _status_line(status: RunStatus, elapsed: float) -> str:
+    asked = int(status.request.get("requested", status.total) or 0)
+    clamp = f" (asked {asked:,}; this server allows {status.total:,})" if asked > status.total else ""
+    if status.state == RUNNING:
+        word = status.phase or "starting"
+    elif status.state in (STOPPED, TIME_LIMIT, KILLED) or status.state not in ENDED:
+        word = status.message or status.state
+    else:
+        word = status.state
+    return f"**{word}** · step {status.step:,} of {status.total:,}{clamp} · {elapsed:.0f} s"
 
 
-def _live_view() -> None:
-    job = manager.get(owner)
-    if job is None:
-        return
-    events = list(job.events)
-    total = max(1, int(job.meta.get("total_steps", 1)))
-    last = events[-1] if events else None
-    c1, c2 = st.columns([4, 1])
-    c1.progress(min(1.0, (last.step if last else 0) / total), text=_status_line(job))
-    if job.running and c2.button("Stop", icon=":material/stop:", key="train_stop"):
-        job.stop()
-        st.toast("Stopping after the current step; the checkpoint is saved.")
-    if job.status == "failed":
-        st.error(f"Training failed: {job.error}")
+def _elapsed(events: list[dict], status: RunStatus) -> float:
     if not events:
-        st.info("Preparing data and the model…")
+        return 0.0
+    end = events[-1]["t"] if not status.running else time.time()
+    return max(0.0, end - events[0]["t"])
+
+
+def _live_view(run_dir: Path) -> None:
+    status, events = read_status(run_dir), read_events(run_dir)
+    table.touch(owner)
+    steps = [e for e in events if e["type"] == "step"]
+    c1, c2 = st.columns([4, 1])
+    c1.progress(min(1.0, status.step / max(1, status.total)), text=_status_line(status, _elapsed(events, status)))
+    if status.running and c2.button("Stop", icon=":material/stop:", key="train_stop"):
+        table.stop(status.run_id, run_dir)
+        st.toast("Stopping after the current step; the checkpoint is saved.")
+    if status.state == "failed":
+        st.error(public_message(f"Training failed: {status.error or status.message}"))
+    if not steps:
+        if status.running:
+            st.info(f"{(status.phase or 'starting').capitalize()}…")
         return
-    if last is not None:
-        m = st.columns(4)
-        m[0].metric("Step", f"{last.step:,}")
-        m[1].metric("Loss", f"{last.loss:.4f}")
-        m[2].metric("Images / s", f"{last.images_per_s:,.0f}")
-        m[3].metric("Epoch", f"{last.epoch:.2f}")
-    show_figure(
-        loss_figure(
-            [e.step for e in events],
-            [e.loss for e in events],
-            y_title=loss_title(job.meta.get("request", {}).get("family")),
-        ),
-        "training_loss",
-        key="train_loss",
-        png=not job.running,
-    )
-    rows = [{"step": e.step, **e.metrics} for e in events if e.metrics]
-    if rows:
-        show_figure(metrics_figure(rows), "training_metrics", key="train_metrics", png=not job.running)
-    previews = [e for e in events if e.preview is not None]
-    if previews:
-        p = previews[-1]
-        labels = [label_name(v) for v in p.preview_labels] if p.preview_labels is not None else None
-        channel = st.radio("Preview channel", ["Tracks", "ECAL", "HCAL"], index=1, horizontal=True, key="train_prev_ch")
-        fig = image_grid(
-            p.preview,
-            channel=["Tracks", "ECAL", "HCAL"].index(channel),
-            ncols=8,
-            titles=labels,
-            title=f"Samples at step {p.step} ({channel}, log colour, GeV)",
-        )
-        show_figure(fig, "training_preview", key="train_preview", png=not job.running)
-    if not job.running and st.session_state.get("train_results_for") != job.id:
+    _step_figures(run_dir, steps, events, status.running, status.request.get("family"))
+    if not status.running and st.session_state.get("train_results_for") != status.run_id:
         st.rerun()  # the job has ended since the page was drawn: redraw it once (results, downloads)
 
 
+def _step_figures(run_dir: Path, steps: list[dict], events: list[dict], running: bool, family: str | None) -> None:
+    last = steps[-1]
+    m = st.columns(4)
+    m[0].metric("Step", f"{last['step']:,}")
+    m[1].metric("Loss", f"{last['loss']:.4f}")
+    m[2].metric("Images / s", f"{last['images_per_s']:,.0f}")
+    m[3].metric("Epoch", f"{last['epoch']:.2f}")
+    every = max(1, len(steps) // 2000)  # a long run: plot at most ~2000 points
+    show_figure(
+        loss_figure(
+            [e["step"] for e in steps[::every]], [e["loss"] for e in steps[::every]], y_title=loss_title(family)
+        ),
+        "training_loss",
+        key="train_loss",
+        png=not running,
+    )
+    rows = [{"step": e["step"], **e["metrics"]} for e in events if e["type"] == "metrics" and e["metrics"]]
+    if rows:
+        show_figure(metrics_figure(rows), "training_metrics", key="train_metrics", png=not running)
+    previews = [e for e in events if e["type"] == "preview"]
+    if previews:
+        p = previews[-1]
+        images, labels = load_preview(run_dir, p["file"])
+        names = [label_name(v) for v in labels] if labels is not None else None
+        channel = st.radio("Preview channel", ["Tracks", "ECAL", "HCAL"], index=1, horizontal=True, key="train_prev_ch")
+        fig = image_grid(
+            images,
+            channel=["Tracks", "ECAL", "HCAL"].index(channel),
+            ncols=8,
+            titles=names,
+            title=f"Samples at step {p['step']} ({channel}, log colour, GeV)",
+        )
+        show_figure(fig, "training_preview", key="train_preview", png=not running)
+
+
+def _results(status: RunStatus) -> None:
+    run_dir = status.path
+    if status.has_checkpoint:
+        st.success(
+            f"Checkpoint saved at step {status.step:,}: `{run_dir}`. It is listed on the Generate page."
+            + (f" Resume it: `python -m core train --resume --out {run_dir} ...`" if status.state != FINISHED else "")
+        )
+        st.download_button(
+            "Download checkpoint (zip)",
+            data=lambda: directory_zip(run_dir),
+            file_name=f"{run_dir.name}.zip",
+            mime="application/zip",
+            key="train_zip",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+    events = read_events(run_dir)
+    losses = {e["step"]: e["loss"] for e in events if e["type"] == "step"}
+    rows = [
+        {"step": e["step"], "loss": losses.get(e["step"]), **e["metrics"]} for e in events if e["type"] == "metrics"
+    ]
+    if rows:
+        show_table(pd.DataFrame(rows), "training_metrics", key="train_metrics_table")
+    if st.button("Clear this run from the page", key="train_forget"):
+        del st.query_params["run"]
+        st.rerun()
+
+
+def _current_run() -> Path | None:
+    """The run named in the URL (?run=...), if it is a run of this server's runs folder."""
+    run_id = st.query_params.get("run", "")
+    if not run_id or "/" in run_id or run_id.startswith("."):
+        return None
+    path = training.runs_dir() / run_id
+    if not path.is_dir():
+        return None
+    table.adopt(run_id, owner)  # a reload is a new session: it takes the job over
+    return path
+
+
+def _runs_list() -> None:
+    runs = list_runs(training.runs_dir(), kind="train", owner=owner if hosted() else None)
+    if not runs:
+        return
+    st.subheader("Runs")
+    rows = [
+        {
+            "run": r.run_id,
+            "model": r.request.get("family") or r.request.get("model", ""),
+            "state": r.message if r.state not in (RUNNING, FINISHED) else r.state,
+            "step": r.step,
+            "of": r.total,
+            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+        }
+        for r in runs[:200]
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_runs")
+    names = [r.run_id for r in runs[:200]]
+    current = st.query_params.get("run", "")
+    st.session_state["train_run_choice"] = current if current in names else None  # follow the URL, not a stale pick
+    st.selectbox("Show run", names, key="train_run_choice", on_change=_open_chosen_run)
+
+
+def _open_chosen_run() -> None:
+    choice = st.session_state.get("train_run_choice")
+    if choice:
+        st.query_params["run"] = choice
+
+
 with guard("the Train page"):
-    job = manager.get(owner)
-    running = job is not None and job.running
+    mine = table.running(owner)
+    busy = bool(mine)
     st.markdown(
         f"Device: **{device_label()}** · limits here: "
         f"{'no step limit' if limits.max_steps is None else f'{limits.max_steps:,} steps'}, "
         f"{'no time limit' if limits.max_seconds is None else f'{limits.max_seconds:.0f} s'} per job, "
-        f"{limits.max_concurrent} jobs at once ({manager.running_count()} running)."
+        f"{limits.max_concurrent} jobs at once ({table.running_count()} running), "
+        f"{limits.max_per_visitor} per visitor, {table.threads_per_job()} CPU thread(s) each."
     )
     families = sorted(TASK_BUILDERS)
     family = st.selectbox(
@@ -179,48 +279,30 @@ with guard("the Train page"):
         index=families.index(TrainRequest.family),
         format_func=family_title,
         key="train_family",
-        disabled=running,
+        disabled=busy,
     )
+    if busy:
+        st.caption(f"Your {mine[0].kind} job `{mine[0].run_id}` is running: Start is enabled again when it ends.")
+        rerun_when_my_job_ends()
     if data_source() is not None:  # else the data set's problem is shown; training waits for a usable one
-        req = _request_form(family)
+        req = _request_form(family, busy)
         if req is not None:
-            if running:
-                st.error("A job is already running in this session: stop it first.")
-            else:
-                try:
-                    _start(req)
-                except JobLimitError as err:
-                    st.error(str(err))
-
+            try:
+                _start(req)
+            except JobLimitError as err:
+                st.error(str(err))
 with guard("the live view"):
-    job = manager.get(owner)
-    if job is not None:
-        if job.status in FINISHED:  # this full run draws the results below; the live view need not ask for it
-            st.session_state["train_results_for"] = job.id
-        st.subheader("Live view")
-        st.fragment(_live_view, run_every=1.0 if job.running else None)()
+    run_dir = _current_run()
+    if run_dir is not None:
+        status = read_status(run_dir)
+        if status.state in ENDED:  # this full run draws the results below; the live view need not ask for it
+            st.session_state["train_results_for"] = status.run_id
+        st.subheader(f"Live view · `{status.run_id}`")
+        st.fragment(_live_view, run_every=1.0 if status.running else None)(run_dir)
 
 with guard("the results"):
-    job = manager.get(owner)
-    if job is not None and job.status in FINISHED:
-        run_dir = job.meta.get("run_dir")
-        last = job.last
-        if run_dir and (Path(run_dir) / "config.json").exists():
-            st.success(
-                f"Checkpoint saved at step {last.step if last else 0:,}: `{run_dir}`. It is listed on the Generate page."
-            )
-            st.download_button(
-                "Download checkpoint (zip)",
-                data=lambda: directory_zip(run_dir),
-                file_name=f"{Path(run_dir).name}.zip",
-                mime="application/zip",
-                key="train_zip",
-                icon=":material/download:",
-                on_click="ignore",
-            )
-        rows = [{"step": e.step, "loss": e.loss, **(e.metrics or {})} for e in job.events if e.metrics]
-        if rows:
-            show_table(pd.DataFrame(rows), "training_metrics", key="train_metrics_table")
-        if st.button("Clear this run from the page", key="train_forget"):
-            manager.forget(owner)
-            st.rerun()
+    if run_dir is not None and status.state in ENDED:
+        _results(status)
+
+with guard("the runs list"):
+    _runs_list()

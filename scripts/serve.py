@@ -32,9 +32,12 @@ def warm_up() -> float:
     from pages._common import file_stamp
 
     path = os.environ.get("JETLAB_DATA") or None  # the data set the sidebar opens with
-    src = open_jets(path)
-    src.images([0])
-    file_overview(path, file_stamp(path), default_overview_index(src))  # the Jets page's first view
+    try:
+        src = open_jets(path)
+        src.images([0])
+        file_overview(path, file_stamp(path), default_overview_index(src))  # the Jets page's first view
+    except Exception as err:  # a bad data set is the page's to report, in one line; the server still starts
+        print(f"jetlab: warm-up skipped the data set ({type(err).__name__}: {err})", flush=True)
     img = np.ones((3, 8, 8), dtype=np.float32)
     channel_images(img, log=True).to_json()
     class_average_images({"quark": img}).to_json()

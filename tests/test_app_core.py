@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import io
-import threading
-import time
+import json
 import zipfile
 
 import numpy as np
@@ -13,62 +12,19 @@ import pytest
 import torch
 
 from core.errors import JetInputError
-from core.jobs import DONE, FAILED, STOPPED, TIMED_OUT, JobLimitError, JobLimits, JobManager
+from core.jobs import KILLED, RUNNING, JobLimits, JobTable, read_status
 
-# ---------------------------------------------------------------- jobs
-
-
-def _counter(n: int, delay: float = 0.0):
-    def make(stop: threading.Event):
-        for i in range(n):
-            if delay:
-                time.sleep(delay)
-            yield i
-
-    return make
-
-
-def test_job_runs_to_its_end_and_keeps_every_event():
-    manager = JobManager(JobLimits(max_concurrent=1))
-    job = manager.start("a", "count", _counter(5))
-    assert job.wait(10)
-    assert job.status == DONE and job.events == [0, 1, 2, 3, 4] and job.error is None
-
-
-def test_one_job_per_owner_and_a_global_limit():
-    manager = JobManager(JobLimits(max_concurrent=2))
-    a = manager.start("a", "slow", _counter(100, 0.02))
-    with pytest.raises(JobLimitError, match="already runs"):
-        manager.start("a", "slow", _counter(1))
-    b = manager.start("b", "slow", _counter(100, 0.02))
-    with pytest.raises(JobLimitError, match="2 of 2"):
-        manager.start("c", "slow", _counter(1))
-    assert manager.running_count() == 2
-    for job in (a, b):
-        job.stop()
-        assert job.wait(10) and job.status == STOPPED
-    assert manager.start("c", "quick", _counter(1)).wait(10)  # the slots free up when jobs end
-
-
-def test_time_limit_and_failures_end_the_job_not_the_process():
-    manager = JobManager(JobLimits(max_concurrent=2, max_seconds=0.2))
-    slow = manager.start("a", "slow", _counter(1000, 0.02))
-    assert slow.wait(10) and slow.status == TIMED_OUT and len(slow.events) < 1000
-
-    def broken(stop):
-        yield 1
-        raise ValueError("bad batch")
-
-    job = manager.start("b", "broken", broken)
-    assert job.wait(10) and job.status == FAILED and job.error == "ValueError: bad batch" and job.events == [1]
+# ---------------------------------------------------------------- jobs (the processes: tests/test_jobs_process.py)
 
 
 def test_limits_from_environment(monkeypatch):
     monkeypatch.setenv("JETLAB_MAX_JOBS", "3")
     monkeypatch.setenv("JETLAB_MAX_STEPS", "50")
+    monkeypatch.setenv("JETLAB_ABANDON_SECONDS", "30")
     monkeypatch.delenv("JETLAB_MAX_SECONDS", raising=False)
     cpu = JobLimits.from_env(on_gpu=False)
-    assert (cpu.max_concurrent, cpu.max_steps, cpu.max_seconds) == (3, 50, 600.0)
+    assert (cpu.max_concurrent, cpu.max_per_visitor, cpu.max_steps, cpu.max_seconds) == (3, 1, 50, 600.0)
+    assert cpu.abandon_seconds == 30.0
     assert cpu.clamp_steps(200) == 50 and cpu.clamp_steps(10) == 10
     monkeypatch.delenv("JETLAB_MAX_STEPS")
     gpu = JobLimits.from_env(on_gpu=True)
@@ -76,6 +32,69 @@ def test_limits_from_environment(monkeypatch):
     monkeypatch.setenv("JETLAB_MAX_STEPS", "many")
     with pytest.raises(JetInputError, match="JETLAB_MAX_STEPS"):
         JobLimits.from_env()
+
+
+def test_threads_per_job_share_the_cores():
+    assert JobTable(JobLimits(max_concurrent=2), cores=16, watch_every=None).threads_per_job() == 8
+    assert JobTable(JobLimits(max_concurrent=4), cores=2, watch_every=None).threads_per_job() == 1
+
+
+def test_page_requests_are_valid_command_lines():
+    from core.cli import build_parser
+    from core.jobs.training import train_argv
+    from core.requests import TrainRequest
+
+    parser, _ = build_parser()
+    classical = TrainRequest(family="ddpm", size=16, steps=50, max_jets=300, data="/x.h5", metrics_every=50)
+    args = parser.parse_args([*train_argv(classical, 40, time_limit=600, threads=2), "--out", "o"])
+    assert (args.family, args.size, args.steps, args.max_jets, args.threads, args.time_limit) == (
+        "ddpm",
+        16,
+        40,
+        300,
+        2,
+        600.0,
+    )
+    assert (args.metrics_every, args.data, args.checkpoint_every, args.resume) == (50, "/x.h5", 10, False)
+    quantum = TrainRequest(family="quantum", layers=2, diffusion_steps=3, qubits=6)
+    args = parser.parse_args([*train_argv(quantum, 10), "--out", "o"])
+    assert (args.family, args.layers, args.diffusion_steps, args.qubits) == ("quantum", 2, 3, 6)
+
+
+def test_byte_cache_is_bounded_in_bytes_not_entries():
+    from core.cache import ByteCache, nbytes
+
+    cache = ByteCache(budget=3 * 4000)
+    make = lambda: (torch.zeros(1000), torch.zeros(1000, dtype=torch.long)[:0])  # noqa: E731
+    assert nbytes(make()) == 4000 and nbytes({"a": np.zeros(10)}) == 80
+    for key in range(5):
+        cache.get_or_make(key, make)
+    assert cache.total == 12_000  # the three newest
+    calls = []
+    cache.get_or_make(4, lambda: calls.append(1))
+    assert not calls  # still cached
+    cache.get_or_make("huge", lambda: torch.zeros(10_000))
+    assert cache.total == 12_000  # a value over the budget is returned, never kept
+
+
+def test_run_log_reads_whole_lines_and_calls_a_dead_run_killed(tmp_path):
+    from core.jobs.rundir import EVENTS, RunWriter, read_events
+
+    log = RunWriter(tmp_path / "run", "train", total=10)
+    log.status(RUNNING, "training")
+    log.event("step", step=1, loss=0.5)
+    with open(log.dir / EVENTS, "a") as f:
+        f.write('{"t": 1, "type": "step", "st')  # a line being written
+    assert [e["step"] for e in read_events(log.dir)] == [1]
+    with open(log.dir / EVENTS, "a") as f:
+        f.write('ep": 2}\n')
+    assert [e["step"] for e in read_events(log.dir)] == [1, 2]
+    assert read_status(log.dir).state == RUNNING  # this very process is alive
+    status = json.loads((log.dir / "status.json").read_text())
+    (log.dir / "status.json").write_text(json.dumps({**status, "pid": 2**22 + 17}))  # no such process
+    log.event("checkpoint", step=2)
+    dead = read_status(log.dir)
+    assert dead.state == KILLED and dead.message == "killed at step 2; resumable from step 2"
 
 
 def test_held_out_split_is_seeded_and_disjoint():
@@ -195,32 +214,32 @@ def test_classical_frames_follow_the_closed_form():
 
 
 def test_quantum_forward_ends_at_the_fixed_point():
-    from core.quantum.channels import NoiseSchedule
+    from core.quantum.channels import ChannelSchedule
     from core.quantum.encoders import make_encoder
-    from core.viz.quantum import quantum_forward
+    from core.quantum.forward import quantum_forward
 
     x = torch.zeros(3, 2, 2)
     x[1, 0, 0], x[2, 1, 1] = 3.0, 1.0
     enc = make_encoder("amplitude", (3, 2, 2))  # 12 pixels on 4 qubits
-    out = quantum_forward(enc, x, NoiseSchedule("depolarizing", 4))
+    out = quantum_forward(enc, x, ChannelSchedule("depolarizing", 4))
     assert out.fidelity[0] == pytest.approx(1.0) and out.purity[0] == pytest.approx(1.0)
     assert torch.allclose(out.images[0], x, atol=1e-6)  # t = 0 decodes the jet itself
     assert out.purity[-1] == pytest.approx(1 / 16) and out.fidelity[-1] == pytest.approx(1 / 16)  # I/d
     assert np.all(np.diff(out.purity) <= 1e-12)
-    flat = quantum_forward(enc, x, NoiseSchedule("phase_flip", 3))
+    flat = quantum_forward(enc, x, ChannelSchedule("phase_flip", 3))
     assert torch.allclose(flat.images[-1], x, atol=1e-6)  # dephasing keeps the Born probabilities
     with pytest.raises(JetInputError, match="dense_angle"):
-        quantum_forward(make_encoder("dense_angle", (3, 2, 2)), x, NoiseSchedule("depolarizing", 2))
+        quantum_forward(make_encoder("dense_angle", (3, 2, 2)), x, ChannelSchedule("depolarizing", 2))
 
 
 def test_bloch_path_shrinks_to_the_centre_under_depolarising():
-    from core.quantum.channels import NoiseSchedule
-    from core.viz.quantum import bloch_path
+    from core.quantum.channels import ChannelSchedule
+    from core.quantum.forward import bloch_path
 
     plus = torch.tensor([[[0.5, 0.5], [0.5, 0.5]]], dtype=torch.complex128)  # |+>: Bloch vector (1, 0, 0)
-    path = bloch_path(plus, 0, NoiseSchedule("depolarizing", 5))
+    path = bloch_path(plus, 0, ChannelSchedule("depolarizing", 5))
     assert np.allclose(path[0], [1, 0, 0]) and np.allclose(path[-1], 0, atol=1e-12)
-    keep = NoiseSchedule("depolarizing", 5).keep_bar()
+    keep = ChannelSchedule("depolarizing", 5).keep_bar()
     assert np.allclose(path[:, 0], keep)  # |r(t)| = s_bar(t), the closed form
 
 
@@ -279,36 +298,17 @@ def test_qiskit_survives_short_lived_script_threads(tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-500:]
 
 
-def test_training_job_stops_on_request_and_keeps_its_checkpoint(tmp_path, monkeypatch):
-    import core.jobs.training as training
-    from core.jobs.training import TrainRequest, session_runs, start_training
-
-    monkeypatch.setattr(training, "RUNS_DIR", tmp_path)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(40, 3, 16, 16, generator=gen)
-    y = torch.arange(40) % 2
-    manager = JobManager(JobLimits(max_concurrent=1, max_steps=500, max_seconds=None))
-    req = TrainRequest(family="seed-baseline", size=16, steps=10_000, batch_size=4, metrics_every=0, preview_every=0)
-    job = start_training(manager, "owner", req, x, y)
-    assert job.meta["total_steps"] == 500 and job.meta["requested_steps"] == 10_000  # clamped to the limit
-    deadline = time.monotonic() + 60
-    while not job.events and time.monotonic() < deadline:
-        time.sleep(0.05)
-    job.stop()
-    assert job.wait(60) and job.status == STOPPED
-    assert job.last.step < 500
-    runs = session_runs("owner")
-    assert len(runs) == 1 and (runs[0] / "ema.safetensors").exists()
-
-
 @pytest.mark.parametrize("name", ["depolarizing", "amplitude_damping", "phase_damping", "bit_flip", "phase_flip"])
 def test_fast_channel_application_equals_the_kraus_sandwich(name):
     from core.quantum import sim
     from core.quantum.channels import make_channel
-    from core.viz.quantum import apply_channel
 
     gen = torch.Generator().manual_seed(1)
     psi = torch.randn(3, 2**4, dtype=torch.complex128, generator=gen)
     rho = sim.to_density(psi / psi.norm(dim=-1, keepdim=True))
     channel = make_channel(name, 0.37)
-    assert torch.allclose(apply_channel(channel, rho), channel.apply(rho), atol=1e-12)
+    kraus = [torch.as_tensor(k, dtype=rho.dtype) for k in channel.kraus()]
+    sandwich = rho
+    for q in range(4):
+        sandwich = sim.apply_kraus_dm(sandwich, kraus, (q,))
+    assert torch.allclose(channel.apply(rho), sandwich, atol=1e-12)

@@ -216,7 +216,7 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     at = _wait_for(at, lambda a: any("Checkpoint saved" in s.value for s in a.success))
     assert not at.exception
     progress = at.get("progress")[0].proto.text
-    assert "done" in progress and "step 4 of 4" in progress
+    assert "finished" in progress and "step 4 of 4" in progress
     labels = [b.label for b in at.get("download_button")]
     assert "Download checkpoint (zip)" in labels and "Download CSV" in labels
     table = at.dataframe[0].value
@@ -233,6 +233,8 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     assert {m.label: m.value for m in at.metric}["Trained steps"] == "4"
     at.number_input(key="gen_n").set_value(24)
     at.number_input(key="gen_steps").set_value(3)
+    # Start stays disabled until the training process has exited (a moment after its final status).
+    at = _wait_for(at, lambda a: not next(b for b in a.button if b.label == "Generate").disabled, timeout=60)
     next(b for b in at.button if b.label == "Generate").click().run()
     at = _wait_for(at, lambda a: any("HDF5" in b.label for b in a.get("download_button")))
     assert not at.exception
@@ -251,12 +253,19 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
 def test_train_page_builds_the_same_request(monkeypatch, data_path):
     """The Train page's form, submitted with its defaults, starts exactly ``TrainRequest(family, page fields)``."""
     import argparse
+    from dataclasses import replace
 
     import core.jobs.training as training
+    from core.jobs import JobLimitError
     from core.requests import TrainRequest
 
     seen = []
-    monkeypatch.setattr(training, "start_training", lambda manager, owner, req, *a, **k: seen.append(req))
+
+    def capture(req, *args, **kwargs):
+        seen.append(req)
+        raise JobLimitError("captured")  # stop before a process is spawned
+
+    monkeypatch.setattr(training, "train_argv", capture)
     at = make_app("pages/train.py", data_path)
     at.selectbox(key="train_family").set_value("ddpm").run()
     at.selectbox(key="train_ddpm_schedule").set_value("linear")
@@ -264,7 +273,8 @@ def test_train_page_builds_the_same_request(monkeypatch, data_path):
     at.number_input(key="train_steps").set_value(5)
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception and len(seen) == 1
-    page = seen[0]
+    page = replace(seen[0], data=None, device="auto")  # the job runs on the sidebar's data and the server's device
+    assert seen[0].data == data_path
     python = TrainRequest(
         family="ddpm",
         schedule="linear",
@@ -310,42 +320,48 @@ def test_generate_page_without_checkpoints_and_with_a_bad_one(runs_dir, tmp_path
 
 @pytest.fixture()
 def tiny_models(data_path, runs_dir):
-    """A 3-step classical and a 2-step quantum checkpoint, trained through the job API for session 'tester'."""
-    from core.data.readers import load_tensors
-    from core.jobs import JobLimits, JobManager
-    from core.jobs.training import TrainRequest, start_training
+    """A 3-step classical and a 2-step quantum checkpoint, trained by the command line into the runs folder."""
+    from core.cli import main
 
-    x, y = load_tensors(data_path, size=32, max_jets=60)
-    manager = JobManager(JobLimits(max_concurrent=1, max_steps=None, max_seconds=None))
-    for owner, req in (
-        ("tester", TrainRequest(family="seed-baseline", steps=3, batch_size=4, metrics_every=0, preview_every=0)),
-        (
-            "tester",
-            TrainRequest(
-                family="quantum",
-                steps=2,
-                batch_size=4,
-                metrics_every=0,
-                preview_every=0,
-                encoder="amplitude",
-                layers=1,
-                diffusion_steps=2,
-                ancillas=1,
-            ),
-        ),
-    ):
-        job = start_training(manager, owner, req, x, y)
-        assert job.wait(120) and job.status == "done", job.error
-    return runs_dir
+    data = ["--data", data_path] if data_path else []
+    common = ["--batch", "4", "--max-jets", "60", "--threads", "1", "--device", "cpu", *data]
+    runs = {"classical": runs_dir / "seed-baseline-cli", "quantum": runs_dir / "quantum-cli"}
+    assert main(["train", "--model", "seed-baseline", "--steps", "3", "--out", str(runs["classical"]), *common]) == 0
+    quantum = ["--layers", "1", "--diffusion-steps", "2", "--ancillas", "1", "--encoder", "amplitude"]
+    assert main(["train", "--model", "quantum", "--steps", "2", "--out", str(runs["quantum"]), *quantum, *common]) == 0
+    return runs
+
+
+def test_a_command_line_run_shows_on_train_and_generate_and_a_reload_finds_it(data_path, tiny_models):
+    at = AppTest.from_file(APP, default_timeout=240)
+    if data_path is not None:
+        at.session_state["data_mode"] = "File path"
+        at.session_state["data_path_text"] = data_path
+    at.query_params["run"] = "seed-baseline-cli"  # what a reload (a new session) of the run's URL carries
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+    assert any("seed-baseline-cli" in h.value for h in at.subheader)
+    assert "finished" in at.get("progress")[0].proto.text and "step 3 of 3" in at.get("progress")[0].proto.text
+    assert any("Checkpoint saved at step 3" in s.value for s in at.success)
+    listed = at.dataframe[-1].value
+    assert set(listed["run"]) == {"seed-baseline-cli", "quantum-cli"} and set(listed["state"]) == {"finished"}
+    at.switch_page("pages/generate.py").run()
+    assert_clean(at)
+    options = at.selectbox(key="gen_choice").options
+    assert "trained here: seed-baseline-cli" in options and "trained here: quantum-cli" in options
 
 
 def test_compare_page_side_by_side(data_path, tiny_models):
     at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=4)
+    options = at.selectbox(key="cmp_a").options
+    trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
+    at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
+    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
     assert_clean(at)
     table = at.dataframe[0].value.set_index("quantity")  # long: one row per quantity, one column per model
-    assert list(table.columns) == ["classical", "quantum", "meaning"]  # fits the page, whatever the channels
-    assert all(int(v.replace(",", "")) > 0 for v in table.loc["parameters", ["classical", "quantum"]])
-    assert all(0 <= float(v) <= 1.0001 for v in table.loc["fidelity (amplitude-encoded)", ["classical", "quantum"]])
+    assert list(table.columns) == ["seed-baseline", "quantum", "meaning"]  # fits the page, whatever the channels
+    assert all(int(v.replace(",", "")) > 0 for v in table.loc["parameters", ["seed-baseline", "quantum"]])
+    assert all(0 <= float(v) <= 1.0001 for v in table.loc["fidelity (amplitude-encoded)", ["seed-baseline", "quantum"]])
     assert 0 <= float(table.loc["state fidelity", "quantum"]) <= 1.0001
     assert table.loc["SSIM mean", "meaning"]  # every quantity says what it means
     assert charts(at) == 1
@@ -356,7 +372,7 @@ def test_compare_page_side_by_side(data_path, tiny_models):
 def test_compare_page_without_models_and_bad_data(runs_dir):
     at = make_app("pages/compare.py", None, jetlab_session="nobody")
     assert not at.exception
-    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_classical").options):
+    if not any(o.startswith("shipped") for o in at.selectbox(key="cmp_a").options):
         assert any("No checkpoint is available" in i.value for i in at.info)
     at = make_app("pages/compare.py", "/no/such/file.h5", jetlab_session="nobody")
     assert not at.exception

@@ -79,6 +79,8 @@ def test_generate_thumbnails_are_square_and_large():
     for k in range(16):
         suffix = "" if k == 0 else str(k + 1)
         assert fig.layout[f"yaxis{suffix}"].scaleanchor == f"x{suffix}"  # square pixels in every cell
+    core = image_grid(torch.rand(2, 3, 32, 32), ncols=2, crop=0.5)
+    assert np.asarray(core.data[0].z).shape == (16, 16)  # zoomed to the jet core: the central half of each side
 
 
 def test_noising_panels_have_axes_and_a_colour_range_from_the_data():
@@ -177,10 +179,10 @@ def test_metric_table_floors_beside_values_no_none_and_meanings():
 
 def test_angle_encoder_is_not_offered_the_global_channel():
     from core.quantum.encoders import make_encoder
-    from core.viz.quantum import valid_channels
+    from core.quantum.forward import forward_channels
 
-    assert "global_depolarizing" not in valid_channels(make_encoder("angle", (3, 8, 8)))
-    assert "global_depolarizing" in valid_channels(make_encoder("amplitude", (3, 8, 8)))
+    assert "global_depolarizing" not in forward_channels(make_encoder("angle", (3, 8, 8)))
+    assert "global_depolarizing" in forward_channels(make_encoder("amplitude", (3, 8, 8)))
     at = make_app("pages/noising.py", None, noise_q_encoder="angle", noise_q_steps=2)
     assert_clean(at)
     assert "global_depolarizing" not in at.selectbox(key="noise_q_channel_angle").options
@@ -253,3 +255,14 @@ def test_real_vs_generated_rows_share_one_colour_scale_per_channel():
 def test_offline_favicon_is_a_local_file():
     text = (ROOT / "app.py").read_text()
     assert 'page_icon=":material' not in text and (ROOT / "assets" / "favicon.png").exists()
+
+
+def test_warm_start_survives_a_bad_data_set(monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("jetlab_serve", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    monkeypatch.setenv("JETLAB_DATA", "/no/such/file.h5")
+    assert serve.warm_up() >= 0  # the server still starts; the page reports the file
+    assert "warm-up skipped the data set" in capsys.readouterr().out

@@ -217,3 +217,21 @@ def test_unwritable_output_folder(capsys, tmp_path, checkpoint):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     refused(capsys, ["sample", "--checkpoint", str(checkpoint), "--out", str(blocker / "s.h5")], "is a file")
+
+
+def test_nan_weights_are_refused(capsys, tmp_path, checkpoint):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    ckpt = tmp_path / "nan"
+    shutil.copytree(checkpoint, ckpt)
+    for name in ("ema.safetensors", "model.safetensors"):
+        tensors = load_file(str(ckpt / name))
+        key = next(k for k, v in tensors.items() if v.is_floating_point())
+        tensors[key] = torch.full_like(tensors[key], float("nan"))
+        meta = {"step": json.loads((ckpt / "trainer_state.json").read_text())["step"].__str__(), "format": "x"}
+        save_file(tensors, str(ckpt / name), metadata=meta)
+    out = tmp_path / "s.h5"
+    refused(capsys, ["sample", "--checkpoint", str(ckpt), "--out", str(out)], "NaN or infinite weights", keep=[ckpt])
+    assert not out.exists()

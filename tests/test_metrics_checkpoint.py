@@ -11,7 +11,7 @@ from metrics_synth import synthetic_jets
 
 from core.cli import main
 from core.data.writers import write_cms
-from core.metrics.checkpoint_adapter import reconstructor_from_checkpoint
+from core.metrics.checkpoint_adapter import reconstructor_for
 from core.metrics.jet_classifier import ClassifierConfig, JetClassifier, save_classifier
 from core.metrics.reconstruct import Reconstructor, reconstruct, reconstruction_metrics
 
@@ -27,7 +27,7 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 def test_adapter_reconstructs_in_gev_with_trivial_floors(tiny_checkpoint):
-    rec = reconstructor_from_checkpoint(tiny_checkpoint, sampler="ddim", steps=3)
+    rec = reconstructor_for(tiny_checkpoint, sampler="ddim", steps=3)
     assert isinstance(rec, Reconstructor)
     x0 = synthetic_jets(4, seed=2)
     for mode in ("one_step", "reverse"):

@@ -8,7 +8,7 @@ import torch
 
 from core.errors import JetInputError
 from core.quantum.export import condition_of, reverse_circuit
-from core.quantum.reconstruct import QuantumReconstructor
+from core.quantum.reconstructor import QuantumReconstructor
 from core.quantum.task import build_task, channel_energies, config_from_request, default_config
 from core.requests import TrainRequest
 from core.training.loop import TrainConfig, train

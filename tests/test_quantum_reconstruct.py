@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from core.metrics.compare import quantum_reconstruction
+from core.metrics.compare import model_reconstruction
 from core.metrics.live import make_metrics_fn
 from core.metrics.reconstruct import reconstruct, reconstruction_metrics
-from core.quantum.reconstruct import QuantumReconstructor
+from core.quantum.reconstructor import QuantumReconstructor
 from core.quantum.task import build_task, channel_energies, default_config
 from core.training.checkpoint import Checkpoint
 
@@ -68,9 +68,10 @@ def test_reconstruct_and_compare_are_reproducible():
     m = reconstruction_metrics(reconstruct(model, small, 1, mode="one_step", seed=0))
     assert set(m["model"]) >= {"ssim", "psnr"}
     ckpt = Checkpoint(path=None, task=task, ema=task.model, config={}, state={}, card={})
-    x0_hat, t, fid = quantum_reconstruction(ckpt, x, y, fraction=0.5, seed=0)
-    assert t == 2 and x0_hat.shape == (6, 3, 8, 8)
-    assert ((fid >= 0) & (fid <= 1 + 1e-5)).all()
+    rec = model_reconstruction("quantum", ckpt, x, y, fraction=0.5, seed=0)
+    assert rec.t == 2 and rec.x0_hat.shape == (6, 3, 8, 8)
+    fid = rec.extra["state_fidelity"]
+    assert fid.shape == (6,) and ((fid >= 0) & (fid <= 1 + 1e-5)).all()
 
 
 def test_live_metrics_report_ssim_and_psnr_for_the_quantum_model():

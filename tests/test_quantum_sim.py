@@ -108,3 +108,19 @@ def test_bad_sizes_and_gates_raise():
         Circuit(2).add("toffoli", 0, 1)
     with pytest.raises(JetInputError, match="distinct"):
         sim.apply_unitary_sv(sim.zero_state(2), gate_matrix("cx"), (1, 1))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_fused_density_kernel_matches_qiskit_across_blocks(shared):
+    """7 qubits: single-qubit runs fused into Kronecker blocks of 4 + 3 qubits, diagonal runs into one phase."""
+    n = 7
+    circ = hardware_efficient(n, 2, rotations=("rx", "rz", "ry"), entangler="cz")
+    circ.add("cx", 6, 2).add("rzz", 0, 5).add("h", 3).add("crx", 4, 1).add("t", 6).add("swap", 0, 6)
+    params = torch.randn(2, circ.num_params, dtype=torch.float64)
+    if shared:
+        params = params[:1].expand(2, -1)
+    psi0 = torch.as_tensor(np.stack([random_statevector(2**n, seed=s).data for s in (4, 5)]))
+    out = circ.run_dm(sim.to_density(psi0), params[0] if shared else params)
+    for b in range(2):
+        ref = DensityMatrix(Statevector(psi0[b].numpy()).evolve(circ.to_qiskit(params[b])))
+        np.testing.assert_allclose(out[b].numpy(), ref.data, atol=1e-10)

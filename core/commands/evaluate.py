@@ -37,8 +37,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-figures", action="store_true", help="write report.json only")
     g = p.add_argument_group("with --checkpoint")
     g.add_argument("--n", type=int, default=1000, help="jets to sample")
-    g.add_argument("--sampler", default="fast", choices=("ddpm", "ddim", "fast"))
-    g.add_argument("--steps", type=int, default=None, help="network evaluations (default: the sampler's)")
+    g.add_argument("--sampler", default=None, help="a sampler from the model's table (default: the model's own)")
+    g.add_argument(
+        "--sampler-steps",
+        "--steps",
+        dest="steps",
+        type=int,
+        default=None,
+        help="network evaluations (default: the model's)",
+    )
     g.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance weight")
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
 
@@ -112,6 +119,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
 
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device=device)
+    args.sampler = args.sampler or ckpt.task.default_sampler
     label = "mixed" if ckpt.task.conditional else None
     labels = labels_for(ckpt, label, args.n)
     with tqdm(total=args.n, desc=f"sample {args.sampler}", unit="jet") as bar:

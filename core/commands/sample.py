@@ -47,19 +47,44 @@ def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
     return attrs
 
 
+def _label(label: str | None, conditional: bool) -> str | None:
+    """The label request: mixed classes by default for a conditional model, none for an unconditional one."""
+    if label is None:
+        return "mixed" if conditional else None
+    return None if label.strip().lower() == "none" else label
+
+
+def _generate(args, req, ckpt, label, labels, device):
+    """The jets (N, 3, H, W) GeV and extra file attributes: on a simulated device with ``--backend``, else the
+    model's own sampler."""
+    from tqdm import tqdm
+
+    from core.training.sampling import sample_images
+
+    if args.backend is not None:
+        from core.quantum.device_sampling import device_run
+
+        return device_run(ckpt, labels, args, req.command())  # transpiled chain, device noise, Aer shots
+    with tqdm(total=req.n, desc=f"sample {req.sampler}", unit="jet") as bar:
+        x = sample_images(
+            ckpt, req.n, req.sampler, req.sampler_steps, label, req.guidance, req.seed, device, req.batch_size,
+            req.eta, progress=bar.update, shots=req.shots,
+        )  # fmt: skip
+    return x, {}
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     import time
 
     import torch
-    from tqdm import tqdm
 
     from core.data.layout import UNLABELLED
     from core.data.writers import write_cms
     from core.requests import SampleRequest
     from core.training.checkpoint import load_checkpoint
     from core.training.device import resolve_device
-    from core.training.sampling import check_readout, labels_for, sample_images
+    from core.training.sampling import check_readout, labels_for
 
     req = SampleRequest.from_namespace(args)
     req.check()
@@ -73,38 +98,18 @@ def run(args: argparse.Namespace) -> int:
         args.backend = canonical_name(args.backend)  # an unknown name: one line listing the choices
     device = resolve_device(req.device)
     ckpt = load_checkpoint(req.checkpoint, device=device)
-    size = int(ckpt.task.config().get("size", 32))
+    size = int(ckpt.task.size)
     check_allocation(2.0 * req.n * 3 * size * size * 4, f"--n {req.n} jets of {size} x {size}")
     check_readout(ckpt, req.shots, "--shots")
     req = dataclasses.replace(req, sampler=req.sampler or ckpt.task.default_sampler)
-    label = req.label
-    if label is None:
-        label = "mixed" if ckpt.task.conditional else None
-    elif label.strip().lower() == "none":
-        label = None
+    label = _label(req.label, ckpt.task.conditional)
     labels = labels_for(ckpt, label, req.n)
     started = time.time()
-    device_attrs: dict = {}
-    if args.backend is not None:
-        from core.quantum.device_sampling import device_run
+    x, device_attrs = _generate(args, req, ckpt, label, labels, device)
+    if not torch.isfinite(x).all():  # never write NaN jets as if they were samples
+        from core.errors import JetInputError
 
-        x, device_attrs = device_run(ckpt, labels, args, req.command())  # transpiled chain, device noise, Aer shots
-    else:
-        with tqdm(total=req.n, desc=f"sample {req.sampler}", unit="jet") as bar:
-            x = sample_images(
-                ckpt,
-                req.n,
-                req.sampler,
-                req.sampler_steps,
-                label,
-                req.guidance,
-                req.seed,
-                device,
-                req.batch_size,
-                req.eta,
-                progress=bar.update,
-                shots=req.shots,
-            )
+        raise JetInputError(f"{req.checkpoint}: sampling gave NaN or infinite values (try a smaller --guidance)")
     y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
     write_cms(
         req.out,

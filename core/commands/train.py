@@ -34,9 +34,24 @@ def _load(req, out: Path):
     return x, y, load_checkpoint(out, with_optimizer=True) if resuming else None
 
 
-def _run_trainer(trainer, family: str) -> None:
+def _run_log(req, out: Path):
+    """The run directory's log in ``--out`` (request, events, status: ``core.jobs.rundir``); rank 0 only."""
+    from core.jobs.rundir import RUNNING, RunWriter
+    from core.training.distributed import env_info
+
+    if not env_info().is_main:
+        return None
+    log = RunWriter(out, "train", req.steps)
+    log.request(["train", *req.to_argv()], req.to_dict())
+    log.status(RUNNING, "preparing the model")
+    log.phase("preparing the model")
+    return log
+
+
+def _run_trainer(trainer, family: str, log=None, time_limit: float | None = None) -> None:
     from tqdm import tqdm
 
+    from core.jobs.training import run_logged
     from core.training.distributed import env_info, shutdown
 
     main = env_info().is_main
@@ -44,9 +59,16 @@ def _run_trainer(trainer, family: str) -> None:
         with tqdm(
             total=trainer.cfg.steps, initial=trainer.step, desc=f"train {family}", unit="step", disable=not main
         ) as bar:
-            for event in trainer.run():
+
+            def progress(event) -> None:
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.0f}", refresh=False)
+
+            if log is not None:  # events, status, SIGTERM / SIGINT = save and stop, the time limit
+                run_logged(trainer, log, time_limit, progress)
+            else:
+                for event in trainer.run():
+                    progress(event)
     finally:
         shutdown()
     if main:
@@ -55,8 +77,21 @@ def _run_trainer(trainer, family: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train; an error or an interrupt before the loop takes over is recorded in the run's status too."""
+    try:
+        return _train(args)
+    except BaseException as err:
+        from core.jobs.rundir import mark_ended
+
+        if getattr(args, "out", None):
+            mark_ended(args.out, err)
+        raise
+
+
+def _train(args: argparse.Namespace) -> int:
     import torch
 
+    from core.jobs.rundir import interrupt_on_sigterm
     from core.requests import TrainRequest
     from core.training.prepare import prepare_training
 
@@ -73,11 +108,14 @@ def run(args: argparse.Namespace) -> int:
 
     size = int(req.size)  # a rough bound on the activations: ~100 x the batch's images
     check_allocation(100.0 * req.batch_size * 3 * size * size * 4, f"--batch {req.batch_size} at {size} x {size}")
-    x, y, ckpt = _load(req, out)
-    prepared = prepare_training(req, x, y, req.data or "embedded sample (assets/jets_sample.h5)", resumed=ckpt)
+    interrupt_on_sigterm()  # a stop while the data is read ends the run at once
+    x, y, ckpt = _load(req, out)  # refusals come before anything is written into --out
+    log = _run_log(req, out)
+    name = req.data or "embedded sample (assets/jets_sample.h5)"
+    prepared = prepare_training(req, x, y, name, resumed=ckpt, on_phase=log.phase if log else None)
     trainer = prepared.trainer(out, inference_only=req.inference_only)
     if ckpt is not None:
         trainer.restore(ckpt)
-    _run_trainer(trainer, req.family)
+    _run_trainer(trainer, req.family, log, req.time_limit)
     sys.stdout.flush()
     return 0

@@ -37,12 +37,6 @@ def label_name(y: int) -> str:
     return LABEL_NAMES[value]
 
 
-def labels_present(y) -> list[int]:
-    """The labels that occur in ``y``, in display order (quark, gluon, unlabelled)."""
-    values = np.asarray(y)
-    return [k for k in VALID_LABELS if (values == k).any()]
-
-
 def class_counts_text(y) -> str:
     """'N quark, M gluon' (plus ', K unlabelled' when some jets have y = -1), for captions and CLI lines."""
     values = np.asarray(y)

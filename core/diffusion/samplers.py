@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from core.diffusion.schedules import NoiseSchedule
+from core.diffusion.schedules import NoiseSchedule, posterior_coefficients, x0_from_eps
 from core.errors import JetInputError
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -85,11 +85,9 @@ def ddpm(
     for t, s in _pairs(timesteps_for(schedule, steps, start)):
         ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
         eps = eps_fn(x, _tt(t, x))
-        x0 = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
-        # Posterior mean and variance for the respaced step t -> s.
-        beta = 1 - ab_t / ab_s
-        mean = (ab_s.sqrt() * beta / (1 - ab_t)).item() * x0 + ((1 - beta).sqrt() * (1 - ab_s) / (1 - ab_t)).item() * x
-        var = (beta * (1 - ab_s) / (1 - ab_t)).item()
+        x0 = x0_from_eps(x, eps, ab_t.item())
+        c0, ct, var = (float(v) for v in posterior_coefficients(ab_t, ab_s))  # the respaced step t -> s
+        mean = c0 * x0 + ct * x
         x = mean + var**0.5 * _noise(x, generator) if s is not None else mean
         if trace is not None:
             trace.t.append(t), trace.x0.append(x0), trace.xt.append(x)
@@ -112,7 +110,7 @@ def ddim(
     for t, s in _pairs(timesteps_for(schedule, steps, start)):
         ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
         eps = eps_fn(x, _tt(t, x))
-        x0 = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
+        x0 = x0_from_eps(x, eps, ab_t.item())
         sigma = (eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()).item()
         x = ab_s.sqrt().item() * x0 + max(float(1 - ab_s) - sigma**2, 0.0) ** 0.5 * eps
         if sigma > 0:
@@ -130,7 +128,7 @@ def ddim_invert(eps_fn: EpsFn, x0: torch.Tensor, schedule: NoiseSchedule, steps:
         ab_s, ab_t = _ab(schedule, s), _ab(schedule, t)
         # Evaluate the network where the reverse step from t would evaluate it, at the current state.
         eps = eps_fn(x, _tt(t if s is None else s, x))
-        x0_hat = (x - (1 - ab_s).sqrt().item() * eps) / ab_s.sqrt().item()
+        x0_hat = x0_from_eps(x, eps, ab_s.item())
         x = ab_t.sqrt().item() * x0_hat + (1 - ab_t).sqrt().item() * eps
     return x
 
@@ -150,7 +148,7 @@ def dpm_solver_2m(
     for i, (t, s) in enumerate(pairs):
         ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
         eps = eps_fn(x, _tt(t, x))
-        d = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
+        d = x0_from_eps(x, eps, ab_t.item())
         if s is None:
             # Last step lands on the clean image: the data prediction itself.
             x_next = d

@@ -29,6 +29,21 @@ def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
     return f[1:] / f[0]
 
 
+def posterior_coefficients(ab_t, ab_s):
+    """q(x_s | x_t, x0) between two steps s < t of one schedule (alpha_bar ``ab_t``, ``ab_s``; floats or
+    tensors): mean = c0 x0 + ct xt, and its variance. With s = t - 1 this is DDPM's posterior; with a respaced
+    s it is the posterior of the respaced chain. ``ab_s`` = 1 (the clean end) gives variance 0."""
+    beta = 1 - ab_t / ab_s
+    c0 = ab_s**0.5 * beta / (1 - ab_t)
+    ct = (1 - beta) ** 0.5 * (1 - ab_s) / (1 - ab_t)
+    return c0, ct, beta * (1 - ab_s) / (1 - ab_t)
+
+
+def x0_from_eps(xt: torch.Tensor, eps: torch.Tensor, ab) -> torch.Tensor:
+    """x0 = (xt - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar), for alpha_bar a float or a broadcastable tensor."""
+    return (xt - (1 - ab) ** 0.5 * eps) / ab**0.5
+
+
 def _extract(values: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """values[t] shaped (N, 1, 1, 1) in x's dtype and device."""
     out = values.to(x.device)[t.to(x.device).long()]
@@ -68,14 +83,11 @@ class NoiseSchedule:
         """Mean and variance of q(x_{t-1} | xt, x0); at t = 0 the mean is x0 and the variance 0."""
         ab = _extract(self.alpha_bar, t, xt)
         ab_prev = _extract(torch.cat([self.alpha_bar.new_ones(1), self.alpha_bar[:-1]]), t, xt)
-        beta = _extract(self.betas, t, xt)
-        mean = ab_prev.sqrt() * beta / (1.0 - ab) * x0 + (1.0 - beta).sqrt() * (1.0 - ab_prev) / (1.0 - ab) * xt
-        var = beta * (1.0 - ab_prev) / (1.0 - ab)
-        return mean, var
+        c0, ct, var = posterior_coefficients(ab, ab_prev)
+        return c0 * x0 + ct * xt, var
 
     def x0_from_eps(self, xt: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        ab = _extract(self.alpha_bar, t, xt)
-        return (xt - (1.0 - ab).sqrt() * eps) / ab.sqrt()
+        return x0_from_eps(xt, eps, _extract(self.alpha_bar, t, xt))
 
     def eps_from_x0(self, xt: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         ab = _extract(self.alpha_bar, t, xt)

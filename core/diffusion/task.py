@@ -7,6 +7,7 @@ back to GeV with the inverse transform, negative GeV clamped to 0.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +25,7 @@ PREDICTIONS = ("eps", "v")
 
 
 TITLES = {"ddpm": "U-Net DDPM", "seed-baseline": "seed baseline (SimpleDiffusionCNN, 50 steps)"}
+LOSS_TITLES = {"ddpm": "loss (MSE of the network's target)", "seed-baseline": "loss (MSE of the predicted noise)"}
 # The request fields each classical family reads (the Train page shows these).
 TRAIN_OPTIONS = {
     "ddpm": ("size", "preset", "schedule", "beta_start", "beta_end", "prediction", "no_energy_condition"),
@@ -291,33 +293,61 @@ class DiffusionTask:
             final=self._to_jets(x, energies),
         )
 
-    def reconstruct(
+    def reconstructor(
         self,
         net: nn.Module,
-        x0: torch.Tensor,
-        t: int,
-        *,
         labels: torch.Tensor | None = None,
         sampler: str = "ddim",
         steps: int | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Noise GeV images to step ``t`` with q(xt | x0), then run the reverse process back: the SSIM/PSNR pair."""
+    ):
+        """This model as a ``core.metrics.reconstruct.Reconstructor`` (SSIM / PSNR of reconstructions).
+
+        One-step: the network's x0 prediction (clipped as its samplers clip it). Reverse: ``sampler`` started
+        at t with ``steps`` network evaluations (default: the sampler's, at most t + 1). ``labels`` (N,)
+        condition a class-conditional model on the jets' true labels. Images go in and come out on the CPU;
+        the network runs where its weights are.
+        """
+        from core.metrics.reconstruct import GaussianReconstructor
+
         device = next(net.parameters()).device
-        z0 = self.prepare(x0.to(device))
-        eps = torch.randn(z0.shape, generator=generator, device=device)
-        tt = torch.full((z0.shape[0],), int(t), dtype=torch.long, device=device)
-        xt = self.schedule.q_sample(z0, tt, eps)
-        # An energy-conditioned model reconstructs given the jet's own channel energies.
-        cond = self.condition(x0.to(device).sum((-1, -2))) if self.energy_condition else None
-        was_training = net.training
-        net.eval()
-        try:
-            fn = self.eps_fn(net, labels, 1.0, cond)
-            out = run_sampler(sampler, fn, xt, self.schedule, steps, generator, start=int(t))
-        finally:
-            net.train(was_training)
-        return self.to_gev(out).cpu()
+        labels = labels.to(device) if labels is not None and self.conditional else None
+        schedule = self.schedule
+        jets: dict = {}  # an energy-conditioned model reconstructs given each jet's own channel energies
+
+        def to_model(x0: torch.Tensor) -> torch.Tensor:
+            if self.energy_condition:
+                jets["cond"] = self.condition(x0.to(device).sum((-1, -2)))
+            return self.prepare(x0)
+
+        def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.eps_fn(net, labels, 1.0, jets.get("cond"))(xt, t)
+
+        def x0_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            xd, td = xt.to(device), t.to(device)
+            return schedule.x0_from_eps(xd, td, eps_fn(xd, td)).to(xt.device)
+
+        def reverse_fn(xt: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            g = torch.Generator(device).manual_seed(seed)
+            return run_sampler(sampler, eps_fn, xt.to(device), schedule, steps, g, start=int(t)).to(xt.device)
+
+        return GaussianReconstructor(
+            schedule=schedule, x0_fn=x0_fn, to_model=to_model, to_gev=self.to_gev, reverse_fn=reverse_fn
+        )
+
+    def card(self) -> dict:
+        """What a model card says about this model beyond family and size."""
+        return {
+            "image_size": self.size,
+            "schedule": self.schedule.config(),
+            "prediction": self.prediction,
+            "energy_condition": self.energy_condition,
+            **({"preset": self._config["preset"]} if "preset" in self._config else {}),
+        }
+
+    def signal_levels(self) -> np.ndarray:
+        """alpha_bar at each step t (what is left of the image at t; the reverse animation shows it)."""
+        return self.schedule.alpha_bar.double().numpy()
 
 
 def zero_suppression(x: torch.Tensor, quantile: float = 0.01) -> list[float]:

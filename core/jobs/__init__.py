@@ -1,27 +1,20 @@
-"""Background jobs (training, sampling) for the dashboard and anything else that must not block."""
+"""Jobs: long work (training, sampling) in its own process, writing a run directory that pages read."""
 
-from core.jobs.runner import (
-    DONE,
-    FAILED,
-    FINISHED,
-    RUNNING,
-    STOPPED,
-    TIMED_OUT,
-    Job,
-    JobLimitError,
-    JobLimits,
-    JobManager,
-)
+from core.jobs.rundir import ENDED, FAILED, FINISHED, KILLED, RUNNING, STOPPED, TIME_LIMIT, RunStatus, read_status
+from core.jobs.runner import Job, JobLimitError, JobLimits, JobTable
 
 __all__ = [
-    "DONE",
+    "ENDED",
     "FAILED",
     "FINISHED",
+    "KILLED",
     "RUNNING",
     "STOPPED",
-    "TIMED_OUT",
+    "TIME_LIMIT",
     "Job",
     "JobLimitError",
     "JobLimits",
-    "JobManager",
+    "JobTable",
+    "RunStatus",
+    "read_status",
 ]

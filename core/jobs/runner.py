@@ -1,32 +1,36 @@
-"""Background jobs: run an event stream (training, sampling) in a thread so a page never blocks on it.
+"""The server's job table: every long piece of work runs in its own process, limited per visitor and in all.
 
-The dashboard starts one job per browser session and reads the recorded events on every rerun;
-a hosted demo caps how many jobs run at once and how long each may run on a CPU. Nothing here
-knows about streamlit: a job is a thread consuming an iterator of events, and any reader (a page,
-a test) looks at ``Job.events`` and ``Job.status``.
+A job is a child process (``python -m core train ...`` or a worker module over the same functions) writing
+into its run directory (``core.jobs.rundir``). The table only starts, counts, signals and reaps processes:
+it holds no data and no model, and pages read the run directory, never the table's memory. Limits are
+checked before anything is prepared, so a refused click costs nothing. A visitor's page calls ``touch``
+while it is open; a job whose visitor has been gone longer than ``abandon_seconds`` is sent SIGTERM, which
+makes it save its checkpoint and exit. Nothing here knows about streamlit.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
+from core.atomic import write_text_atomic
 from core.errors import JetInputError
+from core.jobs.rundir import ENDED, REQUEST, RUNNING, STATUS, RunWriter, pid_alive
 
-RUNNING, DONE, STOPPED, FAILED, TIMED_OUT = "running", "done", "stopped", "failed", "timed out"
-FINISHED = (DONE, STOPPED, FAILED, TIMED_OUT)
-
-EventFactory = Callable[[threading.Event], Iterable[Any]]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class JobLimitError(JetInputError):
-    """A job could not start because a limit (one per session, global count) is reached."""
+    """A job could not start because a limit (per visitor, or in all) is reached."""
 
 
 def _env_number(name: str, default: float | None, cast: type = int) -> float | None:
@@ -40,26 +44,36 @@ def _env_number(name: str, default: float | None, cast: type = int) -> float | N
     return None if value <= 0 else value
 
 
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class JobLimits:
-    """How many jobs may run at once, and the steps and seconds one job may take (None: no limit)."""
+    """Jobs at once (in all, per visitor: every kind counts), steps and seconds per job (None: no limit),
+    and how long a job outlives its visitor's last sign of life."""
 
     max_concurrent: int = 2
+    max_per_visitor: int = 1
     max_steps: int | None = 2000
     max_seconds: float | None = 600.0
+    abandon_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, on_gpu: bool = False) -> JobLimits:
-        """Read JETLAB_MAX_JOBS, JETLAB_MAX_STEPS, JETLAB_MAX_SECONDS (0 lifts a limit).
-
-        Step and time limits apply on the CPU only unless set explicitly, so a GPU workstation trains freely.
-        """
+        """JETLAB_MAX_JOBS, JETLAB_MAX_JOBS_PER_VISITOR, JETLAB_MAX_STEPS, JETLAB_MAX_SECONDS (0 lifts a limit),
+        JETLAB_ABANDON_SECONDS. Step and time limits apply on the CPU only unless set explicitly."""
         steps_default = None if on_gpu else cls.max_steps
         seconds_default = None if on_gpu else cls.max_seconds
         return cls(
             max_concurrent=int(_env_number("JETLAB_MAX_JOBS", cls.max_concurrent) or 10**6),
+            max_per_visitor=int(_env_number("JETLAB_MAX_JOBS_PER_VISITOR", cls.max_per_visitor) or 10**6),
             max_steps=_env_number("JETLAB_MAX_STEPS", steps_default),
             max_seconds=_env_number("JETLAB_MAX_SECONDS", seconds_default, float),
+            abandon_seconds=float(_env_number("JETLAB_ABANDON_SECONDS", cls.abandon_seconds, float) or 10**9),
         )
 
     def clamp_steps(self, steps: int) -> int:
@@ -69,119 +83,193 @@ class JobLimits:
 
 @dataclass
 class Job:
-    """One background run: its events so far, its state, and the handle to stop it."""
+    """One running child process and the run directory it writes."""
 
+    run_id: str
+    run_dir: Path
     owner: str
     kind: str
-    max_seconds: float | None = None
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    status: str = RUNNING
-    error: str | None = None
-    events: list[Any] = field(default_factory=list)
+    proc: subprocess.Popen
     started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    abandoned: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     @property
     def running(self) -> bool:
-        return self.status == RUNNING
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the start, frozen when the job ends."""
-        return (self.finished or time.monotonic()) - self.started
-
-    @property
-    def last(self) -> Any:
-        return self.events[-1] if self.events else None
+        """Alive and not yet done: a job that wrote its final status is over, even while its process exits."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            state = json.loads((self.run_dir / STATUS).read_text()).get("state")
+        except (OSError, ValueError):
+            return True
+        return state not in ENDED
 
     def stop(self) -> None:
-        """Ask the job to stop after its current event; the thread ends soon after."""
-        self._stop.set()
+        """SIGTERM: the job saves its checkpoint and exits (its status says 'stopped at step k')."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job ends (tests and the CLI use this); True if it ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
-
-    def _run(self, make_events: EventFactory) -> None:
-        stream: Iterator[Any] | None = None
         try:
-            stream = iter(make_events(self._stop))
-            for event in stream:
-                self.events.append(event)
-                if self._stop.is_set():
-                    self.status = STOPPED
-                    break
-                if self.max_seconds is not None and self.elapsed > self.max_seconds:
-                    self.status = TIMED_OUT
-                    break
-            else:
-                self.status = STOPPED if self._stop.is_set() else DONE
-        except Exception as err:  # a failed job must not take the page (or other visitors) down
-            self.status = FAILED
-            self.error = f"{type(err).__name__}: {err}"
-            self.meta["traceback"] = traceback.format_exc()
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:  # closing a generator that failed: nothing more to report
-                    pass
-            self.finished = time.monotonic()
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
 
-class JobManager:
-    """Start and find jobs: one per owner (a browser session), at most ``limits.max_concurrent`` running."""
+def new_run_id(name: str) -> str:
+    """A readable, unguessable run id: <name>-<yyyymmdd-hhmmss>-<8 hex>."""
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
-    def __init__(self, limits: JobLimits | None = None) -> None:
+
+class JobTable:
+    """Start, count, stop and reap the server's jobs; one table per server process."""
+
+    def __init__(
+        self,
+        limits: JobLimits | None = None,
+        cores: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        watch_every: float | None = 5.0,
+    ) -> None:
         self.limits = limits or JobLimits()
+        self.cores = cores or cpu_cores()
+        self._clock = clock
         self._jobs: dict[str, Job] = {}
+        self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+        if watch_every:
+            threading.Thread(target=self._watch, args=(watch_every,), name="jetlab-jobs", daemon=True).start()
+
+    def threads_per_job(self) -> int:
+        """Torch threads for one job: the cores shared by as many jobs as may run at once."""
+        return max(1, self.cores // max(1, self.limits.max_concurrent))
+
+    def touch(self, owner: str) -> None:
+        """The visitor is still there (every page run calls this)."""
+        with self._lock:
+            self._seen[owner] = self._clock()
+
+    def running(self, owner: str | None = None) -> list[Job]:
+        with self._lock:
+            self._reap_locked()
+            return [j for j in self._jobs.values() if owner is None or j.owner == owner]
 
     def running_count(self) -> int:
-        with self._lock:
-            return sum(job.running for job in self._jobs.values())
+        return len(self.running())
 
-    def get(self, owner: str) -> Job | None:
-        """The owner's latest job (running or finished), or None."""
+    def get(self, run_id: str) -> Job | None:
         with self._lock:
-            return self._jobs.get(owner)
+            return self._jobs.get(run_id)
 
-    def start(self, owner: str, kind: str, make_events: EventFactory, meta: dict[str, Any] | None = None) -> Job:
-        """Start ``make_events(stop_event)`` in a daemon thread as the owner's job.
-
-        Raises JobLimitError if the owner already has a running job or the global limit is reached.
-        """
+    def check(self, owner: str) -> None:
+        """Raise JobLimitError if ``owner`` may not start a job now (called before any data is prepared)."""
         with self._lock:
-            current = self._jobs.get(owner)
-            if current is not None and current.running:
-                raise JobLimitError(f"job {current.id}: this session already runs a {current.kind} job; stop it first")
-            running = sum(job.running for job in self._jobs.values())
-            if running >= self.limits.max_concurrent:
-                raise JobLimitError(
-                    f"server busy: {running} of {self.limits.max_concurrent} background jobs are running; try again soon"
-                )
-            job = Job(owner=owner, kind=kind, max_seconds=self.limits.max_seconds, meta=dict(meta or {}))
-            self._jobs[owner] = job
-            job._thread = threading.Thread(
-                target=job._run, args=(make_events,), name=f"jetlab-{kind}-{job.id}", daemon=True
+            self._check_locked(owner)
+
+    def _check_locked(self, owner: str) -> None:
+        self._reap_locked()
+        mine = [j for j in self._jobs.values() if j.owner == owner]
+        if len(mine) >= self.limits.max_per_visitor:
+            raise JobLimitError(
+                f"you already run {len(mine)} job(s) ({', '.join(j.kind for j in mine)}); "
+                f"{self.limits.max_per_visitor} at a time per visitor: stop it or wait for it to end"
             )
-            job._thread.start()
+        if len(self._jobs) >= self.limits.max_concurrent:
+            raise JobLimitError(
+                f"server busy: {len(self._jobs)} of {self.limits.max_concurrent} jobs are running; try again soon"
+            )
+
+    def start(self, owner: str, kind: str, argv: list[str], run_dir: Path, request: dict | None = None) -> Job:
+        """Spawn ``python -m <argv...> --out <run_dir>`` as ``owner``'s job, after the limits allow it.
+
+        ``argv`` starts with the module (``core`` for the command line). The request is written to the run
+        directory first, then the process starts with ``threads_per_job`` torch threads.
+        """
+        run_dir = Path(run_dir)
+        with self._lock:
+            self._check_locked(owner)
+            run_dir.mkdir(parents=True, exist_ok=False)
+            command = [sys.executable, "-m", *argv, "--out", str(run_dir)]
+            body = {"kind": kind, "argv": command[2:], "owner": owner, "created": time.time(), "request": request}
+            write_text_atomic(run_dir / REQUEST, json.dumps(body, indent=1))
+            threads = str(self.threads_per_job())
+            env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, JETLAB_JOB="1")
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+            with open(run_dir / "log.txt", "ab") as out:
+                proc = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            writer = RunWriter(run_dir, kind)
+            if not (run_dir / STATUS).exists():
+                body = {"state": RUNNING, "kind": kind, "pid": proc.pid, "step": 0, "message": "preparing data"}
+                write_text_atomic(run_dir / STATUS, json.dumps(body))
+            writer.phase("preparing data")
+            job = Job(run_id=run_dir.name, run_dir=run_dir, owner=owner, kind=kind, proc=proc)
+            self._jobs[job.run_id] = job
+            self._seen[owner] = self._clock()
         return job
 
-    def stop(self, owner: str) -> None:
-        job = self.get(owner)
+    def adopt(self, run_id: str, owner: str) -> None:
+        """A visitor who reloaded (a new session) and came back by the run's URL owns its job again."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is not None and job.owner != owner:
+                job.owner = owner
+            self._seen[owner] = self._clock()
+
+    def stop(self, run_id: str, run_dir: Path | None = None) -> bool:
+        """Ask a job to save and stop; a run of an earlier server is signalled through its status' pid."""
+        job = self.get(run_id)
         if job is not None:
             job.stop()
+            return True
+        return signal_run(run_dir) if run_dir is not None else False
 
-    def forget(self, owner: str) -> None:
-        """Drop a finished job (its events and result) to free memory."""
+    def reap(self) -> list[Job]:
+        """Forget ended jobs; stop the ones whose visitor is gone. Returns the jobs stopped as abandoned."""
         with self._lock:
-            job = self._jobs.get(owner)
-            if job is not None and not job.running:
-                del self._jobs[owner]
+            return self._reap_locked()
+
+    def _reap_locked(self) -> list[Job]:
+        now, stopped = self._clock(), []
+        for run_id, job in list(self._jobs.items()):
+            if not job.running:
+                del self._jobs[run_id]
+            elif not job.abandoned and now - self._seen.get(job.owner, job.started) > self.limits.abandon_seconds:
+                job.abandoned = True
+                RunWriter(job.run_dir, job.kind).phase("stopping: the visitor has been gone too long")
+                job.stop()
+                stopped.append(job)
+        live = {j.owner for j in self._jobs.values()}
+        for owner, seen in list(self._seen.items()):
+            if owner not in live and now - seen > self.limits.abandon_seconds:
+                del self._seen[owner]
+        return stopped
+
+    def _watch(self, every: float) -> None:
+        while True:
+            time.sleep(every)
+            try:
+                self.reap()
+            except Exception:  # the watcher must outlive any one bad run directory
+                pass
+
+
+def signal_run(run_dir: Path | None, sig: int = signal.SIGTERM) -> bool:
+    """Signal the process a run's status names, if it is alive and really that run's (its command names it)."""
+    if run_dir is None:
+        return False
+    try:
+        pid = int(json.loads((Path(run_dir) / STATUS).read_text()).get("pid") or 0)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") if pid else ""
+    except (OSError, ValueError):
+        return False
+    if not pid_alive(pid) or str(Path(run_dir)) not in cmdline.replace("\0", " "):
+        return False
+    os.kill(pid, sig)
+    return True

@@ -1,25 +1,36 @@
-"""Sampling as a background job: generated jets batch by batch, then one recorded reverse process.
+"""Sampling as a job: a worker process over the command line's sampling functions, writing a run directory.
 
-Events are ``SampleProgress`` (after each batch) and one final ``SampleResult``; a stop between batches
-ends the job with what was generated so far discarded.
+``python -m core.jobs.sampling --out RUN_DIR`` reads ``RUN_DIR/request.json`` (a ``SampleRequest``), samples
+batch by batch with ``core.training.sampling.sample_images`` (as ``python -m core sample`` does), logging a
+progress event after each batch, records a short reverse process, and writes ``samples.h5`` (CMS layout),
+``trajectory.safetensors`` and ``info.json``. SIGTERM / SIGINT stop it between batches (status "stopped").
+``load_result`` reads it back for the Generate page.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-from dataclasses import dataclass, field
+import sys
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
 
 from core.errors import JetInputError
-from core.jobs.runner import EventFactory
+from core.jobs.rundir import FINISHED, REQUEST, RUNNING, STOPPED, RunWriter, mark_ended
 from core.requests import SampleRequest
 
+SAMPLES, TRAJECTORY, INFO, REPORT = "samples.h5", "trajectory.safetensors", "info.json", "report.json"
 
-@dataclass
-class SampleProgress:
-    done: int
-    total: int
+
+def request_of(body: dict) -> tuple[SampleRequest, dict]:
+    """The ``SampleRequest`` in a run's request.json, and the measurement settings beside it (data, n_real)."""
+    names = {f.name for f in fields(SampleRequest)}
+    req = SampleRequest(**{k: v for k, v in body.items() if k in names})
+    return req, {"data": body.get("data"), "n_real": int(body.get("n_real") or 0)}
 
 
 @dataclass
@@ -33,42 +44,171 @@ class SampleResult:
     info: dict = field(default_factory=dict)
 
 
-def sampling_events(req: SampleRequest, device: str = "cpu") -> EventFactory:
-    """The job body: load the checkpoint, sample in batches (seed + batch offset), record a short trajectory."""
+def sample_argv(req: SampleRequest, threads: int | None = None) -> list[str]:
+    """The worker's module and arguments (the job table adds ``--out RUN_DIR``)."""
     if req.n < 1:
         raise JetInputError(f"number of samples: must be at least 1, got {req.n}")
+    return ["core.jobs.sampling", *(["--threads", str(threads)] if threads else [])]
 
-    def make(stop):
-        from core.training.checkpoint import load_checkpoint
-        from core.training.sampling import labels_for, sample_images, sample_trajectory
-        from core.training.task import describe
 
-        ckpt = load_checkpoint(os.fspath(req.checkpoint), device=device)
-        labels = labels_for(ckpt, req.label, req.n)
-        parts = []
-        for start in range(0, req.n, req.batch_size):
-            if stop.is_set():
-                return
-            k = min(req.batch_size, req.n - start)
-            parts.append(
-                sample_images(
-                    ckpt, k, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed + start, device,
-                    shots=req.shots,
-                )
-            )  # fmt: skip
-            yield SampleProgress(start + k, req.n)
-        samples = torch.cat(parts)
-        if labels is not None and req.label == "mixed":
-            labels = torch.cat([(torch.arange(p.shape[0]) % 2).long() for p in parts])
-        traj = None
-        if req.trajectory_n > 0 and not stop.is_set():
-            traj = sample_trajectory(
-                ckpt, min(req.trajectory_n, req.n), req.sampler, req.sampler_steps, req.label, req.guidance, req.seed,
-                device, shots=req.shots,
-            )  # fmt: skip
-        info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}
-        if hasattr(ckpt.task, "schedule"):
-            info["alpha_bar"] = ckpt.task.schedule.alpha_bar.double().numpy()
-        yield SampleResult(samples, labels, traj, req, info)
+def _sample(req: SampleRequest, measure: dict, log: RunWriter, stop: threading.Event) -> str:
+    from core.data.layout import UNLABELLED
+    from core.data.writers import write_cms
+    from core.training.checkpoint import load_checkpoint
+    from core.training.sampling import check_readout, labels_for, sample_images, sample_trajectory
+    from core.training.task import describe
 
-    return make
+    log.phase("loading the checkpoint")
+    ckpt = load_checkpoint(os.fspath(req.checkpoint), device=req.device)
+    check_readout(ckpt, req.shots)
+    labels = labels_for(ckpt, req.label, req.n)
+    parts = []
+    log.phase(f"sampling {req.n} jets")
+    for start in range(0, req.n, req.batch_size):
+        if stop.is_set():
+            return STOPPED
+        k = min(req.batch_size, req.n - start)
+        args = (ckpt, k, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed + start, req.device)
+        parts.append(sample_images(*args, shots=req.shots))
+        log.step = start + k
+        log.event("progress", done=start + k, total=req.n)
+    samples = torch.cat(parts)
+    if labels is not None and req.label == "mixed":
+        labels = torch.cat([(torch.arange(p.shape[0]) % 2).long() for p in parts])
+    if req.trajectory_n > 0 and not stop.is_set():
+        log.phase("recording the reverse process")
+        n = min(req.trajectory_n, req.n)
+        args = (ckpt, n, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed, req.device)
+        traj = sample_trajectory(*args, shots=req.shots)
+        _save_trajectory(log.dir / TRAJECTORY, traj)
+    log.phase("saving")
+    info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}
+    levels = ckpt.task.signal_levels()
+    info["alpha_bar"] = None if levels is None else [float(v) for v in levels]
+    y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
+    attrs = {"checkpoint": str(ckpt.path), "sampler": str(req.sampler), "seed": req.seed, "label": str(req.label)}
+    attrs["command"] = req.command()
+    write_cms(log.dir / SAMPLES, samples.permute(0, 2, 3, 1).numpy(), y.numpy(), attrs=attrs)
+    from core.atomic import write_text_atomic
+
+    write_text_atomic(log.dir / INFO, json.dumps({**info, "conditional_labels": labels is not None}, default=str))
+    if measure["n_real"] > 0 and not stop.is_set():
+        _measure(measure, samples, labels, log)
+    return FINISHED
+
+
+def _measure(measure: dict, samples: torch.Tensor, labels: torch.Tensor | None, log: RunWriter) -> None:
+    """The set distances of the samples to real jets, beside the real-vs-real floor, into report.json."""
+    from core.atomic import write_text_atomic
+    from core.data.readers import load_tensors
+    from core.metrics.report import evaluate_sets
+
+    log.phase(f"preparing {measure['n_real']} real jets")
+    real, y_real = load_tensors(measure["data"], size=int(samples.shape[-1]), max_jets=measure["n_real"], seed=1)
+    classifier = None if (Path(__file__).resolve().parents[2] / "checkpoints" / "jet_classifier").is_dir() else False
+    log.phase(f"computing set distances (FID, W1) on {len(samples)} jets")
+    try:
+        report = evaluate_sets(real, samples, y_real, labels, classifier=classifier, seed=0, progress=log.phase)
+    except Exception:
+        if classifier is not None:
+            raise
+        report = evaluate_sets(real, samples, y_real, labels, classifier=False, seed=0, progress=log.phase)
+    body = {
+        "rows": [asdict(r) for r in report.rows],
+        "info": report.info,
+        "observables_real": {k: list(map(float, v)) for k, v in report.observables_real.items()},
+        "observables_generated": {k: list(map(float, v)) for k, v in report.observables_generated.items()},
+    }
+    write_text_atomic(log.dir / REPORT, json.dumps(body, default=str))
+
+
+def load_report(run_dir: str | os.PathLike):
+    """The sampling run's ``EvaluationReport`` (rows, info, observables), or None when it was not measured."""
+    import numpy as np
+
+    from core.metrics.report import EvaluationReport, MetricRow
+
+    path = Path(run_dir) / REPORT
+    if not path.exists():
+        return None
+    body = json.loads(path.read_text())
+    return EvaluationReport(
+        rows=[MetricRow(**r) for r in body["rows"]],
+        details={},
+        info=body["info"],
+        observables_real={k: np.asarray(v) for k, v in body["observables_real"].items()},
+        observables_generated={k: np.asarray(v) for k, v in body["observables_generated"].items()},
+    )
+
+
+def _save_trajectory(path: Path, traj) -> None:
+    from safetensors.torch import save_file
+
+    from core.atomic import atomic_path
+
+    tensors = {
+        "x0": traj.x0.float().contiguous(),
+        "xt": traj.xt.float().contiguous(),
+        "t": torch.tensor(list(traj.t), dtype=torch.long),
+    }
+    with atomic_path(path, ".safetensors") as tmp:
+        save_file(tensors, str(tmp))
+
+
+def load_result(run_dir: str | os.PathLike) -> SampleResult | None:
+    """A finished sampling run's samples, labels, reverse process and info; None while it has none."""
+    from core.data.readers import open_jets
+    from core.training.task import Trajectory
+
+    root = Path(run_dir)
+    if not (root / SAMPLES).exists() or not (root / INFO).exists():
+        return None
+    info = json.loads((root / INFO).read_text())
+    src = open_jets(root / SAMPLES)
+    try:
+        x = torch.from_numpy(src.images(list(range(len(src))))).permute(0, 3, 1, 2).float().contiguous()
+        y = torch.as_tensor(src.y).long()
+    finally:
+        src.close()
+    traj = None
+    if (root / TRAJECTORY).exists():
+        from safetensors.torch import load_file
+
+        t = load_file(str(root / TRAJECTORY))
+        traj = Trajectory(t=t["t"].tolist(), xt=t["xt"], x0=t["x0"], final=t["x0"][-1])
+    req, _ = request_of(json.loads((root / REQUEST).read_text()).get("request") or {})
+    labels = y if info.get("conditional_labels") else None
+    return SampleResult(x, labels, traj, req, info)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The worker: sample what ``--out``'s request.json asks, logging into that run directory."""
+    from core.jobs.training import stop_on_signals
+    from core.training.device import resolve_device
+
+    p = argparse.ArgumentParser(prog="python -m core.jobs.sampling")
+    p.add_argument("--out", required=True, help="the run directory (holds request.json)")
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_dir = Path(args.out)
+    req, measure = request_of(json.loads((run_dir / REQUEST).read_text())["request"])
+    req.device = str(resolve_device(req.device))
+    log = RunWriter(run_dir, "sample", req.n)
+    log.status(RUNNING, "sampling")
+    stop = threading.Event()
+    try:
+        with stop_on_signals(stop):
+            state = _sample(req, measure, log, stop)
+    except BaseException as err:
+        mark_ended(run_dir, err)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    log.phase(state)
+    log.status(state, f"{state}: {log.step} of {req.n} jets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

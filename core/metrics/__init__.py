@@ -6,7 +6,9 @@
 - ``jet_classifier``: the small quark/gluon CNN whose penultimate layer is the jet feature space.
 - ``sets``: FID and KID (torchmetrics) with the real-vs-real floor.
 - ``physics``: Wasserstein-1 per observable and the Frechet physics distance extrapolated to infinite N.
-- ``evaluate``: every set metric for a real and a generated sample, as a table (metric, model, floor).
+- ``two_sample``: cross-validated ROC AUC of a classifier telling generated from real jets, with its floor.
+- ``memorisation``: nearest-training-jet distances of generated vs held-out jets, near copies, authenticity.
+- ``report``: every set metric for a real and a generated sample, as a table (metric, model, floor).
 
 Nothing here touches the network: feature weights are read from files that ship with the repo or a package.
 """

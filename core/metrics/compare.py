@@ -1,13 +1,13 @@
-"""A classical and a quantum model on the same jets, noised to the same level, side by side.
+"""Models of any family on the same jets, noised to the same level, side by side.
 
-"The same level" is a fraction f of each model's forward process: step round(f (T - 1)) of the classical
-schedule, step max(1, round(f T)) of the quantum one. The classical model runs its own sampler back
-from that step; the quantum model runs its reverse chain (PQC, ancillas measured, re-noised between
-steps) from the noised state, conditioned on the true label, and is decoded with the jet's true total
-energy. Both are scored at the quantum model's resolution (energy-conserving pooling of the classical
-result): SSIM and PSNR per channel, and the fidelity of the amplitude-encoded images
-F = (sum_i sqrt(p_i q_i))^2 with p, q the normalised pixel energies (equal to the state fidelity
-of the amplitude encodings, so it reads the same for both models).
+"The same level" is a fraction f of each model's forward process: step max(first step, round(f (T - 1)))
+of the model's reconstructor (T its ``timesteps``; for the quantum model step 0 is the clean state, so this
+is step max(1, round(f K)) of its K). Each model runs its own reverse process back from that step (a
+diffusion model its sampler with a few steps, the quantum model its reverse chain conditioned on the true
+label and decoded with the jet's true energies). All are scored at the smallest resolution among them
+(energy-conserving pooling): SSIM and PSNR per channel, and the fidelity of the amplitude-encoded images
+F = (sum_i sqrt(p_i q_i))^2 with p, q the normalised pixel energies (equal to the state fidelity of the
+amplitude encodings, so it reads the same for every model).
 """
 
 from __future__ import annotations
@@ -34,38 +34,34 @@ class ModelReconstruction:
     extra: dict = field(default_factory=dict)
 
 
-def classical_reconstruction(
-    ckpt, x0: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0, sampler_steps: int = 10
-) -> tuple[torch.Tensor, int]:
-    """x0 (GeV) noised to step round(f (T-1)) and brought back by the checkpoint's sampler (ddim, a few steps)."""
-    from core.metrics.checkpoint_adapter import reconstructor_from_checkpoint
+@torch.no_grad()
+def model_reconstruction(
+    name: str, ckpt, x0: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0, sampler_steps: int = 10
+) -> ModelReconstruction:
+    """A checkpoint's reconstruction of jets ``x0`` (GeV, at the model's size) noised to the fraction f of its
+    forward process; a diffusion model runs ddim back with at most ``sampler_steps`` network evaluations."""
     from core.metrics.reconstruct import reconstruct
+    from core.training.task import describe
 
     size = int(ckpt.task.size)
     x = downsample(x0, size) if x0.shape[-1] != size else x0
-    t = int(round(fraction * (int(ckpt.task.schedule.timesteps) - 1)))
-    steps = max(1, min(sampler_steps, t + 1))
-    model = reconstructor_from_checkpoint(
-        ckpt, labels=y if ckpt.task.conditional else None, sampler="ddim", steps=steps
-    )
+    probe = ckpt.task.reconstructor(ckpt.ema.eval(), labels=y)
+    t = max(int(getattr(probe, "first_step", 0)), int(round(fraction * (probe.timesteps - 1))))
+    model = ckpt.task.reconstructor(ckpt.ema, labels=y, sampler="ddim", steps=max(1, min(sampler_steps, t + 1)))
     rec = reconstruct(model, x, t, mode="reverse", seed=seed)
-    return rec.x0_hat, t
+    extra = {k: v.numpy() for k, v in getattr(model, "extras", {}).items()}
+    return ModelReconstruction(
+        name, ckpt.task.family, describe(ckpt.task)["parameters"], t, int(ckpt.task.timesteps), rec.x0_hat, size, extra
+    )
 
 
-@torch.no_grad()
-def quantum_reconstruction(
-    ckpt, x0: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0
-) -> tuple[torch.Tensor, int, torch.Tensor]:
-    """Returns (x0_hat (N, 3, s, s) GeV, t, state fidelity (N,) of the final data state to the clean one)."""
-    from core.quantum.reconstruct import QuantumReconstructor
-
-    model = QuantumReconstructor(ckpt.task, ckpt.ema.eval(), y)
-    t = max(1, int(round(fraction * ckpt.task.hybrid_cfg.steps)))
-    gen = torch.Generator().manual_seed(int(seed))
-    xt = model.noise(x0, torch.full((len(x0),), t), gen)
-    out = model.reverse_states(xt, t, gen)
-    x0_hat = model.task.decode(model.probabilities(out), xt.energies)
-    return x0_hat, t, model.state_fidelity(out, xt)
+def at_common_size(recs: list[ModelReconstruction]) -> list[ModelReconstruction]:
+    """The reconstructions pooled to the smallest size among them (energy conserving)."""
+    size = min(r.x0_hat.shape[-1] for r in recs)
+    for r in recs:
+        if r.x0_hat.shape[-1] != size:
+            r.x0_hat = downsample(r.x0_hat, size)
+    return recs
 
 
 def amplitude_fidelity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 from scipy import stats
 
 from core.data.observables import OBSERVABLES, jet_observables
@@ -56,11 +57,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         raise JetInputError(f"Frechet distance: {a.shape[1]} features against {b.shape[1]}")
     k = a.shape[1]
     check_count(min(len(a), len(b)), k + 1, "Frechet distance", f"a full covariance of {k} features")
-    mu = a.mean(0) - b.mean(0)
-    sa, sb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    # tr (Sa Sb)^(1/2) = sum of the square roots of the eigenvalues of Sa Sb (real, >= 0 for PSD Sa, Sb).
-    eig = np.linalg.eigvals(sa @ sb).real
-    return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * np.sqrt(np.clip(eig, 0.0, None)).sum())
+    from core.metrics.sets import frechet_distance_torchmetrics
+
+    return frechet_distance_torchmetrics(torch.from_numpy(a.astype(np.float64)), torch.from_numpy(b.astype(np.float64)))
 
 
 def frechet_extrapolated(

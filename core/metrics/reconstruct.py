@@ -32,7 +32,9 @@ class Reconstructor(Protocol):
     """The small interface a model offers to be scored on reconstructions.
 
     ``noise`` maps x0 in GeV to xt in the model's space; ``noisy_gev`` maps xt back to a GeV image
-    (the trivial reconstruction); ``predict_x0`` and ``reverse_from`` return x0_hat in GeV.
+    (the trivial reconstruction); ``predict_x0`` and ``reverse_from`` return x0_hat in GeV. A model may
+    also set ``first_step`` (the smallest t with something to reconstruct; 0 when absent) and ``extras``
+    (per-jet numbers of its last ``reverse_from``, e.g. a state fidelity).
     """
 
     timesteps: int
@@ -86,12 +88,13 @@ class GaussianReconstructor:
     def reverse_from(self, xt: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
         if self.reverse_fn is not None:  # the model's own sampler, started at t
             return self.to_gev(self.reverse_fn(xt, int(t), generator)).clamp_min(0)
-        # Ancestral DDPM steps t, t-1, ..., 0 through the posterior q(x_{s-1} | x_s, x0_hat).
-        x = xt
-        for s in range(int(t), -1, -1):
-            ts = torch.full((x.shape[0],), s, dtype=torch.long)
-            mean, var = self.schedule.posterior(self.x0_fn(x, ts), x, ts)
-            x = mean + var.sqrt() * torch.randn(x.shape, generator=generator, dtype=x.dtype) if s > 0 else mean
+        # Ancestral DDPM steps t, t-1, ..., 0 (the ddpm sampler, fed the x0 prediction as eps).
+        from core.diffusion.samplers import run_sampler
+
+        def eps_fn(x: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+            return self.schedule.eps_from_x0(x, ts, self.x0_fn(x, ts))
+
+        x = run_sampler("ddpm", eps_fn, xt, self.schedule, int(t) + 1, generator, start=int(t))
         return self.to_gev(x).clamp_min(0)
 
 

@@ -130,10 +130,6 @@ def evaluate_sets(
     jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
     ``two_sample``: which two-sample classifiers to run (True: observables and pixels; False or () skips them).
     """
-    from core.metrics.features import InceptionFeatures, JetFeatures
-    from core.metrics.jet_classifier import load_classifier
-    from core.metrics.sets import feature_distances
-
     say = progress or (lambda _msg: None)
     real = as_images(real, "real jets")
     generated = as_images(generated, "generated jets")
@@ -145,7 +141,6 @@ def evaluate_sets(
     # Fail before any network runs: the FPD needs more jets than twice its 10 observables.
     check_count(split.n, 2 * len(FPD_KEYS) + 2, "evaluation", "the Frechet physics distance (per set)")
     ra, rb, gen = real[split.real_a], real[split.real_b], generated[split.generated]
-    rows: list[MetricRow] = []
     details: dict = {}
     info = {
         "n": split.n,
@@ -155,6 +150,22 @@ def evaluate_sets(
         "seed": seed,
         "floor": "same metric between two disjoint halves of the real jets, same N",
     }
+    classifier = _usable_classifier(classifier, real, info)
+    rows = _feature_rows(ra, gen, rb, classifier, inception_jets, split.n, seed, say, details)
+    physics, obs_a, obs_g = _physics_rows(ra, gen, rb, seed, say, details)
+    rows += physics
+    rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
+    if y_generated is not None and y_real is not None and classifier is not False:
+        y_gen = torch.as_tensor(y_generated).long()[split.generated]
+        y_ra = torch.as_tensor(y_real).long()[split.real_a]
+        rows += _verdict_rows(classifier, gen, y_gen, ra, y_ra, conditional, say, details)
+    return EvaluationReport(rows, details, info, obs_a, obs_g)
+
+
+def _usable_classifier(classifier, real: torch.Tensor, info: dict):
+    """The jet classifier to use (default: the shipped one), or False when it is off or cannot read these jets."""
+    from core.metrics.features import JetFeatures
+    from core.metrics.jet_classifier import load_classifier
 
     if classifier is None:
         classifier = load_classifier()
@@ -164,19 +175,27 @@ def evaluate_sets(
         except JetInputError as err:
             info["jet_features_skipped"] = str(err)
             classifier = False
+    return classifier
+
+
+def _feature_rows(
+    ra, gen, rb, classifier, inception_jets: int, n: int, seed: int, say, details: dict
+) -> list[MetricRow]:
+    """FID / KID on the jet classifier's features and, with ``inception_jets``, on Inception-v3's."""
+    from core.metrics.features import InceptionFeatures, JetFeatures
+    from core.metrics.sets import feature_distances
+
+    rows: list[MetricRow] = []
     if classifier is not False:
         say("jet-feature FID / KID")
         jet = feature_distances(ra, gen, rb, JetFeatures(classifier), seed)
         details["jet_features"] = jet
-        rows.append(
-            MetricRow("FID (jet features)", jet["model"]["fid"], jet["floor"]["fid"], note=f"N = {split.n}, 64-d")
-        )
+        rows.append(MetricRow("FID (jet features)", jet["model"]["fid"], jet["floor"]["fid"], note=f"N = {n}, 64-d"))
         rows.append(
             MetricRow("KID (jet features)", jet["model"]["kid"], jet["floor"]["kid"], error=jet["model"]["kid_std"])
         )
-
     if inception_jets:
-        m = min(inception_jets, split.n)
+        m = min(inception_jets, n)
         say(f"Inception FID / KID on {m} jets per set")
         inc = feature_distances(ra[:m], gen[:m], rb[:m], InceptionFeatures(), seed)
         details["inception"] = inc
@@ -184,13 +203,17 @@ def evaluate_sets(
         rows.append(
             MetricRow("KID (Inception-v3)", inc["model"]["kid"], inc["floor"]["kid"], error=inc["model"]["kid_std"])
         )
+    return rows
 
+
+def _physics_rows(ra, gen, rb, seed: int, say, details: dict):
+    """The FPD and the W1 of every observable, and the observables of the real half and the generated jets."""
     say("physics distances")
     obs_a, obs_g, obs_b = observables(ra), observables(gen), observables(rb)
     phys = physics_distances(obs_a, obs_g, obs_b, seed=seed)
     details["physics"] = phys
     fpd = phys["fpd"]
-    rows.append(
+    rows = [
         MetricRow(
             "FPD (observables, N -> inf)",
             fpd["model"]["value"],
@@ -198,36 +221,32 @@ def evaluate_sets(
             error=fpd["model"]["error"],
             note="standardised by the real spread",
         )
-    )
+    ]
     for k in OBSERVABLES:
-        rows.append(
-            MetricRow(
-                f"W1 {OBS_LABELS.get(k, k)}", phys["w1"]["model"][k], phys["w1"]["floor"][k], unit=UNITS.get(k, "")
-            )
+        w1 = phys["w1"]
+        rows.append(MetricRow(f"W1 {OBS_LABELS.get(k, k)}", w1["model"][k], w1["floor"][k], unit=UNITS.get(k, "")))
+    return rows, obs_a, obs_g
+
+
+def _verdict_rows(classifier, gen, y_gen, ra, y_ra, conditional: bool | None, say, details: dict) -> list[MetricRow]:
+    """The classifier's verdict per class on generated jets beside real ones, when the labels are intended classes."""
+    if conditional is None:
+        conditional = bool((y_gen == QUARK).any() and (y_gen == GLUON).any() and not (y_gen == UNLABELLED).any())
+    if not conditional:
+        return []
+    say("classifier verdict")
+    verdict = classifier_verdict(classifier, gen, y_gen, ra, y_ra)
+    details["classifier_verdict"] = verdict
+    return [
+        MetricRow(
+            f"classifier: {name} jets called {name}",
+            verdict[name]["generated"],
+            verdict[name]["real"],
+            note="floor column = real jets",
         )
-
-    rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
-
-    if y_generated is not None and y_real is not None and classifier is not False:
-        y_gen = torch.as_tensor(y_generated).long()[split.generated]
-        y_ra = torch.as_tensor(y_real).long()[split.real_a]
-        if conditional is None:
-            conditional = bool((y_gen == QUARK).any() and (y_gen == GLUON).any() and not (y_gen == UNLABELLED).any())
-        if conditional:
-            say("classifier verdict")
-            verdict = classifier_verdict(classifier, gen, y_gen, ra, y_ra)
-            details["classifier_verdict"] = verdict
-            for name in ("quark", "gluon"):
-                if name in verdict:
-                    rows.append(
-                        MetricRow(
-                            f"classifier: {name} jets called {name}",
-                            verdict[name]["generated"],
-                            verdict[name]["real"],
-                            note="floor column = real jets",
-                        )
-                    )
-    return EvaluationReport(rows, details, info, obs_a, obs_g)
+        for name in ("quark", "gluon")
+        if name in verdict
+    ]
 
 
 def two_sample_rows(ra, gen, rb, kinds, folds: int, seed: int, say, details: dict, info: dict) -> list[MetricRow]:

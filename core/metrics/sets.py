@@ -40,15 +40,22 @@ def extract(feature: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch
     return torch.cat([feature(x[i : i + batch_size]).double() for i in range(0, x.shape[0], batch_size)])
 
 
+def frechet_distance_torchmetrics(ref: torch.Tensor, other: torch.Tensor) -> float:
+    """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of Gaussians fitted to the rows of two (N, D) sets:
+    torchmetrics' FID on features that are already extracted (the one Frechet distance of the project)."""
+    ref, other = torch.as_tensor(ref, dtype=torch.float64), torch.as_tensor(other, dtype=torch.float64)
+    fid = FrechetInceptionDistance(feature=PrecomputedFeatures(ref.shape[1]))
+    fid.update(ref, real=True)
+    fid.update(other, real=False)
+    return float(fid.compute())
+
+
 def fid_kid_from_features(
     ref: torch.Tensor, other: torch.Tensor, seed: int = 0, kid_subsets: int = 50, kid_subset_size: int | None = None
 ) -> dict:
     """FID and KID (mean, std over subsets) between two feature sets (N, D)."""
     check_count(min(len(ref), len(other)), 2, "FID", "a covariance")
     dim = ref.shape[1]
-    fid = FrechetInceptionDistance(feature=PrecomputedFeatures(dim))
-    fid.update(ref, real=True)
-    fid.update(other, real=False)
     size = kid_subset_size or min(1000, max(2, min(len(ref), len(other)) // 2))  # subsets must differ
     with warnings.catch_warnings():  # "KID keeps every feature in memory": ours are a few thousand rows
         warnings.filterwarnings("ignore", message=".*Kernel Inception Distance.*")
@@ -58,7 +65,12 @@ def fid_kid_from_features(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # KID draws its subsets from the global generator
         kid_mean, kid_std = kid.compute()
-    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std), "kid_subset_size": size}
+    return {
+        "fid": frechet_distance_torchmetrics(ref, other),
+        "kid": float(kid_mean),
+        "kid_std": float(kid_std),
+        "kid_subset_size": size,
+    }
 
 
 def feature_distances(

@@ -25,29 +25,26 @@ import math
 import torch
 from torch import nn
 
-from core.quantum.channels import NoiseSchedule
+from core.diffusion.schedules import cosine_alpha_bar, posterior_coefficients, x0_from_eps
+from core.quantum.channels import ChannelSchedule
 from core.quantum.circuit import hardware_efficient, strongly_entangling
-from core.quantum.hybrid import data_probabilities, overlap_kernel, split_ancillas
+from core.quantum.hybrid import collapse_ancillas, data_probabilities, embed_ancillas, overlap_kernel
 
 PIXELS = 192
 DIM = 256
 
 
-def cosine_alpha_bar(steps: int) -> torch.Tensor:
-    """DDPM cosine schedule alpha_bar(t), t = 0..T (Nichol & Dhariwal)."""
-    t = torch.arange(steps + 1, dtype=torch.float64)
-    f = torch.cos((t / steps + 0.008) / 1.008 * math.pi / 2) ** 2
-    return (f / f[0]).clamp(1e-5, 1.0).float()
+def alpha_bar_from_zero(steps: int) -> torch.Tensor:
+    """The cosine alpha_bar of ``core.diffusion.schedules`` indexed t = 0..T (alpha_bar(0) = 1), float32."""
+    return torch.cat([torch.ones(1, dtype=torch.float64), cosine_alpha_bar(steps)]).clamp(1e-5, 1.0).float()
 
 
 def _ddpm_step(xt, x0_hat, t, abar, generator):
-    """Ancestral DDPM step from t to t-1 given an x0 estimate (posterior mean + noise)."""
-    a_t, a_prev = abar[t], abar[t - 1]
-    beta = 1 - a_t / a_prev
-    mean = (a_prev.sqrt() * beta / (1 - a_t)) * x0_hat + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a_t)) * xt
+    """Ancestral DDPM step from t to t-1 given an x0 estimate (the posterior of ``core.diffusion.schedules``)."""
+    c0, ct, var = posterior_coefficients(abar[t], abar[t - 1])
+    mean = c0 * x0_hat + ct * xt
     if t == 1:
         return mean
-    var = beta * (1 - a_prev) / (1 - a_t)
     return mean + var.sqrt() * torch.randn(xt.shape, generator=generator)
 
 
@@ -64,7 +61,7 @@ class KolleDense(nn.Module):
         self.circuit = strongly_entangling(8, layers)
         self.theta = nn.Parameter(torch.rand(self.circuit.num_params) * 2 * math.pi)
         self.steps = steps
-        self.register_buffer("abar", cosine_alpha_bar(steps))
+        self.register_buffer("abar", alpha_bar_from_zero(steps))
 
     def denoise(self, ut: torch.Tensor) -> torch.Tensor:
         amp = ut / ut.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -112,7 +109,7 @@ class PatchCircuit(nn.Module):
         self.circuit = strongly_entangling(4, layers)
         self.theta = nn.Parameter(torch.rand(self.circuit.num_params) * 2 * math.pi)
         self.steps = steps
-        self.register_buffer("abar", cosine_alpha_bar(steps))
+        self.register_buffer("abar", alpha_bar_from_zero(steps))
         bits = (torch.arange(16)[:, None] >> torch.arange(4)[None]) & 1
         self.register_buffer("bits", bits.float())
 
@@ -156,29 +153,18 @@ class PerStepQuDDPM(nn.Module):
         self.n, self.a, self.steps = 8, ancillas, steps
         self.circuit = hardware_efficient(self.n + ancillas, layers, ("ry", "rz"))
         self.theta = nn.Parameter(torch.rand(steps, self.circuit.num_params) * 0.2)
-        self.schedule = NoiseSchedule("depolarizing", steps)
+        self.schedule = ChannelSchedule("depolarizing", steps)
         self.index = order_index if order_index is not None else torch.arange(PIXELS)
         self.current = steps  # the step being trained (trained from T down to 1)
 
-    def _embed(self, psi: torch.Tensor) -> torch.Tensor:
-        full = psi.new_zeros(psi.shape[0], 2 ** (self.n + self.a))
-        full[:, : psi.shape[1]] = psi
-        return full
-
     def step(self, psi: torch.Tensor, t: int) -> torch.Tensor:
-        return self.circuit.run_sv(self._embed(psi), self.theta[t - 1])
+        return self.circuit.run_sv(embed_ancillas(psi, self.a), self.theta[t - 1])
 
     def _collapse(self, out: torch.Tensor, generator) -> torch.Tensor:
-        m = split_ancillas(out, self.n)
-        p = (m.abs() ** 2).sum(-1)
-        pick = torch.multinomial(p + 1e-12, 1, generator=generator)[:, 0]
-        psi = m[torch.arange(out.shape[0]), pick]
-        return psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return collapse_ancillas(out, self.n, generator)
 
     def _start(self, n: int, generator) -> torch.Tensor:
-        psi = torch.zeros(n, 2**self.n, dtype=torch.complex64)
-        psi[torch.arange(n), torch.randint(2**self.n, (n,), generator=generator)] = 1
-        return psi
+        return self.schedule.channel.start_states(n, self.n, generator, torch.complex64)
 
     def states(self, shapes: torch.Tensor) -> torch.Tensor:
         vec = torch.zeros(shapes.shape[0], DIM)
@@ -220,7 +206,7 @@ class ClassicalMLP(nn.Module):
         self.net = nn.Sequential(
             nn.Linear(PIXELS + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, PIXELS)
         )
-        self.register_buffer("abar", cosine_alpha_bar(steps))
+        self.register_buffer("abar", alpha_bar_from_zero(steps))
 
     def eps(self, ut, t, y):
         feats = torch.cat([ut, (t.float() / self.steps)[:, None], nn.functional.one_hot(y.long(), 2).float()], -1)
@@ -237,9 +223,8 @@ class ClassicalMLP(nn.Module):
     def sample_shapes(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         ut = torch.randn(n, PIXELS, generator=generator)
         for t in range(self.steps, 0, -1):
-            a = self.abar[t]
             eps = self.eps(ut, torch.full((n,), t), labels)
-            x0 = ((ut - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 14)
+            x0 = x0_from_eps(ut, eps, self.abar[t]).clamp(-1, 14)
             ut = _ddpm_step(ut, x0, t, self.abar, generator)
         return _normalise(ut.clamp_min(0) ** 2)
 

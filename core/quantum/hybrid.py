@@ -24,7 +24,7 @@ from torch import nn
 
 from core.errors import JetInputError
 from core.quantum import sim
-from core.quantum.channels import NoiseSchedule, make_channel
+from core.quantum.channels import ChannelSchedule, channel_class
 from core.quantum.circuit import Circuit, hardware_efficient
 
 
@@ -70,7 +70,7 @@ class HybridModel(nn.Module):
         self.cfg = cfg
         n = cfg.data_qubits + cfg.ancillas
         sim.check_size(n)
-        NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)  # validates channel name and steps
+        ChannelSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)  # validates channel name and steps
         self.circuit: Circuit = hardware_efficient(n, cfg.layers, tuple(cfg.rotations), cfg.entangler)
         n_in = cfg.steps + cfg.classes + cfg.latent
         self.net = nn.Sequential(
@@ -82,8 +82,8 @@ class HybridModel(nn.Module):
             self.net[-1].bias.uniform_(-0.5, 0.5)
 
     @property
-    def schedule(self) -> NoiseSchedule:
-        return NoiseSchedule(self.cfg.channel, self.cfg.steps, kind=self.cfg.schedule)
+    def schedule(self) -> ChannelSchedule:
+        return ChannelSchedule(self.cfg.channel, self.cfg.steps, kind=self.cfg.schedule)
 
     def angles(self, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Circuit angles (B, P) for steps t (1..T), conditions y (0..classes-1) and latents z (B, latent)."""
@@ -91,15 +91,9 @@ class HybridModel(nn.Module):
         y_hot = nn.functional.one_hot(y.long().clamp(0, self.cfg.classes - 1), self.cfg.classes).float()
         return self.net(torch.cat([t_hot, y_hot, z.float()], -1))
 
-    def embed(self, psi: torch.Tensor) -> torch.Tensor:
-        """|psi> (B, 2**n) -> |0>_ancillas |psi> (ancillas are the highest qubits)."""
-        full = psi.new_zeros(psi.shape[0], 2 ** (self.cfg.data_qubits + self.cfg.ancillas))
-        full[:, : psi.shape[1]] = psi
-        return full
-
     def forward(self, psi: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """One reverse step on pure inputs: output statevector on data + ancillas, (B, 2**(n+a))."""
-        return self.circuit.run_sv(self.embed(psi), self.angles(t, y, z).to(_real(psi.dtype)))
+        return self.circuit.run_sv(embed_ancillas(psi, self.cfg.ancillas), self.angles(t, y, z).to(_real(psi.dtype)))
 
     def step_dm(self, rho: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The same step on density matrices, ancillas traced out: (B, 2**n, 2**n)."""
@@ -113,6 +107,23 @@ class HybridModel(nn.Module):
 
 def _real(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+def embed_ancillas(psi: torch.Tensor, ancillas: int) -> torch.Tensor:
+    """|psi> (B, 2**n) -> |0>_ancillas |psi> (B, 2**(n+a)); the ancillas are the highest qubits."""
+    full = psi.new_zeros(psi.shape[0], psi.shape[1] * 2**ancillas)
+    full[:, : psi.shape[1]] = psi
+    return full
+
+
+def collapse_ancillas(out: torch.Tensor, data_qubits: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Measure the ancillas of ``out`` (B, 2**(n+a)): one outcome drawn with its Born probability, the data
+    state it leaves, normalised (B, 2**n)."""
+    m = split_ancillas(out, data_qubits)
+    p_anc = (m.abs() ** 2).sum(-1).real
+    pick = torch.multinomial(p_anc.clamp_min(0) + 1e-12, 1, generator=generator)[:, 0]
+    psi = m[torch.arange(out.shape[0]), pick]
+    return psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
 def split_ancillas(out: torch.Tensor, data_qubits: int) -> torch.Tensor:
@@ -181,7 +192,7 @@ def hybrid_loss(
 ) -> torch.Tensor:
     """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term."""
     b = psi0.shape[0]
-    sched = NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)
+    sched = ChannelSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)
     t = torch.randint(1, cfg.steps + 1, (b,), generator=generator)
     keep = torch.as_tensor(sched.keep_bar(), dtype=torch.float32)[t]
     # Noisy inputs: one quantum trajectory of the closed-form channel per item.
@@ -227,11 +238,7 @@ def reverse_chain(
             history.append(data_probabilities(out, cfg.data_qubits).float())
         if t == 1:
             return out, history
-        m = split_ancillas(out, cfg.data_qubits)
-        p_anc = (m.abs() ** 2).sum(-1).real
-        pick = torch.multinomial(p_anc.clamp_min(0) + 1e-12, 1, generator=generator)[:, 0]
-        psi = m[torch.arange(n), pick]
-        psi = psi / psi.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        psi = collapse_ancillas(out, cfg.data_qubits, generator)
         psi = sched.cumulative(t - 1).sample_sv(psi, generator=generator)
     raise AssertionError("unreachable")
 
@@ -239,14 +246,9 @@ def reverse_chain(
 def fixed_point_states(
     cfg: HybridConfig, n: int, generator: torch.Generator | None, dtype: torch.dtype
 ) -> torch.Tensor:
-    """Start states of the reverse chain: |0...0> for amplitude damping, else a random basis state (a trajectory of I/d)."""
-    d = 2**cfg.data_qubits
-    psi = torch.zeros(n, d, dtype=dtype)
-    if cfg.channel == "amplitude_damping":
-        psi[:, 0] = 1
-    else:
-        psi[torch.arange(n), torch.randint(d, (n,), generator=generator)] = 1
-    return psi
+    """Start states of the reverse chain: trajectories of the channel's own fixed point (|0...0> for amplitude
+    damping, random basis states for I/d); a channel whose fixed point keeps the data refuses in one line."""
+    return channel_class(cfg.channel).start_states(n, cfg.data_qubits, generator, dtype)
 
 
 @torch.no_grad()
@@ -269,9 +271,5 @@ def sample_states(
 
 
 def channel_for(cfg: HybridConfig, t: int):
-    """The closed-form forward channel from the clean state to step t."""
-    return (
-        NoiseSchedule(cfg.channel, cfg.steps, kind=cfg.schedule).cumulative(t)
-        if t > 0
-        else make_channel(cfg.channel, 0.0)
-    )
+    """The closed-form forward channel from the clean state to step t (strength 0 at t = 0)."""
+    return ChannelSchedule(cfg.channel, cfg.steps, kind=cfg.schedule).cumulative(t)

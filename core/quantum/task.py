@@ -15,6 +15,7 @@ from torch import nn
 
 from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
 from core.errors import JetInputError
+from core.quantum.channels import check_generation, valid_channels
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.quantum.sim import shot_frequencies
@@ -56,6 +57,7 @@ def default_config(
 
 
 TITLE = "hybrid quantum (PQC reverse circuit)"
+LOSS_TITLE = "loss (weighted infidelity + MMD)"
 TRAIN_OPTIONS = ("encoder", "qubits", "layers", "channel", "diffusion_steps", "ancillas")
 
 
@@ -85,6 +87,7 @@ def layout_for_qubits(encoder: str, size: int, qubits: int | None, energy: str |
 def config_from_request(req) -> dict:
     """The task config of a ``core.requests.TrainRequest`` (its quantum fields)."""
     size = model_size(req.size)
+    check_generation(req.channel, req.encoder)  # before any data is read
     return default_config(
         layout=layout_for_qubits(req.encoder, size, req.qubits, req.energy),
         size=size,
@@ -115,7 +118,8 @@ def request_summary(req) -> str:
         if req.encoder == "amplitude"
         else "the energy scale of each jet stays a classical number"
     )
-    return f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}."
+    channels = ", ".join(valid_channels(req.encoder))
+    return f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}. Channels that can generate: {channels}."
 
 
 def data_qubits(encoder: str, size: int, layout: str) -> int:
@@ -231,6 +235,38 @@ class QuantumTask:
             return rescale_channels(shapes.reshape(-1, 3, self.size, self.size), aux)
         return self.encoder.decode(probs[:, None, :], aux).clamp_min(0)
 
+    def reconstructor(self, net: nn.Module, labels: torch.Tensor | None = None, **_options):
+        """This model as a ``core.metrics.reconstruct.Reconstructor``; it is class-conditional, so it needs
+        the jets' ``labels``."""
+        from core.quantum.reconstructor import QuantumReconstructor
+
+        if labels is None:
+            raise JetInputError("quantum reconstruction: the jets' labels are needed (the model is class-conditional)")
+        return QuantumReconstructor(self, net, labels.cpu())
+
+    def card(self) -> dict:
+        """What a model card says about this model beyond family and size."""
+        cfg = self.hybrid_cfg
+        return {
+            "image_size": self.size,
+            "encoder": self._config["encoder"],
+            "layout": self.layout,
+            "data_qubits": cfg.data_qubits,
+            "ancillas": cfg.ancillas,
+            "channel": cfg.channel,
+            "diffusion_steps": cfg.steps,
+        }
+
+    def signal_levels(self) -> np.ndarray:
+        """The channel's keep factor s_bar(t), t = 0..T (what is left of the state at t)."""
+        return self.model.schedule.keep_bar()
+
+    def reverse_circuit(self, net: nn.Module, t: int, label: int, seed: int = 0, channel: int = 0):
+        """The trained reverse step at t as a bound qiskit circuit (the Quantum lab draws it)."""
+        from core.quantum.export import reverse_circuit
+
+        return reverse_circuit(net, t, label, seed=seed, channel=channel)
+
     def readout_description(self, shots: int | None) -> str:
         """How the final state was read, for files and cards."""
         if shots is None:
@@ -301,11 +337,12 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         raise JetInputError(f"quantum model energy {energy!r}: use one of {', '.join(ENERGY_MODES)}")
     if energy == "channels" and config["encoder"] != "amplitude":
         raise JetInputError(f"quantum model energy 'channels' needs the amplitude encoder, not {config['encoder']!r}")
+    hybrid = dict(config.get("hybrid") or {})
+    check_generation(hybrid.get("channel", HybridConfig.channel), config["encoder"])
     per_state = 1 if layout == "per_channel" else 3
     encoder = make_encoder(
         config["encoder"], (per_state, int(config["size"]), int(config["size"])), **encoder_options(config)
     )
-    hybrid = dict(config.get("hybrid") or {})
     hybrid["data_qubits"] = encoder.num_qubits
     hybrid["classes"] = 6 if layout == "per_channel" else 2
     cfg = HybridConfig.from_dict(hybrid)

@@ -146,6 +146,9 @@ def _load_weights(path: Path, module: nn.Module, step: int) -> None:
         raise fail(path, f"corrupt weights file ({err.__class__.__name__}: {str(err)[:80]})") from None
     if meta.get("step") is not None and meta["step"] != str(step):
         raise fail(path, f"holds step {meta['step']} but trainer_state.json says {step} (interrupted save?)")
+    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise fail(path, f"tensor {bad!r} holds NaN or infinite weights; the model cannot sample")
     try:
         module.load_state_dict(tensors, strict=True)
     except RuntimeError as err:

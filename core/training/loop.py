@@ -194,6 +194,11 @@ class Trainer:
         self.wall_time_s = 0.0
         self.losses: list[float] = []
         self.last_metrics: dict = {}
+        self.on_phase: Callable[[str], None] | None = None  # the run log's phase line (metrics, saving, ...)
+
+    def _phase(self, name: str) -> None:
+        if self.on_phase is not None and self.dist.is_main:
+            self.on_phase(name)
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Continue from a checkpoint of the same task: raw weights, EMA, optimizer, step, wall time."""
@@ -212,6 +217,7 @@ class Trainer:
         directory = directory or self.out_dir
         if directory is None or not self.dist.is_main:
             return None
+        self._phase("saving checkpoint")
         state = {
             "step": self.step,
             "wall_time_s": self.wall_time_s,
@@ -317,10 +323,13 @@ class Trainer:
                         }
                         event.metrics = dict(self.last_metrics)
                     if self.dist.is_main and self._due(cfg.preview_every):
+                        self._phase(f"drawing {cfg.preview_n} preview jets")
                         event.preview, event.preview_labels = self._preview()
                     if self.out_dir is not None and (last or self._due(cfg.checkpoint_every)):
                         path = self.save()
                         event.checkpoint = str(path) if path else None
+                    if not last and (event.metrics is not None or event.preview is not None or event.checkpoint):
+                        self._phase("training")
                     if last:
                         finished = True
                     yield event

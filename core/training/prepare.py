@@ -66,15 +66,18 @@ def prepare_training(
     data_name: str,
     resumed: Checkpoint | None = None,
     config: TrainConfig | None = None,
+    on_phase=None,
 ) -> Prepared:
-    """Task, training jets, metrics function and card of a request; ``resumed`` continues that checkpoint."""
+    """Task, training jets, metrics function and card of a request; ``resumed`` continues that checkpoint.
+
+    ``on_phase(name)`` hears what the metrics are computing (a run log shows it)."""
     cfg = config or req.train_config()
     metrics_fn = None
     if cfg.metrics_every > 0:
         from core.metrics.live import make_metrics_fn
 
         x, y, x_held, y_held = split_held_out(x, y, req.held_out, req.seed)
-        metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed)
+        metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed, on_phase=on_phase)
     if resumed is not None:
         if resumed.task.family != req.family:
             raise JetInputError(f"{resumed.path}: holds a {resumed.task.family!r} model, not {req.family!r}")

@@ -60,3 +60,11 @@ def train_options(family: str) -> tuple[str, ...]:
 def family_title(family: str) -> str:
     """A family's name in the UI (its registry key when the module gives none)."""
     return str(_per_family(family, "TITLES", None) or getattr(family_module(family), "TITLE", None) or family)
+
+
+def family_loss_title(family: str) -> str:
+    """What a family's training loss is (``LOSS_TITLE``/``LOSS_TITLES`` of its module), for the loss plot."""
+    try:
+        return str(_per_family(family, "LOSS_TITLES", None) or getattr(family_module(family), "LOSS_TITLE", "loss"))
+    except JetInputError:  # a family this build does not know: the plain word
+        return "loss"

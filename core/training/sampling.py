@@ -48,6 +48,21 @@ def check_readout(ckpt: Checkpoint, shots: int | None, option: str = "shots") ->
         raise JetInputError(f"{option}: must be a positive integer, got {shots}")
 
 
+def _setup(
+    checkpoint, n: int, label, shots: int | None, seed: int, device
+) -> tuple[Checkpoint, torch.Tensor | None, dict]:
+    """Checks and what every sampling call starts from: the checkpoint, the labels, the generator and the readout."""
+    if n < 1:
+        raise JetInputError(f"number of samples: must be at least 1, got {n}")
+    ckpt = _checkpoint(checkpoint, device)
+    check_readout(ckpt, shots)
+    labels = labels_for(ckpt, label, n)
+    options = {"generator": torch.Generator(torch.device(device)).manual_seed(int(seed))}
+    if shots is not None:
+        options["shots"] = int(shots)
+    return ckpt, labels, options
+
+
 def sample_images(
     checkpoint: str | os.PathLike | Checkpoint,
     n: int,
@@ -69,31 +84,15 @@ def sample_images(
     ``sampler``: None means the model's default. ``shots``: readout by that many measurements per state
     (models whose ``readouts`` include "shots"; None: exact).
     """
-    if n < 1:
-        raise JetInputError(f"number of samples: must be at least 1, got {n}")
-    ckpt = _checkpoint(checkpoint, device)
-    check_readout(ckpt, shots)
-    labels = labels_for(ckpt, label, n)
-    readout = {"shots": int(shots)} if shots is not None else {}
+    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device)
+    if eta is not None:
+        options["eta"] = eta
     net = ckpt.ema.to(device)
-    gen = torch.Generator(torch.device(device)).manual_seed(int(seed))
     out = []
     for start in range(0, n, batch_size):
         k = min(batch_size, n - start)
         lab = labels[start : start + k] if labels is not None else None
-        out.append(
-            ckpt.task.sample(
-                net,
-                k,
-                labels=lab,
-                sampler=sampler,
-                steps=steps,
-                guidance=guidance,
-                generator=gen,
-                **readout,
-                **({"eta": eta} if eta is not None else {}),
-            )
-        )
+        out.append(ckpt.task.sample(net, k, labels=lab, sampler=sampler, steps=steps, guidance=guidance, **options))
         if progress is not None:
             progress(k)
     return torch.cat(out)
@@ -111,20 +110,8 @@ def sample_trajectory(
     shots: int | None = None,
 ) -> Trajectory:
     """The reverse process of ``n`` samples, step by step (see ``core.training.task.Trajectory``)."""
-    if n < 1:
-        raise JetInputError(f"number of samples: must be at least 1, got {n}")
-    ckpt = _checkpoint(checkpoint, device)
-    check_readout(ckpt, shots)
-    labels = labels_for(ckpt, label, n)
-    gen = torch.Generator(torch.device(device)).manual_seed(int(seed))
+    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device)
+    net = ckpt.ema.to(device)
     return ckpt.task.sample(
-        ckpt.ema.to(device),
-        n,
-        labels=labels,
-        sampler=sampler,
-        steps=steps,
-        guidance=guidance,
-        generator=gen,
-        trajectory=True,
-        **({"shots": int(shots)} if shots is not None else {}),
+        net, n, labels=labels, sampler=sampler, steps=steps, guidance=guidance, trajectory=True, **options
     )

@@ -62,6 +62,13 @@ class Task(Protocol):
         readouts: "exact", plus "shots" for families that measure (``sample(shots=N)``; they also define
             ``readout_description(shots) -> str``).
         takes_guidance: whether ``guidance`` changes anything.
+        size: the side of the images it generates (and trains on).
+
+    Besides the methods below, a task builds its ``Reconstructor`` (``reconstructor(net, labels=None,
+    **options)``, see ``core.metrics.reconstruct``), says what is left of the signal at each step
+    (``signal_levels()``, indexable by the trajectory's t) and describes itself for a model card (``card()``).
+    Its module (the registry's) turns a ``core.requests.TrainRequest`` into its config
+    (``config_from_request``) and lists the request fields it reads (``TRAIN_OPTIONS``).
     """
 
     family: str
@@ -72,6 +79,7 @@ class Task(Protocol):
     default_sampler_steps: int | None
     readouts: tuple[str, ...]
     takes_guidance: bool
+    size: int
 
     @property
     def timesteps(self) -> int: ...
@@ -112,9 +120,11 @@ class Task(Protocol):
 
 
 def describe(task: Task) -> dict:
-    """A short dict for model cards and the UI: family, parameter count, conditional."""
+    """A short dict for model cards and the UI: family, parameter count, conditional, then the task's own
+    ``card()`` (what the family says about itself: schedule, encoder, channel, ...)."""
     n_params = sum(p.numel() for p in task.model.parameters())
-    return {"family": task.family, "parameters": int(n_params), "conditional": bool(task.conditional)}
+    own = task.card() if hasattr(task, "card") else {}
+    return {"family": task.family, "parameters": int(n_params), "conditional": bool(task.conditional), **own}
 
 
 def as_labels(label: int | str | Sequence[int] | torch.Tensor | None, n: int) -> torch.Tensor | None:

@@ -51,13 +51,14 @@ def reverse_animation(
         curve = Curve("Σ pT of the estimate [GeV]", k, est[:, 1:].sum(axis=(1, 2, 3)), x_title="sampler step")
     total = Curve("Σ pT (ECAL+HCAL) of the estimate [GeV]", k, est[:, 1:].sum(axis=(1, 2, 3)), x_title="sampler step")
     curves = [curve, total] if alpha_bar is not None else [curve]
+    shown = np.where(est > 1e-3, np.log10(np.clip(est, 1e-3, None)), np.nan)  # sparse jets: log colour
     return process_animation(
-        est,
+        shown,
         [f"t={v}" for v in t],
         list(k),
         curves,
         CHANNELS,
-        colour_title="GeV",
+        colour_title="log10 pT [GeV]",
         title=title or "Reverse process: estimate of the clean jet at each step",
     )
 
@@ -190,13 +191,13 @@ def swipe_figure(
     heat, line = frame(mid)
     fig = go.Figure(heat)
     fig.frames = [go.Frame(data=[frame(k)[0]], layout={"shapes": [frame(k)[1]]}, name=str(k)) for k in range(size + 1)]
-    labels = [f"{k}/{size} columns {names[0]}" for k in range(size + 1)]
+    labels = [str(k) for k in range(size + 1)]
     fig.update_layout(
         title=f"{names[0]} (left of the line) | {names[1]} (right): {CHANNELS[channel]}",
         shapes=[line],
         height=520,
         margin={"l": 50, "r": 40, "t": 60, "b": 100},
-        sliders=[_slider(labels, mid, "divider: ")],
+        sliders=[_slider(labels, mid, f"columns of {names[0]} left of the divider: ")],
         xaxis={"title": "Δφ", "constrain": "domain"},
         yaxis={"title": "Δη", "scaleanchor": "x", "constrain": "domain"},
     )

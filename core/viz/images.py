@@ -218,14 +218,21 @@ def image_grid(
     titles: Sequence[str] | None = None,
     title: str | None = None,
     cell_px: int = 150,
+    crop: float = 1.0,
 ) -> go.Figure:
     """A grid of jets (N, C, H, W) in one channel, on one shared colour scale (previews, generated samples).
 
-    ``cell_px``: height of one row in pixels (match it to the width the grid gets on the page).
+    ``cell_px``: height of one row in pixels (match it to the width the grid gets on the page). ``crop``: the
+    central fraction of each side kept (0.5: the jet core, the central half of Δη and Δφ; R = 0.4 jets sit there).
     """
     arr = as_numpy(x)
     if arr.ndim != 4:
         raise ValueError(f"image_grid expects (N, C, H, W), got shape {arr.shape}")
+    if crop < 1.0:
+        size = arr.shape[-1]
+        keep = max(2, int(round(size * crop)))
+        lo = (size - keep) // 2
+        arr = arr[..., lo : lo + keep, lo : lo + keep]
     n = arr.shape[0]
     if n == 0:
         raise ValueError("image_grid got no images")

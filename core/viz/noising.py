@@ -143,12 +143,28 @@ def process_animation(
         horizontal_spacing=0.06,
         subplot_titles=list(channel_names[:n_ch]) + [c.name for c in curves],
     )
-    # Images of the first frame: traces 0..C-1.
+    _add_images(fig, arr[0], axis, zrange, img_span, colour_title)  # traces 0..C-1
+    marker_idx = _add_curves(fig, curves, frame_x[0], curve_span)
+    frames_out = []
+    for i in range(n_frames):
+        data = [go.Heatmap(z=arr[i, c], x=axis, y=axis) for c in range(n_ch)]
+        data += [go.Scatter(x=_marker(curve, frame_x[i])[0], y=_marker(curve, frame_x[i])[1]) for curve in curves]
+        frames_out.append(go.Frame(data=data, traces=list(range(n_ch)) + marker_idx, name=str(i)))
+    fig.frames = frames_out
+    fig.update_layout(
+        title=title, height=760, margin={"l": 50, "r": 40, "t": 70, "b": 120}, **playback(frame_labels, duration_ms)
+    )
+    return fig
+
+
+def _add_images(fig: go.Figure, first: np.ndarray, axis: np.ndarray, zrange, span: int, colour_title: str) -> None:
+    """Row 1: one heatmap per channel of the first frame (C, H, W), square pixels, a shared colour bar."""
+    n_ch = first.shape[0]
     for c in range(n_ch):
-        col = c * img_span + 1
+        col = c * span + 1
         fig.add_trace(
             go.Heatmap(
-                z=arr[0, c],
+                z=first[c],
                 x=axis,
                 y=axis,
                 zmin=zrange[0],
@@ -172,21 +188,18 @@ def process_animation(
             constrain="domain",
             range=edges(axis),
         )
-    # Curves, each followed by its marker trace.
+
+
+def _add_curves(fig: go.Figure, curves: Sequence[Curve], x0: float | None, span: int) -> list[int]:
+    """Row 2: each curve followed by its marker trace at ``x0``; returns the marker traces' indices."""
     marker_idx = []
     for k, curve in enumerate(curves):
-        col = k * curve_span + 1
+        col = k * span + 1
         fig.add_trace(go.Scatter(x=curve.x, y=curve.y, mode="lines", name=curve.name, showlegend=False), row=2, col=col)
-        first = _marker(curve, frame_x[0])
+        first = _marker(curve, x0)
+        marker = {"size": 11, "color": "#d62728"}
         fig.add_trace(
-            go.Scatter(
-                x=first[0],
-                y=first[1],
-                mode="markers",
-                marker={"size": 11, "color": "#d62728"},
-                showlegend=False,
-                hoverinfo="skip",
-            ),
+            go.Scatter(x=first[0], y=first[1], mode="markers", marker=marker, showlegend=False, hoverinfo="skip"),
             row=2,
             col=col,
         )
@@ -196,67 +209,36 @@ def process_animation(
             fig.update_yaxes(**log_axis(curve.y), row=2, col=col)
         else:
             fig.update_yaxes(range=linear_range(curve.y), row=2, col=col)
-    frames_out = []
-    for i in range(n_frames):
-        data = [go.Heatmap(z=arr[i, c], x=axis, y=axis) for c in range(n_ch)]
-        data += [go.Scatter(x=_marker(curve, frame_x[i])[0], y=_marker(curve, frame_x[i])[1]) for curve in curves]
-        frames_out.append(go.Frame(data=data, traces=list(range(n_ch)) + marker_idx, name=str(i)))
-    fig.frames = frames_out
-    slider_steps = [
+    return marker_idx
+
+
+def playback(frame_labels: Sequence[str], duration_ms: int = 120) -> dict:
+    """Layout entries of an animation's play / pause buttons and its frame slider (one step per label)."""
+    steps = [
         {
             "args": [[str(i)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
-            "label": frame_labels[i],
+            "label": label,
             "method": "animate",
         }
-        for i in range(n_frames)
+        for i, label in enumerate(frame_labels)
     ]
-    fig.update_layout(
-        title=title,
-        height=760,
-        margin={"l": 50, "r": 40, "t": 70, "b": 120},
-        updatemenus=[
-            {
-                "type": "buttons",
-                "showactive": False,
-                "x": 0.0,
-                "y": -0.12,
-                "xanchor": "left",
-                "yanchor": "top",
-                "direction": "left",
-                "buttons": [
-                    {
-                        "label": "▶ Play",
-                        "method": "animate",
-                        "args": [
-                            None,
-                            {
-                                "frame": {"duration": duration_ms, "redraw": True},
-                                "fromcurrent": True,
-                                "transition": {"duration": 0},
-                            },
-                        ],
-                    },
-                    {
-                        "label": "❚❚ Pause",
-                        "method": "animate",
-                        "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}],
-                    },
-                ],
-            }
+    play = {
+        "label": "▶ Play",
+        "method": "animate",
+        "args": [
+            None,
+            {"frame": {"duration": duration_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}},
         ],
-        sliders=[
-            {
-                "active": 0,
-                "steps": slider_steps,
-                "x": 0.2,
-                "y": -0.1,
-                "len": 0.8,
-                "pad": {"t": 30},
-                "currentvalue": {"prefix": "frame: ", "visible": True, "xanchor": "right"},
-            }
-        ],
-    )
-    return fig
+    }
+    pause = {
+        "label": "❚❚ Pause",
+        "method": "animate",
+        "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}],
+    }
+    buttons = {"type": "buttons", "showactive": False, "x": 0.0, "y": -0.12, "xanchor": "left", "yanchor": "top"}
+    slider = {"active": 0, "steps": steps, "x": 0.2, "y": -0.1, "len": 0.8, "pad": {"t": 30}}
+    slider["currentvalue"] = {"prefix": "frame: ", "visible": True, "xanchor": "right"}
+    return {"updatemenus": [{**buttons, "direction": "left", "buttons": [play, pause]}], "sliders": [slider]}
 
 
 def _marker(curve: Curve, x: float | None) -> tuple[list[float], list[float]]:

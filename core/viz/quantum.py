@@ -1,42 +1,15 @@
-"""The quantum forward process of one jet, and figures of quantum states (Born probabilities, Bloch vectors).
+"""Figures of quantum states: Born probabilities as an image, Bloch vectors, circuits as text.
 
-``quantum_forward`` runs a noise schedule from ``core.quantum.channels`` on an encoded jet in closed form
-(the cumulative channel to each step) and records what the pages plot: the image decoded from the
-measured probabilities, the purity Tr(rho^2) and the fidelity <psi0|rho_t|psi0> to the clean state.
+The forward process they show is simulated in ``core.quantum.forward``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from core.errors import JetInputError
-from core.quantum import sim
-from core.quantum.channels import CHANNEL_NAMES, NoiseSchedule
-from core.quantum.encoders import Encoder
 from core.viz.images import COLOURSCALE
-
-BORN_DECODABLE = ("amplitude", "angle", "frqi")
-
-
-@dataclass
-class QuantumForward:
-    """The forward process of one jet: per step t = 0..T, decoded image (C, H, W) GeV, purity, fidelity."""
-
-    t: np.ndarray
-    images: torch.Tensor  # (T + 1, C, H, W)
-    purity: np.ndarray
-    fidelity: np.ndarray
-    probs: torch.Tensor  # (T + 1, B, 2**q) Born probabilities per block
-
-
-def valid_channels(encoder: Encoder) -> list[str]:
-    """The noise channels :func:`quantum_forward` can run on this encoder's state: the global depolarising
-    channel acts on one register, so an encoder that splits the jet into blocks (angle) cannot take it."""
-    return [c for c in CHANNEL_NAMES if c != "global_depolarizing" or encoder.num_blocks == 1]
 
 
 def purity_summary(t: np.ndarray, purity: np.ndarray) -> str:
@@ -51,65 +24,6 @@ def purity_summary(t: np.ndarray, purity: np.ndarray) -> str:
     if k not in (0, len(p) - 1) and p[-1] - p[k] > 1e-3:
         return text + f", falls to {p[k]:.3g} at t = {int(t[k])} and rises again to {p[-1]:.3g} (a pure fixed point)"
     return text + f" and ends at {p[-1]:.3g}"
-
-
-def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: NoiseSchedule) -> QuantumForward:
-    """Encode one jet (C, H, W) GeV, apply the cumulative channel of every step, measure and decode.
-
-    Patch encoders hold a product of blocks, so a local channel acts block by block and purity and
-    fidelity are products over blocks; the global channel needs a single register (amplitude, frqi).
-    """
-    if encoder.name not in BORN_DECODABLE:
-        raise JetInputError(
-            f"encoder {encoder.name!r}: its image is not defined from Born probabilities alone; "
-            f"use one of {', '.join(BORN_DECODABLE)}"
-        )
-    enc = encoder.encode(torch.as_tensor(x)[None] if torch.as_tensor(x).dim() == 3 else x[:1])
-    psi0 = enc.state[0]  # (B, d)
-    if schedule.name == "global_depolarizing" and psi0.shape[0] > 1:
-        raise JetInputError(
-            f"channel global_depolarizing acts on one register; the {encoder.name} encoder "
-            "splits the jet into blocks (use amplitude or frqi)"
-        )
-    sim.check_size(sim.num_qubits_of(psi0.shape[-1]), batch=psi0.shape[0], density=True)
-    rho0 = sim.to_density(psi0)
-    images, purity, fidelity, probs = [], [], [], []
-    for t in range(schedule.steps + 1):
-        rho = apply_channel(schedule.cumulative(t), rho0)
-        p = sim.probabilities(rho).clamp_min(0)  # (B, d)
-        probs.append(p)
-        images.append(encoder.decode(p[None], enc.aux)[0])
-        purity.append(float(torch.prod(sim.purity(rho))))
-        fidelity.append(float(torch.prod(sim.fidelity_pure(rho, psi0))))
-    return QuantumForward(
-        t=np.arange(schedule.steps + 1),
-        images=torch.stack(images),
-        purity=np.array(purity),
-        fidelity=np.array(fidelity),
-        probs=torch.stack(probs).float(),
-    )
-
-
-def apply_channel(channel, rho: torch.Tensor) -> torch.Tensor:
-    """``channel.apply(rho)`` for (B, d, d), computed with the channel's 4 x 4 superoperator on each qubit.
-
-    Same result as ``Channel.apply`` (checked in the tests), much faster on 8-9 qubits: one small matrix
-    product per qubit instead of a Kraus sandwich on the full matrix.
-    """
-    if channel.is_global:
-        return channel.apply(rho)
-    n = sim.num_qubits_of(rho.shape[-1])
-    kraus = [torch.as_tensor(k, dtype=rho.dtype) for k in channel.kraus()]
-    superop = sum(torch.kron(k, k.conj()) for k in kraus)  # (r' c', r c) acting on vec(rho_q) = rho_q[r, c]
-    b = rho.shape[0]
-    x = rho.reshape(b, *([2] * (2 * n)))
-    for q in range(n):
-        row, col = 1 + (n - 1 - q), 1 + (2 * n - 1 - q)  # qubit q is bit q: the last row / column axis is qubit 0
-        x = torch.movedim(x, (row, col), (-2, -1))
-        shape = x.shape
-        x = (x.reshape(-1, 4) @ superop.T).reshape(shape)
-        x = torch.movedim(x, (-2, -1), (row, col))
-    return x.reshape(rho.shape)
 
 
 def probability_image(probs: torch.Tensor | np.ndarray, title: str = "Born probabilities") -> go.Figure:
@@ -191,15 +105,6 @@ def bloch_figure(vectors: np.ndarray, labels: list[str] | None = None, title: st
     return fig
 
 
-def bloch_path(rho0: torch.Tensor, qubit: int, schedule: NoiseSchedule) -> np.ndarray:
-    """Bloch vector (T + 1, 3) of one qubit of a state (1, d, d) as the schedule's channel acts, t = 0..T."""
-    out = []
-    for t in range(schedule.steps + 1):
-        rho = apply_channel(schedule.cumulative(t), rho0)
-        out.append(sim.bloch_vector(rho, qubit)[0].double().numpy())
-    return np.stack(out)
-
-
 def circuit_text(qc, max_params: int = 6, fold: int = 120) -> str:
     """qiskit's text drawing, with wide instructions (a state preparation of 256 amplitudes) shown as one
     labelled box instead of their full parameter list."""
@@ -213,3 +118,18 @@ def circuit_text(qc, max_params: int = 6, fold: int = 120) -> str:
             op = Gate(f"{op.name} ({len(op.params)} values)", op.num_qubits, [])
         shown.append(op, inst.qubits, inst.clbits)
     return str(shown.draw(output="text", fold=fold))
+
+
+def forward_animation(result, title: str) -> go.Figure:
+    """The quantum forward process of one jet (``core.quantum.forward.QuantumForward``) as an animation: the
+    measured image per channel at each step beside its purity and fidelity to the clean state."""
+    from core.data.layout import CHANNELS
+    from core.viz.noising import Curve, process_animation
+
+    curves = [
+        Curve("purity Tr(ρ_t²)", result.t, result.purity, log_y=True),
+        Curve("fidelity ⟨ψ₀|ρ_t|ψ₀⟩", result.t, result.fidelity, log_y=True),
+    ]
+    steps = list(result.t)
+    labels = [f"t={t}" for t in steps]
+    return process_animation(result.images, labels, steps, curves, CHANNELS, colour_title="GeV", title=title)

@@ -78,6 +78,9 @@ def metric_table(reports: Mapping[str, Sequence], with_meaning: bool = True) -> 
     df = pd.DataFrame(list(table.values()))
     if "note" in df:
         df["note"] = df["note"].fillna("")
+    for col in ("unit", "note"):  # an empty text column only widens the table
+        if col in df and not df[col].fillna("").astype(str).str.len().any():
+            df = df.drop(columns=col)
     last = [c for c in ("unit", "note", "meaning") if c in df]
     return df[["metric"] + [c for c in df if c not in ("metric", *last)] + last]
 

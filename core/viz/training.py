@@ -18,16 +18,12 @@ METRIC_TITLES = {
 }
 
 
-LOSS_TITLES = {
-    "quantum": "loss (weighted infidelity + MMD)",
-    "ddpm": "loss (MSE of the network's target)",
-    "seed-baseline": "loss (MSE of the predicted noise)",
-}
-
-
 def loss_title(family: str | None) -> str:
-    """The y-axis title of a family's training loss (the quantum model's loss is not a mean squared error)."""
-    return LOSS_TITLES.get(family or "", "loss")
+    """The y-axis title of a family's training loss, as its module names it (``LOSS_TITLE``; the quantum
+    model's loss is not a mean squared error); "loss" for a family that names none."""
+    from core.training.registry import family_loss_title
+
+    return family_loss_title(family) if family else "loss"
 
 
 def loss_figure(steps: Sequence[int], losses: Sequence[float], smooth: int = 20, y_title: str = "loss") -> go.Figure:

@@ -189,7 +189,7 @@ def _step(page) -> int:
 
 
 def _fill(form, label: str, value: str) -> None:
-    box = form.get_by_label(re.compile(label))
+    box = form.get_by_role("spinbutton", name=re.compile(label))  # not the field's help button
     box.fill(value)
     box.press("Tab")
 
@@ -225,6 +225,7 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     _settle(page)
 
     # A short classical run: the live view (progress, loss chart) updates while it trains.
+    _choose(page, "Model", "seed baseline")
     _train(page, "40", "20")
     seen, charted = [], False
     deadline = time.monotonic() + 300
@@ -240,16 +241,16 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 40, f"live view did not advance: {seen}"
     page.wait_for_function("() => document.body.innerText.includes('Checkpoint saved')", timeout=300_000)
     _settle(page)
+    page.get_by_text("Download checkpoint (zip)").wait_for(timeout=60_000)  # under load the run streams in slowly
     assert page.get_by_text("Download checkpoint (zip)").count() == 1
     assert page.locator(".js-plotly-plot").count() >= 3  # loss, metrics, preview grid
     _shot(page, "train")
 
     # A short quantum run in the same session.
-    page.get_by_text("quantum", exact=True).click()
-    _settle(page)
+    _choose(page, "Model", "hybrid quantum")  # Start comes back once the first job's process has ended
     _train(page, "20", "10")
-    page.wait_for_function(
-        "() => document.body.innerText.includes('quantum-') && document.body.innerText.includes('Checkpoint saved')",
+    page.wait_for_function(  # the success line names the run directory: quantum-<time>-<id>
+        "() => /Checkpoint saved at step [0-9,]+: \\S*quantum-/.test(document.body.innerText)",
         timeout=300_000,
     )
     _settle(page)

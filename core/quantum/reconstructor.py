@@ -36,7 +36,13 @@ class NoisyStates:
 
 
 class QuantumReconstructor:
-    """Noise real jets with the model's channel and recover them with its reverse circuit (class-conditional)."""
+    """Noise real jets with the model's channel and recover them with its reverse circuit (class-conditional).
+
+    ``first_step`` = 1: step 0 is the clean state, the first reverse step is t = 1. After ``reverse_from``,
+    ``extras["state_fidelity"]`` (N,) holds the fidelity of each jet's final data state to its clean state.
+    """
+
+    first_step = 1
 
     def __init__(self, task, net: torch.nn.Module, labels: torch.Tensor) -> None:
         self.task, self.net = task, net
@@ -45,6 +51,7 @@ class QuantumReconstructor:
         if ((self.labels != 0) & (self.labels != 1)).any():
             raise JetInputError("quantum reconstruction: labels must be 0 (gluon) or 1 (quark)")
         self.row_labels = task.row_labels(self.labels)
+        self.extras: dict = {}
 
     @property
     def timesteps(self) -> int:
@@ -94,7 +101,9 @@ class QuantumReconstructor:
         return data_probabilities(out, self.cfg.data_qubits).double()
 
     def reverse_from(self, xt: NoisyStates, t: int, generator: torch.Generator) -> torch.Tensor:
-        return self.task.decode(self.probabilities(self.reverse_states(xt, t, generator)), xt.energies)
+        out = self.reverse_states(xt, t, generator)
+        self.extras = {"state_fidelity": self.state_fidelity(out, xt)}
+        return self.task.decode(self.probabilities(out), xt.energies)
 
     def state_fidelity(self, out: torch.Tensor, xt: NoisyStates) -> torch.Tensor:
         """Fidelity of the reduced data state of ``out`` to each jet's clean state (N,); the mean over a jet's

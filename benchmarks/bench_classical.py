@@ -1,0 +1,313 @@
+"""Issue 13's goal table for classical checkpoints, in one run, on held-out real jets.
+
+For each checkpoint: sample N jets with the fast sampler (<= 20 network evaluations; half quark, half
+gluon for class-conditional models), score them with ``core.metrics.report.evaluate_sets`` against N
+held-out real jets (never trained on) and the floor (another N held-out jets), check memorisation against
+the training jets, and sample again with the best sampler (ddim 100 by default) to see whether the fast
+one is within 10 % of it. Each row: metric, value, floor, ratio, goal, pass / fail.
+
+    python -m benchmarks.bench_classical [--checkpoint NAME=DIR ...] [--real FILE] [--n 2000] [--out DIR]
+    python -m benchmarks.bench_classical --quick --out /tmp/bench   # tiny, for a test
+
+Goals (issue 13): two-sample AUC <= 0.60 (observables) and <= 0.70 (pixels); every W1 <= 2x its floor;
+FPD <= 1; jet-classifier verdict within 0.03 of real jets per class; no memorisation; fast sampler within
+10 % of the best on AUCs, FPD and the median W1 ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.atomic import write_text_atomic
+from core.errors import JetInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINTS = {
+    "seed baseline": ROOT / "checkpoints" / "seed_baseline_32",
+    "U-Net (previous recipe)": ROOT / "checkpoints" / "unet_32_previous",
+    "U-Net": ROOT / "checkpoints" / "unet_32",
+}
+DEFAULT_REAL = ROOT / "assets" / "jets_heldout.h5"
+AUC_GOALS = {"two-sample AUC (observables)": 0.60, "two-sample AUC (pixels)": 0.70}
+W1_GOAL, FPD_GOAL, VERDICT_GOAL, FAST_GOAL = 2.0, 1.0, 0.03, 1.10
+
+
+def goal_row(model: str, metric: str, value, floor, ratio, goal: str, ok) -> dict:
+    return {"model": model, "metric": metric, "value": value, "floor": floor, "ratio": ratio, "goal": goal, "pass": ok}
+
+
+def goal_rows(name: str, report) -> list[dict]:
+    """Goal rows of one evaluation report: AUCs, FPD, W1 in floor units, verdict differences."""
+    rows = {r.metric: r for r in report.rows}
+    out = []
+    for metric, goal in AUC_GOALS.items():
+        if metric in rows:
+            r = rows[metric]
+            out.append(goal_row(name, metric, r.model, r.floor, None, f"<= {goal}", r.model <= goal))
+    fpd = rows["FPD (observables, N -> inf)"]
+    out.append(goal_row(name, "FPD (N -> inf)", fpd.model, fpd.floor, None, f"<= {FPD_GOAL}", fpd.model <= FPD_GOAL))
+    for metric, r in rows.items():
+        if metric.startswith("W1 "):
+            ratio = r.model / r.floor if r.floor > 0 else float("inf")
+            out.append(goal_row(name, metric, r.model, r.floor, ratio, f"<= {W1_GOAL}x floor", ratio <= W1_GOAL))
+    for cls in ("quark", "gluon"):
+        r = rows.get(f"classifier: {cls} jets called {cls}")
+        if r is not None:
+            diff = abs(r.model - r.floor)
+            metric = f"verdict: {cls} called {cls} (generated vs real)"
+            out.append(
+                goal_row(name, metric, r.model, r.floor, diff, f"abs. diff <= {VERDICT_GOAL}", diff <= VERDICT_GOAL)
+            )
+    return out
+
+
+def summary_values(report) -> dict[str, float]:
+    """The values the fast and the best sampler are compared on (lower is better for each)."""
+    rows = {r.metric: r for r in report.rows}
+    out = {m: rows[m].model for m in AUC_GOALS if m in rows}
+    out["FPD (N -> inf)"] = rows["FPD (observables, N -> inf)"].model
+    ratios = [r.model / r.floor for m, r in rows.items() if m.startswith("W1 ") and r.floor > 0]
+    out["median W1 / floor"] = float(np.median(ratios))
+    return out
+
+
+def fast_vs_best_rows(name: str, fast: dict, best: dict, label: str) -> list[dict]:
+    """Fast sampler against the best one: ratio fast / best, pass when <= 1.10 (or fast is lower)."""
+    out = []
+    for metric, v in fast.items():
+        b = best[metric]
+        ratio = v / b if b > 0 else float("inf") if v > b else 1.0
+        out.append(goal_row(name, f"fast / {label}: {metric}", v, b, ratio, f"<= {FAST_GOAL}x", ratio <= FAST_GOAL))
+    return out
+
+
+def memorisation_rows(name: str, mem: dict) -> list[dict]:
+    """Nearest-training-jet distances of generated beside held-out jets, near copies, the authenticity test."""
+    ks_ok = mem["ks_pvalue"] >= 0.01
+    copies_ok = mem["copy_fraction"] <= mem["copy_fraction_heldout"] + 0.05
+    closer_ok = mem["closer_to_training"] <= mem["closer_to_training_heldout"] + 0.1
+    return [
+        goal_row(
+            name,
+            "memorisation: median distance to nearest training jet",
+            mem["median_generated"],
+            mem["median_heldout"],
+            mem["median_ratio"],
+            f"like held-out: KS p = {mem['ks_pvalue']:.2g} >= 0.01",
+            ks_ok,
+        ),
+        goal_row(
+            name,
+            "memorisation: near copies (d1 < d2 / 3)",
+            mem["copy_fraction"],
+            mem["copy_fraction_heldout"],
+            None,
+            "<= held-out + 0.05",
+            copies_ok,
+        ),
+        goal_row(
+            name,
+            "memorisation: clearly closer to training (d_train < 0.8 d_heldout)",
+            mem["closer_to_training"],
+            mem["closer_to_training_heldout"],
+            None,
+            "<= held-out + 0.1",
+            closer_ok,
+        ),
+    ]
+
+
+def parse_sampler(spec: str) -> tuple[str, int]:
+    name, _, steps = spec.partition(":")
+    if name not in ("ddpm", "ddim", "fast") or not steps.isdigit():
+        raise JetInputError(f"sampler: expected NAME:STEPS with NAME in ddpm, ddim, fast, got {spec!r}")
+    return name, int(steps)
+
+
+def effective(ckpt, spec: tuple[str, int]) -> tuple[str, int]:
+    """The sampler and its steps, at most the model's T (the seed baseline has T = 50)."""
+    sampler, steps = spec
+    return sampler, min(steps, ckpt.task.schedule.timesteps) if hasattr(ckpt.task, "schedule") else steps
+
+
+def sample(
+    ckpt, n: int, spec: tuple[str, int], seed: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    """n jets (half gluon, half quark when conditional), their labels, and the seconds it took."""
+    from core.training.sampling import labels_for, sample_images
+
+    label = "mixed" if ckpt.task.conditional else None
+    sampler, steps = effective(ckpt, spec)
+    start = time.perf_counter()
+    x = sample_images(ckpt, n, sampler, steps, label, 1.0, seed, device)
+    return x.cpu(), labels_for(ckpt, label, n), time.perf_counter() - start
+
+
+def evaluate(real, y_real, x, y, args, classifier):
+    from core.metrics.report import evaluate_sets
+
+    return evaluate_sets(
+        real,
+        x,
+        y_real,
+        y,
+        conditional=y is not None,
+        max_jets=args.n,
+        classifier=classifier,
+        seed=args.seed,
+        two_sample_folds=args.folds,
+    )
+
+
+def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifier) -> tuple[list[dict], dict]:
+    """Goal rows and raw figures of one checkpoint."""
+    from core.metrics.memorisation import memorisation_check
+    from core.training.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(str(path), device=args.device)
+    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device)
+    print(f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))} in {sec:.0f} s", flush=True)
+    report = evaluate(real, y_real, x, y, args, classifier)
+    rows = goal_rows(name, report)
+    mem = memorisation_check(x, real, training, seed=args.seed)
+    rows += memorisation_rows(name, mem)
+    raw = {
+        "path": str(path),
+        "step": ckpt.step,
+        "fast_seconds": round(sec, 1),
+        "report": report.to_dict(),
+        "memorisation": {k: v for k, v in mem.items() if not k.startswith("distances")},
+    }
+    if args.best is not None:
+        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device)
+        label = " ".join(map(str, effective(ckpt, args.best)))
+        print(f"{name}: {args.n} jets with {label} in {sec_b:.0f} s", flush=True)
+        best = evaluate(real, y_real, xb, yb, args, classifier)
+        rows += fast_vs_best_rows(name, summary_values(report), summary_values(best), label)
+        raw.update({"best_seconds": round(sec_b, 1), "best_report": best.to_dict()})
+    return rows, raw
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "pass" if v else "FAIL"
+    return f"{v:.4g}"
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| model | metric | value | floor / reference | ratio | goal | pass |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [r["model"], r["metric"], fmt(r["value"]), fmt(r["floor"]), fmt(r["ratio"]), r["goal"], fmt(r["pass"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plain(rows: list[dict]) -> str:
+    head = ("model", "metric", "value", "floor", "ratio", "goal", "pass")
+    body = [head] + [
+        (r["model"], r["metric"], fmt(r["value"]), fmt(r["floor"]), fmt(r["ratio"]), r["goal"], fmt(r["pass"]))
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in body) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in body)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", action="append", default=None, metavar="NAME=DIR", help="repeat; default: shipped")
+    p.add_argument("--real", default=str(DEFAULT_REAL), help="held-out real jets (never trained on)")
+    p.add_argument("--training", default=None, help="the checkpoints' training jets (default: the embedded sample)")
+    p.add_argument("--n", type=int, default=2000, help="generated jets per model, and real jets per half")
+    p.add_argument("--fast", default="fast:20", help="fast sampler NAME:STEPS (<= 20 network evaluations)")
+    p.add_argument("--best", default="ddim:100", help="best sampler NAME:STEPS, or 'none' to skip")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the two-sample AUCs")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="tiny run for a test: n 40, 2-step samplers, 3 folds")
+    p.add_argument("--out", default=str(ROOT / "assets" / "evaluation" / "classical"))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.fast, args.best, args.folds = min(args.n, 40), "fast:2", "ddim:3", 3
+    args.fast = parse_sampler(args.fast)
+    args.best = None if args.best == "none" else parse_sampler(args.best)
+    return args
+
+
+def checkpoints_of(args) -> dict[str, Path]:
+    if not args.checkpoint:
+        found = {k: v for k, v in DEFAULT_CHECKPOINTS.items() if (v / "config.json").exists()}
+        for k, v in DEFAULT_CHECKPOINTS.items():
+            if k not in found:
+                print(f"missing checkpoint {v} ({k}): skipped")
+        return found
+    out = {}
+    for spec in args.checkpoint:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise JetInputError(f"--checkpoint: expected NAME=DIR, got {spec!r}")
+        out[name] = Path(path)
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from core.data.readers import load_tensors
+    from core.metrics.jet_classifier import load_classifier
+
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    started = time.perf_counter()
+    if not Path(args.real).exists():
+        raise JetInputError(f"{args.real}: no such held-out jet file; give --real FILE")
+    checkpoints = checkpoints_of(args)
+    real, y_real = load_tensors(args.real, size=32, max_jets=2 * args.n, seed=args.seed)
+    training, _ = load_tensors(args.training, size=32, max_jets=500 if args.quick else None, seed=args.seed)
+    classifier = load_classifier()
+    rows, raw = [], {}
+    for name, path in checkpoints.items():
+        r, raw[name] = run_checkpoint(name, path, real, y_real, training, args, classifier)
+        rows += r
+    table = plain(rows)
+    print(
+        f"\n{args.n} generated jets per model against {args.n} held-out real jets ({args.real}); floor: "
+        f"another {args.n} held-out jets\n"
+    )
+    print(table)
+    elapsed = time.perf_counter() - started
+    print(f"\n{elapsed:.0f} s; load average at end: {os.getloadavg()}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = {
+        "n": args.n,
+        "real": args.real,
+        "seed": args.seed,
+        "fast": args.fast,
+        "best": args.best,
+        "folds": args.folds,
+        "seconds": round(elapsed),
+        "load_average": os.getloadavg(),
+    }
+    from core.metrics.report import _json_safe
+
+    blob = json.dumps(_json_safe({"info": info, "rows": rows, "checkpoints": raw}), indent=2, allow_nan=False)
+    write_text_atomic(out / "bench_classical.json", blob + "\n")
+    write_text_atomic(out / "bench_classical.md", markdown(rows) + "\n")
+    print(f"wrote {out / 'bench_classical.json'} and {out / 'bench_classical.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except JetInputError as err:
+        raise SystemExit(f"error: {err}") from None

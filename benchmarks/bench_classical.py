@@ -31,7 +31,14 @@ from core.errors import JetInputError
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINTS = {
     "seed baseline": ROOT / "checkpoints" / "seed_baseline_32",
-    "U-Net (previous recipe)": ROOT / "checkpoints" / "unet_32_previous",
+    "U-Net (previous recipe)": next(
+        (
+            p
+            for p in (ROOT / "assets" / "baselines" / "unet_32_v1", ROOT / "checkpoints" / "unet_32_previous")
+            if p.is_dir()
+        ),
+        ROOT / "assets" / "baselines" / "unet_32_v1",
+    ),
     "U-Net": ROOT / "checkpoints" / "unet_32",
 }
 DEFAULT_REAL = ROOT / "assets" / "jets_heldout.h5"

@@ -87,7 +87,7 @@ def log_axis(values: Sequence[float] | np.ndarray, max_ticks: int = 7) -> dict:
     ticks = [m * 10.0**e for e in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if 10**lo / 1.5 <= t <= 10**hi * 1.5]
     if len([t for t in ticks if 10**lo <= t <= 10**hi]) < 3:  # a narrow span (a loss near 1): 5 rounded values
-        ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(10**lo, 10**hi, 5)})
+        ticks = sorted({float(f"{v:.3g}") for v in np.geomspace(10**lo, 10**hi, 5)})
     return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks]}
 
 

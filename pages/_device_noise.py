@@ -25,6 +25,15 @@ def _checkpoint(path: str):
     return load_checkpoint(path)
 
 
+@st.cache_data(show_spinner=False)
+def _has_circuit(path: str) -> bool:
+    """Whether the checkpoint's task exports a circuit (what a device runs); unreadable ones are skipped."""
+    try:
+        return hasattr(load_checkpoint(path).task, "reverse_circuit")
+    except Exception:  # not a model checkpoint (the jet classifier) or unreadable: Generate reports those
+        return False
+
+
 def _real(size: int):
     x, _ = jet_tensors(32)
     return prepare_images(x, size)
@@ -47,7 +56,7 @@ def device_noise_section() -> None:
     """Pick a device and a model; show the transpiled step, its cost, the jets and distances at each noise level."""
     with guard("the device run"):
         st.subheader("On a real device's noise")
-        models = {k: str(v) for k, v in checkpoint_dirs().items() if "quantum" in k}
+        models = {k: str(v) for k, v in checkpoint_dirs().items() if _has_circuit(str(v))}
         if not models:
             st.info("No shipped quantum checkpoint: nothing to run on a device.")
             return

@@ -137,8 +137,12 @@ def test_cli_writes_the_table_and_json(tmp_path, classifier, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "FPD (observables, N -> inf)" in printed and "classifier: gluon jets called gluon" in printed
+    assert "two-sample AUC (pixels)" in printed
     report = json.loads((out / "report.json").read_text())
     assert report["info"]["n"] == 60 and report["info"]["generated"] == gen
+    argv = ["evaluate", "--real", real, "--generated", gen, "--no-classifier", "--inception-jets", "0"]
+    assert main([*argv, "--no-two-sample"]) == 0
+    assert "two-sample" not in capsys.readouterr().out
 
 
 def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):

@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     labels = labels_for(ckpt, label, req.n)
     started = time.time()
     x, device_attrs = _generate(args, req, ckpt, label, labels, device)
+    if not torch.isfinite(x).all():  # never write NaN jets as if they were samples
+        from core.errors import JetInputError
+
+        raise JetInputError(f"{req.checkpoint}: sampling gave NaN or infinite values (try a smaller --guidance)")
     y = labels if labels is not None else torch.full((req.n,), UNLABELLED, dtype=torch.long)
     write_cms(
         req.out,

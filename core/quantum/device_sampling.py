@@ -93,21 +93,21 @@ def sample_on_device(
     seed: int = 0,
 ) -> torch.Tensor:
     """Jets (N, 3, size, size) GeV generated on the (simulated, noisy) device; same seed, same jets."""
-    if task.family != "quantum":
-        raise JetInputError(f"--backend: only quantum checkpoints run on a device, not {task.family!r} ones")
+    if not hasattr(task, "reverse_circuit"):
+        raise JetInputError(f"--backend: only models with a circuit run on a device, not {task.family!r} ones")
     if shots is not None and shots < 1:
         raise JetInputError(f"shots: must be a positive integer, got {shots}")
     labels = torch.as_tensor(labels, dtype=torch.long)
     probs = device_probabilities(task, net, prepared, labels, kind, level, shots, seed)
-    aux = task._draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
+    aux = task.draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
     return task.decode(torch.as_tensor(probs), aux).float()
 
 
 def device_run(ckpt, labels: torch.Tensor | None, args, command: str) -> tuple[torch.Tensor, dict]:
     """``sample --backend``: jets from the checkpoint on the device and the attributes the file records."""
-    if ckpt.task.family != "quantum":
+    if not hasattr(ckpt.task, "reverse_circuit"):
         raise JetInputError(
-            f"--backend: only quantum checkpoints run on a device; {ckpt.path} is a {ckpt.task.family!r} checkpoint"
+            f"--backend: only models with a circuit run on a device; {ckpt.path} is a {ckpt.task.family!r} checkpoint"
         )
     if args.noise_scale < 0:
         raise JetInputError(f"--noise-scale: must be >= 0, got {args.noise_scale}")

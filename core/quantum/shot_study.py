@@ -24,7 +24,7 @@ def quality_vs_shots(
     g = torch.Generator().manual_seed(int(seed))
     labels = torch.as_tensor(labels, dtype=torch.long)
     probs, _ = sample_states(net, task.row_labels(labels), generator=g)
-    aux = task._draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
+    aux = task.draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
     rows = []
     for shots in (*shot_counts, None):
         read = probs if shots is None else shot_frequencies(probs, int(shots), torch.Generator().manual_seed(seed))

@@ -211,7 +211,7 @@ class QuantumTask:
         small = prepare_images(x, self.size)
         return channel_energies(small) if self.per_channel_energy else self.encoder.encode(small).aux
 
-    def _draw_aux(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def draw_aux(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Draw the classical number(s) per sample: channel energies (copula) or total energy / scale (quantiles)."""
         if self.per_channel_energy:
             table = self._config.get("channel_energies") or fit_channel_energies(np.ones((3, 3)))
@@ -305,7 +305,7 @@ class QuantumTask:
         probs, history = sample_states(net, self.row_labels(labels), generator=generator, record=trajectory)
         if shots is not None:
             probs = shot_frequencies(probs, int(shots), generator)
-        aux = self._draw_aux(labels, generator)
+        aux = self.draw_aux(labels, generator)
         final = self.decode(probs, aux)
         if not trajectory:
             return final

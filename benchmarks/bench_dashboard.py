@@ -117,7 +117,8 @@ def visit(page, title: str) -> float:
 
 def open_visitor(browser, url: str, path: str = ""):
     page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
-    page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    page.set_default_timeout(180_000)  # a loaded 2-core machine is slow to serve a page
+    page.goto(f"{url}/{path}", wait_until="domcontentloaded", timeout=180_000)
     page.wait_for_selector("h1", timeout=180_000)
     settle(page)
     return page
@@ -168,12 +169,16 @@ def wait_runs(runs: Path, known: set[str], n: int, timeout: float = 1800) -> lis
     raise TimeoutError("the dashboard runs did not end")
 
 
+PAUSE = [1.0]  # seconds a visitor looks at a page before the next click (--pause)
+
+
 def visit_while(page, busy, times: list[float]) -> None:
-    """Visitor keeps switching pages while ``busy()`` holds (at least one full round)."""
+    """Visitor keeps switching pages while ``busy()`` holds (at least one full round), ``PAUSE`` s apart."""
     i = 0
     while busy() or i < len(VISIT):
         times.append(visit(page, VISIT[i % len(VISIT)]))
         i += 1
+        time.sleep(PAUSE[0])
 
 
 def stats(times: list[float]) -> str:
@@ -193,7 +198,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=400, help="steps of the single-job runs (a) and (b)")
     p.add_argument("--two-steps", type=int, default=250, help="steps of each of the two concurrent jobs (c)")
     p.add_argument("--visits", type=int, default=15, help="idle page visits")
+    p.add_argument("--pause", type=float, default=1.0, help="seconds between a visitor's page switches (0: none)")
     args = p.parse_args()
+    PAUSE[0] = args.pause
     if args.quick:
         args.steps, args.two_steps, args.visits = 150, 80, 9
     if not Path(CHROMIUM).exists():
@@ -207,6 +214,7 @@ def main() -> None:
     threads = max(1, cpu_cores() // 2)  # what the job table gives each job with JETLAB_MAX_JOBS=2
     print(f"# bench_dashboard: {cpu_cores()} cores, load average {os.getloadavg()[0]:.2f} at start")
     print(f"# request: U-Net DDPM tiny, 32 x 32, batch 32, metrics off, {threads} torch thread(s) per job")
+    print(f"# visitors switch pages every {args.pause:g} s after each page has finished loading")
     port = _free_port()
     server = start_server(runs, port)
     url = f"http://127.0.0.1:{port}"
@@ -231,6 +239,7 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
     idle: list[float] = []
     for i in range(args.visits):
         idle.append(visit(b, VISIT[i % len(VISIT)]))
+        time.sleep(PAUSE[0])
     out["idle"] = idle
 
     # (a) the command line alone
@@ -258,9 +267,9 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
     # (c) two jobs at once, a third visitor switching pages
     known = {p.name for p in runs.iterdir()}
     a1, a2 = open_visitor(browser, url, "train"), open_visitor(browser, url, "train")
+    c = open_visitor(browser, url)
     start_training(a1, args.two_steps)
     start_training(a2, args.two_steps)
-    c = open_visitor(browser, url)
     two: list[float] = []
     visit_while(c, lambda: any(read_status(p).running for p in runs.iterdir() if p.name not in known), two)
     out["two_runs"] = [run_rate(p) for p in wait_runs(runs, known, 2)]

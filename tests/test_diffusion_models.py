@@ -94,7 +94,7 @@ def test_energy_conditioned_samples_carry_the_drawn_channel_energies_and_the_ora
     x = _jets(8)
     y = torch.tensor([0, 1] * 4)
     task = build_task(default_config("ddpm", 16, schedule="cosine"), x, y)
-    assert task.energy_condition and set(task.config()["energies"]) == {"all", "0", "1"}
+    assert task.energy_condition and set(task.config()["energies"]) == {"all", "0", "1", "coordinates"}
     out = task.sample(
         OracleNet(task, task.prepare(x)),
         8,

@@ -4,6 +4,8 @@ evaluate on the command line, and through the Train and Generate pages, with not
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import h5py
 import pytest
@@ -17,12 +19,26 @@ from test_app_pages import (  # noqa: F401 (fixtures, one of them autouse)
 )
 
 from core.cli import main
+from core.errors import JetInputError
 from core.training.registry import TASK_BUILDERS
 
 
 @pytest.fixture()
 def toy(monkeypatch):
     monkeypatch.setitem(TASK_BUILDERS, "toy", "toy_family:build_task")  # the one registry line
+    # The dashboard trains in a separate `python -m core train` process: it finds the family through the
+    # plug-in variable that the registry reads, and the module through PYTHONPATH.
+    monkeypatch.setenv("JETLAB_FAMILIES", "toy=toy_family:build_task")
+    tests = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p))
+
+
+def test_plugin_families_are_read_from_the_environment():
+    from core.training.registry import _plugin_families
+
+    assert _plugin_families("toy=toy_family:build_task, b=m:f") == {"toy": "toy_family:build_task", "b": "m:f"}
+    with pytest.raises(JetInputError, match="JETLAB_FAMILIES"):
+        _plugin_families("toy")
 
 
 @pytest.fixture(scope="module")

@@ -32,19 +32,53 @@ def _fit_group(energies: np.ndarray) -> dict:
     return {"quantiles": quantiles.tolist(), "corr": corr.tolist(), "jets": int(n)}
 
 
-def fit_channel_energies(energies: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor | None = None) -> dict:
-    """Fit the copula table on per-jet channel energies (N, 3) in GeV, for all jets and for each label."""
+COORDINATES = ("channels", "total_fractions")
+
+
+def to_total_fractions(e: np.ndarray) -> np.ndarray:
+    """(E_Tracks, E_ECAL, E_HCAL) -> (E, u1, u2): the total, the Tracks share, and ECAL's share of the rest.
+
+    The jet selection fixes the total to a narrow window (500-550 GeV in pT); a copula fitted on the three
+    channel energies cannot keep that constraint (their sum comes out far too wide), one fitted on these
+    coordinates keeps the total's marginal exactly. Stick-breaking keeps every draw a valid split."""
+    total = e.sum(1)
+    rest = e[:, 1] + e[:, 2]
+    u1 = np.where(total > 0, e[:, 0] / np.maximum(total, 1e-300), 0.0)
+    u2 = np.where(rest > 0, e[:, 1] / np.maximum(rest, 1e-300), 0.0)
+    return np.stack([total, u1, u2], 1)
+
+
+def from_total_fractions(c: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_total_fractions`."""
+    total, u1, u2 = c[:, 0], np.clip(c[:, 1], 0, 1), np.clip(c[:, 2], 0, 1)
+    return np.stack([u1 * total, (1 - u1) * u2 * total, (1 - u1) * (1 - u2) * total], 1)
+
+
+def fit_channel_energies(
+    energies: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor | None = None,
+    coordinates: str = "channels",
+) -> dict:
+    """Fit the copula table on per-jet channel energies (N, 3) in GeV, for all jets and for each label.
+
+    ``coordinates``: ``"channels"`` fits the three energies themselves; ``"total_fractions"`` fits (total,
+    Tracks share, ECAL share of the rest), which keeps the narrow total of a pT-selected sample."""
     e = np.asarray(energies, dtype=np.float64)
     if e.ndim != 2 or e.shape[1] != CHANNELS or e.shape[0] < 2:
         raise JetInputError(f"channel energies: expected (N >= 2, 3) GeV, got shape {e.shape}")
     if not np.isfinite(e).all() or (e < 0).any():
         raise JetInputError("channel energies: values must be finite and >= 0")
-    table = {"all": _fit_group(e)}
+    if coordinates not in COORDINATES:
+        raise JetInputError(f"channel energy coordinates {coordinates!r}: use one of {', '.join(COORDINATES)}")
+    v = to_total_fractions(e) if coordinates == "total_fractions" else e
+    table = {"all": _fit_group(v)}
     if labels is not None:
         y = np.asarray(labels).reshape(-1)
         for lab in np.unique(y).tolist():
             if (y == lab).sum() > 2:
-                table[str(int(lab))] = _fit_group(e[y == lab])
+                table[str(int(lab))] = _fit_group(v[y == lab])
+    if coordinates != "channels":
+        table["coordinates"] = coordinates
     return table
 
 
@@ -77,6 +111,8 @@ def draw_channel_energies(
         quantiles = np.asarray(group["quantiles"], dtype=np.float64)
         for c in range(CHANNELS):
             out[rows, c] = np.interp(u[:, c], qs, quantiles[c])
+    if table.get("coordinates", "channels") == "total_fractions":
+        out = from_total_fractions(out)
     return torch.from_numpy(out)
 
 

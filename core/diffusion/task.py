@@ -376,7 +376,7 @@ def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None) -> dict:
     energies = x.double().sum((-1, -2))  # (N, 3) GeV
     logs = torch.log1p(energies)
     return {
-        "energies": fit_channel_energies(energies.numpy(), None if y is None else y.numpy()),
+        "energies": fit_channel_energies(energies.numpy(), None if y is None else y.numpy(), "total_fractions"),
         "energy_norm": {"mean": logs.mean(0).tolist(), "std": logs.std(0).clamp_min(1e-6).tolist()},
     }
 

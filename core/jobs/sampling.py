@@ -146,9 +146,10 @@ def _save_trajectory(path: Path, traj) -> None:
 
     from core.atomic import atomic_path
 
+    # Copies: a family may hand back one tensor for both (safetensors refuses shared storage).
     tensors = {
-        "x0": traj.x0.float().contiguous(),
-        "xt": traj.xt.float().contiguous(),
+        "x0": traj.x0.float().contiguous().clone(),
+        "xt": traj.xt.float().contiguous().clone(),
         "t": torch.tensor(list(traj.t), dtype=torch.long),
     }
     with atomic_path(path, ".safetensors") as tmp:

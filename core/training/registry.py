@@ -8,6 +8,7 @@ never load for another family. A builder is ``build_task(config, x_train, y_trai
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from types import ModuleType
 
@@ -21,6 +22,22 @@ TASK_BUILDERS: dict[str, str] = {
     "seed-baseline": "core.diffusion.task:build_task",
     "quantum": "core.quantum.task:build_task",
 }
+# Families outside this repository: JETLAB_FAMILIES="name=module:function,..." (read at import, so the
+# dashboard's job processes, which run `python -m core train`, see the same families as the server).
+FAMILIES_ENV = "JETLAB_FAMILIES"
+
+
+def _plugin_families(spec: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, target = item.partition("=")
+        if not sep or ":" not in target:
+            raise JetInputError(f"{FAMILIES_ENV}: expected name=module:function, got {item!r}")
+        out[name.strip()] = target.strip()
+    return out
+
+
+TASK_BUILDERS.update(_plugin_families(os.environ.get(FAMILIES_ENV, "")))
 
 
 def builder(family: str) -> Callable[[dict, torch.Tensor | None], Task]:

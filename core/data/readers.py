@@ -108,8 +108,8 @@ def _read_vector(f: h5py.File, key: str, n: int, name: object, required: bool) -
     return values
 
 
-class CMSFile(JetSource):
-    """Lazy reader of a CMS-layout HDF5 file; images are read a slice at a time.
+class _HDF5Source(JetSource):
+    """An HDF5 reader: opened through the safe opener, checked by the subclass's ``_setup``, closed on failure.
 
     ``name`` is what error messages call the file (an upload's own name); the default is the path.
     """
@@ -123,6 +123,16 @@ class CMSFile(JetSource):
         except BaseException:
             self._f.close()
             raise
+
+    def _setup(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class CMSFile(_HDF5Source):
+    """Lazy reader of a CMS-layout HDF5 file; images are read a slice at a time."""
 
     def _setup(self) -> None:
         ds = safe_open.dataset(self._f, "X_jets", self.name)
@@ -169,22 +179,9 @@ class CMSFile(JetSource):
         out[order] = data
         return check_images(out, self.name, int(idx.min()))
 
-    def close(self) -> None:
-        self._f.close()
 
-
-class SparseJetFile(JetSource):
+class SparseJetFile(_HDF5Source):
     """The compact layout (per-jet sparse pixels, HCAL per tower), read and checked once at opening (a few MB)."""
-
-    def __init__(self, path: str | Path, name: str | None = None):
-        self.path = Path(path)
-        self.name = name or str(self.path)
-        self._f = _open_h5(self.path, self.name)
-        try:
-            self._setup()
-        except BaseException:
-            self._f.close()
-            raise
 
     def _setup(self) -> None:
         if self._f.attrs.get("format") != SPARSE_FORMAT:
@@ -255,9 +252,6 @@ class SparseJetFile(JetSource):
         pix, chan, val = self._arrays()
         a, b = self._offsets[i], self._offsets[i + 1]
         return pix[a:b], chan[a:b], val[a:b]
-
-    def close(self) -> None:
-        self._f.close()
 
 
 class EnergyFlowFile(JetSource):

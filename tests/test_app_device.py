@@ -8,22 +8,10 @@ import pytest
 
 pytest.importorskip("streamlit")
 pytest.importorskip("qiskit_ibm_runtime")
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from test_app_pages import _navigation_v2  # noqa: E402, F401 (autouse: the app's st.navigation mode)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _navigation_v2(monkeypatch):
-    """As in test_app_pages: pin the st.navigation behaviour the app uses."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.mark.slow

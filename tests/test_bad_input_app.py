@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from test_app_pages import _navigation_v2  # noqa: E402, F401 (autouse: the app's st.navigation mode)
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -26,17 +26,6 @@ PAGES = [
     "pages/runs.py",
 ]
 SECRET = b"root:x:0:0:TOP-SECRET-MARKER:/root:/bin/bash\n"
-
-
-@pytest.fixture(autouse=True)
-def _navigation_v2(monkeypatch):
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture()

@@ -98,7 +98,7 @@ def config_from_request(req) -> dict:
         ancillas=req.ancillas,
         layers=req.layers,
         channel=req.channel,
-        steps=req.diffusion_steps,
+        diffusion_steps=req.diffusion_steps,
         latent=req.latent,
         mmd_weight=req.mmd_weight,
     )
@@ -174,7 +174,7 @@ class QuantumTask:
     @property
     def timesteps(self) -> int:
         """Reverse steps K of the quantum process."""
-        return self.hybrid_cfg.steps
+        return self.hybrid_cfg.diffusion_steps
 
     def config(self) -> dict:
         return dict(self._config)
@@ -254,7 +254,7 @@ class QuantumTask:
             "data_qubits": cfg.data_qubits,
             "ancillas": cfg.ancillas,
             "channel": cfg.channel,
-            "diffusion_steps": cfg.steps,
+            "diffusion_steps": cfg.diffusion_steps,
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -310,7 +310,7 @@ class QuantumTask:
         if not trajectory:
             return final
         imgs = torch.stack([self.decode(p, aux) for p in history])
-        t_list = list(range(self.hybrid_cfg.steps, 0, -1))
+        t_list = list(range(self.hybrid_cfg.diffusion_steps, 0, -1))
         start = torch.zeros_like(final)
         return Trajectory(t=t_list, xt=torch.cat([start[None], imgs]), x0=imgs, final=final, extra={"probs": probs})
 

@@ -162,7 +162,7 @@ def _schedule_text(task: Mapping) -> str:
     if isinstance(s, Mapping):
         return f"{s.get('kind')}, T = {s.get('timesteps')}"
     hybrid = task.get("hybrid", {})
-    return f"{hybrid.get('schedule')}, T = {hybrid.get('steps')}" if hybrid else ""
+    return f"{hybrid.get('schedule')}, T = {hybrid.get('diffusion_steps', hybrid.get('steps'))}" if hybrid else ""
 
 
 def smooth(values: np.ndarray, k: int) -> np.ndarray:

@@ -228,11 +228,7 @@ def image_grid(
     arr = as_numpy(x)
     if arr.ndim != 4:
         raise ValueError(f"image_grid expects (N, C, H, W), got shape {arr.shape}")
-    if crop < 1.0:
-        size = arr.shape[-1]
-        keep = max(2, int(round(size * crop)))
-        lo = (size - keep) // 2
-        arr = arr[..., lo : lo + keep, lo : lo + keep]
+    arr = _crop_centre(arr, crop)
     n = arr.shape[0]
     if n == 0:
         raise ValueError("image_grid got no images")
@@ -248,23 +244,7 @@ def image_grid(
         vertical_spacing=0.06 if titles else 0.02,
     )
     for i, z in enumerate(values):
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                zmin=zmin,
-                zmax=zmax,
-                colorscale=COLOURSCALE,
-                showscale=i == 0,
-                colorbar=_colourbar(log, zmin, zmax),
-                hovertemplate="pT %{z:.3g}<extra></extra>" if not log else "log10 pT %{z:.2f}<extra></extra>",
-            ),
-            row=i // ncols + 1,
-            col=i % ncols + 1,
-        )
-        suffix = "" if i == 0 else str(i + 1)
-        edge = [-0.5, z.shape[-1] - 0.5]  # the image itself, never padded (empty edge pixels are blank)
-        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edge)  # square
-        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edge)
+        _add_cell(fig, i, ncols, z, (zmin, zmax), log)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     name = CHANNELS[channel] if channel < len(CHANNELS) else f"channel {channel}"
@@ -274,6 +254,38 @@ def image_grid(
         margin={"l": 20, "r": 20, "t": 60, "b": 20},
     )
     return fig
+
+
+def _crop_centre(arr: np.ndarray, crop: float) -> np.ndarray:
+    """The central ``crop`` fraction of each side of (..., H, W) images (at least 2 pixels); all of it at 1."""
+    if crop >= 1.0:
+        return arr
+    size = arr.shape[-1]
+    keep = max(2, int(round(size * crop)))
+    lo = (size - keep) // 2
+    return arr[..., lo : lo + keep, lo : lo + keep]
+
+
+def _add_cell(fig: go.Figure, i: int, ncols: int, z: np.ndarray, zrange: tuple[float, float], log: bool) -> None:
+    """Image ``i`` of a grid as a square heatmap on the shared colour range (the first one carries the bar)."""
+    zmin, zmax = zrange
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            zmin=zmin,
+            zmax=zmax,
+            colorscale=COLOURSCALE,
+            showscale=i == 0,
+            colorbar=_colourbar(log, zmin, zmax),
+            hovertemplate="pT %{z:.3g}<extra></extra>" if not log else "log10 pT %{z:.2f}<extra></extra>",
+        ),
+        row=i // ncols + 1,
+        col=i % ncols + 1,
+    )
+    suffix = "" if i == 0 else str(i + 1)
+    edge = [-0.5, z.shape[-1] - 0.5]  # the image itself, never padded (empty edge pixels are blank)
+    fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edge)  # square
+    fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edge)
 
 
 def observable_histograms(

@@ -89,7 +89,7 @@ def _generation(paths: tuple[str, ...], n: int, seed: int):
     for path in paths:
         ckpt = _checkpoint(path)
         label = "mixed" if ckpt.task.conditional else None
-        x = sample_images(ckpt, n, label=label, seed=seed, steps=ckpt.task.default_sampler_steps)
+        x = sample_images(ckpt, n, label=label, seed=seed, sampler_steps=ckpt.task.default_sampler_steps)
         y = (torch.arange(n) % 2).long() if label else None
         real, y_real = jet_tensors(int(x.shape[-1]), max_jets=max(400, 2 * n), seed=1)
         classifier = None if (CHECKPOINTS / "jet_classifier").is_dir() and x.shape[-1] >= 8 else False

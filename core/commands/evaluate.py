@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--sampler-steps",
         "--steps",
-        dest="steps",
+        dest="sampler_steps",
         type=int,
         default=None,
         help="network evaluations (default: the model's)",
@@ -124,7 +124,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
     labels = labels_for(ckpt, label, args.n)
     with tqdm(total=args.n, desc=f"sample {args.sampler}", unit="jet") as bar:
         x = sample_images(
-            ckpt, args.n, args.sampler, args.steps, label, args.guidance, args.seed, device, progress=bar.update
+            ckpt, args.n, args.sampler, args.sampler_steps, label, args.guidance, args.seed, device, progress=bar.update
         )
     y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     path = out / "generated.h5"
@@ -135,7 +135,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
         attrs={
             "checkpoint": str(args.checkpoint),
             "sampler": args.sampler,
-            "steps": -1 if args.steps is None else args.steps,
+            "sampler_steps": -1 if args.sampler_steps is None else args.sampler_steps,
             "guidance": args.guidance,
             "seed": args.seed,
             "label": "none" if label is None else label,

@@ -84,7 +84,7 @@ def make_metrics_fn(
     n_recon: int = 16,
     n_generate: int = 32,
     t_fraction: float = 0.3,
-    sample_steps: int = 10,
+    sampler_steps: int = 10,
     seed: int = 0,
     on_phase: Callable[[str], None] | None = None,
 ) -> MetricsFn:
@@ -107,7 +107,7 @@ def make_metrics_fn(
                 phase(f"computing FID on {n_generate} jets")
                 gen = torch.Generator().manual_seed(seed)
                 labels = (torch.arange(n_generate) % 2).long() if task.conditional else None
-                samples = task.sample(ema, n_generate, labels=labels, steps=sample_steps, generator=gen)
+                samples = task.sample(ema, n_generate, labels=labels, sampler_steps=sampler_steps, generator=gen)
                 _safely(out, distance.measure(samples))
         finally:
             ema.train(was_training)

@@ -281,7 +281,7 @@ class QuantumTask:
         *,
         labels: torch.Tensor | None = None,
         sampler: str | None = None,
-        steps: int | None = None,
+        sampler_steps: int | None = None,
         guidance: float = 1.0,
         generator: torch.Generator | None = None,
         trajectory: bool = False,
@@ -293,7 +293,7 @@ class QuantumTask:
         ``sampler``: "born" (the default; the classical names "fast"/"ddpm"/"ddim" mean the same). ``shots``:
         None reads the exact Born probabilities; N draws N measurement shots per state from them (with one
         state per channel, N shots for each channel).
-        ``steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
+        ``sampler_steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
         """
         if (sampler or "born") not in BORN_NAMES:
             raise JetInputError(f"quantum sampler {sampler!r}: use 'born' (and shots=N for a measured readout)")

@@ -248,7 +248,7 @@ class Trainer:
         n = self.cfg.preview_n
         labels = (torch.arange(n) % 2).long() if self.task.conditional else None
         gen = torch.Generator(self.device).manual_seed(_seed_for(self.cfg.seed, 0x5EE))
-        images = self.task.sample(self.ema, n, labels=labels, steps=self.cfg.preview_steps, generator=gen)
+        images = self.task.sample(self.ema, n, labels=labels, sampler_steps=self.cfg.preview_steps, generator=gen)
         return images, labels
 
     def _due(self, every: int) -> bool:

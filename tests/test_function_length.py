@@ -27,7 +27,7 @@ def long_functions(root: Path, limit: int = LIMIT) -> list[str]:
 
 
 def test_the_counter_sees_a_long_function(tmp_path):
-    body = "\n".join(f"    x{i} = {i}" for i in range(LIMIT))
+    body = "\n".join(f"        x{i} = {i}" for i in range(LIMIT))
     (tmp_path / "m.py").write_text(f"def short():\n    return 1\n\n\nclass A:\n    def long(self):\n{body}\n")
     found = long_functions(tmp_path)
     assert len(found) == 1 and "long (61 lines)" in found[0]

@@ -275,3 +275,27 @@ def test_the_jets_overview_of_many_jets_is_a_job_and_its_answer_is_kept(jets16, 
         np.testing.assert_allclose(means[k], ref_means[k])
     assert finished_overview(tmp_path, request) == job.run_dir  # the same selection again needs no job
     assert finished_overview(tmp_path, overview_request(str(jets16), None, index[:-1])) is None
+
+
+@pytest.mark.slow
+def test_a_compare_generation_job_samples_and_measures_each_model(tiny_checkpoint, tmp_path):
+    from core.jobs.compare import GENERATE, CompareRequest, compare_argv, load_generation, run_name
+
+    rng = np.random.default_rng(2)
+    x = (rng.random((120, 16, 16, 3)) ** 8 * 40 * (rng.random((120, 16, 16, 3)) > 0.6)).astype(np.float32)
+    real = tmp_path / "real120.h5"  # enough real jets for the floors (two halves of 60)
+    write_cms(real, x, np.arange(120) % 2)
+    table = JobTable(JobLimits(max_concurrent=1), watch_every=None)
+    req = CompareRequest(GENERATE, (("A", str(tiny_checkpoint)), ("B", str(tiny_checkpoint))), str(real), n=24)
+    job = table.start("erin", "compare", compare_argv(1), tmp_path / new_run_id(run_name(req)), request=req.to_dict())
+    assert job.wait(300) and read_status(job.run_dir).state == FINISHED, (job.run_dir / "log.txt").read_text()[-800:]
+    result = load_generation(job.run_dir)
+    assert [m["name"] for m in result["models"]] == ["A", "B"] and result["models"][0]["native_size"] == 16
+    for name in ("A", "B"):
+        rows = {r["metric"]: r for r in result["reports"][name]["rows"]}
+        assert any(m.startswith("W1 jet mass") for m in rows) and all("floor" in r for r in rows.values())
+    events = read_events(job.run_dir)
+    phases = [e["phase"] for e in events if e["type"] == "phase"]
+    assert "sampling 24 jets from B (2 of 2)" in phases and any(p.startswith("computing set distances") for p in phases)
+    progress = [e for e in events if e["type"] == "progress" and e.get("model") == "A"]
+    assert [e["done"] for e in progress] == [24] and progress[-1]["total"] == 24

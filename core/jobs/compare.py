@@ -160,7 +160,7 @@ def _samples(ckpt, name: str, req: CompareRequest, log: RunWriter, stop: threadi
         if stop.is_set():
             return None, None
         k = min(SAMPLE_BATCH, req.n - start)
-        parts.append(sample_images(ckpt, k, label=label, seed=req.seed + start, steps=steps))
+        parts.append(sample_images(ckpt, k, label=label, seed=req.seed + start, sampler_steps=steps))
         log.event("progress", done=start + k, total=req.n, model=name)
     labels = torch.cat([(torch.arange(len(p)) % 2).long() for p in parts]) if label else None
     return torch.cat(parts), labels

@@ -41,36 +41,43 @@ def _fid(real_feats: torch.Tensor, gen_feats: torch.Tensor) -> float:
 
 
 class _SetDistance:
-    """The set distance of a few jets to the held-out ones: FID on the jet classifier's features when the
-    shipped classifier reads them, else the Frechet distance of standardised physics observables."""
+    """Generated jets against the held-out ones: FID on the jet classifier's features (the real features computed
+    once), or the Frechet distance on standardised physics observables when the classifier is missing or
+    cannot read the size."""
 
-    def __init__(self, x_held: torch.Tensor):
-        self.real = x_held.float()
-        self.physics_real = observables(self.real)
-        self.features = None  # loaded at the first call (None: not tried yet, False: unavailable)
-        self.real_feats: torch.Tensor | None = None
+    def __init__(self, x_held: torch.Tensor) -> None:
+        self.x_held = x_held.float()
+        self.physics_real = observables(self.x_held)
+        self.features = None  # None: not loaded yet; False: unavailable
+        self.real_feats = None
 
-    def _real_at(self, size: int) -> torch.Tensor:
-        if size == self.real.shape[-1]:
-            return self.real
-        from core.data.transforms import downsample
+    def measure(self, samples: torch.Tensor) -> Callable[[], dict]:
+        """Prepare the real side for ``samples`` now; the returned call computes the distance."""
+        real = self.x_held
+        if samples.shape[-1] != real.shape[-1]:
+            from core.data.transforms import downsample
 
-        return downsample(self.real, size)
-
-    def __call__(self, jets: torch.Tensor) -> dict:
-        real = self._real_at(jets.shape[-1])
+            real = downsample(real, samples.shape[-1])
         if self.features is None:
-            self.features = _classifier_features() or False
-            if self.features is not False:
-                try:
-                    self.real_feats = self.features(self.features.prepare(real)).double()
-                except Exception:  # classifier cannot read this size: fall back to physics
-                    self.features = False
+            self._load_features(real)
         if self.features is not False:
-            return {"fid_jet": _fid(self.real_feats, self.features(self.features.prepare(jets)).double())}
-        real_obs = self.physics_real if real is self.real else observables(real)
-        za, zg = standardise(as_matrix(real_obs), as_matrix(observables(jets)))
-        return {"fpd": frechet_distance(za, zg)}
+            features = self.features
+            return lambda: {"fid_jet": _fid(self.real_feats, features(features.prepare(samples)).double())}
+        real_obs = self.physics_real if real.shape[-1] == self.x_held.shape[-1] else observables(real)
+
+        def fpd() -> dict:
+            za, zg = standardise(as_matrix(real_obs), as_matrix(observables(samples)))
+            return {"fpd": frechet_distance(za, zg)}
+
+        return fpd
+
+    def _load_features(self, real: torch.Tensor) -> None:
+        self.features = _classifier_features() or False
+        if self.features is not False:
+            try:
+                self.real_feats = self.features(self.features.prepare(real)).double()
+            except Exception:  # classifier cannot read this size: fall back to physics
+                self.features = False
 
 
 def real_vs_real(
@@ -93,7 +100,7 @@ def real_vs_real(
 
     if other is not None:  # None: a single held-out jet, no different real jet to pair it with
         _safely(out, paired)
-    _safely(out, lambda: distance(at_size(stand_in)))
+    _safely(out, distance.measure(at_size(stand_in)))
     return {f"{k}_real": v for k, v in out.items()}
 
 
@@ -103,7 +110,7 @@ def make_metrics_fn(
     n_recon: int = 16,
     n_generate: int = 32,
     t_fraction: float = 0.3,
-    sample_steps: int = 10,
+    sampler_steps: int = 10,
     seed: int = 0,
     on_phase: Callable[[str], None] | None = None,
     x_real: torch.Tensor | None = None,
@@ -136,8 +143,8 @@ def make_metrics_fn(
                 phase(f"computing FID on {n_generate} jets")
                 gen = torch.Generator().manual_seed(seed)
                 labels = (torch.arange(n_generate) % 2).long() if task.conditional else None
-                samples = task.sample(ema, n_generate, labels=labels, steps=sample_steps, generator=gen)
-                _safely(out, lambda: distance(samples))
+                samples = task.sample(ema, n_generate, labels=labels, sampler_steps=sampler_steps, generator=gen)
+                _safely(out, distance.measure(samples))
                 if floors is None:  # the same for every interval: computed once
                     phase("computing the real-vs-real values")
                     floors = real_vs_real(x_rec, other, stand_in, distance, int(samples.shape[-1]))

@@ -7,7 +7,14 @@ import streamlit as st
 import torch
 
 from core.data.transforms import downsample
-from core.metrics.compare import at_common_size, compare_rows, model_reconstruction
+from core.metrics.compare import (
+    OWN_RESOLUTION,
+    at_common_size,
+    compare_rows,
+    model_reconstruction,
+    resolution_note,
+    resolution_options,
+)
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import image_rows
 from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table, reconstruction_table
@@ -80,17 +87,26 @@ def _reconstruct(paths: tuple[tuple[str, str], ...], n: int, fraction: float, se
     return x, y, at_common_size(recs)
 
 
-@st.cache_resource(show_spinner="Sampling both models and measuring them against real jets…", max_entries=4)
-def _generation(paths: tuple[str, ...], n: int, seed: int):
-    from core.metrics.report import evaluate_sets
+@st.cache_resource(show_spinner="Sampling the model…", max_entries=4)
+def _samples(path: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     from core.training.sampling import sample_images
+
+    ckpt = _checkpoint(path)
+    label = "mixed" if ckpt.task.conditional else None
+    x = sample_images(ckpt, n, label=label, seed=seed, steps=ckpt.task.default_sampler_steps)
+    return x, (torch.arange(n) % 2).long() if label else None
+
+
+@st.cache_resource(show_spinner="Measuring the samples against real jets…", max_entries=8)
+def _generation(paths: tuple[str, ...], n: int, seed: int, size: int | None):
+    """Each model's evaluation report, at ``size`` (its samples and the real jets pooled to it) or its own."""
+    from core.metrics.report import evaluate_sets
 
     out = {}
     for path in paths:
-        ckpt = _checkpoint(path)
-        label = "mixed" if ckpt.task.conditional else None
-        x = sample_images(ckpt, n, label=label, seed=seed, steps=ckpt.task.default_sampler_steps)
-        y = (torch.arange(n) % 2).long() if label else None
+        x, y = _samples(path, n, seed)
+        if size is not None:
+            x = downsample(x, size)
         real, y_real = jet_tensors(int(x.shape[-1]), max_jets=max(400, 2 * n), seed=1)
         classifier = None if (CHECKPOINTS / "jet_classifier").is_dir() and x.shape[-1] >= 8 else False
         try:
@@ -98,6 +114,22 @@ def _generation(paths: tuple[str, ...], n: int, seed: int):
         except Exception:
             out[path] = evaluate_sets(real, x, y_real, y, classifier=False, seed=seed)
     return out
+
+
+def _resolution(chosen: tuple[tuple[str, str], ...], column) -> tuple[int | None, str]:
+    """The resolution the generated sets are compared at (default: the coarsest model's) and the line saying so."""
+    native = {name: int(_checkpoint(path).task.size) for name, path in chosen}
+    options = resolution_options(list(native.values()))
+    if st.session_state.get("cmp_res", OWN_RESOLUTION) not in options:  # other models chosen since
+        del st.session_state["cmp_res"]
+    label = column.selectbox(
+        "Compare at",
+        list(options),
+        index=0,
+        key="cmp_res",
+        help="One resolution for every model (the coarsest one's by default: finer jets are sum-pooled to it)",
+    )
+    return options[label], resolution_note(options[label], native)
 
 
 with guard("the Compare page"):
@@ -142,21 +174,22 @@ with guard("the Compare page"):
         )
 
         st.subheader("Generation metrics, side by side")
-        g1, g2 = st.columns(2)
+        g1, g2, g3 = st.columns(3)
         n_gen = int(g1.number_input("Generated jets per model", 24, 512, 64, key="cmp_gen_n"))
-        if g2.button("Sample both and measure", key="cmp_gen_go") or st.session_state.get("cmp_gen_done") == (
+        gen_size, note = _resolution(chosen, g2)
+        st.caption(note)
+        if g3.button("Sample both and measure", key="cmp_gen_go") or st.session_state.get("cmp_gen_done") == (
             chosen,
             n_gen,
         ):
             st.session_state["cmp_gen_done"] = (chosen, n_gen)
-            reports = _generation(tuple(path for _, path in chosen), n_gen, 0)
+            reports = _generation(tuple(path for _, path in chosen), n_gen, 0, gen_size)
             named = {name: reports[path].rows for name, path in chosen}
             table = metric_table(named)
             show_table(table, "generation_comparison", key="cmp_gen_table")
             st.caption(
-                "Each model is measured against real jets at its own resolution; beside each number, "
-                "'real vs real' is the same distance between two halves of the real jets at that resolution and N "
-                "(the best a model can reach). " + blank_note(table)
+                "Beside each number, 'real vs real' is the same distance between two halves of the real jets at "
+                "that resolution and N (the best a model can reach). " + blank_note(table)
             )
             if any(int(r.native_size or 0) <= 8 for r in recs):
                 st.caption(SMALL_IMAGE_CAVEAT)

@@ -369,6 +369,24 @@ def test_compare_page_side_by_side(data_path, tiny_models):
     assert "<pT>" not in fig and "pT [GeV]" in fig  # single jets: not labelled as an average
 
 
+def test_compare_page_measures_generation_at_one_resolution(data_path, tiny_models):
+    """A 32 x 32 classical and an 8 x 8 quantum model: compared at 8 x 8 unless the user asks otherwise."""
+    at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=2, cmp_gen_n=24)
+    options = at.selectbox(key="cmp_a").options
+    trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
+    at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
+    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
+    assert at.selectbox(key="cmp_res").options == ["8 × 8", "each model's own resolution"]
+    assert any("Compared at 8 × 8, the coarsest model's resolution" in c.value for c in at.caption)
+    assert any("seed-baseline samples and the real jets are sum-pooled" in c.value for c in at.caption)
+    at.button(key="cmp_gen_go").click().run()
+    assert_clean(at)
+    assert len(at.dataframe) == 2  # reconstructions, then the generation table
+    at.selectbox(key="cmp_res").set_value("each model's own resolution").run()
+    assert_clean(at)
+    assert any("Each model is measured at its own resolution" in c.value for c in at.caption)
+
+
 def test_compare_page_without_models_and_bad_data(runs_dir):
     at = make_app("pages/compare.py", None, jetlab_session="nobody")
     assert not at.exception

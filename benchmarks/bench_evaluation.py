@@ -74,7 +74,7 @@ def run_one(ckpt, real, y_real, n, sampler, steps, seed, inception_jets, classif
     model, floor = summarise(report)
     return {
         "sampler": sampler,
-        "steps": steps,
+        "sampler_steps": steps,
         "sample_seconds": round(sample_s, 2),
         **model,
         "_floor": floor,
@@ -228,7 +228,9 @@ def main() -> None:
                 ratio = f" ({v / base[c]:.2g}x)"
             cells.append(fmt(v) + ratio)
         lines.append(
-            f"| {r['model']} | {r['sampler']} | {r['steps']} | " + " | ".join(cells) + f" | {r['sample_seconds']} |"
+            f"| {r['model']} | {r['sampler']} | {r['sampler_steps']} | "
+            + " | ".join(cells)
+            + f" | {r['sample_seconds']} |"
         )
     lines.append("| real vs real (floor) | - | - | " + " | ".join(fmt(floor.get(c)) for c in cols) + " | - |")
     table = "\n".join(lines)

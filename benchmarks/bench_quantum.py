@@ -83,10 +83,10 @@ def train_baseline(model, shapes, y, budget: float, seed: int, lr: float, batch:
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     deadline, steps, losses = Deadline(budget), 0, []
-    stages = model.steps if isinstance(model, B.PerStepQuDDPM) else 1
+    stages = model.diffusion_steps if isinstance(model, B.PerStepQuDDPM) else 1
     for stage in range(stages):
         if isinstance(model, B.PerStepQuDDPM):  # trained step after step, from T down to 1
-            model.current = model.steps - stage
+            model.current = model.diffusion_steps - stage
             stage_end = time.perf_counter() + budget / stages
         else:
             stage_end = deadline.end

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from core.diffusion.samplers import default_steps
+from core.diffusion.samplers import default_sampler_steps
 from core.diffusion.task import build_task, default_config
 from core.training.device import resolve_device
 from core.training.loop import TrainConfig, Trainer
@@ -46,7 +46,7 @@ def sample_time(family: str, preset: str, x, sampler: str, n: int, device: str) 
     torch.manual_seed(0)
     task = build_task(default_config(family, x.shape[-1], preset), x)
     net = task.model.to(resolve_device(device)).eval()
-    steps = default_steps(sampler, task.schedule)
+    steps = default_sampler_steps(sampler, task.schedule)
     gen = torch.Generator(resolve_device(device)).manual_seed(0)
     labels = (torch.arange(n) % 2) if task.conditional else None
     t0 = time.perf_counter()

@@ -191,6 +191,12 @@ class TrainRequest(Request):
     resume: bool = option(False, "continue from the checkpoint in --out")
     batch_size: int = option(32, "batch size per process", flag="--batch", minimum=1, label="Batch size")
     lr: float = option(1e-3, "peak learning rate (AdamW)", label="Learning rate")
+    lr_schedule: str = option(
+        "constant",
+        "after warm-up: constant, or cosine down to 10 %% of the peak at the last step",
+        choices=("constant", "cosine"),
+        label="Learning-rate schedule",
+    )
     warmup: int = option(200, "linear warm-up steps", minimum=0, label="Warm-up steps")
     ema: float = option(0.999, "EMA decay", label="EMA decay")
     max_jets: int | None = option(None, "train on a seeded random subset of the file", minimum=2, label="Jets used")
@@ -299,6 +305,7 @@ class TrainRequest(Request):
             steps=self.steps,
             batch_size=self.batch_size,
             lr=self.lr,
+            lr_schedule=self.lr_schedule,
             warmup=self.warmup,
             ema_decay=self.ema,
             seed=self.seed,

@@ -93,7 +93,7 @@ def _samples(path: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor |
 
     ckpt = _checkpoint(path)
     label = "mixed" if ckpt.task.conditional else None
-    x = sample_images(ckpt, n, label=label, seed=seed, steps=ckpt.task.default_sampler_steps)
+    x = sample_images(ckpt, n, label=label, seed=seed, sampler_steps=ckpt.task.default_sampler_steps)
     return x, (torch.arange(n) % 2).long() if label else None
 
 

@@ -84,9 +84,31 @@ def _choices() -> dict[str, str]:
 def _result_view(result: SampleResult, run_dir: Path) -> None:
     x = result.samples
     st.subheader(f"{len(x)} generated jets ({x.shape[-1]}×{x.shape[-1]}, GeV)")
-    titles = None
-    if result.labels is not None:
-        titles = [label_name(v) for v in result.labels[:16]]
+    _sample_grids(x, result.labels)
+    attrs = {"generated_by": result.info.get("checkpoint", ""), "sampler": result.request.sampler}
+    st.download_button(
+        "Download samples (HDF5, CMS layout)",
+        data=lambda: samples_h5(x, result.labels, attrs=attrs),
+        file_name="generated_jets.h5",
+        mime="application/x-hdf5",
+        key="gen_h5",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    _real_vs_generated(x)
+    traj = result.trajectory
+    if traj is not None:
+        st.subheader("Reverse process")
+        show_figure(
+            reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
+        )
+        _trajectory_scrubber(traj)
+    _distances(run_dir, int(x.shape[-1]))
+
+
+def _sample_grids(x, labels) -> None:
+    """The first 16 samples, a tab per channel, zoomed to the jet core unless the visitor turns it off."""
+    titles = None if labels is None else [label_name(v) for v in labels[:16]]
     zoom = st.toggle(
         "Zoom to the jet core (the central half of Δη and Δφ)",
         value=True,
@@ -108,24 +130,10 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
                 f"samples_{CHANNELS[c]}",
                 key=f"gen_grid_{c}",
             )
-    attrs = {"generated_by": result.info.get("checkpoint", ""), "sampler": result.request.sampler}
-    st.download_button(
-        "Download samples (HDF5, CMS layout)",
-        data=lambda: samples_h5(x, result.labels, attrs=attrs),
-        file_name="generated_jets.h5",
-        mime="application/x-hdf5",
-        key="gen_h5",
-        icon=":material/download:",
-        on_click="ignore",
-    )
-    _real_vs_generated(x)
-    traj = result.trajectory
-    if traj is not None:
-        st.subheader("Reverse process")
-        show_figure(
-            reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
-        )
-        _trajectory_scrubber(traj)
+
+
+def _distances(run_dir: Path, size: int) -> None:
+    """The job's measurement against real jets: the metric table with floors, distances and observables."""
     st.subheader("Physics distances to real jets, with their floor")
     report = load_report(run_dir)
     if report is None:
@@ -137,7 +145,7 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
         f"N = {report.info.get('n')} jets per set. Beside each number, the real-vs-real floor: "
         f"{report.info.get('floor', 'the same metric between two halves of the real jets')}. " + blank_note(metrics)
     )
-    if x.shape[-1] <= 8:
+    if size <= 8:
         st.caption(SMALL_IMAGE_CAVEAT)
     w1 = [asdict(r) for r in report.rows if r.metric.startswith(("W1", "FPD", "FID"))]
     show_figure(distance_figure(w1), "generation_distances", key="gen_dist")
@@ -255,9 +263,9 @@ if ckpt is not None:
             sampler = c1.selectbox(
                 "Sampler", list(task.samplers), key="gen_sampler", help=help_of(SampleRequest, "sampler")
             )
-            steps = shots = None
+            sampler_steps = shots = None
             if task.default_sampler_steps is not None:
-                steps = int(
+                sampler_steps = int(
                     c2.number_input(
                         "Sampler steps",
                         1,
@@ -301,7 +309,7 @@ if ckpt is not None:
                 checkpoint=path,
                 n=n,
                 sampler=sampler,
-                sampler_steps=steps,
+                sampler_steps=sampler_steps,
                 shots=shots,
                 label=None if label == "unconditional" else label,
                 guidance=guidance,

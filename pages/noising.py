@@ -36,11 +36,11 @@ def _fitted_transform(path: str | None, stamp: float, size: int):
 
 
 @st.cache_data(show_spinner="Running the quantum channel…", max_entries=16)
-def _quantum(path: str | None, stamp: float, jet: int, encoder: str, channel: str, kind: str, steps: int):
+def _quantum(path: str | None, stamp: float, jet: int, encoder: str, channel: str, kind: str, diffusion_steps: int):
     x, _ = jet_tensors(32)
     small = prepare_images(x[jet : jet + 1], 8)
     enc = make_encoder(encoder, (3, 8, 8))
-    result = quantum_forward(enc, small[0], ChannelSchedule(channel, steps, kind=kind))
+    result = quantum_forward(enc, small[0], ChannelSchedule(channel, diffusion_steps, kind=kind))
     return result, small[0], enc.total_qubits()
 
 
@@ -58,7 +58,7 @@ with guard("the Forward noising page"):
         jet = int(st.slider("Jet (index into the loaded jets)", 0, len(x) - 1, 0, key="noise_jet"))
         st.caption(f"Jet {jet}: {label_name(y[jet])}, Σ pT = {float(x[jet, 1:].sum()):.1f} GeV (ECAL + HCAL)")
         schedule = make_schedule(kind, timesteps)
-        steps = frame_steps(timesteps, 50)
+        shown_t = frame_steps(timesteps, 50)
         if space.startswith("model"):
             transform = _fitted_transform(data_path(), file_stamp(data_path()), size)
             x0 = transform.forward(x[jet : jet + 1])[0]
@@ -66,13 +66,13 @@ with guard("the Forward noising page"):
         else:
             x0 = x[jet]
             colour_title = "GeV"
-        frames = classical_forward(schedule, x0, steps, seed=0)
+        frames = classical_forward(schedule, x0, shown_t, seed=0)
         zrange = data_range(frames)  # from the data: the clean jet's extremes and the noise's bulk
-        labels = ["x0"] + [f"t={t}" for t in steps]
+        labels = ["x0"] + [f"t={t}" for t in shown_t]
         fig = process_animation(
             frames,
             labels,
-            [None] + steps,
+            [None] + shown_t,
             schedule_curves(schedule),
             CHANNELS,
             colour_title=colour_title,
@@ -110,13 +110,15 @@ def _quantum_section(jet: int) -> None:
             help="global depolarising acts on one register: not offered for the angle encoder (one block per pixel)",
         )
         q_kind = q3.selectbox("Schedule", ["cosine", "linear"], key="noise_q_kind")
-        q_steps = int(q4.number_input("Steps", 2, 50, 10, key="noise_q_steps"))
-        result, clean, n_qubits = _quantum(data_path(), file_stamp(data_path()), jet, encoder, channel, q_kind, q_steps)
+        q_diffusion_steps = int(q4.number_input("Diffusion steps", 2, 50, 10, key="noise_q_steps"))
+        result, clean, n_qubits = _quantum(
+            data_path(), file_stamp(data_path()), jet, encoder, channel, q_kind, q_diffusion_steps
+        )
         qfig = forward_animation(result, f"{encoder} encoding ({n_qubits} qubits), {channel} channel")
         show_figure(qfig, "forward_noising_quantum", key="noise_quantum")
         st.write(
             f"{purity_summary(result.t, result.purity)}; fidelity to the encoded jet goes "
-            f"from {result.fidelity[0]:.3f} to {result.fidelity[-1]:.3g} after {q_steps} steps."
+            f"from {result.fidelity[0]:.3f} to {result.fidelity[-1]:.3g} after {q_diffusion_steps} steps."
         )
         if np.allclose(result.images[-1].numpy(), clean.numpy(), atol=1e-4) and channel in (
             "phase_damping",

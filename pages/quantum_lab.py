@@ -32,11 +32,13 @@ def _checkpoint(path: str):
 
 
 @st.cache_data(show_spinner="Running the channel on the whole state…", max_entries=16)
-def _whole_state(jet: int, encoder: str, channel: str, steps: int, size: int, order: str | None = None):
+def _whole_state(jet: int, encoder: str, channel: str, diffusion_steps: int, size: int, order: str | None = None):
     x, _ = jet_tensors(32)
     small = prepare_images(x[jet : jet + 1], size)[0]
     options = {"order": order} if order else {}
-    return quantum_forward(make_encoder(encoder, (3, size, size), **options), small, ChannelSchedule(channel, steps))
+    return quantum_forward(
+        make_encoder(encoder, (3, size, size), **options), small, ChannelSchedule(channel, diffusion_steps)
+    )
 
 
 def _circuit_models() -> dict[str, str]:
@@ -127,19 +129,21 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
             key=f"qlab_channel_{encoder_name}",
             help="global depolarising acts on one register: not offered for encoders that split the jet into blocks",
         )
-        steps = int(d2.number_input("Steps", 2, 50, 10, key="qlab_steps"))
+        diffusion_steps = int(d2.number_input("Diffusion steps", 2, 50, 10, key="qlab_steps"))
         qubit = int(d3.number_input("Qubit", 0, enc.num_qubits - 1, 0, key="qlab_qubit"))
-        schedule = ChannelSchedule(channel, steps)
+        schedule = ChannelSchedule(channel, diffusion_steps)
         rho_block = sim.to_density(encoded.state[0, :1])  # block 0, (1, d, d)
         n = sim.num_qubits_of(rho_block.shape[-1])
         rho_q = sim.partial_trace(rho_block, tuple(q for q in range(n) if q != qubit)) if n > 1 else rho_block
         name_1q = "depolarizing" if channel == "global_depolarizing" else channel
-        path = bloch_path(rho_q, 0, ChannelSchedule(name_1q, steps))
+        path = bloch_path(rho_q, 0, ChannelSchedule(name_1q, diffusion_steps))
         b1, b2 = st.columns([1, 1])
         with b1:
             show_figure(
                 bloch_figure(
-                    path, [f"t={t}" for t in range(steps + 1)], title=f"Qubit {qubit}: Bloch vector under {channel}"
+                    path,
+                    [f"t={t}" for t in range(diffusion_steps + 1)],
+                    title=f"Qubit {qubit}: Bloch vector under {channel}",
                 ),
                 "bloch_vector",
                 key="qlab_bloch",
@@ -148,7 +152,7 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
         with b2:
             table = pd.DataFrame(
                 {
-                    "t": np.arange(steps + 1),
+                    "t": np.arange(diffusion_steps + 1),
                     "x": path[:, 0],
                     "y": path[:, 1],
                     "z": path[:, 2],
@@ -163,7 +167,7 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
                 "state is not defined; pick amplitude, angle or FRQI for the whole-state view."
             )
         else:
-            result = _whole_state(jet, encoder_name, channel, steps, size, order)
+            result = _whole_state(jet, encoder_name, channel, diffusion_steps, size, order)
             show_figure(
                 forward_animation(result, f"Whole state: measured image, purity and fidelity under {channel}"),
                 "whole_state_channel",
@@ -187,7 +191,7 @@ with guard("the reverse circuit"):
         ckpt = _checkpoint(options[label])
         cfg = ckpt.task.hybrid_cfg
         e1, e2, e3 = st.columns(3)
-        t = int(e1.number_input("Reverse step t", 1, cfg.steps, cfg.steps, key="qlab_t"))
+        t = int(e1.number_input("Reverse step t", 1, cfg.diffusion_steps, cfg.diffusion_steps, key="qlab_t"))
         lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
         z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
         channel = 0
@@ -196,7 +200,7 @@ with guard("the reverse circuit"):
         depth, drawing = _reverse_drawing(options[label], t, lab, z_seed, channel)
         st.markdown(
             f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
-            f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.steps} steps; "
+            f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.diffusion_steps} steps; "
             f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
         )
         with st.expander(f"Circuit at t = {t} (depth {depth})", expanded=False):

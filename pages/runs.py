@@ -42,8 +42,8 @@ def _final_samples(path: str, stamp: float):
 
     ckpt = load_checkpoint(path)
     label = "mixed" if ckpt.task.conditional else None
-    steps = None if ckpt.task.default_sampler_steps is None else 10
-    return sample_images(ckpt, SAMPLE_N, steps=steps, label=label, seed=0, device=device())
+    sampler_steps = None if ckpt.task.default_sampler_steps is None else 10
+    return sample_images(ckpt, SAMPLE_N, sampler_steps=sampler_steps, label=label, seed=0, device=device())
 
 
 def _samples_at(runs, step: int) -> tuple[dict, list[str]]:

@@ -279,7 +279,7 @@ def test_live_metrics_on_a_fresh_model():
     y = torch.arange(40) % 2
     torch.manual_seed(0)
     task = build_task(default_config("seed-baseline", 16), x)
-    fn = make_metrics_fn(x[:24], y[:24], n_recon=4, n_generate=24, sample_steps=2)
+    fn = make_metrics_fn(x[:24], y[:24], n_recon=4, n_generate=24, sampler_steps=2)
     out = fn(task, task.model, 0)
     assert -1 <= out["ssim"] <= 1 and np.isfinite(out["psnr"]) and out["recon_t"] == int(0.3 * 49)
     assert ("fid_jet" in out) or out["fpd"] >= 0

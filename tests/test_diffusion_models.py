@@ -91,7 +91,9 @@ def test_task_maps_an_oracle_network_back_to_the_gev_images(prediction, sampler)
     config = default_config("ddpm", 16, schedule="cosine", prediction=prediction, energy_condition=False)
     task = build_task(config, x)
     z0 = task.prepare(x)
-    out = task.sample(OracleNet(task, z0), 4, sampler=sampler, steps=12, generator=torch.Generator().manual_seed(0))
+    out = task.sample(
+        OracleNet(task, z0), 4, sampler=sampler, sampler_steps=12, generator=torch.Generator().manual_seed(0)
+    )
     assert out.min() >= 0
     assert torch.allclose(out, x, atol=1e-3 * x.max().item())
 
@@ -110,7 +112,7 @@ def test_energy_conditioned_samples_carry_the_drawn_channel_energies_and_the_ora
         8,
         labels=y,
         sampler="ddim",
-        steps=12,
+        sampler_steps=12,
         generator=torch.Generator().manual_seed(3),
     )
     drawn = task.draw_energies(8, y, torch.Generator().manual_seed(3)).float()
@@ -159,7 +161,9 @@ def test_guidance_zero_is_the_unconditional_model_and_one_the_conditional():
     quark = torch.ones(3, dtype=torch.long)
 
     def run(**kw):
-        return task.sample(task.model, 3, sampler="ddim", steps=5, generator=torch.Generator().manual_seed(1), **kw)
+        return task.sample(
+            task.model, 3, sampler="ddim", sampler_steps=5, generator=torch.Generator().manual_seed(1), **kw
+        )
 
     uncond = run(labels=None)
     assert torch.equal(run(labels=quark, guidance=0.0), uncond)

@@ -17,7 +17,7 @@ from core.cli import main
 from core.data.writers import write_cms
 from core.jobs import FINISHED, KILLED, STOPPED, JobLimitError, JobLimits, JobTable, read_status
 from core.jobs.rundir import list_runs, read_events
-from core.jobs.runner import new_run_id
+from core.jobs.runner import JOB_NICE, new_run_id
 from core.jobs.sampling import load_result, sample_argv
 from core.requests import SampleRequest
 
@@ -53,6 +53,9 @@ def test_a_job_is_a_process_stop_saves_and_the_limit_counts_every_kind(jets16, t
     table = JobTable(JobLimits(max_concurrent=2, max_per_visitor=1), watch_every=None)
     job = table.start("alice", "train", _train_argv(jets16, 100_000), tmp_path / new_run_id("train"))
     assert job.pid != os.getpid() and job.running  # its own process, not a thread of the server
+    # Below the server's priority (page views first), and `nice` exec'd: the table's pid is the job itself.
+    niced = min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICE)
+    _wait(lambda: os.getpriority(os.PRIO_PROCESS, job.pid) == niced, 10, f"job at nice {niced}")
 
     # A second job of any kind for the same visitor is refused before anything is prepared.
     import core.data.readers as readers

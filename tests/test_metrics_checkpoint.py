@@ -27,7 +27,7 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 def test_adapter_reconstructs_in_gev_with_trivial_floors(tiny_checkpoint):
-    rec = reconstructor_for(tiny_checkpoint, sampler="ddim", steps=3)
+    rec = reconstructor_for(tiny_checkpoint, sampler="ddim", sampler_steps=3)
     assert isinstance(rec, Reconstructor)
     x0 = synthetic_jets(4, seed=2)
     for mode in ("one_step", "reverse"):

@@ -98,8 +98,10 @@ def test_figure_builders_are_pure():
     assert len(grid.data) == 6
     rows = [{"metric": "a", "model": 2.0, "floor": 1.0}, {"metric": "b", "model": 1.0, "floor": -0.1}]
     assert list(metrics_vs_floor(rows).data[0].y) == ["a"]
-    results = [{"sampler": s, "steps": k, "fpd": 1.0 / k} for s in ("ddim", "fast") for k in (5, 10, 20)]
+    results = [{"sampler": s, "sampler_steps": k, "fpd": 1.0 / k} for s in ("ddim", "fast") for k in (5, 10, 20)]
     assert len(quality_vs_steps(results, "fpd", floor=0.01).data) == 2
+    legacy = [{"sampler": r["sampler"], "steps": r["sampler_steps"], "fpd": r["fpd"]} for r in results]
+    assert len(quality_vs_steps(legacy, "fpd").data) == 2  # benchmark files written before the rename
     m = {
         "t": 3,
         "mode": "one_step",

@@ -20,14 +20,14 @@ def test_parameter_counts_match_the_papers():
     assert B.count_parameters(B.KolleDense()) == 984  # ~990 in Kolle et al.
     assert B.count_parameters(B.PatchCircuit()) == 48  # the ML4SCI patch circuit
     assert (
-        B.quantum_angle_count(B.PerStepQuDDPM(layers=2, steps=3))
-        == 3 * B.PerStepQuDDPM(layers=2, steps=3).circuit.num_params
+        B.quantum_angle_count(B.PerStepQuDDPM(layers=2, diffusion_steps=3))
+        == 3 * B.PerStepQuDDPM(layers=2, diffusion_steps=3).circuit.num_params
     )
 
 
 def test_kolle_unitary_sampling_path_equals_the_circuit():
     torch.manual_seed(0)
-    m = B.KolleDense(layers=2, steps=2)
+    m = B.KolleDense(layers=2, diffusion_steps=2)
     ut = torch.randn(3, B.DIM)
     direct = m.denoise(ut)
     unitary = m.circuit.run_sv(torch.eye(B.DIM, dtype=torch.complex64), m.theta.detach()).T
@@ -39,10 +39,10 @@ def test_kolle_unitary_sampling_path_equals_the_circuit():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: B.KolleDense(layers=2, steps=2),
-        lambda: B.PatchCircuit(layers=1, steps=2),
-        lambda: B.PerStepQuDDPM(layers=1, steps=2),
-        lambda: B.ClassicalMLP(steps=3),
+        lambda: B.KolleDense(layers=2, diffusion_steps=2),
+        lambda: B.PatchCircuit(layers=1, diffusion_steps=2),
+        lambda: B.PerStepQuDDPM(layers=1, diffusion_steps=2),
+        lambda: B.ClassicalMLP(diffusion_steps=3),
     ],
 )
 def test_loss_is_finite_and_samples_are_shapes(make):

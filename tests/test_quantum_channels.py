@@ -41,7 +41,7 @@ def test_global_depolarizing_matches_qiskit():
 @pytest.mark.parametrize("name", CHANNEL_NAMES)
 @pytest.mark.parametrize("kind", ["cosine", "linear"])
 def test_closed_form_equals_step_by_step(name, kind):
-    sched = ChannelSchedule(name, steps=6, kind=kind)
+    sched = ChannelSchedule(name, diffusion_steps=6, kind=kind)
     rho0 = _rho(2, seed=5)
     rho = rho0
     for t in range(1, 7):
@@ -53,10 +53,10 @@ def test_closed_form_equals_step_by_step(name, kind):
 def test_fixed_points():
     rho0 = _rho(2, seed=9)
     for name in ("depolarizing", "global_depolarizing", "amplitude_damping"):
-        end = ChannelSchedule(name, steps=5).cumulative(5).apply(rho0)
+        end = ChannelSchedule(name, diffusion_steps=5).cumulative(5).apply(rho0)
         np.testing.assert_allclose(end.numpy(), fixed_point(name, 2).numpy(), atol=1e-10)
     # dephasing keeps the computational-basis probabilities: it is invisible to a Z-basis readout
-    end = ChannelSchedule("phase_damping", steps=5).cumulative(5).apply(rho0)
+    end = ChannelSchedule("phase_damping", diffusion_steps=5).cumulative(5).apply(rho0)
     np.testing.assert_allclose(sim.probabilities(end).numpy(), sim.probabilities(rho0).numpy(), atol=1e-12)
     np.testing.assert_allclose(end[0].numpy(), np.diag(np.diag(rho0[0].numpy())), atol=1e-12)
 
@@ -78,4 +78,4 @@ def test_bad_channel_input():
     with pytest.raises(JetInputError, match="outside"):
         make_channel("bit_flip", 0.7)
     with pytest.raises(JetInputError, match="outside"):
-        ChannelSchedule("depolarizing", steps=3).cumulative(4)
+        ChannelSchedule("depolarizing", diffusion_steps=3).cumulative(4)

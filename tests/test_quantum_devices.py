@@ -27,7 +27,7 @@ QUANTUM = ROOT / "checkpoints" / "quantum_hybrid"
 def tiny():
     """An untrained per-channel model on 4 x 4 jets: 4 data qubits + 1 ancilla, 2 layers, 3 steps."""
     torch.manual_seed(0)
-    task = build_task(default_config(size=4, layers=2, steps=3, ancillas=1))
+    task = build_task(default_config(size=4, layers=2, diffusion_steps=3, ancillas=1))
     return task, task.model.eval()
 
 
@@ -72,7 +72,7 @@ def test_routing_stays_on_a_compact_set_of_qubits():
     backend = devices.get_backend("torino")
     sub = devices.compact_qubits(backend, 7)
     assert len(sub) == 7 and len(backend.coupling_map.reduce(sub).get_edges()) >= 6  # connected
-    template, _ = chain_template(build_task(default_config(size=8, layers=1, steps=2)).model, measure=False)
+    template, _ = chain_template(build_task(default_config(size=8, layers=1, diffusion_steps=2)).model, measure=False)
     _, final = devices.transpile_for(template, backend)
     assert set(devices.circuit_stats(devices.transpile_for(template, backend)[0]).physical_qubits) == set(sub)
     assert sorted(final) == sub

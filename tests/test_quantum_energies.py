@@ -76,13 +76,13 @@ def test_task_decodes_clean_states_back_to_the_jets():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(6, 3, 4, 4, generator=g) * 50
     y = torch.tensor([0, 1] * 3)
-    task = build_task(default_config(size=4, layout="joint", layers=1, steps=2, latent=2, hidden=8), x, y)
+    task = build_task(default_config(size=4, layout="joint", layers=1, diffusion_steps=2, latent=2, hidden=8), x, y)
     assert task.per_channel_energy and set(task.config()["channel_energies"]) == {"all", "0", "1"}
     probs = task.encoder.encode(x).state[:, 0].abs() ** 2
     assert torch.allclose(task.decode(probs, channel_energies(x)), x, rtol=1e-5, atol=1e-5)
     legacy = build_task(
         {
-            **default_config(size=4, layout="joint", layers=1, steps=2, latent=2, hidden=8),
+            **default_config(size=4, layout="joint", layers=1, diffusion_steps=2, latent=2, hidden=8),
             "aux_quantiles": {"all": [1.0] * 101},
         }
     )

@@ -14,14 +14,18 @@ from core.quantum.hybrid import HybridConfig, HybridModel
 def model():
     torch.manual_seed(0)
     return HybridModel(
-        HybridConfig(data_qubits=4, ancillas=1, layers=2, steps=3, channel="amplitude_damping", latent=4, hidden=16)
+        HybridConfig(
+            data_qubits=4, ancillas=1, layers=2, diffusion_steps=3, channel="amplitude_damping", latent=4, hidden=16
+        )
     )
 
 
 @pytest.mark.parametrize("channel", ["amplitude_damping", "depolarizing", "phase_damping", "bit_flip"])
 def test_noisy_step_on_aer_matches_torch(channel):
     torch.manual_seed(1)
-    m = HybridModel(HybridConfig(data_qubits=3, ancillas=1, layers=2, steps=3, channel=channel, latent=4, hidden=16))
+    m = HybridModel(
+        HybridConfig(data_qubits=3, ancillas=1, layers=2, diffusion_steps=3, channel=channel, latent=4, hidden=16)
+    )
     state = torch.rand(8, dtype=torch.float64)
     state = state / state.norm()
     for t in (1, 3):

@@ -77,4 +77,4 @@ def test_a_refused_channel_is_refused_by_the_cli_and_the_task(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "channel phase_damping with the amplitude encoder cannot serve generation" in err[0]
     with pytest.raises(JetInputError, match="bit_flip with the frqi encoder cannot serve generation"):
-        build_task(default_config(encoder="frqi", channel="bit_flip", layers=1, steps=2))
+        build_task(default_config(encoder="frqi", channel="bit_flip", layers=1, diffusion_steps=2))

@@ -25,7 +25,7 @@ def _jets(n=32, size=4, seed=0):
 
 def _task(x, y, **kw):
     torch.manual_seed(0)
-    cfg = default_config(size=4, layout="per_channel", layers=2, steps=2, latent=2, hidden=16, **kw)
+    cfg = default_config(size=4, layout="per_channel", layers=2, diffusion_steps=2, latent=2, hidden=16, **kw)
     return build_task(cfg, x, y)
 
 

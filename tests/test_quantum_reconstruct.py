@@ -19,7 +19,7 @@ def _jets(n=6, size=16, seed=0):
 
 def _task(x, y, zero_angles=False):
     torch.manual_seed(0)
-    task = build_task(default_config(size=8, layout="joint", layers=2, steps=3, latent=2, hidden=8), x, y)
+    task = build_task(default_config(size=8, layout="joint", layers=2, diffusion_steps=3, latent=2, hidden=8), x, y)
     if zero_angles:  # RY(0) everywhere: the circuit is CZs only, which leave Born probabilities unchanged
         with torch.no_grad():
             task.model.net[-1].weight.zero_()

@@ -37,7 +37,7 @@ def _toy_jets(n=64, size=4, seed=0):
 
 def _small_config(**kw):
     kw.setdefault("layout", "joint")  # the 3 channels in one state (one state per channel: test_quantum_per_channel)
-    return default_config(size=4, layers=2, steps=2, latent=4, hidden=16, **kw)
+    return default_config(size=4, layers=2, diffusion_steps=2, latent=4, hidden=16, **kw)
 
 
 def test_training_loss_falls_and_checkpoint_round_trips(tmp_path):
@@ -77,7 +77,7 @@ def test_different_latents_give_different_jets():
 
 
 def test_loss_terms_against_known_values():
-    cfg = HybridConfig(data_qubits=2, ancillas=1, layers=1, steps=2, latent=2, hidden=4)
+    cfg = HybridConfig(data_qubits=2, ancillas=1, layers=1, diffusion_steps=2, latent=2, hidden=4)
     psi = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=torch.complex128)
     out = embed_ancillas(psi, cfg.ancillas)  # ancilla |0>, no circuit: fidelity to itself is 1
     assert torch.allclose(fidelity_to_pure(out, psi, 2), torch.ones(2, dtype=torch.float64))
@@ -114,6 +114,26 @@ def test_cli_sample_on_the_shipped_checkpoint(tmp_path):
         y = f["y"][:]
     assert x.shape == (6, 8, 8, 3) and (x >= 0).all() and list(y) == [0, 1, 0, 1, 0, 1]
     assert np.all(x.sum((1, 2, 3)) > 100)  # totals drawn from the training distribution (hundreds of GeV)
+
+
+def test_hybrid_config_reads_the_legacy_steps_key():
+    """Checkpoints saved before the rename store ``diffusion_steps`` as ``steps``; both forms load the same."""
+    new = HybridConfig.from_dict({"diffusion_steps": 3, "layers": 2})
+    assert HybridConfig.from_dict({"steps": 3, "layers": 2}) == new and new.diffusion_steps == 3
+    assert HybridConfig.from_dict({"steps": 3, "diffusion_steps": 3}).diffusion_steps == 3
+    assert "steps" not in new.to_dict() and HybridConfig.from_dict(new.to_dict()) == new
+    with pytest.raises(JetInputError, match="'steps' \\(3\\) and 'diffusion_steps' \\(5\\) disagree"):
+        HybridConfig.from_dict({"steps": 3, "diffusion_steps": 5})
+
+
+@pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="no shipped quantum checkpoint")
+def test_shipped_checkpoint_in_the_legacy_form_loads():
+    import json
+
+    saved = json.loads((SHIPPED / "config.json").read_text())["task"]["hybrid"]
+    assert saved["steps"] == 4 and "diffusion_steps" not in saved  # the shipped file keeps its old form
+    task = load_checkpoint(SHIPPED).task
+    assert task.timesteps == 4 and task.hybrid_cfg.diffusion_steps == 4
 
 
 def test_frqi_encoder_trains_and_samples():

@@ -64,3 +64,12 @@ def test_sample_request_shots_are_an_argument_and_steps_keep_their_old_flag():
     assert req.shots == 50 and req.sampler_steps == 7 and req.sampler is None
     assert _parse(req.to_argv(), SampleRequest) == req
     assert "--shots 50" in req.command()
+
+
+def test_evaluate_keeps_the_old_steps_flag():
+    from core.commands import evaluate
+
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    for flag in ("--sampler-steps", "--steps"):
+        assert parser.parse_args(["--generated", "g.h5", flag, "7"]).sampler_steps == 7

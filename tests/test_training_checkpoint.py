@@ -58,7 +58,7 @@ def test_round_trip_gives_the_same_network_outputs_and_samples(trained):
         3,
         labels=torch.ones(3, dtype=torch.long),
         sampler="ddim",
-        steps=4,
+        sampler_steps=4,
         generator=torch.Generator().manual_seed(7),
     )
     assert torch.equal(a, b) and a.shape == (3, 3, 16, 16) and a.min() >= 0
@@ -158,7 +158,7 @@ def test_bad_sampling_requests_fail_clearly(trained):
     with pytest.raises(JetInputError, match="sampler 'euler'"):
         sample_images(out, 1, sampler="euler")
     with pytest.raises(JetInputError, match="steps"):
-        sample_images(out, 1, sampler="ddim", steps=5000)
+        sample_images(out, 1, sampler="ddim", sampler_steps=5000)
 
 
 def test_update_card_adds_fields_atomically(trained, tmp_path):

@@ -84,7 +84,7 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
         assert f["y"][()].tolist() == [1, 1, 1, 1]
         assert (
             f.attrs["sampler"] == "ddim"
-            and f.attrs["steps"] == 3
+            and f.attrs["sampler_steps"] == 3
             and f.attrs["guidance"] == 2.0
             and f.attrs["label"] == "quark"
         )

@@ -53,7 +53,9 @@ class ToyTask:
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return ((torch.log1p(net(len(x))) - x) ** 2).mean()
 
-    def sample(self, net, n, *, labels=None, sampler=None, steps=None, guidance=1.0, generator=None, trajectory=False):
+    def sample(
+        self, net, n, *, labels=None, sampler=None, sampler_steps=None, guidance=1.0, generator=None, trajectory=False
+    ):
         if (sampler or self.default_sampler) not in self.samplers:
             raise JetInputError(f"toy sampler {sampler!r}: use 'noisy'")
         with torch.no_grad():

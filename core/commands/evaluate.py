@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--sampler-steps",
         "--steps",
-        dest="steps",
+        dest="sampler_steps",
         type=int,
         default=None,
         help="network evaluations (default: the model's)",
@@ -124,7 +124,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
     labels = labels_for(ckpt, label, args.n)
     with tqdm(total=args.n, desc=f"sample {args.sampler}", unit="jet") as bar:
         x = sample_images(
-            ckpt, args.n, args.sampler, args.steps, label, args.guidance, args.seed, device, progress=bar.update
+            ckpt, args.n, args.sampler, args.sampler_steps, label, args.guidance, args.seed, device, progress=bar.update
         )
     y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     path = out / "generated.h5"
@@ -135,7 +135,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
         attrs={
             "checkpoint": str(args.checkpoint),
             "sampler": args.sampler,
-            "steps": -1 if args.steps is None else args.steps,
+            "sampler_steps": -1 if args.sampler_steps is None else args.sampler_steps,
             "guidance": args.guidance,
             "seed": args.seed,
             "label": "none" if label is None else label,
@@ -166,32 +166,35 @@ def write_figures(report, real, generated, out: Path) -> list[Path]:
     return written
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm import tqdm
-
-    from core.atomic import write_text_atomic
+def _output_dir(args: argparse.Namespace) -> Path | None:
+    """Check the numeric options and ``--out`` before any work (never over an input or into a checkpoint)."""
     from core.errors import JetInputError
-    from core.metrics.jet_classifier import DEFAULT_DIR, load_classifier
-    from core.metrics.report import evaluate_sets, format_table
 
     if args.jets < 2:
         raise JetInputError(f"--jets: must be at least 2, got {args.jets}")
     if args.inception_jets < 0:
         raise JetInputError(f"--inception-jets: must be 0 or more, got {args.inception_jets}")
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        from core.outputs import check_output_dir
+    if args.checkpoint and not args.out:
+        raise JetInputError("--checkpoint: give --out DIR for the sampled jets")
+    if not args.out:
+        return None
+    from core.outputs import check_output_dir
 
-        inputs = {"--generated": args.generated, "--real": args.real, "--checkpoint": args.checkpoint}
-        check_output_dir("--out", out, inputs)  # before any work: never over an input or into a checkpoint
-    if args.checkpoint:
-        if out is None:
-            raise JetInputError("--checkpoint: give --out DIR for the sampled jets")
-        out.mkdir(parents=True, exist_ok=True)
-        args.generated = sample_checkpoint(args, out)
-    x_gen, y_gen, conditional = load_generated(args.generated, args.jets, args.seed)
-    x_real, y_real = load_real(args.real, int(x_gen.shape[-1]), 2 * args.jets, args.seed)
+    out = Path(args.out)
+    check_output_dir(
+        "--out", out, {"--generated": args.generated, "--real": args.real, "--checkpoint": args.checkpoint}
+    )
+    return out
+
+
+def _report(args: argparse.Namespace, x_real, x_gen, y_real, y_gen, conditional):
+    """``evaluate_sets`` on the two sets, one progress-bar tick per metric stage."""
+    import torch
+    from tqdm import tqdm
+
+    from core.metrics.jet_classifier import DEFAULT_DIR, load_classifier
+    from core.metrics.report import evaluate_sets
+
     classifier = False if args.no_classifier else load_classifier(args.classifier or DEFAULT_DIR)
     stages = ["jet-feature FID / KID", "Inception", "physics distances", "classifier verdict"]
     stages += [] if args.no_two_sample else ["two-sample"] * 4
@@ -202,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
 
         with torch.inference_mode():
-            report = evaluate_sets(
+            return evaluate_sets(
                 x_real,
                 x_gen,
                 y_real,
@@ -216,6 +219,34 @@ def run(args: argparse.Namespace) -> int:
                 two_sample=not args.no_two_sample,
                 two_sample_folds=args.two_sample_folds,
             )
+
+
+def _write_outputs(report, x_real, x_gen, out: Path, figures: bool) -> None:
+    """report.json and (unless ``figures`` is False, or no Chromium is found) the PNG figures in ``out``."""
+    from core.atomic import write_text_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "report.json", report.to_json() + "\n")
+    print(f"wrote {out / 'report.json'}")
+    if not figures:
+        return
+    try:
+        for path in write_figures(report, x_real, x_gen, out):
+            print(f"wrote {path}")
+    except RuntimeError as err:
+        print(f"figures skipped: {err}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.metrics.report import format_table
+
+    out = _output_dir(args)
+    if args.checkpoint:
+        out.mkdir(parents=True, exist_ok=True)
+        args.generated = sample_checkpoint(args, out)
+    x_gen, y_gen, conditional = load_generated(args.generated, args.jets, args.seed)
+    x_real, y_real = load_real(args.real, int(x_gen.shape[-1]), 2 * args.jets, args.seed)
+    report = _report(args, x_real, x_gen, y_real, y_gen, conditional)
     report.info.update({"real": args.real or "embedded sample", "generated": args.generated})
     print(
         f"{report.info['n']} generated jets against {report.info['n']} real jets "
@@ -223,13 +254,5 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_table(report.rows))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "report.json", report.to_json() + "\n")
-        print(f"wrote {out / 'report.json'}")
-        if not args.no_figures:
-            try:
-                for path in write_figures(report, x_real, x_gen, out):
-                    print(f"wrote {path}")
-            except RuntimeError as err:
-                print(f"figures skipped: {err}")
+        _write_outputs(report, x_real, x_gen, out, figures=not args.no_figures)
     return 0

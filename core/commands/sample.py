@@ -32,7 +32,7 @@ def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
         "checkpoint": str(ckpt.path),
         "checkpoint_step": ckpt.step,
         "sampler": req.sampler,
-        "steps": -1 if req.sampler_steps is None else req.sampler_steps,
+        "sampler_steps": -1 if req.sampler_steps is None else req.sampler_steps,
         "eta": -1.0 if req.eta is None else req.eta,
         "label": "none" if label is None else str(label),
         "guidance": req.guidance,

@@ -1,9 +1,9 @@
-"""Reverse-process samplers behind one interface: ``run_sampler(name, eps_fn, x_T, schedule, steps)``.
+"""Reverse-process samplers behind one interface: ``run_sampler(name, eps_fn, x_T, schedule, sampler_steps)``.
 
 A sampler sees the network only through ``eps_fn(xt, t) -> eps`` (t an (N,) int64 tensor of steps),
 so eps- and v-prediction, guidance and clipping all live in the task, and any sampler can be swapped
-at run time. Each walks a descending subset of ``steps`` integer steps from T - 1 to 0 and ends on the
-clean image (alpha_bar = 1). Samplers (NFE = ``steps``):
+at run time. Each walks a descending subset of ``sampler_steps`` integer steps from T - 1 to 0 and ends on the
+clean image (alpha_bar = 1). Samplers (NFE = ``sampler_steps``):
 
 - ``ddpm``: ancestral sampling from the posterior q(x_s | x_t, x0_hat) (Ho et al. 2020), respaced;
 - ``ddim``: Song et al. (2021), ``eta`` from 0 (deterministic ODE) to 1 (same law as ddpm);
@@ -32,25 +32,27 @@ class Trace:
     x0: list[torch.Tensor] = field(default_factory=list)
 
 
-def timesteps_for(schedule: NoiseSchedule, steps: int, start: int | None = None, spacing: str = "time") -> list[int]:
-    """``steps`` integer steps from ``start`` (default T - 1) down to 0, descending.
+def timesteps_for(
+    schedule: NoiseSchedule, sampler_steps: int, start: int | None = None, spacing: str = "time"
+) -> list[int]:
+    """``sampler_steps`` integer steps from ``start`` (default T - 1) down to 0, descending.
 
     ``spacing="time"`` spaces them evenly in t; ``"logsnr"`` evenly in lambda = log(alpha / sigma), which
     multistep solvers need (a few huge steps in lambda near the clean end make them overshoot). Steps that
-    round to the same integer are merged, so ``logsnr`` may return fewer than ``steps``.
+    round to the same integer are merged, so ``logsnr`` may return fewer than ``sampler_steps``.
     """
     start = schedule.timesteps - 1 if start is None else int(start)
     if not 0 <= start < schedule.timesteps:
         raise JetInputError(f"sampler start step: must be between 0 and {schedule.timesteps - 1}, got {start}")
-    if steps < 1 or steps > start + 1:
-        raise JetInputError(f"sampler steps: must be between 1 and {start + 1}, got {steps}")
-    if spacing == "logsnr" and steps > 1:
+    if sampler_steps < 1 or sampler_steps > start + 1:
+        raise JetInputError(f"sampler steps: must be between 1 and {start + 1}, got {sampler_steps}")
+    if spacing == "logsnr" and sampler_steps > 1:
         lam = 0.5 * torch.log(schedule.alpha_bar / (1 - schedule.alpha_bar))[: start + 1]
-        targets = torch.linspace(float(lam[start]), float(lam[0]), steps, dtype=torch.float64)
+        targets = torch.linspace(float(lam[start]), float(lam[0]), sampler_steps, dtype=torch.float64)
         # lambda decreases with t: the nearest integer step of every target.
         ts = (lam[None, :] - targets[:, None]).abs().argmin(dim=1).tolist()
         return sorted({int(t) for t in ts}, reverse=True)
-    ts = torch.linspace(start, 0, steps, dtype=torch.float64).round().long().tolist()
+    ts = torch.linspace(start, 0, sampler_steps, dtype=torch.float64).round().long().tolist()
     return [int(t) for t in ts]
 
 
@@ -76,13 +78,13 @@ def ddpm(
     eps_fn: EpsFn,
     x: torch.Tensor,
     schedule: NoiseSchedule,
-    steps: int,
+    sampler_steps: int,
     generator=None,
     trace: Trace | None = None,
     start: int | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling: x_s ~ q(x_s | x_t, x0_hat), the DDPM posterior between two kept steps."""
-    for t, s in _pairs(timesteps_for(schedule, steps, start)):
+    for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
         ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
         eps = eps_fn(x, _tt(t, x))
         x0 = x0_from_eps(x, eps, ab_t.item())
@@ -98,7 +100,7 @@ def ddim(
     eps_fn: EpsFn,
     x: torch.Tensor,
     schedule: NoiseSchedule,
-    steps: int,
+    sampler_steps: int,
     generator=None,
     trace: Trace | None = None,
     eta: float = 0.0,
@@ -107,7 +109,7 @@ def ddim(
     """DDIM: x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma z; eta = 0 is deterministic."""
     if not 0.0 <= eta <= 1.0:
         raise JetInputError(f"ddim eta: must be between 0 and 1, got {eta}")
-    for t, s in _pairs(timesteps_for(schedule, steps, start)):
+    for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
         ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
         eps = eps_fn(x, _tt(t, x))
         x0 = x0_from_eps(x, eps, ab_t.item())
@@ -120,9 +122,9 @@ def ddim(
     return x
 
 
-def ddim_invert(eps_fn: EpsFn, x0: torch.Tensor, schedule: NoiseSchedule, steps: int) -> torch.Tensor:
+def ddim_invert(eps_fn: EpsFn, x0: torch.Tensor, schedule: NoiseSchedule, sampler_steps: int) -> torch.Tensor:
     """Run the eta = 0 DDIM ODE forwards, clean -> x_T, so ``ddim(eta=0)`` maps the result back to x0."""
-    ts = timesteps_for(schedule, steps)[::-1]
+    ts = timesteps_for(schedule, sampler_steps)[::-1]
     x = x0
     for s, t in zip([None] + ts[:-1], ts, strict=True):
         ab_s, ab_t = _ab(schedule, s), _ab(schedule, t)
@@ -137,13 +139,13 @@ def dpm_solver_2m(
     eps_fn: EpsFn,
     x: torch.Tensor,
     schedule: NoiseSchedule,
-    steps: int,
+    sampler_steps: int,
     generator=None,
     trace: Trace | None = None,
     start: int | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M): multistep second order in lambda = log(alpha / sigma), first order on the last step."""
-    pairs = _pairs(timesteps_for(schedule, steps, start, spacing="logsnr"))
+    pairs = _pairs(timesteps_for(schedule, sampler_steps, start, spacing="logsnr"))
     d_prev, h_prev = None, None
     for i, (t, s) in enumerate(pairs):
         ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
@@ -174,7 +176,7 @@ def dpm_solver_2m(
 SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddpm": ddpm, "ddim": ddim, "fast": dpm_solver_2m}
 
 
-def default_steps(name: str, schedule: NoiseSchedule) -> int:
+def default_sampler_steps(name: str, schedule: NoiseSchedule) -> int:
     """Default network evaluations: all T for ddpm, 50 for ddim, 20 for fast (capped at T)."""
     return min({"ddpm": schedule.timesteps, "ddim": 50, "fast": 20}.get(name, 50), schedule.timesteps)
 
@@ -184,7 +186,7 @@ def run_sampler(
     eps_fn: EpsFn,
     x_T: torch.Tensor,
     schedule: NoiseSchedule,
-    steps: int | None = None,
+    sampler_steps: int | None = None,
     generator: torch.Generator | None = None,
     trajectory: bool = False,
     start: int | None = None,
@@ -196,9 +198,13 @@ def run_sampler(
     """
     if name not in SAMPLERS:
         raise JetInputError(f"sampler {name!r}: unknown; use one of {', '.join(SAMPLERS)}")
-    if steps is None:
-        steps = min(default_steps(name, schedule), schedule.timesteps if start is None else int(start) + 1)
+    if sampler_steps is None:
+        sampler_steps = min(
+            default_sampler_steps(name, schedule), schedule.timesteps if start is None else int(start) + 1
+        )
     trace = Trace(xt=[x_T]) if trajectory else None
     with torch.no_grad():
-        x = SAMPLERS[name](eps_fn, x_T, schedule, int(steps), generator=generator, trace=trace, start=start, **options)
+        x = SAMPLERS[name](
+            eps_fn, x_T, schedule, int(sampler_steps), generator=generator, trace=trace, start=start, **options
+        )
     return (x, trace) if trajectory else x

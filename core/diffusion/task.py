@@ -248,7 +248,7 @@ class DiffusionTask:
         *,
         labels: torch.Tensor | None = None,
         sampler: str | None = None,
-        steps: int | None = None,
+        sampler_steps: int | None = None,
         guidance: float = 1.0,
         generator: torch.Generator | None = None,
         trajectory: bool = False,
@@ -272,7 +272,7 @@ class DiffusionTask:
         net.eval()
         try:
             fn = self.eps_fn(net, labels, guidance, cond)
-            out = run_sampler(sampler, fn, x_T, self.schedule, steps, generator, trajectory, **options)
+            out = run_sampler(sampler, fn, x_T, self.schedule, sampler_steps, generator, trajectory, **options)
         finally:
             net.train(was_training)
         if not trajectory:
@@ -298,12 +298,12 @@ class DiffusionTask:
         net: nn.Module,
         labels: torch.Tensor | None = None,
         sampler: str = "ddim",
-        steps: int | None = None,
+        sampler_steps: int | None = None,
     ):
         """This model as a ``core.metrics.reconstruct.Reconstructor`` (SSIM / PSNR of reconstructions).
 
         One-step: the network's x0 prediction (clipped as its samplers clip it). Reverse: ``sampler`` started
-        at t with ``steps`` network evaluations (default: the sampler's, at most t + 1). ``labels`` (N,)
+        at t with ``sampler_steps`` network evaluations (default: the sampler's, at most t + 1). ``labels`` (N,)
         condition a class-conditional model on the jets' true labels. Images go in and come out on the CPU;
         the network runs where its weights are.
         """
@@ -329,7 +329,7 @@ class DiffusionTask:
         def reverse_fn(xt: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
             seed = int(torch.randint(0, 2**62, (1,), generator=generator))
             g = torch.Generator(device).manual_seed(seed)
-            return run_sampler(sampler, eps_fn, xt.to(device), schedule, steps, g, start=int(t)).to(xt.device)
+            return run_sampler(sampler, eps_fn, xt.to(device), schedule, sampler_steps, g, start=int(t)).to(xt.device)
 
         return GaussianReconstructor(
             schedule=schedule, x0_fn=x0_fn, to_model=to_model, to_gev=self.to_gev, reverse_fn=reverse_fn

@@ -12,7 +12,7 @@ def reconstructor_for(checkpoint, labels: torch.Tensor | None = None, device: st
 
     ``checkpoint`` is a loaded ``Checkpoint`` (used where it is, never moved) or a directory (loaded on
     ``device``); ``labels`` (N,) condition a class-conditional model on the jets' true labels; ``options`` go to
-    the task (a diffusion model takes ``sampler`` and ``steps`` for its reverse runs).
+    the task (a diffusion model takes ``sampler`` and ``sampler_steps`` for its reverse runs).
     """
     from core.training.checkpoint import Checkpoint, load_checkpoint
 

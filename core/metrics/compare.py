@@ -48,7 +48,7 @@ def model_reconstruction(
     x = downsample(x0, size) if x0.shape[-1] != size else x0
     probe = ckpt.task.reconstructor(ckpt.ema.eval(), labels=y)
     t = max(int(getattr(probe, "first_step", 0)), int(round(fraction * (probe.timesteps - 1))))
-    model = ckpt.task.reconstructor(ckpt.ema, labels=y, sampler="ddim", steps=max(1, min(sampler_steps, t + 1)))
+    model = ckpt.task.reconstructor(ckpt.ema, labels=y, sampler="ddim", sampler_steps=max(1, min(sampler_steps, t + 1)))
     rec = reconstruct(model, x, t, mode="reverse", seed=seed)
     extra = {k: v.numpy() for k, v in getattr(model, "extras", {}).items()}
     return ModelReconstruction(

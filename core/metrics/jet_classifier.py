@@ -106,6 +106,31 @@ def split_indices(n: int, seed: int, fractions: tuple[float, float] = (0.8, 0.1)
     return perm[:a], perm[a:b], perm[b:]
 
 
+def _check_training_set(x: torch.Tensor, y: torch.Tensor, config: ClassifierConfig) -> None:
+    """One line when the images do not fit the network or one class is missing."""
+    if x.ndim != 4 or x.shape[1:] != (3, config.size, config.size):
+        raise JetInputError(
+            f"jet classifier: expected images (N, 3, {config.size}, {config.size}), got {tuple(x.shape)}"
+        )
+    if len(torch.unique(y)) < 2:
+        raise JetInputError("jet classifier: training needs both quark and gluon jets")
+
+
+def _train_epoch(model, x, y, train_index, opt, loss_fn, batch_size: int, generator: torch.Generator) -> float:
+    """One pass over ``train_index`` in a seeded random order, with random flips; the mean training loss."""
+    model.train()
+    order = train_index[torch.randperm(len(train_index), generator=generator)]
+    total = 0.0
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        loss = loss_fn(model(_augment(x[idx], generator)), y[idx].float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(idx)
+    return total / len(train_index)
+
+
 def train_classifier(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -117,12 +142,7 @@ def train_classifier(
     log=print,
 ) -> tuple[JetClassifier, dict]:
     """Train on a seeded 80 / 10 / 10 split; keep the epoch with the best validation AUC. Returns (model, card)."""
-    if x.ndim != 4 or x.shape[1:] != (3, config.size, config.size):
-        raise JetInputError(
-            f"jet classifier: expected images (N, 3, {config.size}, {config.size}), got {tuple(x.shape)}"
-        )
-    if len(torch.unique(y)) < 2:
-        raise JetInputError("jet classifier: training needs both quark and gluon jets")
+    _check_training_set(x, y, config)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     tr, va, te = (torch.from_numpy(i) for i in split_indices(len(x), seed))
@@ -132,20 +152,11 @@ def train_classifier(
     loss_fn = nn.BCEWithLogitsLoss()
     best, best_state, history, started = -1.0, None, [], time.time()
     for epoch in range(epochs):
-        model.train()
-        order = tr[torch.randperm(len(tr), generator=generator)]
-        total = 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            loss = loss_fn(model(_augment(x[idx], generator)), y[idx].float())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
+        train_loss = _train_epoch(model, x, y, tr, opt, loss_fn, batch_size, generator)
         sched.step()
         val_auc = auc(model, x[va], y[va])
-        history.append({"epoch": epoch + 1, "train_loss": total / len(tr), "val_auc": val_auc})
-        log(f"epoch {epoch + 1}/{epochs}  loss {total / len(tr):.4f}  val AUC {val_auc:.4f}")
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_auc": val_auc})
+        log(f"epoch {epoch + 1}/{epochs}  loss {train_loss:.4f}  val AUC {val_auc:.4f}")
         if val_auc > best:
             best, best_state = val_auc, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)

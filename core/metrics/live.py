@@ -38,13 +38,53 @@ def _fid(real_feats: torch.Tensor, gen_feats: torch.Tensor) -> float:
     return fid_kid_from_features(real_feats, gen_feats, kid_subsets=2)["fid"]
 
 
+class _SetDistance:
+    """Generated jets against the held-out ones: FID on the jet classifier's features (the real features computed
+    once), or the Frechet distance on standardised physics observables when the classifier is missing or
+    cannot read the size."""
+
+    def __init__(self, x_held: torch.Tensor) -> None:
+        self.x_held = x_held.float()
+        self.physics_real = observables(self.x_held)
+        self.features = None  # None: not loaded yet; False: unavailable
+        self.real_feats = None
+
+    def measure(self, samples: torch.Tensor) -> Callable[[], dict]:
+        """Prepare the real side for ``samples`` now; the returned call computes the distance."""
+        real = self.x_held
+        if samples.shape[-1] != real.shape[-1]:
+            from core.data.transforms import downsample
+
+            real = downsample(real, samples.shape[-1])
+        if self.features is None:
+            self._load_features(real)
+        if self.features is not False:
+            features = self.features
+            return lambda: {"fid_jet": _fid(self.real_feats, features(features.prepare(samples)).double())}
+        real_obs = self.physics_real if real.shape[-1] == self.x_held.shape[-1] else observables(real)
+
+        def fpd() -> dict:
+            za, zg = standardise(as_matrix(real_obs), as_matrix(observables(samples)))
+            return {"fpd": frechet_distance(za, zg)}
+
+        return fpd
+
+    def _load_features(self, real: torch.Tensor) -> None:
+        self.features = _classifier_features() or False
+        if self.features is not False:
+            try:
+                self.real_feats = self.features(self.features.prepare(real)).double()
+            except Exception:  # classifier cannot read this size: fall back to physics
+                self.features = False
+
+
 def make_metrics_fn(
     x_held: torch.Tensor,
     y_held: torch.Tensor,
     n_recon: int = 16,
     n_generate: int = 32,
     t_fraction: float = 0.3,
-    sample_steps: int = 10,
+    sampler_steps: int = 10,
     seed: int = 0,
     on_phase: Callable[[str], None] | None = None,
 ) -> MetricsFn:
@@ -54,12 +94,9 @@ def make_metrics_fn(
     """
     phase = on_phase or (lambda name: None)
     x_rec, y_rec = x_held[:n_recon].float(), y_held[:n_recon].long()
-    features = None
-    real_feats = None
-    physics_real = observables(x_held.float())
+    distance = _SetDistance(x_held)
 
     def fn(task, ema: nn.Module, step: int) -> dict:
-        nonlocal features, real_feats
         out: dict = {}
         was_training = ema.training
         ema.eval()
@@ -70,29 +107,8 @@ def make_metrics_fn(
                 phase(f"computing FID on {n_generate} jets")
                 gen = torch.Generator().manual_seed(seed)
                 labels = (torch.arange(n_generate) % 2).long() if task.conditional else None
-                samples = task.sample(ema, n_generate, labels=labels, steps=sample_steps, generator=gen)
-                real = x_held.float()
-                if samples.shape[-1] != real.shape[-1]:
-                    from core.data.transforms import downsample
-
-                    real = downsample(real, samples.shape[-1])
-                if features is None:
-                    features = _classifier_features() or False
-                    if features is not False:
-                        try:
-                            real_feats = features(features.prepare(real)).double()
-                        except Exception:  # classifier cannot read this size: fall back to physics
-                            features = False
-                if features is not False:
-                    _safely(out, lambda: {"fid_jet": _fid(real_feats, features(features.prepare(samples)).double())})
-                else:
-                    real_obs = physics_real if real.shape[-1] == x_held.shape[-1] else observables(real)
-
-                    def fpd() -> dict:
-                        za, zg = standardise(as_matrix(real_obs), as_matrix(observables(samples)))
-                        return {"fpd": frechet_distance(za, zg)}
-
-                    _safely(out, fpd)
+                samples = task.sample(ema, n_generate, labels=labels, sampler_steps=sampler_steps, generator=gen)
+                _safely(out, distance.measure(samples))
         finally:
             ema.train(was_training)
         return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}

@@ -34,9 +34,9 @@ PIXELS = 192
 DIM = 256
 
 
-def alpha_bar_from_zero(steps: int) -> torch.Tensor:
+def alpha_bar_from_zero(diffusion_steps: int) -> torch.Tensor:
     """The cosine alpha_bar of ``core.diffusion.schedules`` indexed t = 0..T (alpha_bar(0) = 1), float32."""
-    return torch.cat([torch.ones(1, dtype=torch.float64), cosine_alpha_bar(steps)]).clamp(1e-5, 1.0).float()
+    return torch.cat([torch.ones(1, dtype=torch.float64), cosine_alpha_bar(diffusion_steps)]).clamp(1e-5, 1.0).float()
 
 
 def _ddpm_step(xt, x0_hat, t, abar, generator):
@@ -56,12 +56,12 @@ def _normalise(shapes: torch.Tensor) -> torch.Tensor:
 class KolleDense(nn.Module):
     """Dense amplitude-embedding denoiser (one circuit, all steps)."""
 
-    def __init__(self, layers: int = 41, steps: int = 10) -> None:
+    def __init__(self, layers: int = 41, diffusion_steps: int = 10) -> None:
         super().__init__()
         self.circuit = strongly_entangling(8, layers)
         self.theta = nn.Parameter(torch.rand(self.circuit.num_params) * 2 * math.pi)
-        self.steps = steps
-        self.register_buffer("abar", alpha_bar_from_zero(steps))
+        self.diffusion_steps = diffusion_steps
+        self.register_buffer("abar", alpha_bar_from_zero(diffusion_steps))
 
     def denoise(self, ut: torch.Tensor) -> torch.Tensor:
         amp = ut / ut.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -71,7 +71,7 @@ class KolleDense(nn.Module):
     def loss(self, shapes: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         u0 = torch.zeros(shapes.shape[0], DIM)
         u0[:, :PIXELS] = shapes * DIM
-        t = torch.randint(1, self.steps + 1, (u0.shape[0],), generator=generator)
+        t = torch.randint(1, self.diffusion_steps + 1, (u0.shape[0],), generator=generator)
         a = self.abar[t][:, None]
         ut = a.sqrt() * u0 + (1 - a).sqrt() * torch.randn(u0.shape, generator=generator)
         return ((self.denoise(ut) - u0) ** 2).mean()
@@ -81,7 +81,7 @@ class KolleDense(nn.Module):
         # The circuit does not depend on the input: build its 256 x 256 unitary once, then matrix products.
         unitary = self.circuit.run_sv(torch.eye(DIM, dtype=torch.complex64), self.theta).T  # column k = U|k>
         ut = torch.randn(n, DIM, generator=generator)
-        for t in range(self.steps, 0, -1):
+        for t in range(self.diffusion_steps, 0, -1):
             amp = (ut / ut.norm(dim=-1, keepdim=True).clamp_min(1e-12)).to(torch.complex64)
             x0 = (amp @ unitary.T).abs() ** 2 * DIM
             if t == 1:
@@ -104,12 +104,12 @@ def _from_patches(p: torch.Tensor) -> torch.Tensor:
 class PatchCircuit(nn.Module):
     """One 48-angle circuit on 4 qubits shared by every 2 x 2 patch (angle encoding, <Z> readout)."""
 
-    def __init__(self, layers: int = 4, steps: int = 10) -> None:
+    def __init__(self, layers: int = 4, diffusion_steps: int = 10) -> None:
         super().__init__()
         self.circuit = strongly_entangling(4, layers)
         self.theta = nn.Parameter(torch.rand(self.circuit.num_params) * 2 * math.pi)
-        self.steps = steps
-        self.register_buffer("abar", alpha_bar_from_zero(steps))
+        self.diffusion_steps = diffusion_steps
+        self.register_buffer("abar", alpha_bar_from_zero(diffusion_steps))
         bits = (torch.arange(16)[:, None] >> torch.arange(4)[None]) & 1
         self.register_buffer("bits", bits.float())
 
@@ -127,7 +127,7 @@ class PatchCircuit(nn.Module):
 
     def loss(self, shapes: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         v0 = shapes / shapes.amax(-1, keepdim=True).clamp_min(1e-12)
-        t = torch.randint(1, self.steps + 1, (v0.shape[0],), generator=generator)
+        t = torch.randint(1, self.diffusion_steps + 1, (v0.shape[0],), generator=generator)
         a = self.abar[t][:, None]
         vt = a.sqrt() * v0 + (1 - a).sqrt() * torch.randn(v0.shape, generator=generator)
         return ((self.denoise(vt) - v0) ** 2).mean()
@@ -135,7 +135,7 @@ class PatchCircuit(nn.Module):
     @torch.no_grad()
     def sample_shapes(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         vt = torch.randn(n, PIXELS, generator=generator)
-        for t in range(self.steps, 0, -1):
+        for t in range(self.diffusion_steps, 0, -1):
             x0 = self.denoise(vt)
             if t == 1:
                 return _normalise(x0)
@@ -147,15 +147,15 @@ class PerStepQuDDPM(nn.Module):
     """One PQC per step on 8 data qubits + 1 measured ancilla, per-qubit depolarising noise, MMD loss."""
 
     def __init__(
-        self, layers: int = 6, steps: int = 4, ancillas: int = 1, order_index: torch.Tensor | None = None
+        self, layers: int = 6, diffusion_steps: int = 4, ancillas: int = 1, order_index: torch.Tensor | None = None
     ) -> None:
         super().__init__()
-        self.n, self.a, self.steps = 8, ancillas, steps
+        self.n, self.a, self.diffusion_steps = 8, ancillas, diffusion_steps
         self.circuit = hardware_efficient(self.n + ancillas, layers, ("ry", "rz"))
-        self.theta = nn.Parameter(torch.rand(steps, self.circuit.num_params) * 0.2)
-        self.schedule = ChannelSchedule("depolarizing", steps)
+        self.theta = nn.Parameter(torch.rand(diffusion_steps, self.circuit.num_params) * 0.2)
+        self.schedule = ChannelSchedule("depolarizing", diffusion_steps)
         self.index = order_index if order_index is not None else torch.arange(PIXELS)
-        self.current = steps  # the step being trained (trained from T down to 1)
+        self.current = diffusion_steps  # the step being trained (trained from T down to 1)
 
     def step(self, psi: torch.Tensor, t: int) -> torch.Tensor:
         return self.circuit.run_sv(embed_ancillas(psi, self.a), self.theta[t - 1])
@@ -175,7 +175,7 @@ class PerStepQuDDPM(nn.Module):
         t = self.current
         with torch.no_grad():  # inputs: the ensemble the already trained later steps generate
             psi = self._start(shapes.shape[0], generator)
-            for s in range(self.steps, t, -1):
+            for s in range(self.diffusion_steps, t, -1):
                 psi = self._collapse(self.step(psi, s), generator)
         out = self.step(psi, t)
         target = self.schedule.cumulative(t - 1).sample_sv(self.states(shapes), generator=generator)
@@ -189,7 +189,7 @@ class PerStepQuDDPM(nn.Module):
     @torch.no_grad()
     def sample_shapes(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         psi = self._start(n, generator)
-        for t in range(self.steps, 0, -1):
+        for t in range(self.diffusion_steps, 0, -1):
             out = self.step(psi, t)
             if t == 1:
                 return _normalise(data_probabilities(out, self.n)[:, self.index])
@@ -200,21 +200,23 @@ class PerStepQuDDPM(nn.Module):
 class ClassicalMLP(nn.Module):
     """eps-prediction DDPM on sqrt(192 x pixel fractions) with a small MLP, conditioned on t and label."""
 
-    def __init__(self, hidden: int = 22, steps: int = 50) -> None:
+    def __init__(self, hidden: int = 22, diffusion_steps: int = 50) -> None:
         super().__init__()
-        self.steps = steps
+        self.diffusion_steps = diffusion_steps
         self.net = nn.Sequential(
             nn.Linear(PIXELS + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, PIXELS)
         )
-        self.register_buffer("abar", alpha_bar_from_zero(steps))
+        self.register_buffer("abar", alpha_bar_from_zero(diffusion_steps))
 
     def eps(self, ut, t, y):
-        feats = torch.cat([ut, (t.float() / self.steps)[:, None], nn.functional.one_hot(y.long(), 2).float()], -1)
+        feats = torch.cat(
+            [ut, (t.float() / self.diffusion_steps)[:, None], nn.functional.one_hot(y.long(), 2).float()], -1
+        )
         return self.net(feats)
 
     def loss(self, shapes: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         u0 = (shapes * PIXELS).sqrt()  # amplitudes, as the quantum models see them (mean square 1)
-        t = torch.randint(1, self.steps + 1, (u0.shape[0],), generator=generator)
+        t = torch.randint(1, self.diffusion_steps + 1, (u0.shape[0],), generator=generator)
         a = self.abar[t][:, None]
         eps = torch.randn(u0.shape, generator=generator)
         return ((self.eps(a.sqrt() * u0 + (1 - a).sqrt() * eps, t, y) - eps) ** 2).mean()
@@ -222,7 +224,7 @@ class ClassicalMLP(nn.Module):
     @torch.no_grad()
     def sample_shapes(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         ut = torch.randn(n, PIXELS, generator=generator)
-        for t in range(self.steps, 0, -1):
+        for t in range(self.diffusion_steps, 0, -1):
             eps = self.eps(ut, torch.full((n,), t), labels)
             x0 = x0_from_eps(ut, eps, self.abar[t]).clamp(-1, 14)
             ut = _ddpm_step(ut, x0, t, self.abar, generator)
@@ -239,7 +241,7 @@ def quantum_angle_count(module: nn.Module) -> int:
     if circ is None:
         return 0
     per = circ.num_params
-    return per * getattr(module, "steps", 1) if isinstance(module, PerStepQuDDPM) else per
+    return per * module.diffusion_steps if isinstance(module, PerStepQuDDPM) else per
 
 
 __all__ = ["KolleDense", "PatchCircuit", "PerStepQuDDPM", "ClassicalMLP", "count_parameters", "quantum_angle_count"]

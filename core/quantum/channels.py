@@ -377,15 +377,15 @@ class ChannelSchedule:
     """
 
     name: str
-    steps: int
+    diffusion_steps: int
     kind: str = "cosine"
     p_start: float = 0.02
     p_end: float = 0.5
 
     def __post_init__(self) -> None:
         channel_class(self.name)
-        if self.steps < 1:
-            raise JetInputError(f"noise schedule: steps must be >= 1, got {self.steps}")
+        if self.diffusion_steps < 1:
+            raise JetInputError(f"noise schedule: diffusion_steps must be >= 1, got {self.diffusion_steps}")
         if self.kind not in ("cosine", "linear"):
             raise JetInputError(f"noise schedule kind {self.kind!r}: use 'cosine' or 'linear'")
 
@@ -398,17 +398,17 @@ class ChannelSchedule:
         if self.kind == "cosine":
             from core.diffusion.schedules import cosine_alpha_bar
 
-            sbar = np.concatenate([[1.0], cosine_alpha_bar(self.steps).numpy()])
+            sbar = np.concatenate([[1.0], cosine_alpha_bar(self.diffusion_steps).numpy()])
             sbar[-1] = 0.0
             return np.clip(sbar, 0.0, 1.0)
         ch = self.channel
-        ps = np.linspace(self.p_start, self.p_end, self.steps) * ch.max_strength
+        ps = np.linspace(self.p_start, self.p_end, self.diffusion_steps) * ch.max_strength
         return np.concatenate([[1.0], np.cumprod([ch.keep_of(p) for p in ps])])
 
     def strengths(self) -> np.ndarray:
         """Per-step strengths p_t, t = 1..T (array of length T)."""
         sbar = self.keep_bar()
-        ratio = np.divide(sbar[1:], sbar[:-1], out=np.zeros(self.steps), where=sbar[:-1] > 0)
+        ratio = np.divide(sbar[1:], sbar[:-1], out=np.zeros(self.diffusion_steps), where=sbar[:-1] > 0)
         return np.array([self.channel.from_keep(float(s)).p for s in np.clip(ratio, 0, 1)])
 
     def step(self, t: int) -> Channel:
@@ -422,11 +422,17 @@ class ChannelSchedule:
         return self.channel.from_keep(float(self.keep_bar()[t]))
 
     def _check_t(self, t: int, low: int) -> None:
-        if not (low <= t <= self.steps):
-            raise JetInputError(f"noise schedule: step t={t} outside {low}..{self.steps}")
+        if not (low <= t <= self.diffusion_steps):
+            raise JetInputError(f"noise schedule: step t={t} outside {low}..{self.diffusion_steps}")
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "steps": self.steps, "kind": self.kind, "p_start": self.p_start, "p_end": self.p_end}
+        return {
+            "name": self.name,
+            "diffusion_steps": self.diffusion_steps,
+            "kind": self.kind,
+            "p_start": self.p_start,
+            "p_end": self.p_end,
+        }
 
 
 def fixed_point(name: str, num_qubits: int, rho: torch.Tensor | None = None) -> torch.Tensor:

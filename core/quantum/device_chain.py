@@ -44,10 +44,10 @@ def chain_template(model: HybridModel, measure: bool = True):
     _check_model(model)
     cfg, circ = model.cfg, model.circuit
     n, a, P = cfg.data_qubits, cfg.ancillas, circ.num_params
-    pv = ParameterVector("theta", cfg.steps * P)
+    pv = ParameterVector("theta", cfg.diffusion_steps * P)
     qr = QuantumRegister(n + a, "q")
     qc = QuantumCircuit(qr, name="reverse_chain")
-    for k, t in enumerate(range(cfg.steps, 0, -1)):
+    for k, t in enumerate(range(cfg.diffusion_steps, 0, -1)):
         for op in circ.ops:
             args = [] if op.param is None else [float(op.param) if op.fixed else pv[k * P + op.param]]
             getattr(qc, op.name)(*args, *op.qubits)
@@ -77,7 +77,7 @@ def chain_angles(model: HybridModel, conditions: torch.Tensor, z: torch.Tensor) 
     """Angles of every step for each row: (B, T * P), step T first (the template's order)."""
     cfg = model.cfg
     b = conditions.shape[0]
-    rows = [model.angles(torch.full((b,), t), conditions, z).double() for t in range(cfg.steps, 0, -1)]
+    rows = [model.angles(torch.full((b,), t), conditions, z).double() for t in range(cfg.diffusion_steps, 0, -1)]
     return torch.cat(rows, -1).numpy()
 
 
@@ -89,7 +89,7 @@ def chain_probabilities_torch(model: HybridModel, conditions: torch.Tensor, z: t
     b = conditions.shape[0]
     rho = torch.zeros(b, 2**cfg.data_qubits, 2**cfg.data_qubits, dtype=torch.complex128)
     rho[:, 0, 0] = 1
-    for t in range(cfg.steps, 0, -1):
+    for t in range(cfg.diffusion_steps, 0, -1):
         rho = model.step_dm(rho, torch.full((b,), t), conditions, z)
         if t > 1:
             rho = make_channel(cfg.channel, channel_for(cfg, t - 1).p).apply(rho)

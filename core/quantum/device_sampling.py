@@ -55,7 +55,7 @@ def prepare(model, backend_name: str, seed: int = 0) -> PreparedChain:
         raise JetInputError(f"backend {name!r}: {backend.num_qubits} qubits, the model needs {need}")
     template, _ = chain_template(model, measure=False)
     transpiled, final = devices.transpile_for(template, backend, seed)
-    step, _ = devices.transpile_for(reverse_circuit(model, model.cfg.steps), backend, seed)
+    step, _ = devices.transpile_for(reverse_circuit(model, model.cfg.diffusion_steps), backend, seed)
     n = model.cfg.data_qubits
     return PreparedChain(
         name,

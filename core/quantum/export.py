@@ -32,8 +32,8 @@ def step_angles(
     """The circuit angles the angle network gives at step t for one label (and channel) and latent
     (default: N(0,1) from seed)."""
     cfg = model.cfg
-    if not (1 <= int(t) <= cfg.steps):
-        raise JetInputError(f"reverse step t={t}: outside 1..{cfg.steps}")
+    if not (1 <= int(t) <= cfg.diffusion_steps):
+        raise JetInputError(f"reverse step t={t}: outside 1..{cfg.diffusion_steps}")
     if z is None:
         z = torch.randn(1, cfg.latent, generator=torch.Generator().manual_seed(int(seed)))
     z = torch.as_tensor(z, dtype=torch.float32).reshape(1, cfg.latent)

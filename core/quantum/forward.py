@@ -59,7 +59,7 @@ def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: ChannelSchedule
     sim.check_size(sim.num_qubits_of(psi0.shape[-1]), batch=psi0.shape[0], density=True)
     rho0 = sim.to_density(psi0)
     images, purity, fidelity, probs = [], [], [], []
-    for t in range(schedule.steps + 1):
+    for t in range(schedule.diffusion_steps + 1):
         rho = schedule.cumulative(t).apply(rho0)
         p = sim.probabilities(rho).clamp_min(0)  # (B, d)
         probs.append(p)
@@ -67,7 +67,7 @@ def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: ChannelSchedule
         purity.append(float(torch.prod(sim.purity(rho))))
         fidelity.append(float(torch.prod(sim.fidelity_pure(rho, psi0))))
     return QuantumForward(
-        t=np.arange(schedule.steps + 1),
+        t=np.arange(schedule.diffusion_steps + 1),
         images=torch.stack(images),
         purity=np.array(purity),
         fidelity=np.array(fidelity),
@@ -78,7 +78,7 @@ def quantum_forward(encoder: Encoder, x: torch.Tensor, schedule: ChannelSchedule
 def bloch_path(rho0: torch.Tensor, qubit: int, schedule: ChannelSchedule) -> np.ndarray:
     """Bloch vector (T + 1, 3) of one qubit of a state (1, d, d) as the schedule's channel acts, t = 0..T."""
     out = []
-    for t in range(schedule.steps + 1):
+    for t in range(schedule.diffusion_steps + 1):
         rho = schedule.cumulative(t).apply(rho0)
         out.append(sim.bloch_vector(rho, qubit)[0].double().numpy())
     return np.stack(out)

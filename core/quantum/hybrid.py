@@ -37,7 +37,7 @@ class HybridConfig:
     layers: int = 6
     rotations: tuple[str, ...] = ("ry",)
     entangler: str = "cz"
-    steps: int = 4
+    diffusion_steps: int = 4  # forward / reverse steps T of the quantum process
     channel: str = "amplitude_damping"
     schedule: str = "cosine"
     latent: int = 8
@@ -59,7 +59,15 @@ class HybridConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> HybridConfig:
+        """Read a saved config; checkpoints written before the rename store ``diffusion_steps`` as ``steps``."""
         d = dict(d)
+        if "steps" in d:
+            legacy = d.pop("steps")
+            if "diffusion_steps" in d and d["diffusion_steps"] != legacy:
+                raise JetInputError(
+                    f"hybrid config: 'steps' ({legacy}) and 'diffusion_steps' ({d['diffusion_steps']}) disagree"
+                )
+            d["diffusion_steps"] = legacy
         d["rotations"] = tuple(d.get("rotations", ("ry",)))
         d["kernel_powers"] = tuple(d.get("kernel_powers", (1, 4, 16)))
         return cls(**d)
@@ -73,9 +81,9 @@ class HybridModel(nn.Module):
         self.cfg = cfg
         n = cfg.data_qubits + cfg.ancillas
         sim.check_size(n)
-        ChannelSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)  # validates channel name and steps
+        ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)  # validates channel name and steps
         self.circuit: Circuit = hardware_efficient(n, cfg.layers, tuple(cfg.rotations), cfg.entangler)
-        n_in = cfg.steps + cfg.classes + cfg.latent
+        n_in = cfg.diffusion_steps + cfg.classes + cfg.latent
         self.net = nn.Sequential(
             nn.Linear(n_in, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.SiLU(),
             nn.Linear(cfg.hidden, self.circuit.num_params),
@@ -86,11 +94,11 @@ class HybridModel(nn.Module):
 
     @property
     def schedule(self) -> ChannelSchedule:
-        return ChannelSchedule(self.cfg.channel, self.cfg.steps, kind=self.cfg.schedule)
+        return ChannelSchedule(self.cfg.channel, self.cfg.diffusion_steps, kind=self.cfg.schedule)
 
     def angles(self, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Circuit angles (B, P) for steps t (1..T), conditions y (0..classes-1) and latents z (B, latent)."""
-        t_hot = nn.functional.one_hot(t.long() - 1, self.cfg.steps).float()
+        t_hot = nn.functional.one_hot(t.long() - 1, self.cfg.diffusion_steps).float()
         y_hot = nn.functional.one_hot(y.long().clamp(0, self.cfg.classes - 1), self.cfg.classes).float()
         return self.net(torch.cat([t_hot, y_hot, z.float()], -1))
 
@@ -209,8 +217,8 @@ def hybrid_loss(
     jet's rows share one step t and one latent z, and an MMD on whole jets joins the per-row one."""
     b = psi0.shape[0]
     per = group if cfg.shared_latent else 1
-    sched = ChannelSchedule(cfg.channel, cfg.steps, kind=cfg.schedule)
-    t = torch.randint(1, cfg.steps + 1, (b // per,), generator=generator).repeat_interleave(per)
+    sched = ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)
+    t = torch.randint(1, cfg.diffusion_steps + 1, (b // per,), generator=generator).repeat_interleave(per)
     keep = torch.as_tensor(sched.keep_bar(), dtype=torch.float32)[t]
     # Noisy inputs: one quantum trajectory of the closed-form channel per item.
     psi_t = psi0.clone()
@@ -297,10 +305,10 @@ def sample_states(
     cfg = model.cfg
     psi = fixed_point_states(cfg, labels.shape[0], generator, dtype)
     z = draw_latents(cfg, labels.shape[0], group, generator)
-    out, history = reverse_chain(model, psi, cfg.steps, labels, z, generator, record)
+    out, history = reverse_chain(model, psi, cfg.diffusion_steps, labels, z, generator, record)
     return data_probabilities(out, cfg.data_qubits).float(), history
 
 
 def channel_for(cfg: HybridConfig, t: int):
     """The closed-form forward channel from the clean state to step t (strength 0 at t = 0)."""
-    return ChannelSchedule(cfg.channel, cfg.steps, kind=cfg.schedule).cumulative(t)
+    return ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule).cumulative(t)

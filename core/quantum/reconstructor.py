@@ -55,7 +55,7 @@ class QuantumReconstructor:
 
     @property
     def timesteps(self) -> int:
-        return int(self.cfg.steps) + 1
+        return int(self.cfg.diffusion_steps) + 1
 
     def _check(self, n: int) -> None:
         if n != len(self.labels):

@@ -98,7 +98,7 @@ def config_from_request(req) -> dict:
         ancillas=req.ancillas,
         layers=req.layers,
         channel=req.channel,
-        steps=req.diffusion_steps,
+        diffusion_steps=req.diffusion_steps,
         latent=req.latent,
         mmd_weight=req.mmd_weight,
         shared_latent=req.shared_latent,
@@ -175,7 +175,7 @@ class QuantumTask:
     @property
     def timesteps(self) -> int:
         """Reverse steps K of the quantum process."""
-        return self.hybrid_cfg.steps
+        return self.hybrid_cfg.diffusion_steps
 
     def config(self) -> dict:
         return dict(self._config)
@@ -256,7 +256,7 @@ class QuantumTask:
             "data_qubits": cfg.data_qubits,
             "ancillas": cfg.ancillas,
             "channel": cfg.channel,
-            "diffusion_steps": cfg.steps,
+            "diffusion_steps": cfg.diffusion_steps,
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -283,7 +283,7 @@ class QuantumTask:
         *,
         labels: torch.Tensor | None = None,
         sampler: str | None = None,
-        steps: int | None = None,
+        sampler_steps: int | None = None,
         guidance: float = 1.0,
         generator: torch.Generator | None = None,
         trajectory: bool = False,
@@ -295,7 +295,7 @@ class QuantumTask:
         ``sampler``: "born" (the default; the classical names "fast"/"ddpm"/"ddim" mean the same). ``shots``:
         None reads the exact Born probabilities; N draws N measurement shots per state from them (with one
         state per channel, N shots for each channel).
-        ``steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
+        ``sampler_steps`` and ``guidance`` are ignored: the model always runs its trained number of reverse steps.
         """
         if (sampler or "born") not in BORN_NAMES:
             raise JetInputError(f"quantum sampler {sampler!r}: use 'born' (and shots=N for a measured readout)")
@@ -314,7 +314,7 @@ class QuantumTask:
         if not trajectory:
             return final
         imgs = torch.stack([self.decode(p, aux) for p in history])
-        t_list = list(range(self.hybrid_cfg.steps, 0, -1))
+        t_list = list(range(self.hybrid_cfg.diffusion_steps, 0, -1))
         start = torch.zeros_like(final)
         return Trajectory(t=t_list, xt=torch.cat([start[None], imgs]), x0=imgs, final=final, extra={"probs": probs})
 

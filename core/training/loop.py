@@ -248,7 +248,7 @@ class Trainer:
         n = self.cfg.preview_n
         labels = (torch.arange(n) % 2).long() if self.task.conditional else None
         gen = torch.Generator(self.device).manual_seed(_seed_for(self.cfg.seed, 0x5EE))
-        images = self.task.sample(self.ema, n, labels=labels, steps=self.cfg.preview_steps, generator=gen)
+        images = self.task.sample(self.ema, n, labels=labels, sampler_steps=self.cfg.preview_steps, generator=gen)
         return images, labels
 
     def _due(self, every: int) -> bool:
@@ -297,39 +297,15 @@ class Trainer:
                 yield self._event(self.losses[-1] if self.losses else float("nan"), 0.0, done=True)
                 return
             while self.step < cfg.steps:
-                t0 = time.perf_counter()
-                loss = self.train_step()
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                elapsed = time.perf_counter() - t0
-                self.wall_time_s += elapsed
+                loss, elapsed = self._timed_step()
                 window_s += elapsed
-                self.losses.append(loss)
                 window_images += cfg.batch_size * self.dist.world_size
                 stopped = stop is not None and stop.is_set()
                 last = self.step == cfg.steps or stopped
-                if (
-                    last
-                    or self.step % max(1, cfg.log_every) == 0
-                    or self._due(cfg.metrics_every)
-                    or self._due(cfg.preview_every)
-                ):
+                if last or self._reports_now():
                     rate = window_images / max(window_s, 1e-9)
                     window_s, window_images = 0.0, 0
-                    event = self._event(loss, rate, done=last and not stopped, stopped=stopped)
-                    if self.dist.is_main and self.metrics_fn is not None and self._due(cfg.metrics_every):
-                        self.last_metrics = {
-                            k: float(v) for k, v in self.metrics_fn(self.task, self.ema, self.step).items()
-                        }
-                        event.metrics = dict(self.last_metrics)
-                    if self.dist.is_main and self._due(cfg.preview_every):
-                        self._phase(f"drawing {cfg.preview_n} preview jets")
-                        event.preview, event.preview_labels = self._preview()
-                    if self.out_dir is not None and (last or self._due(cfg.checkpoint_every)):
-                        path = self.save()
-                        event.checkpoint = str(path) if path else None
-                    if not last and (event.metrics is not None or event.preview is not None or event.checkpoint):
-                        self._phase("training")
+                    event = self._report(loss, rate, last, stopped)
                     if last:
                         finished = True
                     yield event
@@ -338,6 +314,39 @@ class Trainer:
         finally:
             if not finished and self.out_dir is not None and self.step > 0:
                 self.save()
+
+    def _timed_step(self) -> tuple[float, float]:
+        """One ``train_step`` (GPU work finished before the clock stops); the loss and the seconds it took."""
+        t0 = time.perf_counter()
+        loss = self.train_step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - t0
+        self.wall_time_s += elapsed
+        self.losses.append(loss)
+        return loss, elapsed
+
+    def _reports_now(self) -> bool:
+        """Whether this step yields an event: a log line, interval metrics or a preview are due."""
+        cfg = self.cfg
+        return self.step % max(1, cfg.log_every) == 0 or self._due(cfg.metrics_every) or self._due(cfg.preview_every)
+
+    def _report(self, loss: float, rate: float, last: bool, stopped: bool) -> TrainEvent:
+        """The event of this step, with the metrics, preview and checkpoint that are due now (rank 0)."""
+        cfg = self.cfg
+        event = self._event(loss, rate, done=last and not stopped, stopped=stopped)
+        if self.dist.is_main and self.metrics_fn is not None and self._due(cfg.metrics_every):
+            self.last_metrics = {k: float(v) for k, v in self.metrics_fn(self.task, self.ema, self.step).items()}
+            event.metrics = dict(self.last_metrics)
+        if self.dist.is_main and self._due(cfg.preview_every):
+            self._phase(f"drawing {cfg.preview_n} preview jets")
+            event.preview, event.preview_labels = self._preview()
+        if self.out_dir is not None and (last or self._due(cfg.checkpoint_every)):
+            path = self.save()
+            event.checkpoint = str(path) if path else None
+        if not last and (event.metrics is not None or event.preview is not None or event.checkpoint):
+            self._phase("training")
+        return event
 
     def _event(self, loss: float, rate: float, done: bool = False, stopped: bool = False) -> TrainEvent:
         epoch = self.step * self.cfg.batch_size * self.dist.world_size / len(self.data)

@@ -67,7 +67,7 @@ def sample_images(
     checkpoint: str | os.PathLike | Checkpoint,
     n: int,
     sampler: str | None = None,
-    steps: int | None = None,
+    sampler_steps: int | None = None,
     label: int | str | None = None,
     guidance: float = 1.0,
     seed: int = 0,
@@ -92,7 +92,11 @@ def sample_images(
     for start in range(0, n, batch_size):
         k = min(batch_size, n - start)
         lab = labels[start : start + k] if labels is not None else None
-        out.append(ckpt.task.sample(net, k, labels=lab, sampler=sampler, steps=steps, guidance=guidance, **options))
+        out.append(
+            ckpt.task.sample(
+                net, k, labels=lab, sampler=sampler, sampler_steps=sampler_steps, guidance=guidance, **options
+            )
+        )
         if progress is not None:
             progress(k)
     return torch.cat(out)
@@ -102,7 +106,7 @@ def sample_trajectory(
     checkpoint: str | os.PathLike | Checkpoint,
     n: int,
     sampler: str | None = None,
-    steps: int | None = None,
+    sampler_steps: int | None = None,
     label: int | str | None = None,
     guidance: float = 1.0,
     seed: int = 0,
@@ -113,5 +117,12 @@ def sample_trajectory(
     ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device)
     net = ckpt.ema.to(device)
     return ckpt.task.sample(
-        net, n, labels=labels, sampler=sampler, steps=steps, guidance=guidance, trajectory=True, **options
+        net,
+        n,
+        labels=labels,
+        sampler=sampler,
+        sampler_steps=sampler_steps,
+        guidance=guidance,
+        trajectory=True,
+        **options,
     )

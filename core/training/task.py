@@ -57,7 +57,7 @@ class Task(Protocol):
         conditional: True when the family understands quark / gluon labels.
         samplers: the sampler names ``sample`` accepts; ``default_sampler`` the one used for None.
         default_sampler_steps: network evaluations when none are asked, or None when the family always runs
-            its own ``timesteps`` reverse steps (then ``steps`` is ignored).
+            its own ``timesteps`` reverse steps (then ``sampler_steps`` is ignored).
         timesteps: steps T of the forward process.
         readouts: "exact", plus "shots" for families that measure (``sample(shots=N)``; they also define
             ``readout_description(shots) -> str``).
@@ -103,14 +103,14 @@ class Task(Protocol):
         *,
         labels: torch.Tensor | None = None,
         sampler: str | None = None,
-        steps: int | None = None,
+        sampler_steps: int | None = None,
         guidance: float = 1.0,
         generator: torch.Generator | None = None,
         trajectory: bool = False,
     ) -> torch.Tensor | Trajectory:
         """Generate ``n`` images (N, 3, H, W) in GeV (negative values clamped to 0).
 
-        ``labels``: (n,) int64 of 0 (gluon) / 1 (quark), or None for unconditional. ``sampler`` / ``steps``:
+        ``labels``: (n,) int64 of 0 (gluon) / 1 (quark), or None for unconditional. ``sampler`` / ``sampler_steps``:
         a name from the family's sampler table and its number of network evaluations (None = default).
         ``guidance``: classifier-free guidance weight w in eps_uncond + w (eps_cond - eps_uncond); 0 is the
         unconditional model, 1 the conditional one. Families that lack a knob ignore it or raise

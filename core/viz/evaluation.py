@@ -116,6 +116,11 @@ def metrics_vs_floor(rows: Sequence[Mapping], metrics: Sequence[str] | None = No
     return fig
 
 
+def _sampler_steps(row: Mapping) -> int:
+    """A benchmark row's network evaluations (rows written before the rename call them "steps")."""
+    return row["sampler_steps"] if "sampler_steps" in row else row["steps"]
+
+
 def quality_vs_steps(
     results: Sequence[Mapping],
     metric: str,
@@ -127,12 +132,14 @@ def quality_vs_steps(
 ) -> go.Figure:
     """A metric against the number of network evaluations, one line per sampler.
 
-    ``results``: dicts with "sampler", "steps" and ``metric``. ``floor``: the real-vs-real value (dashed);
+    ``results``: dicts with "sampler", "sampler_steps" (older benchmark files: "steps") and ``metric``. ``floor``: the real-vs-real value (dashed);
     ``baseline``: {"label": name, "value": v} drawn as a dotted line (e.g. the seed baseline).
     """
     fig = go.Figure()
     for sampler in dict.fromkeys(r["sampler"] for r in results):
-        pts = sorted((r["steps"], r[metric]) for r in results if r["sampler"] == sampler and r.get(metric) is not None)
+        pts = sorted(
+            (_sampler_steps(r), r[metric]) for r in results if r["sampler"] == sampler and r.get(metric) is not None
+        )
         if pts:
             fig.add_trace(
                 go.Scatter(
@@ -165,9 +172,9 @@ def quality_vs_steps(
         title = (title or f"{metric} vs number of steps") + f" (floor, real vs real: {floor:.2g})"
     if baseline is not None and (baseline["value"] > 0 or not log_y):
         line(baseline["value"], baseline["label"], "dot", "#9467bd")
-    steps = sorted({int(r["steps"]) for r in results})
+    ticks = sorted({int(_sampler_steps(r)) for r in results})
     fig.update_xaxes(
-        type="log", title_text="network evaluations (sampler steps)", tickvals=steps, ticktext=[str(s) for s in steps]
+        type="log", title_text="network evaluations (sampler steps)", tickvals=ticks, ticktext=[str(s) for s in ticks]
     )
     fig.update_yaxes(title_text=y_title or metric, type="log" if log_y else "linear")
     fig.update_layout(width=800, height=480, title=title or f"{metric} vs number of steps", margin={"t": 60})

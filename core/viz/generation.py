@@ -82,6 +82,31 @@ def _slider(labels: Sequence[str], active: int, prefix: str) -> dict:
     }
 
 
+def _channel_rows(rows: Sequence[tuple[np.ndarray, tuple[float, float], str]], axis: np.ndarray) -> list[go.Heatmap]:
+    """Two-row scrubber frame: a heatmap per channel of each (C, H, W) image, each row on its own colour range
+    ``(lo, hi)`` with one colour bar titled by the row's text (on its last channel)."""
+    from core.viz.images import COLOURSCALE
+
+    out = []
+    for row, (img, (lo, hi), bar) in enumerate(rows):
+        n_ch = img.shape[0]
+        for c in range(n_ch):
+            out.append(
+                go.Heatmap(
+                    z=img[c],
+                    x=axis,
+                    y=axis,
+                    zmin=lo,
+                    zmax=hi,
+                    colorscale=COLOURSCALE,
+                    showscale=c == n_ch - 1,
+                    colorbar={"title": {"text": bar}, "len": 0.42, "y": 0.79 - 0.56 * row, "thickness": 12},
+                    hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>%{z:.3g}<extra></extra>",
+                )
+            )
+    return out
+
+
 def trajectory_figure(
     xt: torch.Tensor | np.ndarray,
     x0: torch.Tensor | np.ndarray,
@@ -97,7 +122,7 @@ def trajectory_figure(
     """
     from plotly.subplots import make_subplots
 
-    from core.viz.images import COLOURSCALE, pixel_axis
+    from core.viz.images import pixel_axis
     from core.viz.noising import data_range
 
     states, est = as_numpy(xt)[:, index], as_numpy(x0)[:, index]
@@ -109,25 +134,8 @@ def trajectory_figure(
     fig = make_subplots(rows=2, cols=n_ch, subplot_titles=titles, vertical_spacing=0.12, horizontal_spacing=0.06)
 
     def traces(i: int) -> list[go.Heatmap]:
-        out = []
-        for row, (img, (lo, hi), bar) in enumerate(
-            ((states[i], s_range, xt_title), (log_est[min(i, n_steps - 1)], e_range, "log10 pT [GeV]"))
-        ):
-            for c in range(n_ch):
-                out.append(
-                    go.Heatmap(
-                        z=img[c],
-                        x=axis,
-                        y=axis,
-                        zmin=lo,
-                        zmax=hi,
-                        colorscale=COLOURSCALE,
-                        showscale=c == n_ch - 1,
-                        colorbar={"title": {"text": bar}, "len": 0.42, "y": 0.79 - 0.56 * row, "thickness": 12},
-                        hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>%{z:.3g}<extra></extra>",
-                    )
-                )
-        return out
+        rows = ((states[i], s_range, xt_title), (log_est[min(i, n_steps - 1)], e_range, "log10 pT [GeV]"))
+        return _channel_rows(rows, axis)
 
     for k, tr in enumerate(traces(0)):
         fig.add_trace(tr, row=k // n_ch + 1, col=k % n_ch + 1)

@@ -60,6 +60,47 @@ def _colourbar(log: bool, zmin: float, zmax: float, x: float | None = None, titl
     return bar
 
 
+def jet_heatmap(
+    z: np.ndarray,
+    zrange: tuple[float, float],
+    log: bool,
+    axis: np.ndarray | None = None,
+    what: str = "pT",
+    bar_x: float | None = None,
+    bar_title: str = "pT [GeV]",
+    **extra,
+) -> go.Heatmap:
+    """A jet image (values from ``_colour_values``) as a heatmap on ``zrange``: the lab's colour scale, its colour
+    bar (log10 ticks labelled in GeV) and hover text with the value and, given ``axis``, the pixel's Δφ and Δη.
+    ``extra`` goes to ``go.Heatmap`` (a ``name`` is shown in the hover box)."""
+    zmin, zmax = zrange
+    hover = f"log10 {what} %{{z:.2f}}" if log else f"{what} %{{z:.3g}} GeV"
+    coords = {}
+    if axis is not None:
+        coords = {"x": axis, "y": axis}
+        hover = "Δφ %{x:.3f}<br>Δη %{y:.3f}<br>" + hover
+    return go.Heatmap(
+        z=z,
+        **coords,
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=COLOURSCALE,
+        colorbar=_colourbar(log, zmin, zmax, x=bar_x, title=bar_title),
+        hovertemplate=hover if "name" in extra else hover + "<extra></extra>",
+        **extra,
+    )
+
+
+def add_grid_cell(fig: go.Figure, i: int, ncols: int, z: np.ndarray, zrange: tuple[float, float], log: bool) -> None:
+    """Image ``i`` of a grid (row-major, ``ncols`` wide) as a square heatmap over exactly its pixels, on the
+    shared colour range; the first one carries the colour bar."""
+    fig.add_trace(jet_heatmap(z, zrange, log, showscale=i == 0), row=i // ncols + 1, col=i % ncols + 1)
+    suffix = "" if i == 0 else str(i + 1)
+    edge = [-0.5, z.shape[-1] - 0.5]  # the image itself, never padded (empty edge pixels are blank)
+    fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edge)  # square
+    fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edge)
+
+
 def _range(values: np.ndarray) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -92,21 +133,8 @@ def channel_images(
     for c, z in enumerate(values):
         zmin, zmax = common or _range(z)
         domain_end = fig.layout[f"xaxis{'' if c == 0 else c + 1}"].domain[1]
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                x=axis,
-                y=axis,
-                zmin=zmin,
-                zmax=zmax,
-                colorscale=COLOURSCALE,
-                colorbar=_colourbar(log, zmin, zmax, x=domain_end + 0.01),
-                hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>" + ("log10 pT %{z:.2f}" if log else "pT %{z:.3g} GeV"),
-                name=channel_names[c],
-            ),
-            row=1,
-            col=c + 1,
-        )
+        heat = jet_heatmap(z, (zmin, zmax), log, axis, bar_x=domain_end + 0.01, name=channel_names[c])
+        fig.add_trace(heat, row=1, col=c + 1)
         fig.update_xaxes(title_text="Δφ", row=1, col=c + 1, constrain="domain", range=edges(axis))
         # Tick labels on the first panel only: the colour bar of the panel before sits where they would be.
         fig.update_yaxes(
@@ -181,23 +209,10 @@ def image_rows(
         zmin, zmax = _range(np.stack(values))
         domain_end = fig.layout[f"xaxis{'' if c == 0 else c + 1}"].domain[1]
         for r, z in enumerate(values):
-            fig.add_trace(
-                go.Heatmap(
-                    z=z,
-                    x=axis,
-                    y=axis,
-                    zmin=zmin,
-                    zmax=zmax,
-                    colorscale=COLOURSCALE,
-                    showscale=r == 0,
-                    colorbar=_colourbar(log, zmin, zmax, x=domain_end + 0.01, title=colour_title),
-                    hovertemplate="Δφ %{x:.3f}<br>Δη %{y:.3f}<br>"
-                    + (f"log10 {what} %{{z:.2f}}" if log else f"{what} %{{z:.3g}} GeV"),
-                    name=names[r],
-                ),
-                row=r + 1,
-                col=c + 1,
+            heat = jet_heatmap(
+                z, (zmin, zmax), log, axis, what, domain_end + 0.01, colour_title, showscale=r == 0, name=names[r]
             )
+            fig.add_trace(heat, row=r + 1, col=c + 1)
     for k in range(len(names) * n_ch):  # square pixels in every panel
         suffix = "" if k == 0 else str(k + 1)
         fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edges(axis))
@@ -228,11 +243,7 @@ def image_grid(
     arr = as_numpy(x)
     if arr.ndim != 4:
         raise ValueError(f"image_grid expects (N, C, H, W), got shape {arr.shape}")
-    if crop < 1.0:
-        size = arr.shape[-1]
-        keep = max(2, int(round(size * crop)))
-        lo = (size - keep) // 2
-        arr = arr[..., lo : lo + keep, lo : lo + keep]
+    arr = _crop_centre(arr, crop)
     n = arr.shape[0]
     if n == 0:
         raise ValueError("image_grid got no images")
@@ -248,23 +259,7 @@ def image_grid(
         vertical_spacing=0.06 if titles else 0.02,
     )
     for i, z in enumerate(values):
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                zmin=zmin,
-                zmax=zmax,
-                colorscale=COLOURSCALE,
-                showscale=i == 0,
-                colorbar=_colourbar(log, zmin, zmax),
-                hovertemplate="pT %{z:.3g}<extra></extra>" if not log else "log10 pT %{z:.2f}<extra></extra>",
-            ),
-            row=i // ncols + 1,
-            col=i % ncols + 1,
-        )
-        suffix = "" if i == 0 else str(i + 1)
-        edge = [-0.5, z.shape[-1] - 0.5]  # the image itself, never padded (empty edge pixels are blank)
-        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edge)  # square
-        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edge)
+        add_grid_cell(fig, i, ncols, z, (zmin, zmax), log)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     name = CHANNELS[channel] if channel < len(CHANNELS) else f"channel {channel}"
@@ -274,6 +269,16 @@ def image_grid(
         margin={"l": 20, "r": 20, "t": 60, "b": 20},
     )
     return fig
+
+
+def _crop_centre(arr: np.ndarray, crop: float) -> np.ndarray:
+    """The central ``crop`` fraction of each side of (..., H, W) images (at least 2 pixels); all of it at 1."""
+    if crop >= 1.0:
+        return arr
+    size = arr.shape[-1]
+    keep = max(2, int(round(size * crop)))
+    lo = (size - keep) // 2
+    return arr[..., lo : lo + keep, lo : lo + keep]
 
 
 def observable_histograms(

@@ -35,16 +35,16 @@ def frame_steps(timesteps: int, n_frames: int = MAX_FRAMES) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(0, timesteps - 1, n)})
 
 
-def classical_forward(schedule, x0: torch.Tensor, steps: Sequence[int], seed: int = 0) -> torch.Tensor:
+def classical_forward(schedule, x0: torch.Tensor, t_values: Sequence[int], seed: int = 0) -> torch.Tensor:
     """x_t of one image (C, H, W) at each step, with one fixed eps (seeded), through ``schedule.q_sample``.
 
-    Returns (len(steps) + 1, C, H, W): the clean x0 first, then x_t for each t.
+    Returns (len(t_values) + 1, C, H, W): the clean x0 first, then x_t for each t.
     """
     gen = torch.Generator().manual_seed(int(seed))
     x0 = x0.double()
     eps = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
-    n = len(steps)
-    xt = schedule.q_sample(x0.expand(n, *x0.shape), torch.as_tensor(list(steps)), eps.expand(n, *x0.shape))
+    n = len(t_values)
+    xt = schedule.q_sample(x0.expand(n, *x0.shape), torch.as_tensor(list(t_values)), eps.expand(n, *x0.shape))
     return torch.cat([x0[None], xt]).float()
 
 

@@ -162,7 +162,7 @@ def _schedule_text(task: Mapping) -> str:
     if isinstance(s, Mapping):
         return f"{s.get('kind')}, T = {s.get('timesteps')}"
     hybrid = task.get("hybrid", {})
-    return f"{hybrid.get('schedule')}, T = {hybrid.get('steps')}" if hybrid else ""
+    return f"{hybrid.get('schedule')}, T = {hybrid.get('diffusion_steps', hybrid.get('steps'))}" if hybrid else ""
 
 
 def smooth(values: np.ndarray, k: int) -> np.ndarray:
@@ -239,7 +239,7 @@ def load_preview(path: Path):
 def runs_grid(samples: Mapping[str, np.ndarray], channel: int = 1, n: int = 8, log: bool = True) -> go.Figure:
     """Samples of several runs in one grid: a row per run (its label says which step), ``n`` jets per row, one
     channel, one log colour scale for all. Runs may differ in image size (each cell keeps its own pixels)."""
-    from core.viz.images import COLOURSCALE, _colour_values, _colourbar, _range, as_numpy
+    from core.viz.images import _colour_values, _range, add_grid_cell, as_numpy
 
     names = list(samples)
     if not names:
@@ -249,28 +249,9 @@ def runs_grid(samples: Mapping[str, np.ndarray], channel: int = 1, n: int = 8, l
     values = [[_colour_values(a[i, channel], log) for i in range(a.shape[0])] for a in arrays]
     zmin, zmax = _range(np.concatenate([v.ravel() for row in values for v in row]))
     fig = make_subplots(rows=len(names), cols=ncols, horizontal_spacing=0.01, vertical_spacing=0.08)
-    first = True
     for r, row in enumerate(values):
         for c, z in enumerate(row):
-            fig.add_trace(
-                go.Heatmap(
-                    z=z,
-                    zmin=zmin,
-                    zmax=zmax,
-                    colorscale=COLOURSCALE,
-                    showscale=first,
-                    colorbar=_colourbar(log, zmin, zmax),
-                    hovertemplate=("log10 pT %{z:.2f}" if log else "pT %{z:.3g} GeV") + "<extra></extra>",
-                ),
-                row=r + 1,
-                col=c + 1,
-            )
-            first = False
-            k = r * ncols + c
-            suffix = "" if k == 0 else str(k + 1)
-            edge = [-0.5, z.shape[-1] - 0.5]  # the image itself, never padded (empty edge pixels are blank)
-            fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edge)
-            fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edge)
+            add_grid_cell(fig, r * ncols + c, ncols, z, (zmin, zmax), log)
         fig.update_yaxes(title_text=names[r], title_font={"size": 11}, row=r + 1, col=1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)

@@ -59,8 +59,11 @@ def device_label() -> str:
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobTable:
-    """One job table for the whole server, so the limits cover every visitor and every kind of job."""
-    return JobTable(JobLimits.from_env(on_gpu=device() == "cuda"))
+    """One job table for the whole server, so the limits cover every visitor and every kind of job; it counts
+    the jobs a previous server left running in the runs folder (a restart does not lift the limits)."""
+    from core.jobs.training import runs_dir
+
+    return JobTable(JobLimits.from_env(on_gpu=device() == "cuda"), runs_dir=runs_dir())
 
 
 def session_id() -> str:
@@ -254,6 +257,52 @@ def rerun_when_my_job_ends() -> None:
             st.rerun()
 
     st.fragment(check, run_every=2.0)()
+
+
+def run_in_url(param: str, kind: str, what: str | None = None) -> Path | None:
+    """The run named by ``?<param>=<run id>`` in the URL, if it is a run of the runs folder of this kind (and
+    ``request["what"]``); its job, if running, is adopted by this visitor (a reload is a new session)."""
+    from core.jobs import read_status
+    from core.jobs.training import runs_dir
+
+    run_id = st.query_params.get(param, "")
+    path = runs_dir() / run_id
+    if not run_id or "/" in run_id or run_id.startswith(".") or not (path / "request.json").exists():
+        return None
+    status = read_status(path)
+    if status.kind != kind or (what is not None and status.request.get("what") != what):
+        return None
+    job_manager().adopt(run_id, session_id())
+    return path
+
+
+def job_progress(run_dir: Path, key: str, what: str) -> None:
+    """A job's phase and progress bar with Stop while it runs (call in a fragment that reruns every second);
+    when it has ended, the page is drawn again once, and a run that did not finish says why."""
+    from core.jobs import FAILED, FINISHED, read_status
+    from core.jobs.rundir import ENDED, read_events
+
+    table, owner = job_manager(), session_id()
+    table.touch(owner)
+    status, events = read_status(run_dir), read_events(run_dir)
+    flag = f"{key}_was_running"
+    if status.state in ENDED:
+        if st.session_state.pop(flag, False):
+            st.rerun()
+        if status.state == FAILED:
+            st.error(public_message(f"{what} failed: {status.error or status.message}"))
+        elif status.state != FINISHED:
+            st.warning(f"{what}: {status.message or status.state}.")
+        return
+    st.session_state[flag] = True
+    done = [e for e in events if e.get("type") == "progress"]
+    last = done[-1] if done else {"done": 0, "total": max(1, status.total)}
+    elapsed = time.time() - events[0]["t"] if events else 0.0
+    c1, c2 = st.columns([4, 1])
+    text = f"{status.phase or 'starting'} · {last['done']} of {last['total']} · {elapsed:.0f} s"
+    c1.progress(min(1.0, last["done"] / max(1, last["total"])), text=text)
+    if c2.button("Stop", key=f"{key}_stop", icon=":material/stop:"):
+        table.stop(status.run_id, run_dir)
 
 
 def _jobs_line() -> None:

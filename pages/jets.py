@@ -1,5 +1,8 @@
 """Jets: browse the chosen data set one jet at a time, the average quark and gluon images, observable histograms.
 
+The averages cost the server little: the embedded sample's are summed from its stored pixels with its shipped
+observable table; a few jets of another file are averaged in place; more run as a job in its own process.
+
 Unlabelled jets (y = -1, e.g. downloaded unconditional samples) are a third class here, shown only when present.
 """
 
@@ -11,9 +14,28 @@ import streamlit as st
 
 from core.data.layout import CHANNELS, UNLABELLED, VALID_LABELS, label_from_name, label_name
 from core.data.observables import LABELS as OBS_LABELS
+from core.jobs import JobLimitError, read_status
+from core.jobs.keys import request_key
+from core.jobs.overview import finished_overview, load_overview, overview_argv, overview_request, run_name
+from core.jobs.runner import new_run_id
+from core.jobs.training import runs_dir
 from core.viz.images import channel_images, class_average_images, observable_histograms, pool_for_display
-from core.viz.stats import file_overview, seeded_subset
-from pages._common import data_path, data_source, file_stamp, guard, require_entry, show_figure, show_table
+from core.viz.stats import class_overview, inline_jets, inline_ok, quick_overview, seeded_subset
+from pages._common import (
+    byte_cache,
+    data_name,
+    data_path,
+    data_source,
+    file_stamp,
+    guard,
+    job_manager,
+    job_progress,
+    require_entry,
+    run_in_url,
+    session_id,
+    show_figure,
+    show_table,
+)
 
 require_entry()
 st.title("Jets")
@@ -23,9 +45,45 @@ st.caption(
 )
 
 
-@st.cache_resource(show_spinner="Averaging images and computing observables…", max_entries=16)
-def _overview(path: str | None, stamp: float, index: tuple[int, ...]):
-    return file_overview(path, stamp, index)  # the default selection is ready before the first visitor
+def _quick(src, path: str | None, stamp: float, index: np.ndarray, key: str):
+    """The averages when the server can afford them (a file with its observable table, or a few jets), else None."""
+
+    def make():
+        quick = quick_overview(src, path, stamp, index)
+        if quick is None and inline_ok(src, index.size):
+            with st.spinner("Averaging images and computing observables…"):
+                quick = class_overview(src, index)
+        return quick
+
+    return byte_cache("overview", 64).get_or_make(("quick", key), make)
+
+
+def _from_job(src, path: str | None, index: np.ndarray):
+    """The averages of a selection too large for the server: from its finished job, or the job's progress
+    (with Stop), or a button that starts it. None until the job has finished."""
+    request = overview_request(path, data_name(), index)
+    run_dir = run_in_url("overview", "overview")
+    if run_dir is not None and read_status(run_dir).request.get("key") != request["key"]:
+        run_dir = None  # the URL names the job of another selection
+    run_dir = run_dir or finished_overview(runs_dir(), request)
+    if run_dir is None:
+        st.info(
+            f"Averaging {index.size:,} jets of this file takes more than a second of the server's time, so it runs "
+            f"as a job in its own process (the server's job limits apply); up to {inline_jets(src):,} jets are "
+            "averaged at once."
+        )
+        if st.button(f"Average {index.size:,} jets", key="jets_avg_go", icon=":material/play_arrow:"):
+            table = job_manager()
+            run_dir = runs_dir() / new_run_id(run_name(request))
+            job = table.start(session_id(), "overview", overview_argv(table.threads_per_job()), run_dir, request)
+            st.query_params["overview"] = job.run_id
+            st.rerun()
+        return None
+    status = read_status(run_dir)
+    if status.state != "finished":
+        st.fragment(job_progress, run_every=1.0 if status.running else None)(run_dir, "jets_avg", "Averaging")
+        return None
+    return byte_cache("overview", 64).get_or_make(("job", request["key"]), lambda: load_overview(run_dir))
 
 
 def _selection(src) -> np.ndarray:
@@ -92,12 +150,12 @@ def _one_jet(src, index: np.ndarray) -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _average_figure(path: str | None, stamp: float, index: tuple[int, ...], log: bool):
-    return class_average_images(_overview(path, stamp, index)[0], log=log)
+def _average_figure(key: str, log: bool, _means: dict):
+    return class_average_images(_means, log=log)
 
 
 @st.fragment
-def _averages(index: np.ndarray) -> None:
+def _averages(src, index: np.ndarray) -> None:
     """Average images, histograms and means of a seeded subset; a fragment with its own widgets."""
     with guard("the averages"):
         n_max = int(index.size)
@@ -107,10 +165,19 @@ def _averages(index: np.ndarray) -> None:
             if n_max > 50
             else n_max
         )
-        key = (data_path(), file_stamp(data_path()), tuple(int(k) for k in seeded_subset(index, n_use, seed=0)))
-        means, obs, y = _overview(*key)
+        path, subset = data_path(), seeded_subset(index, n_use, seed=0)
+        key = request_key({"index": subset.tolist()}, [path])
+        result = _quick(src, path, file_stamp(path), subset, key)
+        if result is None:
+            try:
+                result = _from_job(src, path, subset)
+            except JobLimitError as err:
+                st.error(str(err))
+        if result is None:
+            return
+        means, obs, y = result
         log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
-        show_figure(_average_figure(*key, log_avg), "average_images", key="jets_avg")
+        show_figure(_average_figure(key, log_avg, means), "average_images", key="jets_avg")
         show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
         rows = []
         for k in VALID_LABELS:
@@ -138,4 +205,4 @@ with guard("the Jets page"):
             st.subheader("One jet at a time")
             _one_jet(src, index)
             st.subheader("Average image and observables per class")
-            _averages(index)
+            _averages(src, index)

@@ -3,7 +3,7 @@
 ``streamlit run`` imports nothing of the app until the first visitor's session runs app.py, so that visitor
 waits for torch, qiskit, pandas, plotly and the core modules to import (most of the 5-10 s the first Jets
 page took). Here they are imported, the embedded sample opened and plotly's figure machinery exercised
-first, and the Jets page's default class averages and observables computed; then the same ``streamlit run app.py`` starts in this process (its options and .streamlit/config.toml
+first, and the Jets page's observable table read and checked; then the same ``streamlit run app.py`` starts in this process (its options and .streamlit/config.toml
 apply unchanged), and /_stcore/health answers only once all of that is done.
 """
 
@@ -28,14 +28,14 @@ def warm_up() -> float:
     from core.data.readers import open_jets
     from core.viz.images import channel_images, class_average_images, observable_histograms
     from core.viz.noising import Curve, process_animation
-    from core.viz.stats import default_overview_index, file_overview
+    from core.viz.stats import default_overview_index, quick_overview
     from pages._common import file_stamp
 
     path = os.environ.get("JETLAB_DATA") or None  # the data set the sidebar opens with
     try:
         src = open_jets(path)
         src.images([0])
-        file_overview(path, file_stamp(path), default_overview_index(src))  # the Jets page's first view
+        quick_overview(src, path, file_stamp(path), np.asarray(default_overview_index(src)))  # checks the table
     except Exception as err:  # a bad data set is the page's to report, in one line; the server still starts
         print(f"jetlab: warm-up skipped the data set ({type(err).__name__}: {err})", flush=True)
     img = np.ones((3, 8, 8), dtype=np.float32)

@@ -123,6 +123,31 @@ def test_jets_page_shows_unlabelled_jets_as_their_own_class(tmp_path):
     assert list(only.dataframe[0].value["class"]) == ["unlabelled"]
 
 
+def test_jets_page_averages_more_jets_than_it_affords_in_a_job(tmp_path, runs_dir, monkeypatch):
+    """Over the server's budget the averages are a job: a button starts it, the page shows its result."""
+    import numpy as np
+
+    import core.viz.stats as stats
+    from core.data.writers import write_cms
+    from core.jobs import read_status
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((40, 16, 16, 3)) ** 8 * 40 * (rng.random((40, 16, 16, 3)) > 0.6)).astype(np.float32)
+    path = tmp_path / "jets40.h5"
+    write_cms(path, x, np.arange(40) % 2)
+    monkeypatch.setattr(stats, "INLINE_PIXELS", 10 * 16 * 16)  # the server would average 10 of these jets
+    at = make_app(None, str(path), jetlab_session="averager")
+    assert_clean(at)
+    assert charts(at) == 1 and any("runs as a job" in i.value for i in at.info)  # the single jet only
+    next(b for b in at.button if b.label == "Average 40 jets").click().run()
+    assert not at.exception
+    run_dir = runs_dir / at.query_params["overview"]
+    assert read_status(run_dir).kind == "overview" and read_status(run_dir).owner == "averager"
+    at = _wait_for(at, lambda a: charts(a) == 3)
+    assert_clean(at)
+    assert at.dataframe[0].value["jets"].sum() == 40
+
+
 @pytest.mark.parametrize(
     ("path", "problem"),
     [("/no/such/jets.h5", "no such file"), (str(ROOT / "pyproject.toml"), "not an HDF5 file")],
@@ -352,12 +377,24 @@ def test_a_command_line_run_shows_on_train_and_generate_and_a_reload_finds_it(da
 
 
 def test_compare_page_side_by_side(data_path, tiny_models):
+    """The reconstructions are measured by a job in its own process; the page shows its phase, then its result."""
+    from core.jobs import read_status
+
     at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=4)
+    assert any("Press Reconstruct" in i.value for i in at.info)  # nothing is measured in the server
     options = at.selectbox(key="cmp_a").options
     trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
     at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
-    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
+    at.selectbox(key="cmp_b").set_value(trained["quantum"])
+    next(b for b in at.button if b.label == "Reconstruct").click().run()
     assert_clean(at)
+    run_dir = tiny_models["classical"].parent / at.query_params["run"]
+    assert read_status(run_dir).kind == "compare" and read_status(run_dir).owner == "tester"
+    at = _wait_for(at, lambda a: len(a.dataframe) > 0)
+    assert_clean(at)
+    assert read_status(run_dir).state == "finished"
+    phases = [json.loads(line).get("phase", "") for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert "reconstructing 4 jets with quantum (2 of 2)" in phases
     table = at.dataframe[0].value.set_index("quantity")  # long: one row per quantity, one column per model
     assert list(table.columns) == ["seed-baseline", "quantum", "meaning"]  # fits the page, whatever the channels
     assert all(int(v.replace(",", "")) > 0 for v in table.loc["parameters", ["seed-baseline", "quantum"]])
@@ -369,22 +406,27 @@ def test_compare_page_side_by_side(data_path, tiny_models):
     assert "<pT>" not in fig and "pT [GeV]" in fig  # single jets: not labelled as an average
 
 
+@pytest.mark.slow
 def test_compare_page_measures_generation_at_one_resolution(data_path, tiny_models):
-    """A 32 x 32 classical and an 8 x 8 quantum model: compared at 8 x 8 unless the user asks otherwise."""
-    at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_n=2, cmp_gen_n=24)
+    """A 32 x 32 classical and an 8 x 8 quantum model: their generated sets are compared at 8 x 8 by default,
+    and the page says so; each model's own resolution is the other choice."""
+    at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_gen_n=24)
     options = at.selectbox(key="cmp_a").options
     trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
     at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
     at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
     assert at.selectbox(key="cmp_res").options == ["8 × 8", "each model's own resolution"]
-    assert any("Compared at 8 × 8, the coarsest model's resolution" in c.value for c in at.caption)
-    assert any("seed-baseline samples and the real jets are sum-pooled" in c.value for c in at.caption)
-    at.button(key="cmp_gen_go").click().run()
+    assert at.selectbox(key="cmp_res").value == "8 × 8"
+    next(b for b in at.button if b.label == "Sample both and measure").click().run()
     assert_clean(at)
-    assert len(at.dataframe) == 2  # reconstructions, then the generation table
-    at.selectbox(key="cmp_res").set_value("each model's own resolution").run()
+    run_dir = tiny_models["classical"].parent / at.query_params["gen"]
+    at = _wait_for(at, lambda a: any(c.value.startswith("Compared at") for c in a.caption))
     assert_clean(at)
-    assert any("Each model is measured at its own resolution" in c.value for c in at.caption)
+    note = next(c.value for c in at.caption if c.value.startswith("Compared at"))
+    assert note.startswith("Compared at 8 × 8, the coarsest model's resolution") and "seed-baseline samples" in note
+    models = json.loads((run_dir / "generation.json").read_text())["models"]
+    assert sorted((m["native_size"], m["size"]) for m in models) == [(8, 8), (32, 8)]
+    assert len(at.dataframe) == 1  # the generation table (no reconstructions asked)
 
 
 def test_compare_page_without_models_and_bad_data(runs_dir):

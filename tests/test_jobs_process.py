@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -131,3 +133,169 @@ def test_the_time_limit_saves_and_says_so(jets16, tmp_path):
     assert status.has_checkpoint and 0 < status.step < 100_000
     phases = [e["phase"] for e in read_events(out) if e["type"] == "phase"]
     assert phases[0] == "preparing the model" and "training" in phases and phases[-1] == TIME_LIMIT
+
+
+# ---------------------------------------------------------------- Compare as a job; a restarted server
+
+
+@pytest.fixture(scope="module")
+def jets32(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(1)
+    x = (rng.random((40, 32, 32, 3)) ** 8 * 40 * (rng.random((40, 32, 32, 3)) > 0.7)).astype(np.float32)
+    path = tmp_path_factory.mktemp("data32") / "jets32.h5"
+    write_cms(path, x, np.arange(40) % 2)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(jets32, tmp_path_factory) -> Path:
+    """A 2-step 16 x 16 seed-baseline checkpoint (the command line, in this process)."""
+    out = tmp_path_factory.mktemp("ckpt") / "seed-baseline-tiny"
+    assert main([*_train_argv(jets32, 2)[1:], "--out", str(out)]) == 0
+    return out
+
+
+def test_a_compare_job_is_a_process_and_the_limit_counts_it_with_training_and_sampling(
+    jets16, jets32, tiny_checkpoint, tmp_path
+):
+    from core.jobs.compare import (
+        RECONSTRUCT,
+        CompareRequest,
+        compare_argv,
+        finished_run,
+        load_reconstructions,
+        run_name,
+    )
+
+    table = JobTable(JobLimits(max_concurrent=2, max_per_visitor=1), watch_every=None)
+    train = table.start("alice", "train", _train_argv(jets16, 100_000), tmp_path / new_run_id("train"))
+    req = CompareRequest(RECONSTRUCT, (("seed-baseline", str(tiny_checkpoint)),), data=str(jets32), n=4)
+    job = table.start("bob", "compare", compare_argv(1), tmp_path / new_run_id(run_name(req)), request=req.to_dict())
+    assert job.pid != os.getpid() and job.pid != train.pid and job.running
+
+    # Two jobs of two kinds fill the server: a third visitor's sampling is refused, and so is a second job of
+    # the visitor who compares (before any run directory is made).
+    sample = SampleRequest(checkpoint=str(tiny_checkpoint), n=4, sampler_steps=2, label=None)
+    with pytest.raises(JobLimitError, match="server busy: 2 of 2"):
+        table.start("carol", "sample", sample_argv(sample), tmp_path / "refused-sample", request=sample.to_dict())
+    with pytest.raises(JobLimitError, match="1 at a time per visitor"):
+        table.start("bob", "compare", compare_argv(1), tmp_path / "refused-compare", request=req.to_dict())
+    assert not (tmp_path / "refused-sample").exists() and not (tmp_path / "refused-compare").exists()
+    assert {j.kind for j in table.running()} == {"train", "compare"}
+
+    assert job.wait(180), "the compare job did not end"
+    status = read_status(job.run_dir)
+    assert status.state == FINISHED and status.kind == "compare", (job.run_dir / "log.txt").read_text()[-800:]
+    phases = [e["phase"] for e in read_events(job.run_dir) if e["type"] == "phase"]
+    assert "reconstructing 4 jets with seed-baseline (1 of 1)" in phases and phases[-1] == FINISHED
+    result = load_reconstructions(job.run_dir)
+    assert result.real.shape == (4, 3, 16, 16) and result.recs[0].shape == (4, 3, 16, 16)
+    assert result.models[0]["family"] == "seed-baseline" and 0 <= result.rows[0]["SSIM mean"] <= 1
+    assert finished_run(tmp_path, req) == job.run_dir  # the same request again needs no job
+    assert table.running_count() == 1  # the ended compare job frees its place
+    table.stop(train.run_id)
+    assert train.wait(60)
+
+
+def _sleeper(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *args])
+
+
+def _fake_running_run(run_dir: Path, pid: int, owner: str | None, pid_start: int | None) -> None:
+    run_dir.mkdir(parents=True)
+    (run_dir / "request.json").write_text(json.dumps({"kind": "train", "owner": owner, "created": time.time()}))
+    (run_dir / "status.json").write_text(json.dumps({"state": "running", "pid": pid, "pid_start": pid_start}))
+
+
+def test_a_restarted_server_counts_the_jobs_left_running_and_stops_abandoned_ones(jets16, tmp_path):
+    from core.jobs.rundir import process_start
+
+    runs = tmp_path / "runs"
+    limits = JobLimits(max_concurrent=1, max_per_visitor=1, abandon_seconds=600)
+    before = JobTable(limits, watch_every=None)  # the server before its restart
+    job = before.start("alice", "train", _train_argv(jets16, 100_000), runs / new_run_id("train"))
+    _wait(lambda: len(_steps(job.run_dir)) >= 2, what="two training steps")
+
+    # Runs that must not count: a reused pid (alive, names the run, but started at another time), a pid whose
+    # process does not name the run, and a command-line run (no owner).
+    reused, other, cli = runs / "train-reused", runs / "train-other", runs / "train-cli"
+    sleepers = [_sleeper("--out", str(reused)), _sleeper(), _sleeper("--out", str(cli))]
+    try:
+        _fake_running_run(reused, sleepers[0].pid, "mallory", (process_start(sleepers[0].pid) or 0) + 7)
+        _fake_running_run(other, sleepers[1].pid, "mallory", process_start(sleepers[1].pid))
+        _fake_running_run(cli, sleepers[2].pid, None, process_start(sleepers[2].pid))
+        assert read_status(reused).state == KILLED  # a reused pid does not make a dead run look alive
+
+        now = [0.0]
+        after = JobTable(limits, clock=lambda: now[0], watch_every=None, runs_dir=runs)  # the restarted server
+        (adopted,) = after.running()
+        assert (adopted.run_id, adopted.pid, adopted.owner, adopted.kind) == (job.run_id, job.pid, "alice", "train")
+        with pytest.raises(JobLimitError, match="server busy: 1 of 1"):
+            after.check("bob")
+        with pytest.raises(JobLimitError, match="1 at a time per visitor"):
+            after.check("alice")
+
+        now[0] = 500.0
+        after.adopt(job.run_id, "alice-reloaded")  # she came back through the run's URL (a new session)
+        now[0] = 1000.0
+        assert after.reap() == []  # 500 s since her last sign of life
+        now[0] = 1150.0
+        assert after.reap() == [adopted]  # gone for 650 s: stopped, checkpoint kept
+        assert adopted.wait(60)
+        status = read_status(job.run_dir)
+        assert status.state == STOPPED and status.has_checkpoint
+        assert any("visitor has been gone" in e.get("phase", "") for e in read_events(job.run_dir))
+        assert after.running() == []
+        after.check("bob")  # the place is free again
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
+        job.proc.wait(30)
+
+
+def test_the_jets_overview_of_many_jets_is_a_job_and_its_answer_is_kept(jets16, tmp_path):
+    from core.data.readers import open_jets
+    from core.jobs.overview import finished_overview, load_overview, overview_argv, overview_request, run_name
+    from core.viz.stats import class_overview
+
+    table = JobTable(JobLimits(max_concurrent=1), watch_every=None)
+    index = np.arange(0, 40, 2)
+    request = overview_request(str(jets16), "jets16.h5", index)
+    job = table.start("dave", "overview", overview_argv(1), tmp_path / new_run_id(run_name(request)), request)
+    assert job.pid != os.getpid()
+    assert job.wait(120) and read_status(job.run_dir).state == FINISHED, (job.run_dir / "log.txt").read_text()[-800:]
+    progress = [e for e in read_events(job.run_dir) if e["type"] == "progress"]
+    assert progress[-1]["done"] == progress[-1]["total"] == 20
+    means, obs, y = load_overview(job.run_dir)
+    ref_means, ref_obs, ref_y = class_overview(open_jets(jets16), index)
+    np.testing.assert_array_equal(y, ref_y)
+    assert set(means) == set(ref_means) and set(obs) == set(ref_obs)
+    for k in ref_means:
+        np.testing.assert_allclose(means[k], ref_means[k])
+    assert finished_overview(tmp_path, request) == job.run_dir  # the same selection again needs no job
+    assert finished_overview(tmp_path, overview_request(str(jets16), None, index[:-1])) is None
+
+
+@pytest.mark.slow
+def test_a_compare_generation_job_samples_and_measures_each_model(tiny_checkpoint, tmp_path):
+    from core.jobs.compare import GENERATE, CompareRequest, compare_argv, load_generation, run_name
+
+    rng = np.random.default_rng(2)
+    x = (rng.random((120, 16, 16, 3)) ** 8 * 40 * (rng.random((120, 16, 16, 3)) > 0.6)).astype(np.float32)
+    real = tmp_path / "real120.h5"  # enough real jets for the floors (two halves of 60)
+    write_cms(real, x, np.arange(120) % 2)
+    table = JobTable(JobLimits(max_concurrent=1), watch_every=None)
+    req = CompareRequest(GENERATE, (("A", str(tiny_checkpoint)), ("B", str(tiny_checkpoint))), str(real), n=24)
+    job = table.start("erin", "compare", compare_argv(1), tmp_path / new_run_id(run_name(req)), request=req.to_dict())
+    assert job.wait(300) and read_status(job.run_dir).state == FINISHED, (job.run_dir / "log.txt").read_text()[-800:]
+    result = load_generation(job.run_dir)
+    assert [m["name"] for m in result["models"]] == ["A", "B"] and result["models"][0]["native_size"] == 16
+    for name in ("A", "B"):
+        rows = {r["metric"]: r for r in result["reports"][name]["rows"]}
+        assert any(m.startswith("W1 jet mass") for m in rows) and all("floor" in r for r in rows.values())
+    events = read_events(job.run_dir)
+    phases = [e["phase"] for e in events if e["type"] == "phase"]
+    assert "sampling 24 jets from B (2 of 2)" in phases and any(p.startswith("computing set distances") for p in phases)
+    progress = [e for e in events if e["type"] == "progress" and e.get("model") == "A"]
+    assert [e["done"] for e in progress] == [24] and progress[-1]["total"] == 24

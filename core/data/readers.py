@@ -248,6 +248,17 @@ class SparseJetFile(_HDF5Source):
         out[:, 2] = overlap.T @ towers.view(-1, ntow, ntow) @ overlap
         return out
 
+    def entries(self, index) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The stored pixels of the jets in ``index`` at once: (position of the jet in ``index``, pixel,
+        channel, value); Tracks and ECAL pixels index the 125 x 125 grid, HCAL ones its 25 x 25 towers."""
+        idx = _index_list(index, len(self), self.name)
+        pix, chan, val = self._arrays()
+        slot = np.full(len(self), -1, np.int64)
+        slot[idx] = np.arange(idx.size)
+        entry_slot = np.repeat(slot, np.diff(self._offsets))
+        keep = entry_slot >= 0
+        return entry_slot[keep], pix[keep].astype(np.int64), chan[keep], val[keep]
+
     def sparse(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pix, chan, val = self._arrays()
         a, b = self._offsets[i], self._offsets[i + 1]

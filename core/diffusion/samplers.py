@@ -70,6 +70,13 @@ def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
+def _predict(eps_fn: EpsFn, x: torch.Tensor, schedule: NoiseSchedule, t: int, s: int | None):
+    """One network evaluation at step t on the way to s: (alpha_bar_t, alpha_bar_s, eps_hat, x0_hat)."""
+    ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
+    eps = eps_fn(x, _tt(t, x))
+    return ab_t, ab_s, eps, x0_from_eps(x, eps, ab_t.item())
+
+
 def _pairs(ts: list[int]) -> list[tuple[int, int | None]]:
     return list(zip(ts, ts[1:] + [None], strict=True))
 
@@ -85,9 +92,7 @@ def ddpm(
 ) -> torch.Tensor:
     """Ancestral sampling: x_s ~ q(x_s | x_t, x0_hat), the DDPM posterior between two kept steps."""
     for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
-        ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
-        eps = eps_fn(x, _tt(t, x))
-        x0 = x0_from_eps(x, eps, ab_t.item())
+        ab_t, ab_s, eps, x0 = _predict(eps_fn, x, schedule, t, s)
         c0, ct, var = (float(v) for v in posterior_coefficients(ab_t, ab_s))  # the respaced step t -> s
         mean = c0 * x0 + ct * x
         x = mean + var**0.5 * _noise(x, generator) if s is not None else mean
@@ -110,9 +115,7 @@ def ddim(
     if not 0.0 <= eta <= 1.0:
         raise JetInputError(f"ddim eta: must be between 0 and 1, got {eta}")
     for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
-        ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
-        eps = eps_fn(x, _tt(t, x))
-        x0 = x0_from_eps(x, eps, ab_t.item())
+        ab_t, ab_s, eps, x0 = _predict(eps_fn, x, schedule, t, s)
         sigma = (eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()).item()
         x = ab_s.sqrt().item() * x0 + max(float(1 - ab_s) - sigma**2, 0.0) ** 0.5 * eps
         if sigma > 0:
@@ -148,9 +151,7 @@ def dpm_solver_2m(
     pairs = _pairs(timesteps_for(schedule, sampler_steps, start, spacing="logsnr"))
     d_prev, h_prev = None, None
     for i, (t, s) in enumerate(pairs):
-        ab_t, ab_s = _ab(schedule, t), _ab(schedule, s)
-        eps = eps_fn(x, _tt(t, x))
-        d = x0_from_eps(x, eps, ab_t.item())
+        ab_t, ab_s, _, d = _predict(eps_fn, x, schedule, t, s)
         if s is None:
             # Last step lands on the clean image: the data prediction itself.
             x_next = d

@@ -13,8 +13,10 @@ A run is a folder (TensorBoard-style: the folder *is* the run, the server keeps 
                           {"type": "preview", "step": k, "file": "previews/step-000050.safetensors"}
                           {"type": "checkpoint", "step": k}
                           {"type": "progress", "done": d, "total": n}          (sampling)
-      status.json       the latest state, replaced atomically: {"state", "pid", "step", "total", "message",
-                        "error", "updated"}; state is "running", "finished", "stopped", "time limit" or "failed"
+      status.json       the latest state, replaced atomically: {"state", "pid", "pid_start", "step", "total",
+                        "message", "error", "updated"}; state is "running", "finished", "stopped", "time limit" or
+                        "failed"; "pid_start" (the process's start time) tells the job from a later process that
+                        reuses its pid
       previews/         preview images (safetensors, GeV, key "images" and optionally "labels")
       config.json, ema.safetensors, ...   the checkpoint (train runs; see core.training.checkpoint)
       samples.h5, trajectory.safetensors, info.json   the result (sample runs)
@@ -64,6 +66,7 @@ class RunWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.kind, self.total, self.step = kind, int(total), 0
         self._lock = threading.Lock()
+        self._pid_start = process_start(os.getpid())
 
     def request(self, argv: list[str], request: dict | None = None, owner: str | None = None) -> None:
         """Record what was asked, unless the job table already did (it writes it before spawning)."""
@@ -88,6 +91,7 @@ class RunWriter:
             "state": state,
             "kind": self.kind,
             "pid": os.getpid(),
+            "pid_start": self._pid_start,
             "step": self.step,
             "total": self.total,
             "message": message,
@@ -177,6 +181,28 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def process_start(pid: int | None) -> int | None:
+    """When the process started (clock ticks since boot, field 22 of /proc/<pid>/stat); None when unknown.
+
+    A pid alone does not name a process for long: after it ends, the system may give its number to another.
+    The pair (pid, start time) does, so a run's status records both.
+    """
+    if not pid:
+        return None
+    try:
+        return int(Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def same_process(pid: int | None, start: int | None) -> bool:
+    """True while the process ``pid`` lives and is the one that started at ``start`` (None: not recorded)."""
+    if not pid_alive(pid):
+        return False
+    now = process_start(pid)
+    return start is None or now is None or int(start) == now
+
+
 def read_status(run_dir: str | os.PathLike) -> RunStatus:
     """The run's state from status.json, its request and its last phase; a dead 'running' process is 'killed'."""
     path = Path(run_dir)
@@ -189,7 +215,11 @@ def read_status(run_dir: str | os.PathLike) -> RunStatus:
     step = int(steps[-1]["step"]) if steps else int(st.get("step", 0) or 0)
     total = int(st.get("total") or (steps[-1].get("total", 0) if steps else 0) or 0)
     message = st.get("message", "")
-    if state == RUNNING and not pid_alive(st.get("pid")) and (st or time.time() - req.get("created", 0) > 120):
+    if (
+        state == RUNNING
+        and not same_process(st.get("pid"), st.get("pid_start"))
+        and (st or time.time() - req.get("created", 0) > 120)
+    ):
         saved = [e for e in events if e.get("type") == "checkpoint"]
         resumable = f"; resumable from step {saved[-1]['step']:,}" if saved else ""
         state, message = KILLED, f"killed at step {step:,}{resumable}"

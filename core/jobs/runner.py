@@ -5,7 +5,9 @@ into its run directory (``core.jobs.rundir``). The table only starts, counts, si
 it holds no data and no model, and pages read the run directory, never the table's memory. Limits are
 checked before anything is prepared, so a refused click costs nothing. A visitor's page calls ``touch``
 while it is open; a job whose visitor has been gone longer than ``abandon_seconds`` is sent SIGTERM, which
-makes it save its checkpoint and exit. Nothing here knows about streamlit.
+makes it save its checkpoint and exit. A new table (a restarted server) given the runs folder counts the jobs
+an earlier server left running (``adopt_running``), so the limits and the grace time hold across restarts.
+Nothing here knows about streamlit.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from core.atomic import write_text_atomic
 from core.errors import JetInputError
-from core.jobs.rundir import ENDED, REQUEST, RUNNING, STATUS, RunWriter, pid_alive
+from core.jobs.rundir import ENDED, REQUEST, RUNNING, STATUS, RunWriter, pid_alive, process_start, same_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,15 +98,42 @@ class JobLimits:
         return int(steps if self.max_steps is None else min(int(steps), int(self.max_steps)))
 
 
+class AdoptedProcess:
+    """A job process an earlier server started (not this server's child): watched and signalled by its pid,
+    which counts only while the process that holds it started when the run's status says (no pid reuse)."""
+
+    def __init__(self, pid: int, start: int | None) -> None:
+        self.pid, self.start = int(pid), start
+
+    def poll(self) -> int | None:
+        """None while it runs, else 0 (the exit status of another's child is not ours to know)."""
+        return None if same_process(self.pid, self.start) else 0
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(0.05)
+        return 0
+
+
 @dataclass
 class Job:
-    """One running child process and the run directory it writes."""
+    """One running child process (or one adopted from an earlier server) and the run directory it writes."""
 
     run_id: str
     run_dir: Path
     owner: str
     kind: str
-    proc: subprocess.Popen
+    proc: subprocess.Popen | AdoptedProcess
     started: float = field(default_factory=time.monotonic)
     abandoned: bool = False
 
@@ -150,6 +179,7 @@ class JobTable:
         cores: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         watch_every: float | None = 5.0,
+        runs_dir: str | os.PathLike | None = None,
     ) -> None:
         self.limits = limits or JobLimits()
         self.cores = cores or cpu_cores()
@@ -157,6 +187,8 @@ class JobTable:
         self._jobs: dict[str, Job] = {}
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+        if runs_dir is not None:
+            self.adopt_running(runs_dir)
         if watch_every:
             threading.Thread(target=self._watch, args=(watch_every,), name="jetlab-jobs", daemon=True).start()
 
@@ -222,13 +254,36 @@ class JobTable:
                 )
             writer = RunWriter(run_dir, kind)
             if not (run_dir / STATUS).exists():
-                body = {"state": RUNNING, "kind": kind, "pid": proc.pid, "step": 0, "message": "preparing data"}
+                body = {"state": RUNNING, "kind": kind, "pid": proc.pid, "pid_start": process_start(proc.pid)}
+                body.update(step=0, message="preparing data")
                 write_text_atomic(run_dir / STATUS, json.dumps(body))
             writer.phase("preparing data")
-            job = Job(run_id=run_dir.name, run_dir=run_dir, owner=owner, kind=kind, proc=proc)
+            job = Job(run_id=run_dir.name, run_dir=run_dir, owner=owner, kind=kind, proc=proc, started=self._clock())
             self._jobs[job.run_id] = job
             self._seen[owner] = self._clock()
         return job
+
+    def adopt_running(self, runs_dir: str | os.PathLike) -> list[Job]:
+        """Count the jobs an earlier server left running in ``runs_dir`` (this server restarted under them).
+
+        A run is one of them when its request names an owner (a server started it; a command-line run names
+        none), its status says running, and its pid is alive, started when the status says and runs a command
+        naming the run directory (a reused pid fails these). Their visitors get the grace time from now: back
+        on the page (the run id is in its URL) they adopt the job, else it is stopped as abandoned.
+        """
+        root, found = Path(runs_dir), []
+        if not root.is_dir():
+            return found
+        for run_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            job = _running_job(run_dir, self._clock())
+            if job is None:
+                continue
+            with self._lock:
+                if job.run_id not in self._jobs:
+                    self._jobs[job.run_id] = job
+                    self._seen.setdefault(job.owner, self._clock())
+                    found.append(job)
+        return found
 
     def adopt(self, run_id: str, owner: str) -> None:
         """A visitor who reloaded (a new session) and came back by the run's URL owns its job again."""
@@ -276,16 +331,49 @@ class JobTable:
                 pass
 
 
+def _read(path: Path) -> dict:
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _running_job(run_dir: Path, now: float) -> Job | None:
+    """The job of an earlier server still running in ``run_dir``, or None (see ``JobTable.adopt_running``)."""
+    status, request = _read(run_dir / STATUS), _read(run_dir / REQUEST)
+    owner = request.get("owner")
+    if status.get("state") != RUNNING or not owner or not _runs_in(status.get("pid"), run_dir):
+        return None
+    try:
+        pid, start = int(status["pid"]), status.get("pid_start")
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not same_process(pid, start):
+        return None
+    proc = AdoptedProcess(pid, start if start is not None else process_start(pid))
+    kind = str(request.get("kind") or status.get("kind") or "train")
+    return Job(run_id=run_dir.name, run_dir=run_dir, owner=str(owner), kind=kind, proc=proc, started=now)
+
+
+def _runs_in(pid: object, run_dir: Path) -> bool:
+    """True when process ``pid`` is alive and one of its arguments is the run directory (``--out RUN_DIR``;
+    compared by its unique name, so a relative and an absolute path agree)."""
+    try:
+        pid = int(pid or 0)
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if pid > 0 else []
+    except (OSError, ValueError, TypeError):
+        return False
+    return pid_alive(pid) and any(a and Path(a).name == Path(run_dir).name for a in args)
+
+
 def signal_run(run_dir: Path | None, sig: int = signal.SIGTERM) -> bool:
     """Signal the process a run's status names, if it is alive and really that run's (its command names it)."""
     if run_dir is None:
         return False
-    try:
-        pid = int(json.loads((Path(run_dir) / STATUS).read_text()).get("pid") or 0)
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") if pid else ""
-    except (OSError, ValueError):
+    status = _read(Path(run_dir) / STATUS)
+    pid = status.get("pid")
+    if not _runs_in(pid, Path(run_dir)) or not same_process(int(pid), status.get("pid_start")):
         return False
-    if not pid_alive(pid) or str(Path(run_dir)) not in cmdline.replace("\0", " "):
-        return False
-    os.kill(pid, sig)
+    os.kill(int(pid), sig)
     return True

@@ -9,7 +9,6 @@ progress event after each batch, records a short reverse process, and writes ``s
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import torch
 
 from core.errors import JetInputError
-from core.jobs.rundir import FINISHED, REQUEST, RUNNING, STOPPED, RunWriter, mark_ended
+from core.jobs.rundir import FINISHED, REQUEST, RUNNING, STOPPED, RunWriter
 from core.requests import SampleRequest
 
 SAMPLES, TRAJECTORY, INFO, REPORT = "samples.h5", "trajectory.safetensors", "info.json", "report.json"
@@ -101,37 +100,45 @@ def _measure(measure: dict, samples: torch.Tensor, labels: torch.Tensor | None, 
     """The set distances of the samples to real jets, beside the real-vs-real floor, into report.json."""
     from core.atomic import write_text_atomic
     from core.data.readers import load_tensors
-    from core.metrics.report import evaluate_sets
 
     log.phase(f"preparing {measure['n_real']} real jets")
     real, y_real = load_tensors(measure["data"], size=int(samples.shape[-1]), max_jets=measure["n_real"], seed=1)
-    classifier = None if (Path(__file__).resolve().parents[2] / "checkpoints" / "jet_classifier").is_dir() else False
     log.phase(f"computing set distances (FID, W1) on {len(samples)} jets")
+    report = measure_sets(real, samples, y_real, labels, seed=0, progress=log.phase)
+    write_text_atomic(log.dir / REPORT, json.dumps(report_body(report), default=str))
+
+
+def measure_sets(real, samples, y_real, labels, seed: int = 0, progress=None):
+    """``evaluate_sets`` with the shipped jet classifier's features when it is there and the images are at
+    least 8 x 8, else (or when the classifier cannot take them) without it."""
+    from core.metrics.report import evaluate_sets
+
+    shipped = (Path(__file__).resolve().parents[2] / "checkpoints" / "jet_classifier").is_dir()
+    classifier = None if shipped and samples.shape[-1] >= 8 else False
     try:
-        report = evaluate_sets(real, samples, y_real, labels, classifier=classifier, seed=0, progress=log.phase)
+        return evaluate_sets(real, samples, y_real, labels, classifier=classifier, seed=seed, progress=progress)
     except Exception:
         if classifier is not None:
             raise
-        report = evaluate_sets(real, samples, y_real, labels, classifier=False, seed=0, progress=log.phase)
-    body = {
+        return evaluate_sets(real, samples, y_real, labels, classifier=False, seed=seed, progress=progress)
+
+
+def report_body(report) -> dict:
+    """An ``EvaluationReport`` as JSON-ready data (rows, info, observables; its details stay out)."""
+    return {
         "rows": [asdict(r) for r in report.rows],
         "info": report.info,
         "observables_real": {k: list(map(float, v)) for k, v in report.observables_real.items()},
         "observables_generated": {k: list(map(float, v)) for k, v in report.observables_generated.items()},
     }
-    write_text_atomic(log.dir / REPORT, json.dumps(body, default=str))
 
 
-def load_report(run_dir: str | os.PathLike):
-    """The sampling run's ``EvaluationReport`` (rows, info, observables), or None when it was not measured."""
+def report_of(body: dict):
+    """The ``EvaluationReport`` that ``report_body`` wrote."""
     import numpy as np
 
     from core.metrics.report import EvaluationReport, MetricRow
 
-    path = Path(run_dir) / REPORT
-    if not path.exists():
-        return None
-    body = json.loads(path.read_text())
     return EvaluationReport(
         rows=[MetricRow(**r) for r in body["rows"]],
         details={},
@@ -139,6 +146,12 @@ def load_report(run_dir: str | os.PathLike):
         observables_real={k: np.asarray(v) for k, v in body["observables_real"].items()},
         observables_generated={k: np.asarray(v) for k, v in body["observables_generated"].items()},
     )
+
+
+def load_report(run_dir: str | os.PathLike):
+    """The sampling run's ``EvaluationReport`` (rows, info, observables), or None when it was not measured."""
+    path = Path(run_dir) / REPORT
+    return report_of(json.loads(path.read_text())) if path.exists() else None
 
 
 def _save_trajectory(path: Path, traj) -> None:
@@ -182,33 +195,22 @@ def load_result(run_dir: str | os.PathLike) -> SampleResult | None:
     return SampleResult(x, labels, traj, req, info)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The worker: sample what ``--out``'s request.json asks, logging into that run directory."""
-    from core.jobs.training import stop_on_signals
+def _work(body: dict, log: RunWriter, stop: threading.Event) -> tuple[str, str]:
     from core.training.device import resolve_device
 
-    p = argparse.ArgumentParser(prog="python -m core.jobs.sampling")
-    p.add_argument("--out", required=True, help="the run directory (holds request.json)")
-    p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    run_dir = Path(args.out)
-    req, measure = request_of(json.loads((run_dir / REQUEST).read_text())["request"])
+    req, measure = request_of(body)
     req.device = str(resolve_device(req.device))
-    log = RunWriter(run_dir, "sample", req.n)
+    log.total = req.n
     log.status(RUNNING, "sampling")
-    stop = threading.Event()
-    try:
-        with stop_on_signals(stop):
-            state = _sample(req, measure, log, stop)
-    except BaseException as err:
-        mark_ended(run_dir, err)
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    log.phase(state)
-    log.status(state, f"{state}: {log.step} of {req.n} jets")
-    return 0
+    state = _sample(req, measure, log, stop)
+    return state, f"{state}: {log.step} of {req.n} jets"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The worker: sample what ``--out``'s request.json asks, logging into that run directory."""
+    from core.jobs.worker import run_worker
+
+    return run_worker("python -m core.jobs.sampling", "sample", _work, argv)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,10 @@ def at_common_size(recs: list[ModelReconstruction]) -> list[ModelReconstruction]
 def common_sizes(native: list[int]) -> list[int]:
     """Resolutions every model's jets can be sum-pooled to, largest first: the smallest native size and below.
 
-    A coarse model's jets cannot be refined, so a comparison at one resolution is at most the coarsest one's."""
+    A coarse model's jets cannot be refined, so a comparison at one resolution is at most the coarsest one's.
+    No sizes (or a size the pooling grid lacks): none."""
+    if not native:
+        return []
     smallest = min(int(s) for s in native)
     return [s for s in SIZES if s <= smallest and (smallest % s == 0 or smallest == SIZES[0])]
 

@@ -256,6 +256,33 @@ def test_amplitude_fidelity_is_the_state_overlap():
     assert torch.allclose(amplitude_fidelity(a, a), torch.ones(3))
 
 
+def test_generated_sets_are_compared_at_the_coarsest_resolution():
+    from core.metrics.compare import common_sizes, resolution_note, resolution_options
+
+    assert common_sizes([32, 8]) == [8]
+    assert common_sizes([32, 64]) == [32, 16, 8]
+    assert common_sizes([125]) == [125, 64, 32, 16, 8]
+    assert resolution_options([32, 8]) == {"8 × 8": 8, "each model's own resolution": None}
+    note = resolution_note(8, {"ddpm": 32, "quantum": 8})
+    assert note.startswith("Compared at 8 × 8, the coarsest model's resolution") and "ddpm samples and the real" in note
+    assert "coarser than every model" in resolution_note(8, {"a": 32, "b": 16})
+    assert "own resolution (ddpm 32 × 32, quantum 8 × 8)" in resolution_note(None, {"ddpm": 32, "quantum": 8})
+
+
+def test_a_compare_request_names_its_resolution(tmp_path):
+    from core.errors import JetInputError
+    from core.jobs.compare import GENERATE, RECONSTRUCT, CompareRequest
+
+    models = (("a", str(tmp_path / "a")),)
+    gen = [CompareRequest(GENERATE, models, n=24, size=s) for s in (None, 8, 16)]
+    assert len({r.key() for r in gen}) == 3  # a finished run answers only its own resolution
+    assert CompareRequest.from_dict(gen[1].to_dict()) == gen[1]
+    rec = [CompareRequest(RECONSTRUCT, models, size=s) for s in (None, 8)]
+    assert rec[0].key() == rec[1].key()  # reconstructions are always scored at the coarsest size
+    with pytest.raises(JetInputError, match="resolution must be one of"):
+        CompareRequest(GENERATE, models, size=12).check()
+
+
 def test_live_metrics_on_a_fresh_model():
     from core.diffusion.task import default_config
     from core.metrics.live import make_metrics_fn

@@ -425,6 +425,29 @@ def test_compare_page_side_by_side(data_path, tiny_models):
     assert "<pT>" not in fig and "pT [GeV]" in fig  # single jets: not labelled as an average
 
 
+@pytest.mark.slow
+def test_compare_page_measures_generation_at_one_resolution(data_path, tiny_models):
+    """A 32 x 32 classical and an 8 x 8 quantum model: their generated sets are compared at 8 x 8 by default,
+    and the page says so; each model's own resolution is the other choice."""
+    at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_gen_n=24)
+    options = at.selectbox(key="cmp_a").options
+    trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
+    at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
+    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
+    assert at.selectbox(key="cmp_res").options == ["8 × 8", "each model's own resolution"]
+    assert at.selectbox(key="cmp_res").value == "8 × 8"
+    next(b for b in at.button if b.label == "Sample both and measure").click().run()
+    assert_clean(at)
+    run_dir = tiny_models["classical"].parent / at.query_params["gen"]
+    at = _wait_for(at, lambda a: any(c.value.startswith("Compared at") for c in a.caption))
+    assert_clean(at)
+    note = next(c.value for c in at.caption if c.value.startswith("Compared at"))
+    assert note.startswith("Compared at 8 × 8, the coarsest model's resolution") and "seed-baseline samples" in note
+    models = json.loads((run_dir / "generation.json").read_text())["models"]
+    assert sorted((m["native_size"], m["size"]) for m in models) == [(8, 8), (32, 8)]
+    assert len(at.dataframe) == 1  # the generation table (no reconstructions asked)
+
+
 def test_compare_page_without_models_and_bad_data(runs_dir):
     at = make_app("pages/compare.py", None, jetlab_session="nobody")
     assert not at.exception

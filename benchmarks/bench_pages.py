@@ -248,6 +248,7 @@ def widget_changes(v: Visitor) -> dict[str, dict]:
     out["Quantum lab: encoder back to amplitude (cached)"] = _try(v, lambda p: _choose(p, "Encoder", "amplitude"))
     out["Quantum lab: encoder to angle again (cached)"] = _try(v, lambda p: _choose(p, "Encoder", "angle"))
     _try(v, measure=lambda: v.nav(TITLES["noising"]))
+    _try(v, lambda p: p.get_by_role("tab", name="Quantum: a noise channel").click())  # a lazy tab
     _try(v, lambda p: _choose(p, "Channel", "amplitude_damping"))  # the default is depolarizing
     out["Forward noising: quantum channel back (cached)"] = _try(v, lambda p: _choose(p, "Channel", "depolarizing"))
     return out

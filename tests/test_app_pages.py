@@ -197,11 +197,15 @@ def test_noising_page_seed_schedule_and_quantum_process(data_path):
 
     at = make_app("pages/noising.py", data_path, noise_q_steps=4)
     assert_clean(at)
-    assert charts(at) == 2  # classical animation, quantum animation
+    assert charts(at) == 1  # the classical animation; the quantum tab is drawn only when opened
     ab = float(make_schedule("linear", 50).alpha_bar[-1])  # the seed schedule ends far from noise
     text = " ".join(m.value for m in at.markdown)
     assert f"{ab:.3g}" in text and "still visible" in text
-    assert "Purity Tr(ρ²) starts at 1.000" in text
+    at.session_state["noise_tab"] = "Quantum: a noise channel"
+    at.run()
+    assert_clean(at)
+    assert charts(at) == 1 and "encoding" in _layout(charts_of(at)[0])["title"]["text"]
+    assert "Purity Tr(ρ²) starts at 1.000" in " ".join(m.value for m in at.markdown)
 
 
 def test_noising_page_cosine_reaches_noise(data_path):
@@ -215,6 +219,8 @@ def test_noising_page_cosine_reaches_noise(data_path):
     assert_clean(at)
     text = " ".join(m.value for m in at.markdown)
     assert "essentially pure noise" in text
+    at.session_state["noise_tab"] = "Quantum: a noise channel"
+    at.run()
     assert any("Dephasing channels" in i.value for i in at.info)  # phase flip keeps the Born probabilities
 
 

@@ -19,7 +19,7 @@ require_entry()
 st.title("Forward noising")
 st.caption(
     "The forward process q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I) applied to one jet, frame by frame, "
-    "beside ᾱ_t (alpha_bar) and the signal-to-noise ratio ᾱ_t / (1 − ᾱ_t). Press ▶ Play or drag the slider."
+    "beside ᾱ_t (alpha_bar) and the signal-to-noise ratio ᾱ_t / (1 − ᾱ_t). Press ▶ Play or drag the slider. The second tab runs a quantum noise channel on the same jet."
 )
 
 TABS = ["Classical: Gaussian noise", "Quantum: a noise channel"]

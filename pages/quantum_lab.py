@@ -26,6 +26,9 @@ st.caption(
 )
 
 
+TABS = ["Encoded jet", "Noise channel", "Reverse circuit", "On a real device's noise"]
+
+
 @st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
 def _checkpoint(path: str):
     return load_checkpoint(path)
@@ -82,29 +85,11 @@ def _lazy_code(label: str, text: str, key: str) -> None:
 
 
 jet, small, enc, encoded = 0, None, None, None
-with guard("the encoder"):
-    x, y = jet_tensors(32)
-    c1, c2, c3, c4 = st.columns(4)
-    encoder_name = c1.selectbox("Encoder", list(ENCODERS), key="qlab_encoder")
-    size = int(c2.selectbox("Pixels per side", [8, 4], key="qlab_size"))
-    jet = int(c3.number_input("Jet", 0, len(x) - 1, 0, key="qlab_jet"))
-    enc_options: dict = {}
-    if encoder_name == "amplitude":
-        enc_options["order"] = c4.selectbox(
-            "Pixel order",
-            ["raster", "centred"],
-            key="qlab_order",
-            help="centred: neighbouring central pixels differ in one bit (the shipped model's order)",
-        )
-    small = prepare_images(x[jet : jet + 1], size)
-    enc = make_encoder(encoder_name, (3, size, size), **enc_options)
-    encoded = enc.encode(small)
-    st.markdown(
-        f"**{encoder_name}** encoding of jet {jet} ({label_name(y[jet])}): "
-        f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
-        f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
-    )
-    n_qubits, depth, drawing = _circuit(jet, encoder_name, size, enc_options.get("order"))
+
+
+def _encoded_view(jet: int, small, enc, encoded, encoder_name: str, size: int, order: str | None) -> None:
+    """The encoder's circuit, the state's Born probabilities and the jet decoded from them."""
+    n_qubits, depth, drawing = _circuit(jet, encoder_name, size, order)
     _lazy_code(f"Circuit ({n_qubits} qubits, depth {depth})", drawing, "qlab_circuit_open")
     probs = enc.probabilities(encoded)
     if encoder_name == "dense_angle":
@@ -187,34 +172,70 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
             )
 
 
-if enc is not None and encoded is not None:
-    _noise_section(jet, enc, encoded, encoder_name, size, enc_options.get("order"))
+def _reverse_section() -> None:
+    """The reverse circuit of a quantum model (shipped or trained here) at step t."""
+    with guard("the reverse circuit"):
+        st.subheader("Reverse circuit of a quantum model")
+        options = _circuit_models()
+        if not options:
+            st.info(
+                "No model with a reverse circuit is available: checkpoints/quantum_hybrid is missing from this build "
+                "and this session has trained no quantum model (Train page, model 'hybrid quantum')."
+            )
+        else:
+            label = st.selectbox("Quantum model", list(options), key="qlab_model")
+            ckpt = _checkpoint(options[label])
+            cfg = ckpt.task.hybrid_cfg
+            e1, e2, e3 = st.columns(3)
+            t = int(e1.number_input("Reverse step t", 1, cfg.diffusion_steps, cfg.diffusion_steps, key="qlab_t"))
+            lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
+            z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
+            channel = 0
+            if cfg.classes > 2:  # one state per channel: each channel has its own condition
+                channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
+            depth, drawing = _reverse_drawing(options[label], t, lab, z_seed, channel)
+            st.markdown(
+                f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
+                f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.diffusion_steps} steps; "
+                f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
+            )
+            _lazy_code(f"Circuit at t = {t} (depth {depth})", drawing, "qlab_reverse_open")
 
-with guard("the reverse circuit"):
-    st.subheader("Reverse circuit of a quantum model")
-    options = _circuit_models()
-    if not options:
-        st.info(
-            "No model with a reverse circuit is available: checkpoints/quantum_hybrid is missing from this build "
-            "and this session has trained no quantum model (Train page, model 'hybrid quantum')."
-        )
-    else:
-        label = st.selectbox("Quantum model", list(options), key="qlab_model")
-        ckpt = _checkpoint(options[label])
-        cfg = ckpt.task.hybrid_cfg
-        e1, e2, e3 = st.columns(3)
-        t = int(e1.number_input("Reverse step t", 1, cfg.diffusion_steps, cfg.diffusion_steps, key="qlab_t"))
-        lab = e2.selectbox("Label", ["quark", "gluon"], key="qlab_label")
-        z_seed = int(e3.number_input("Latent seed", 0, 10_000, 0, key="qlab_z"))
-        channel = 0
-        if cfg.classes > 2:  # one state per channel: each channel has its own condition
-            channel = CHANNELS.index(st.selectbox("Channel (one state per channel)", CHANNELS, key="qlab_ch"))
-        depth, drawing = _reverse_drawing(options[label], t, lab, z_seed, channel)
-        st.markdown(
-            f"{cfg.data_qubits} data qubits + {cfg.ancillas} ancilla(s) (the highest qubits, traced out), "
-            f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.diffusion_steps} steps; "
-            f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
-        )
-        _lazy_code(f"Circuit at t = {t} (depth {depth})", drawing, "qlab_reverse_open")
 
-device_noise_section()
+jet, small, enc, encoded, encoder_name, size, order = 0, None, None, None, "", 8, None
+with guard("the encoder"):
+    x, y = jet_tensors(32)
+    c1, c2, c3, c4 = st.columns(4)
+    encoder_name = c1.selectbox("Encoder", list(ENCODERS), key="qlab_encoder")
+    size = int(c2.selectbox("Pixels per side", [8, 4], key="qlab_size"))
+    jet = int(c3.number_input("Jet", 0, len(x) - 1, 0, key="qlab_jet"))
+    if encoder_name == "amplitude":
+        order = c4.selectbox(
+            "Pixel order",
+            ["raster", "centred"],
+            key="qlab_order",
+            help="centred: neighbouring central pixels differ in one bit (the shipped model's order)",
+        )
+    small = prepare_images(x[jet : jet + 1], size)
+    enc = make_encoder(encoder_name, (3, size, size), **({"order": order} if order else {}))
+    encoded = enc.encode(small)
+    st.markdown(
+        f"**{encoder_name}** encoding of jet {jet} ({label_name(y[jet])}): "
+        f"{enc.num_blocks} block(s) of {enc.num_qubits} qubits; classical numbers kept beside the state: "
+        f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
+    )
+
+# Lazy tabs: only the open one is computed and drawn (a first view of this page was four figures and a device).
+encoded_tab, noise_tab, reverse_tab, device_tab = st.tabs(TABS, key="qlab_tab", on_change="rerun")
+if encoded_tab.open and encoded is not None:
+    with encoded_tab, guard("the encoder"):
+        _encoded_view(jet, small, enc, encoded, encoder_name, size, order)
+if noise_tab.open and encoded is not None:
+    with noise_tab:
+        _noise_section(jet, enc, encoded, encoder_name, size, order)
+if reverse_tab.open:
+    with reverse_tab:
+        _reverse_section()
+if device_tab.open:
+    with device_tab:
+        device_noise_section()

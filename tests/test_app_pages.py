@@ -466,25 +466,36 @@ def test_compare_page_without_models_and_bad_data(runs_dir):
 def test_quantum_lab_encoder_channel_and_reverse_circuit(data_path, tiny_models):
     at = make_app("pages/quantum_lab.py", data_path, jetlab_session="tester", qlab_steps=3, qlab_encoder="angle")
     assert_clean(at)
-    assert charts(at) == 4  # probabilities, decoded jet, Bloch vector, whole-state animation
+    assert [t.label for t in at.tabs] == ["Encoded jet", "Noise channel", "Reverse circuit", "On a real device's noise"]
+    assert charts(at) == 2  # probabilities, decoded jet: the other tabs are computed only when opened
     assert not at.code  # circuit drawings are sent only when their expander is opened
-    bloch = _layout(charts_of(at)[2])
-    assert "scene" not in bloch and bloch["yaxis"]["title"]["text"] == "z"  # 2-D projections by default
-    at.session_state["qlab_circuit_open"] = True
-    at.session_state["qlab_reverse_open"] = True
-    at.session_state["qlab_bloch_3d"] = True
+    at.session_state["qlab_tab"] = "Noise channel"
     at.run()
     assert_clean(at)
-    circuits = [c.value for c in at.code]
-    assert len(circuits) == 2 and "q_0" in circuits[0]  # the encoder's circuit and the reverse circuit
-    assert "scene" in _layout(charts_of(at)[2])
+    assert charts(at) == 2  # Bloch vector, whole-state animation
+    bloch_fig = _layout(charts_of(at)[0])
+    assert "scene" not in bloch_fig and bloch_fig["yaxis"]["title"]["text"] == "z"  # 2-D projections by default
     bloch = at.dataframe[0].value
     assert abs(bloch["|r|"].iloc[0] - 1.0) < 1e-6  # angle encoding: every qubit pure
     assert bloch["|r|"].iloc[-1] < 1e-6  # depolarising to the centre at T
+    at.session_state["qlab_bloch_3d"] = True
+    at.run()
+    assert "scene" in _layout(charts_of(at)[0])
+    at.session_state["qlab_tab"] = "Encoded jet"
+    at.session_state["qlab_circuit_open"] = True
+    at.run()
+    assert_clean(at)
+    assert len(at.code) == 1 and "q_0" in at.code[0].value  # the encoder's circuit
+    at.session_state["qlab_tab"] = "Reverse circuit"
+    at.session_state["qlab_reverse_open"] = True
+    at.run()
+    assert_clean(at)
+    circuits = [c.value for c in at.code]
+    assert len(circuits) == 1 and "q_0" in circuits[0]  # the reverse circuit (the encoder's is in its own tab)
 
 
 def test_quantum_lab_bad_data_keeps_the_rest():
-    at = make_app("pages/quantum_lab.py", "/no/such/file.h5")
+    at = make_app("pages/quantum_lab.py", "/no/such/file.h5", qlab_tab="Reverse circuit")
     assert not at.exception
     assert any("no such file" in e.value for e in at.error)
     assert any("Reverse circuit" in h.value for h in at.subheader)

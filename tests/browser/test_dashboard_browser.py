@@ -273,9 +273,14 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     _shot(page, "compare")
 
     _nav(page, "Quantum lab")
-    _check_page(page, 4)
-    assert page.get_by_text("Reverse circuit of a quantum model").count() == 1
+    _check_page(page, 2)  # the encoded jet; the other tabs are computed when opened
     _shot(page, "quantum_lab")
+    page.get_by_role("tab", name="Noise channel").click()
+    _settle(page)
+    _check_page(page, 2)  # Bloch vector, whole state
+    page.get_by_role("tab", name="Reverse circuit").click()
+    _settle(page)
+    assert page.get_by_text("Reverse circuit of a quantum model").count() == 1
     page.close()
 
 

@@ -10,6 +10,7 @@ keep their multiplicity) turns shapes into images. The classical references: the
 trained at the same resolution by the same loop (``unet``: the tiny preset; ``unet-matched``: the width whose
 parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
 (``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
+``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states.
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.

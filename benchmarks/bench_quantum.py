@@ -284,7 +284,7 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
 
 def quality(args) -> dict:
     size = args.size
-    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid", *UNETS}:
+    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid-6q-shared", "hybrid", *UNETS}:
         raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
     x_tr, y_tr, x_te, y_te = load_data(args)
     n_train = len(x_tr)

@@ -297,6 +297,25 @@ def test_live_metrics_on_a_fresh_model():
     out = fn(task, task.model, 0)
     assert -1 <= out["ssim"] <= 1 and np.isfinite(out["psnr"]) and out["recon_t"] == int(0.3 * 49)
     assert ("fid_jet" in out) or out["fpd"] >= 0
+    # Beside each, its real-vs-real value: held-out jets past the first 4 in place of the model's output.
+    assert {"ssim_real", "psnr_real"} <= set(out) and (("fid_jet_real" in out) or out["fpd_real"] >= 0)
+    again = fn(task, task.model, 1)
+    assert all(again[k] == out[k] for k in out if k.endswith("_real"))  # computed once
+
+
+def test_real_vs_real_of_identical_jets_is_perfect():
+    """Known answers: a reconstruction that is the jet itself has SSIM 1 and PSNR +inf; a set against itself
+    has distance 0; two different real jets have SSIM < 1."""
+    from core.metrics.live import _SetDistance, real_vs_real
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(40, 3, 16, 16, generator=gen) * (torch.rand(40, 3, 16, 16, generator=gen) > 0.7)
+    distance = _SetDistance(x[:30])
+    same = real_vs_real(x[:4], x[:4], x[:30], distance, 16)
+    assert same["ssim_real"] == pytest.approx(1.0) and same["psnr_real"] == float("inf")
+    assert abs(same.get("fid_jet_real", same.get("fpd_real"))) < 1e-3
+    other = real_vs_real(x[:4], x[4:8], x[30:40], distance, 16)
+    assert other["ssim_real"] < 0.9 and np.isfinite(other["psnr_real"])
 
 
 def test_qiskit_survives_short_lived_script_threads(tmp_path):

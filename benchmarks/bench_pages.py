@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -46,6 +47,8 @@ TITLES = {
     "runs": "Runs",
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+ACTION_TIMEOUT_S = 20  # a click or a selector that finds nothing in this time is a failed step, reported
+SETTLE_TIMEOUT_S = 90  # a page that does not settle in this time is a failed measurement, reported
 
 # Counts finished script runs in the page: a run is over when stApp's script state turns 'notRunning'.
 RUN_COUNTER = """
@@ -142,6 +145,21 @@ class Visitor:
             context.route("**/*", self._route)
         self.context = context
         self.page = self.context.new_page()
+        self.page.set_default_timeout(ACTION_TIMEOUT_S * 1000)  # a selector that misses fails, never hangs
+        self.ws_bytes = 0  # bytes the server sent over the websocket (the script's deltas, figures included)
+        self.page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.cdp.send("Performance.enable")
+        self.extra = {"ws_kB": 0.0, "browser_busy_s": 0.0}  # of the last measured action
+
+    def _count(self, payload) -> None:
+        self.ws_bytes += len(payload)
+
+    def _busy(self) -> float:
+        """Seconds this tab's renderer main thread has been busy (Chrome's TaskDuration: script, style, layout,
+        paint); what the browser spends on a page, apart from waiting for the server."""
+        metrics = self.cdp.send("Performance.getMetrics")["metrics"]
+        return next((m["value"] for m in metrics if m["name"] == "TaskDuration"), 0.0)
 
     def _route(self, route) -> None:
         host = urlparse(route.request.url).hostname or ""
@@ -154,16 +172,18 @@ class Visitor:
     def runs(self) -> int:
         return int(self.page.evaluate("() => window.__runs || 0"))
 
-    def wait_settled(self, n0: int, t0: float, timeout_s: float = 120) -> float:
+    def wait_settled(self, n0: int, t0: float, timeout_s: float = SETTLE_TIMEOUT_S) -> float:
         self.page.wait_for_function(SETTLED, arg=n0, polling=100, timeout=timeout_s * 1000)
         wall = time.monotonic() - t0
         if self.meter is not None:
             s, b = self.meter.now()
             self.cpu = (s - self._cpu0[0], b - self._cpu0[1])
+        self.extra = {"ws_kB": (self.ws_bytes - self._ws0) / 1e3, "browser_busy_s": self._busy() - self._busy0}
         return wall
 
     def _start(self) -> float:
         self._cpu0 = self.meter.now() if self.meter is not None else (0.0, 0.0)
+        self._ws0, self._busy0 = self.ws_bytes, self._busy()
         return time.monotonic()
 
     def open(self, path: str) -> float:
@@ -186,46 +206,71 @@ class Visitor:
 
 
 def _choose(page, label: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click(timeout=30_000)
+    """Pick ``option`` in the selectbox labelled ``label`` as a user does: open its list with the arrow button,
+    click the option (Streamlit's selectbox is a combo box: a click on its text field does not open the list)."""
+    box = page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first
+    box.scroll_into_view_if_needed()
+    box.get_by_role("button", name="Open").click()
     page.get_by_role("option", name=option, exact=True).first.click()
 
 
 def _m(v: Visitor, wall: float) -> dict:
-    """A measurement: wall seconds and the CPU seconds the server spent meanwhile."""
-    return {"wall": wall, "server_cpu": v.cpu[0]}
+    """A measurement: wall seconds, the CPU seconds the server spent meanwhile, the kB it sent over the websocket
+    and the seconds the tab's main thread was busy."""
+    return {"wall": wall, "server_cpu": v.cpu[0], **v.extra}
 
 
-def _try(v: Visitor, action) -> dict:
-    """Measure one widget change; a change that never finishes running is recorded as wall None."""
+def _try(v: Visitor, action=None, measure=None) -> dict:
+    """Measure one widget change (``action(page)``) or any step (``measure()`` returning wall seconds); one that
+    fails (a selector that misses, a page that never settles within SETTLE_TIMEOUT_S) is recorded with its
+    reason and the run goes on."""
     try:
-        return _m(v, v.act(action))
-    except Exception as err:  # a selector that missed: report it, keep measuring
-        print(f"  widget change failed: {type(err).__name__}: {str(err)[:200]}", file=sys.stderr, flush=True)
-        return {"wall": float("nan"), "server_cpu": float("nan")}
+        return _m(v, measure() if measure is not None else v.act(action))
+    except Exception as err:
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+        print(f"  widget change failed: {reason}", file=sys.stderr, flush=True)
+        v.page.keyboard.press("Escape")  # close a list left open
+        return {"failed": reason}
 
 
 def widget_changes(v: Visitor) -> dict[str, dict]:
     """Widget changes whose work is cached (the second visit of a choice), in seconds."""
     out: dict[str, dict] = {}
     v.open("")
-    thumb = v.page.locator("[data-testid='stSlider']").nth(1).get_by_role("slider")  # pT, Jet, Jets used
+    jet = v.page.get_by_text("Jet", exact=True)
+    thumb = v.page.locator("[data-testid='stSlider']").filter(has=jet).first.get_by_role("slider")
     thumb.focus()
     out["Jets: next jet (slider)"] = _try(v, lambda p: p.keyboard.press("ArrowRight"))
-    print(f"  widget: {out}", file=sys.stderr, flush=True)
     out["Jets: linear colour scale"] = _try(v, lambda p: p.get_by_text("linear", exact=True).first.click())
-    v.nav(TITLES["quantum_lab"])
+    print(f"  widget: {out}", file=sys.stderr, flush=True)
+    _try(v, measure=lambda: v.nav(TITLES["quantum_lab"]))
     _try(v, lambda p: _choose(p, "Encoder", "angle"))
     out["Quantum lab: encoder back to amplitude (cached)"] = _try(v, lambda p: _choose(p, "Encoder", "amplitude"))
     out["Quantum lab: encoder to angle again (cached)"] = _try(v, lambda p: _choose(p, "Encoder", "angle"))
-    v.nav(TITLES["noising"])
+    _try(v, measure=lambda: v.nav(TITLES["noising"]))
+    _try(v, lambda p: p.get_by_role("tab", name="Quantum: a noise channel").click())  # a lazy tab
     _try(v, lambda p: _choose(p, "Channel", "amplitude_damping"))  # the default is depolarizing
-    out["Forward noising: quantum channel back (cached)"] = _m(
-        v, v.act(lambda p: _choose(p, "Channel", "depolarizing"))
-    )
+    out["Forward noising: quantum channel back (cached)"] = _try(v, lambda p: _choose(p, "Channel", "depolarizing"))
     return out
 
 
-def run(extra_visitors: int, launcher: str = "serve") -> dict:
+def _watchdog(seconds: float, proc: subprocess.Popen, res: dict) -> threading.Timer:
+    """After ``seconds``, print what was measured, stop the server and end the benchmark: a step that hangs
+    (a browser that never answers) is reported, and never keeps the machine busy."""
+
+    def fire() -> None:
+        print(f"bench_pages: stopped after {seconds:.0f} s; measured so far:", file=sys.stderr)
+        print(json.dumps(res, indent=1, default=str), flush=True)
+        os.killpg(proc.pid, signal.SIGKILL)
+        os._exit(3)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def run(extra_visitors: int, launcher: str = "serve", max_seconds: float = 900) -> dict:
     import tempfile
 
     from playwright.sync_api import sync_playwright
@@ -236,6 +281,7 @@ def run(extra_visitors: int, launcher: str = "serve") -> dict:
     res: dict = {"load_average_start": os.getloadavg(), "launcher": launcher}
     with tempfile.TemporaryDirectory() as runs_dir:
         proc, t_start, res["server_health_s"] = start_server(port, Path(runs_dir), launcher)
+        watchdog = _watchdog(max_seconds, proc, res)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -244,13 +290,13 @@ def run(extra_visitors: int, launcher: str = "serve") -> dict:
                 res["first_jets"] = _m(first, first.open(""))
                 res["first_jets_since_process_start_s"] = time.monotonic() - t_start
                 print(f"first Jets: {res['first_jets']}", file=sys.stderr, flush=True)
-                res["nav"] = {TITLES[pg]: _m(first, first.nav(TITLES[pg])) for pg in PAGES[1:]}
+                res["nav"] = {TITLES[pg]: _try(first, measure=lambda pg=pg: first.nav(TITLES[pg])) for pg in PAGES[1:]}
                 print(f"sidebar: {res['nav']}", file=sys.stderr, flush=True)
                 res["rss_one_visitor_every_page_mb"] = _rss_mb(proc.pid)
                 later = {}
                 for pg in PAGES:  # a returning visitor: a new tab (a new session) in the same browser
                     v = Visitor(browser, base, blocked, context=first.context)
-                    later[TITLES[pg]] = _m(v, v.open(pg))
+                    later[TITLES[pg]] = _try(v, measure=lambda v=v, pg=pg: v.open(pg))
                     v.page.close()
                 res["later_visit"] = later
                 print(f"later: {later}", file=sys.stderr, flush=True)
@@ -258,22 +304,31 @@ def run(extra_visitors: int, launcher: str = "serve") -> dict:
                 before = _rss_mb(proc.pid)
                 idle = [Visitor(browser, base, blocked) for _ in range(extra_visitors)]
                 for v in idle:
-                    v.open("")
+                    _try(v, measure=lambda v=v: v.open(""))
                 time.sleep(2)
                 res["rss_before_idle_mb"] = before
                 res["rss_after_idle_mb"] = _rss_mb(proc.pid)
                 res["rss_per_idle_visitor_mb"] = (res["rss_after_idle_mb"] - before) / max(1, extra_visitors)
                 browser.close()
         finally:
+            watchdog.cancel()
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
     res["blocked_requests"] = sorted(set(blocked))
     res["load_average_end"] = os.getloadavg()
     return res
 
 
 def _fmt(m: dict) -> str:
-    return f"{m['wall']:.1f} s (server CPU {m['server_cpu']:.2f} s)"
+    if "failed" in m:
+        return f"FAILED ({m['failed']})"
+    text = f"{m['wall']:.1f} s (server CPU {m['server_cpu']:.2f} s"
+    if "ws_kB" in m:
+        text += f", browser busy {m['browser_busy_s']:.2f} s, {m['ws_kB']:,.0f} kB sent"
+    return text + ")"
 
 
 def report(res: dict) -> str:
@@ -299,12 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra-visitors", type=int, default=4)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--launcher", choices=["serve", "plain"], default="serve")
+    ap.add_argument("--max-seconds", type=float, default=900, help="stop (and print what was measured) after this")
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed benchmark still stops its server
-    res = run(args.extra_visitors, args.launcher)
+    res = run(args.extra_visitors, args.launcher, args.max_seconds)
     print(report(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))

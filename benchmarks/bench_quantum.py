@@ -2,11 +2,14 @@
 
 Part 1 (quality): every model trains for the same wall-clock budget on the same 3 x 8 x 8 jets, then
 generates ``--n`` jets per class; ``core.metrics.report.evaluate_sets`` compares them with held-out
-real jets (physics W1 per observable, FPD, with the real-vs-real floor). All models generate a jet
-*shape*; the classical energies are drawn the same way for every model (by default the three channel
-energies from the per-class copula of ``core.data.energies``; ``--energy total`` draws one total and
-lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets keep
-their multiplicity) turns shapes into images.
+real jets (``assets/jets_heldout.h5``: physics W1 per observable, FPD, with the real-vs-real floor). All
+models generate a jet *shape*; the classical energies are drawn the same way for every model (by default
+the three channel energies from the per-class copula of ``core.data.energies``; ``--energy total`` draws one
+total and lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets
+keep their multiplicity) turns shapes into images. The classical references: the project's U-Net DDPM
+trained at the same resolution by the same loop (``unet``: the tiny preset; ``unet-matched``: the width whose
+parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
+(``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -37,11 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
 from core.data.readers import load_tensors  # noqa: E402
+from core.errors import JetInputError  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
 from core.quantum.hybrid import sample_states  # noqa: E402
 from core.quantum.sim import shot_frequencies  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
+HELDOUT = Path(__file__).resolve().parents[1] / "assets" / "jets_heldout.h5"
 OBS = ("pt", "mass", "mult_tracks", "mult_ecal", "mult_hcal", "width", "ptd", "frac_tracks", "frac_ecal", "frac_hcal")
 
 
@@ -106,12 +111,54 @@ def train_hybrid(
     energy: str = "channels",
     layout: str = "joint",
     size: int = 8,
+    shared_latent: bool = False,
 ):
     from core.training.loop import TrainConfig, Trainer
 
     torch.manual_seed(seed)
-    task = build_task(default_config(size, order=order, pad_first=pad_first, energy=energy, layout=layout), x, y)
+    config = default_config(
+        size, order=order, pad_first=pad_first, energy=energy, layout=layout, shared_latent=shared_latent
+    )
+    task = build_task(config, x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
+    trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
+    events = list(trainer.run(stop=Deadline(budget)))
+    return task, trainer.ema, {"steps": events[-1].step, "final_loss": events[-1].loss}
+
+
+UNETS = ("unet", "unet-matched")  # the classical U-Net at the quantum models' resolution, full and parameter-matched
+
+
+def hybrid_size_target(size: int, energy: str) -> int:
+    """Trainable parameters + circuit angles of the shipped quantum architecture (one state per channel) at ``size``."""
+    layout = "per_channel" if energy == "channels" else "joint"
+    model = build_task(default_config(size, energy=energy, layout=layout)).model
+    return B.count_parameters(model) + model.circuit.num_params
+
+
+def train_unet(x, y, budget: float, seed: int, size: int, matched_to: int | None = None):
+    """The project's U-Net DDPM (tiny preset, or the width nearest ``matched_to`` parameters) trained for
+    ``budget`` seconds by the common loop, from a ``TrainRequest`` with the shipped recipe (batch 64, lr 1e-3).
+
+    No energy condition: like the quantum models it draws a shape given the class, and the benchmark gives it
+    the same copula energies and readout as every other model."""
+    from core.diffusion.unet import config_with_parameters
+    from core.requests import TrainRequest
+    from core.training.loop import Trainer
+    from core.training.registry import build_task as build_any
+
+    req = TrainRequest(
+        family="ddpm", size=size, no_energy_condition=True, batch_size=64, lr=1e-3, warmup=200, seed=seed,
+        steps=10**7, device="cpu", checkpoint_every=0,
+    )  # fmt: skip
+    config = req.task_config()
+    if matched_to is not None:
+        config["network"] = config_with_parameters(matched_to, size).to_dict()
+        config.pop("preset", None)  # not one of the presets
+    torch.manual_seed(seed)
+    task = build_any(config, x, y)
+    cfg = req.train_config()
+    cfg.log_every = 100
     trainer = Trainer(task, x, y, cfg)  # the common training loop, stopped by the time budget
     events = list(trainer.run(stop=Deadline(budget)))
     return task, trainer.ema, {"steps": events[-1].step, "final_loss": events[-1].loss}
@@ -165,70 +212,113 @@ def evaluate(real, y_real, gen, y_gen, seed: int) -> dict:
         c2st_auc(real[:half], gen, seed),
         c2st_auc(real[:half], real[half:], seed),
     )
+    out.update(correlation_gaps(real, gen))
     return out
+
+
+def correlation_gaps(real: torch.Tensor, gen: torch.Tensor) -> dict:
+    """|generated - real| channel-width correlation per pair (goal <= 0.05), floor: between two real halves.
+
+    NaN where a set has fewer than 3 jets with both channels lit."""
+    from core.data.layout import CHANNELS
+    from core.metrics.channel_correlation import PAIRS, width_correlations
+
+    def corr(x):
+        try:
+            return width_correlations(x)
+        except JetInputError:
+            return {f"{CHANNELS[a]}-{CHANNELS[b]}": float("nan") for a, b in PAIRS}
+
+    half = len(real) // 2
+    r, g, a, b = corr(real), corr(gen), corr(real[:half]), corr(real[half:])
+    return {f"width correlation {k}, abs. diff. to real": (abs(g[k] - r[k]), abs(a[k] - b[k])) for k in r}
+
+
+def load_data(args) -> tuple[torch.Tensor, ...]:
+    """Training jets (``--data``, at most ``--max-jets``) and held-out real jets (``--heldout``) at ``--size``."""
+    heldout = Path(args.heldout)
+    if not heldout.is_file():
+        raise SystemExit(f"--heldout {heldout}: no such held-out jet file")
+    x_tr, y_tr = load_tensors(args.data, size=args.size, max_jets=args.max_jets, seed=0)
+    x_te, y_te = load_tensors(heldout, size=args.size, max_jets=args.heldout_jets, seed=0)
+    perm = torch.randperm(len(x_te), generator=torch.Generator().manual_seed(0))  # files may be sorted by class
+    return x_tr, y_tr, x_te[perm], y_te[perm]
+
+
+def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) -> tuple[torch.Tensor, dict]:
+    """Train one model for the budget; its generated shapes (N, 3 * size * size), summing to 1, and its numbers."""
+    size = args.size
+    g = torch.Generator().manual_seed(1000 + seed)
+    if name.startswith("hybrid"):
+        order = "raster" if name == "hybrid-raster" else "centred"
+        layout = "per_channel" if name.startswith("hybrid-6q") else "joint"
+        shared = name == "hybrid-6q-shared"  # one latent per jet for its three channel states
+        task, net, info = train_hybrid(
+            x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared
+        )
+        n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
+        probs, _ = sample_states(net, task.row_labels(labels), generator=g, group=task.rows_per_jet)
+        # Shapes per jet; with one state per channel each channel's shape sums to 1 (energies are classical).
+        shapes = task.decode(probs, torch.ones(len(labels), 3 if layout == "per_channel" else 1))
+    elif name in UNETS:
+        target = hybrid_size_target(size, args.energy) if name == "unet-matched" else None
+        task, net, info = train_unet(x_tr, y_tr, args.budget, seed, size, target)
+        n_q, n_params = 0, B.count_parameters(task.model)
+        shapes = task.sample(net, len(labels), labels=labels, generator=g)
+    else:
+        torch.manual_seed(seed)
+        model = {
+            "kolle": lambda: B.KolleDense(),
+            "patch": lambda: B.PatchCircuit(),
+            "msquddpm": lambda: B.PerStepQuDDPM(),
+            "classical": lambda: B.ClassicalMLP(),
+        }[name]()
+        lr = 1e-2 if name != "classical" else 3e-3
+        info = train_baseline(model, shapes_tr, y_tr, args.budget, seed, lr)
+        n_q, n_params = B.quantum_angle_count(model), B.count_parameters(model)
+        shapes = model.sample_shapes(len(labels), labels, g)
+    shapes = shapes.reshape(len(labels), -1).float()
+    return shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12), {"params": n_params, "angles": n_q, **info}
 
 
 def quality(args) -> dict:
     size = args.size
-    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid"}:
-        raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q")
-    x, y = load_tensors(args.data, size=size, max_jets=args.max_jets, seed=0)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))  # files may be sorted by class
-    x, y = x[perm], y[perm]
-    n_train = len(x) // 2
-    x_tr, y_tr, x_te, y_te = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid", *UNETS}:
+        raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
+    x_tr, y_tr, x_te, y_te = load_data(args)
+    n_train = len(x_tr)
     totals_tr = x_tr.sum((1, 2, 3))
     quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
     copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
     shapes_tr = x_tr.reshape(n_train, -1) / totals_tr[:, None].clamp_min(1e-9)
     g0 = torch.Generator().manual_seed(0)
     shots = fit_shots(shapes_tr, x_tr, g0)
-    print(f"# data: {len(x)} jets ({n_train} train, {len(x) - n_train} held out), readout shots fitted: {shots}")
+    from core.metrics.channel_correlation import width_correlations
+
+    corr = ", ".join(f"{k} {v:.3f}" for k, v in width_correlations(x_te).items())
+    print(
+        f"# data: {n_train} training jets ({args.data or 'the embedded sample'}), {len(x_te)} held-out jets "
+        f"({args.heldout}), {size} x {size}; readout shots fitted: {shots}; held-out width correlations: {corr}"
+    )
     labels = torch.cat([torch.zeros(args.n, dtype=torch.long), torch.ones(args.n, dtype=torch.long)])
     results: dict = {}
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         for name in args.models:
             t0 = time.perf_counter()
-            if name.startswith("hybrid"):
-                order = "raster" if name == "hybrid-raster" else "centred"
-                layout = "per_channel" if name == "hybrid-6q" else "joint"
-                task, net, info = train_hybrid(
-                    x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size
-                )
-                n_q = task.model.circuit.num_params
-                n_params = B.count_parameters(task.model)
-                g = torch.Generator().manual_seed(1000 + seed)
-                probs, _ = sample_states(net, task.row_labels(labels), generator=g)
-                # Shapes per jet; with one state per channel each channel's shape sums to 1 (energies are classical).
-                shapes = task.decode(probs, torch.ones(len(labels), 3 if layout == "per_channel" else 1))
-                shapes = shapes.reshape(len(labels), -1).float()
-            else:
-                torch.manual_seed(seed)
-                model = {
-                    "kolle": lambda: B.KolleDense(),
-                    "patch": lambda: B.PatchCircuit(),
-                    "msquddpm": lambda: B.PerStepQuDDPM(),
-                    "classical": lambda: B.ClassicalMLP(),
-                }[name]()
-                lr = 1e-2 if name != "classical" else 3e-3
-                info = train_baseline(model, shapes_tr, y_tr, args.budget, seed, lr)
-                n_q, n_params = B.quantum_angle_count(model), B.count_parameters(model)
-                g = torch.Generator().manual_seed(1000 + seed)
-                shapes = model.sample_shapes(len(labels), labels, g)
+            shapes, info = train_and_sample(name, args, x_tr, y_tr, shapes_tr, labels, seed)
             train_s = time.perf_counter() - t0
-            shapes = shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12)
+            g = torch.Generator().manual_seed(2000 + seed)  # the same energies and readout noise for every model
             read = shots_readout(shapes, shots, g)
             if args.energy == "channels":
                 imgs = rescale_channels(read.reshape(-1, 3, size, size), draw_channel_energies(copula, labels, g))
             else:
                 imgs = (read * draw_totals(quantiles, len(labels), g)[:, None]).reshape(-1, 3, size, size)
             metrics = evaluate(x_te, y_te, imgs, labels, seed)
-            results.setdefault(name, []).append(
-                {"seed": seed, "params": n_params, "angles": n_q, "time_s": train_s, **info, "metrics": metrics}
-            )
+            results.setdefault(name, []).append({"seed": seed, "time_s": train_s, **info, "metrics": metrics})
             w = {k: round(v[0], 3) for k, v in metrics.items() if k.startswith("W1") or k.startswith("FPD")}
             print(
-                f"{name:14s} seed {seed}: {info['steps']} steps in {train_s:.0f}s, params {n_params}, angles {n_q}: {w}",
+                f"{name:14s} seed {seed}: {info['steps']} steps in {train_s:.0f}s, params {info['params']}, "
+                f"angles {info['angles']}: {w}",
                 flush=True,
             )
     return {"shots": shots, "results": results}
@@ -254,6 +344,29 @@ def summarise(q: dict) -> str:
         lines.append(
             f"| {label} | | " + " | ".join(str(int(np.mean([r[key] for r in q["results"][n]]))) for n in names) + " |"
         )
+    return "\n".join(lines)
+
+
+SHAPE_WORDS = ("mass", "width", "pTD", "non-empty")  # the shape metrics of the goal: mass, width, pTD, lit pixels
+
+
+def against_unet(q: dict) -> str:
+    """Each quantum model's shape distances over the U-Net's at the same resolution (means over seeds; goal <= 2)."""
+    res = q["results"]
+    if "unet" not in res:
+        return ""
+    quantum = [n for n in res if n.startswith("hybrid")] + [n for n in ("kolle", "patch", "msquddpm") if n in res]
+    if not quantum:
+        return ""
+    metrics = [k for k in res["unet"][0]["metrics"] if k.startswith("W1") and any(w in k for w in SHAPE_WORDS)]
+
+    def mean(name: str, k: str) -> float:
+        return float(np.mean([r["metrics"][k][0] for r in res[name]]))
+
+    lines = ["| shape metric | " + " | ".join(f"{n} / unet" for n in quantum) + " |", "|---" * (len(quantum) + 1) + "|"]
+    for k in metrics:
+        cells = [mean(n, k) / max(mean("unet", k), 1e-12) for n in quantum]
+        lines.append(f"| {k} | " + " | ".join(f"{c:.2f}x {'pass' if c <= 2 else 'FAIL'}" for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -354,7 +467,7 @@ def _shipped(args):
     from core.training.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint or "checkpoints/quantum_hybrid")
-    x, y = load_tensors(args.data, size=ckpt.task.size, max_jets=args.real_jets, seed=1)
+    x, y = load_tensors(args.heldout, size=ckpt.task.size, max_jets=args.real_jets, seed=1)  # never trained on
     return ckpt, x, y
 
 
@@ -413,7 +526,8 @@ QUICK = {
     "budget": 2.0,
     "n": 24,
     "max_jets": 200,
-    "models": ["hybrid-6q", "classical"],
+    "heldout_jets": 200,
+    "models": ["hybrid-6q", "unet", "unet-matched", "classical"],
     "devices": ["nairobi"],
     "device_n": 1,
     "device_shots": 256,
@@ -425,14 +539,18 @@ QUICK = {
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=None, help="jet file (default: the embedded sample)")
+    p.add_argument("--data", default=None, help="training jet file (default: the embedded sample)")
+    p.add_argument("--heldout", default=str(HELDOUT), help="real jets no model trained on (the metrics' reference)")
+    p.add_argument("--heldout-jets", type=int, default=None, help="use a seeded subset of the held-out jets")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seed-start", type=int, default=0, help="first seed (to split seeds over processes)")
     p.add_argument("--merge", nargs="+", default=None, help="print one table from the --json files of several runs")
     p.add_argument("--budget", type=float, default=300.0, help="training seconds per model and seed")
     p.add_argument("--n", type=int, default=1000, help="generated jets per class")
     p.add_argument("--max-jets", type=int, default=None)
-    p.add_argument("--models", nargs="+", default=["hybrid", "kolle", "patch", "msquddpm", "classical"])
+    p.add_argument(
+        "--models", nargs="+", default=["hybrid-6q", "unet", "unet-matched", "kolle", "patch", "msquddpm", "classical"]
+    )
     p.add_argument(
         "--energy", default="channels", choices=("channels", "total"), help="classical energies given to every model"
     )
@@ -462,6 +580,7 @@ def main(argv=None) -> int:
             for name, rows in run["results"].items():
                 merged["results"].setdefault(name, []).extend(rows)
         print(summarise(merged))
+        print(against_unet(merged) or "")
         return 0
     report = {"args": vars(args)}
     if not args.skip_speed:
@@ -473,6 +592,10 @@ def main(argv=None) -> int:
         q = quality(args)
         report["quality"] = q
         print(summarise(q))
+        table = against_unet(q)
+        if table:
+            print("\n# quantum over the classical U-Net at the same resolution, shape distances (goal: <= 2x)")
+            print(table, flush=True)
     if not args.skip_device:
         ckpt, real, y_real = _shipped(args)
         report["device"] = device_tables(args, ckpt, real)

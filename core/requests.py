@@ -262,6 +262,11 @@ class TrainRequest(Request):
     )
     latent: int = option(8, "size of the random latent fed to the angle network", group=QUANTUM, minimum=0)
     mmd_weight: float = option(1.0, "weight of the set-level MMD (fidelity kernel) term", group=QUANTUM, minimum=0)
+    shared_latent: bool = option(
+        False,
+        "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",
+        group=QUANTUM,
+    )
     pixel_order: str = option(
         "centred", "amplitude encoder pixel order", choices=("centred", "raster"), group=QUANTUM, label="Pixel order"
     )

@@ -52,6 +52,14 @@ def _shots(path: str, n: int, seed: int) -> list[dict]:
     return quality_vs_shots(ckpt.task, ckpt.ema, labels, _real(ckpt.task.size), seed=seed)
 
 
+@st.cache_data(show_spinner=False)
+def _device_line(backend: str) -> tuple[str, int, list[str]]:
+    """Name, qubit count and native gates of a fake device (cached: building the backend reads its calibration
+    files, a second of CPU on every run of the page otherwise)."""
+    dev = get_backend(backend)
+    return dev.name, int(dev.num_qubits), sorted(set(dev.operation_names) & {"rz", "sx", "x", "cx", "cz", "ecr"})
+
+
 def device_noise_section() -> None:
     """Pick a device and a model; show the transpiled step, its cost, the jets and distances at each noise level."""
     with guard("the device run"):
@@ -65,10 +73,9 @@ def device_noise_section() -> None:
         backend = c2.selectbox("Device (offline fake backend)", list(DEVICES), key="dev_backend")
         n = int(c3.number_input("Jets per class", 2, 64, 4, key="dev_n"))
         shots = int(c4.number_input("Shots per state", 16, 65536, DEFAULT_SHOTS, key="dev_shots"))
-        dev = get_backend(backend)
-        gates = sorted(set(dev.operation_names) & {"rz", "sx", "x", "cx", "cz", "ecr"})
+        name, n_qubits, gates = _device_line(backend)
         st.caption(
-            f"{dev.name}: {dev.num_qubits} qubits, gates {', '.join(gates)}. "
+            f"{name}: {n_qubits} qubits, gates {', '.join(gates)}. "
             "The whole reverse chain runs as one circuit (the ancilla is reset between steps and re-noises the data "
             "qubits), transpiled to the device and run on Aer's density-matrix simulator with the device's "
             "calibrated noise scaled by 0, 0.1 and 1, and with a depolarising error p per gate."

@@ -20,10 +20,12 @@ from core.jobs.compare import (
     load_generation,
     load_reconstructions,
     model_family,
+    model_size,
     run_name,
 )
 from core.jobs.runner import new_run_id
 from core.jobs.training import runs_dir
+from core.metrics.compare import resolution_note, resolution_options
 from core.viz.images import image_rows
 from core.viz.tables import SMALL_IMAGE_CAVEAT, blank_note, metric_table, reconstruction_table
 from pages._common import (
@@ -162,15 +164,35 @@ def _generation(run_dir: Path) -> None:
         return
     named = {name: body["rows"] for name, body in result["reports"].items()}
     metrics = metric_table(named)
+    asked = read_status(run_dir).request
+    st.caption(resolution_note(asked.get("size"), {m["name"]: int(m["native_size"]) for m in result["models"]}))
     show_table(metrics, "generation_comparison", key="cmp_gen_table")
     st.caption(
-        f"{read_status(run_dir).request.get('n')} generated jets per model (run `{run_dir.name}`). Each model is "
-        "measured against real jets at its own resolution; beside each number, 'real vs real' is the same distance "
-        "between two halves of the real jets at that resolution and N (the best a model can reach). "
-        + blank_note(metrics)
+        f"{asked.get('n')} generated jets per model (run `{run_dir.name}`). Beside each number, 'real vs real' is "
+        "the same distance between two halves of the real jets at that resolution and N (the best a model can "
+        "reach). " + blank_note(metrics)
     )
     if any(int(m.get("native_size") or 0) <= 8 for m in result["models"]):
         st.caption(SMALL_IMAGE_CAVEAT)
+
+
+def _resolution(models: tuple[tuple[str, str], ...], column) -> int | None:
+    """The resolution the generated sets are compared at: one for every model (the coarsest one's first, so
+    the default) or each model's own (the only choice when a checkpoint does not say its size)."""
+    try:
+        options = resolution_options([model_size(path) for _, path in models])
+    except (JetInputError, ValueError):
+        options = resolution_options([])
+    if st.session_state.get("cmp_res") not in options:  # other models chosen since
+        st.session_state.pop("cmp_res", None)
+    label = column.selectbox(
+        "Compare at",
+        list(options),
+        key="cmp_res",
+        help="One resolution for every model: finer models' samples and the real jets are sum-pooled to it "
+        "(energy conserved); a coarse model's jets cannot be refined, so the coarsest model's is the finest common one",
+    )
+    return options[label]
 
 
 def _section(param: str, req: CompareRequest, key: str, what: str, view) -> bool:
@@ -209,9 +231,11 @@ with guard("the Compare page"):
 
             st.subheader("Generation metrics, side by side")
             with st.form("cmp_gen_form"):
-                n_gen = int(st.number_input("Generated jets per model", 24, 512, 64, key="cmp_gen_n"))
+                g1, g2 = st.columns(2)
+                n_gen = int(g1.number_input("Generated jets per model", 24, 512, 64, key="cmp_gen_n"))
+                size = _resolution(req.models, g2)
                 go_gen = st.form_submit_button("Sample both and measure", icon=":material/science:", disabled=busy)
-            gen_req = CompareRequest(GENERATE, req.models, data_path(), data_name(), n_gen, seed=0)
+            gen_req = CompareRequest(GENERATE, req.models, data_path(), data_name(), n_gen, seed=0, size=size)
             if go_gen:
                 _open(gen_req, "gen")
             _section("gen", gen_req, "cmp_gen", "Sampling and measuring", _generation)

@@ -45,6 +45,9 @@ st.caption(
 )
 
 
+TABS = ["Average images", "Observable histograms", "Means per class"]
+
+
 def _quick(src, path: str | None, stamp: float, index: np.ndarray, key: str):
     """The averages when the server can afford them (a file with its observable table, or a few jets), else None."""
 
@@ -176,22 +179,34 @@ def _averages(src, index: np.ndarray) -> None:
         if result is None:
             return
         means, obs, y = result
-        log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
-        show_figure(_average_figure(key, log_avg, means), "average_images", key="jets_avg")
-        show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
-        rows = []
-        for k in VALID_LABELS:
-            sel = y == k
-            if sel.any():
-                rows.append(
-                    {
-                        "class": label_name(k),
-                        "jets": int(sel.sum()),
-                        **{OBS_LABELS.get(key, key): float(np.mean(v[sel])) for key, v in obs.items()},
-                    }
-                )
-        st.caption("Mean of each observable per class (" + ", ".join(CHANNELS) + " images).")
-        show_table(pd.DataFrame(rows), "observable_means", key="jets_means")
+        # Lazy tabs: only the open one is drawn and sent, so the first page carries one figure here, not three.
+        images, histograms, table = st.tabs(TABS, key="jets_avg_tab", on_change="rerun")
+        if images.open:
+            with images:
+                log_avg = st.toggle("Log colour scale for the averages", value=True, key="jets_avg_log")
+                show_figure(_average_figure(key, log_avg, means), "average_images", key="jets_avg")
+        if histograms.open:
+            with histograms:
+                show_figure(observable_histograms(obs, y), "observables_by_class", key="jets_hist")
+        if table.open:
+            with table:
+                st.caption("Mean of each observable per class (" + ", ".join(CHANNELS) + " images).")
+                show_table(_means_table(obs, y), "observable_means", key="jets_means")
+
+
+def _means_table(obs: dict[str, np.ndarray], y: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for k in VALID_LABELS:
+        sel = y == k
+        if sel.any():
+            rows.append(
+                {
+                    "class": label_name(k),
+                    "jets": int(sel.sum()),
+                    **{OBS_LABELS.get(key, key): float(np.mean(v[sel])) for key, v in obs.items()},
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 with guard("the Jets page"):

@@ -19,9 +19,10 @@ require_entry()
 st.title("Forward noising")
 st.caption(
     "The forward process q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I) applied to one jet, frame by frame, "
-    "beside ᾱ_t (alpha_bar) and the signal-to-noise ratio ᾱ_t / (1 − ᾱ_t). Press ▶ Play or drag the slider."
+    "beside ᾱ_t (alpha_bar) and the signal-to-noise ratio ᾱ_t / (1 − ᾱ_t). Press ▶ Play or drag the slider. The second tab runs a quantum noise channel on the same jet."
 )
 
+TABS = ["Classical: Gaussian noise", "Quantum: a noise channel"]
 SCHEDULES = {
     "seed baseline (linear, 50 steps)": ("linear", 50),
     "linear (DDPM, 1000 steps)": ("linear", 1000),
@@ -44,58 +45,53 @@ def _quantum(path: str | None, stamp: float, jet: int, encoder: str, channel: st
     return result, small[0], enc.total_qubits()
 
 
-src, jet = None, 0
-with guard("the Forward noising page"):
-    src = data_source()
-    if src is not None:
-        c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
-        sched_name = c1.selectbox("Schedule", list(SCHEDULES), key="noise_schedule")
-        kind, default_T = SCHEDULES[sched_name]
-        timesteps = int(c2.number_input("Steps T", 2, 4000, default_T, key=f"noise_T_{sched_name}"))
-        size = int(c3.selectbox("Image size", [32, 16, 64], key="noise_size"))
-        space = c4.radio("Shown in", ["model space (log)", "GeV"], key="noise_space")
-        x, y = jet_tensors(size)
-        jet = int(st.slider("Jet (index into the loaded jets)", 0, len(x) - 1, 0, key="noise_jet"))
-        st.caption(f"Jet {jet}: {label_name(y[jet])}, Σ pT = {float(x[jet, 1:].sum()):.1f} GeV (ECAL + HCAL)")
-        schedule = make_schedule(kind, timesteps)
-        shown_t = frame_steps(timesteps, 50)
-        if space.startswith("model"):
-            transform = _fitted_transform(data_path(), file_stamp(data_path()), size)
-            x0 = transform.forward(x[jet : jet + 1])[0]
-            colour_title = "z (log-scaled)"
-        else:
-            x0 = x[jet]
-            colour_title = "GeV"
-        frames = classical_forward(schedule, x0, shown_t, seed=0)
-        zrange = data_range(frames)  # from the data: the clean jet's extremes and the noise's bulk
-        labels = ["x0"] + [f"t={t}" for t in shown_t]
-        fig = process_animation(
-            frames,
-            labels,
-            [None] + shown_t,
-            schedule_curves(schedule),
-            CHANNELS,
-            colour_title=colour_title,
-            zrange=zrange,
-            title=f"{sched_name}: x_t per channel ({size}×{size})",
+def _classical_section(jet: int) -> None:
+    """x_t of the chosen jet for every step of a classical schedule, as an animation beside alpha_bar and SNR."""
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    sched_name = c1.selectbox("Schedule", list(SCHEDULES), key="noise_schedule")
+    kind, default_T = SCHEDULES[sched_name]
+    timesteps = int(c2.number_input("Steps T", 2, 4000, default_T, key=f"noise_T_{sched_name}"))
+    size = int(c3.selectbox("Image size", [32, 16, 64], key="noise_size"))
+    space = c4.radio("Shown in", ["model space (log)", "GeV"], key="noise_space")
+    x, _ = jet_tensors(size)
+    schedule = make_schedule(kind, timesteps)
+    steps = frame_steps(timesteps, 50)
+    if space.startswith("model"):
+        transform = _fitted_transform(data_path(), file_stamp(data_path()), size)
+        x0 = transform.forward(x[jet : jet + 1])[0]
+        colour_title = "z (log-scaled)"
+    else:
+        x0 = x[jet]
+        colour_title = "GeV"
+    frames = classical_forward(schedule, x0, steps, seed=0)
+    zrange = data_range(frames)  # from the data: the clean jet's extremes and the noise's bulk
+    labels = ["x0"] + [f"t={t}" for t in steps]
+    fig = process_animation(
+        frames,
+        labels,
+        [None] + steps,
+        schedule_curves(schedule),
+        CHANNELS,
+        colour_title=colour_title,
+        zrange=zrange,
+        title=f"{sched_name}: x_t per channel ({size}×{size})",
+    )
+    show_figure(fig, "forward_noising_classical", key="noise_classical")
+    ab_end = float(schedule.alpha_bar[-1])
+    st.write(
+        f"At the last step ᾱ_T = **{ab_end:.3g}** (signal amplitude √ᾱ_T = {ab_end**0.5:.3g}): "
+        + (
+            "the jet is still visible, so sampling from pure noise starts far from this state."
+            if ab_end > 0.05
+            else "essentially pure noise, as sampling assumes."
         )
-        show_figure(fig, "forward_noising_classical", key="noise_classical")
-        ab_end = float(schedule.alpha_bar[-1])
-        st.write(
-            f"At the last step ᾱ_T = **{ab_end:.3g}** (signal amplitude √ᾱ_T = {ab_end**0.5:.3g}): "
-            + (
-                "the jet is still visible, so sampling from pure noise starts far from this state."
-                if ab_end > 0.05
-                else "essentially pure noise, as sampling assumes."
-            )
-        )
+    )
 
 
 @st.fragment
 def _quantum_section(jet: int) -> None:
     """The quantum forward process of the chosen jet; a fragment, so its widgets rerun only this part."""
     with guard("the quantum forward process"):
-        st.subheader("Quantum forward process")
         st.caption(
             "The jet is downsampled to 8×8 per channel (energy conserving) and encoded as a quantum state; "
             "the noise channel acts on every qubit step by step (closed form of the cumulative channel). "
@@ -130,5 +126,17 @@ def _quantum_section(jet: int) -> None:
             )
 
 
-if src is not None:
-    _quantum_section(jet)
+with guard("the Forward noising page"):
+    src = data_source()
+    if src is not None:
+        x, y = jet_tensors(32)  # the same jets at every size: the index and the sum do not depend on it
+        jet = int(st.slider("Jet (index into the loaded jets)", 0, len(x) - 1, 0, key="noise_jet"))
+        st.caption(f"Jet {jet}: {label_name(y[jet])}, Σ pT = {float(x[jet, 1:].sum()):.1f} GeV (ECAL + HCAL)")
+        # Lazy tabs: only the open process is computed and drawn (one animation per page view, not two).
+        classical, quantum = st.tabs(TABS, key="noise_tab", on_change="rerun")
+        if classical.open:
+            with classical:
+                _classical_section(jet)
+        if quantum.open:
+            with quantum:
+                _quantum_section(jet)

@@ -14,7 +14,7 @@ from core.quantum.encoders import ENCODERS, make_encoder, prepare_images
 from core.quantum.forward import bloch_path, forward_channels, quantum_forward
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
-from core.viz.quantum import bloch_figure, circuit_text, forward_animation, probability_image
+from core.viz.quantum import bloch_figure, bloch_projections, circuit_text, forward_animation, probability_image
 from pages._common import guard, jet_tensors, model_checkpoints, require_entry, show_figure, show_table
 from pages._device_noise import device_noise_section
 
@@ -72,6 +72,15 @@ def _reverse_drawing(path: str, t: int, label: str, seed: int, channel: int) -> 
     return qc.depth(), circuit_text(qc)
 
 
+def _lazy_code(label: str, text: str, key: str) -> None:
+    """A circuit drawing in an expander that sends it only once opened (the browser's code view is a large
+    script to load: a page that shows no drawing does not load it)."""
+    box = st.expander(label, key=key, on_change="rerun")
+    if box.open:
+        with box:
+            st.code(text, language=None)
+
+
 jet, small, enc, encoded = 0, None, None, None
 with guard("the encoder"):
     x, y = jet_tensors(32)
@@ -96,8 +105,7 @@ with guard("the encoder"):
         f"{', '.join(f'{v:.3g}' for v in encoded.aux[0].tolist())} GeV."
     )
     n_qubits, depth, drawing = _circuit(jet, encoder_name, size, enc_options.get("order"))
-    with st.expander(f"Circuit ({n_qubits} qubits, depth {depth})", expanded=n_qubits <= 10):
-        st.code(drawing, language=None)
+    _lazy_code(f"Circuit ({n_qubits} qubits, depth {depth})", drawing, "qlab_circuit_open")
     probs = enc.probabilities(encoded)
     if encoder_name == "dense_angle":
         probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities anyway
@@ -139,8 +147,12 @@ def _noise_section(jet: int, enc, encoded, encoder_name: str, size: int, order: 
         path = bloch_path(rho_q, 0, ChannelSchedule(name_1q, diffusion_steps))
         b1, b2 = st.columns([1, 1])
         with b1:
+            sphere = st.toggle(
+                "3-D sphere", value=False, key="qlab_bloch_3d", help="slow to draw in a browser without a GPU"
+            )
+            draw = bloch_figure if sphere else bloch_projections
             show_figure(
-                bloch_figure(
+                draw(
                     path,
                     [f"t={t}" for t in range(diffusion_steps + 1)],
                     title=f"Qubit {qubit}: Bloch vector under {channel}",
@@ -203,7 +215,6 @@ with guard("the reverse circuit"):
             f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.diffusion_steps} steps; "
             f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
         )
-        with st.expander(f"Circuit at t = {t} (depth {depth})", expanded=False):
-            st.code(drawing, language=None)
+        _lazy_code(f"Circuit at t = {t} (depth {depth})", drawing, "qlab_reverse_open")
 
 device_noise_section()

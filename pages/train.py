@@ -21,7 +21,15 @@ from core.jobs.training import directory_zip
 from core.requests import TrainRequest
 from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
-from core.viz.training import loss_figure, loss_title, metrics_figure
+from core.viz.tables import metric_table
+from core.viz.training import (
+    REAL_VS_REAL_NOTE,
+    interval_rows,
+    interval_table,
+    loss_figure,
+    loss_title,
+    metrics_figure,
+)
 from pages._common import (
     data_path,
     data_source,
@@ -45,7 +53,8 @@ st.caption(
     "reload and it keeps going; Stop saves a checkpoint. "
     "SSIM and PSNR score one-step reconstructions of held-out jets (how well the network denoises); "
     "the set distance compares a few generated jets with the held-out ones. Dashed: the score of an empty "
-    "image, the trivial reconstruction a model has to beat on sparse jets."
+    "image, the trivial reconstruction a model has to beat on sparse jets; dotted: real vs real (the metric "
+    "with real jets in place of the model's output)."
 )
 
 table = job_manager()
@@ -187,6 +196,8 @@ def _interval_view(run_dir: Path) -> None:
     rows = [{"step": e["step"], **e["metrics"]} for e in events if e["type"] == "metrics" and e["metrics"]]
     if rows:
         show_figure(metrics_figure(rows), "training_metrics", key="train_metrics", png=not running)
+        st.caption(f"At step {rows[-1]['step']:,}. {REAL_VS_REAL_NOTE}")
+        show_table(metric_table({"model": interval_rows(rows[-1], last["loss"])}), "interval_metrics", key="train_live")
     previews = [e for e in events if e["type"] == "preview"]
     if previews:
         p = previews[-1]
@@ -225,7 +236,8 @@ def _results(status: RunStatus) -> None:
         {"step": e["step"], "loss": losses.get(e["step"]), **e["metrics"]} for e in events if e["type"] == "metrics"
     ]
     if rows:
-        show_table(pd.DataFrame(rows), "training_metrics", key="train_metrics_table")
+        st.caption(f"Every interval. {REAL_VS_REAL_NOTE}")
+        show_table(interval_table(rows), "training_metrics", key="train_metrics_table")
     if st.button("Clear this run from the page", key="train_forget"):
         del st.query_params["run"]
         st.rerun()

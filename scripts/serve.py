@@ -2,9 +2,11 @@
 
 ``streamlit run`` imports nothing of the app until the first visitor's session runs app.py, so that visitor
 waits for torch, qiskit, pandas, plotly and the core modules to import (most of the 5-10 s the first Jets
-page took). Here they are imported, the embedded sample opened and plotly's figure machinery exercised
-first, and the Jets page's observable table read and checked; then the same ``streamlit run app.py`` starts in this process (its options and .streamlit/config.toml
-apply unchanged), and /_stcore/health answers only once all of that is done.
+page took). Here they are imported (every model family, scipy.stats and the fake IBM devices included: the
+Quantum lab's first visitor waited seconds for those), the embedded sample opened and plotly's figure machinery
+exercised first, and the Jets page's observable table read and checked; then the same ``streamlit run app.py``
+starts in this process (its options and .streamlit/config.toml apply unchanged), and /_stcore/health answers
+only once all of that is done.
 """
 
 from __future__ import annotations
@@ -38,12 +40,27 @@ def warm_up() -> float:
         quick_overview(src, path, file_stamp(path), np.asarray(default_overview_index(src)))  # checks the table
     except Exception as err:  # a bad data set is the page's to report, in one line; the server still starts
         print(f"jetlab: warm-up skipped the data set ({type(err).__name__}: {err})", flush=True)
+    _import_families()
     img = np.ones((3, 8, 8), dtype=np.float32)
     channel_images(img, log=True).to_json()
     class_average_images({"quark": img}).to_json()
     observable_histograms({"pt": np.arange(4.0)}, np.array([0, 1, 0, 1])).to_json()
     process_animation(img[None], ["x0"], [0], [Curve("c", np.arange(2), np.ones(2))], ["A", "B", "C"]).to_json()
     return time.perf_counter() - t0
+
+
+def _import_families() -> None:
+    """Import every model family (the quantum one pulls in qiskit and scipy.stats) and the fake IBM devices
+    (qiskit_ibm_runtime): seconds of imports the Quantum lab's first visitor would otherwise wait for."""
+    from core.quantum.devices import DEVICES, get_backend
+    from core.training.registry import TASK_BUILDERS, family_module
+
+    for family in TASK_BUILDERS:
+        try:
+            family_module(family)
+        except Exception as err:  # a broken plug-in family is the Train page's to report
+            print(f"jetlab: warm-up skipped family {family} ({type(err).__name__}: {err})", flush=True)
+    get_backend(next(iter(DEVICES)))
 
 
 def main() -> None:

@@ -256,6 +256,33 @@ def test_amplitude_fidelity_is_the_state_overlap():
     assert torch.allclose(amplitude_fidelity(a, a), torch.ones(3))
 
 
+def test_generated_sets_are_compared_at_the_coarsest_resolution():
+    from core.metrics.compare import common_sizes, resolution_note, resolution_options
+
+    assert common_sizes([32, 8]) == [8]
+    assert common_sizes([32, 64]) == [32, 16, 8]
+    assert common_sizes([125]) == [125, 64, 32, 16, 8]
+    assert resolution_options([32, 8]) == {"8 × 8": 8, "each model's own resolution": None}
+    note = resolution_note(8, {"ddpm": 32, "quantum": 8})
+    assert note.startswith("Compared at 8 × 8, the coarsest model's resolution") and "ddpm samples and the real" in note
+    assert "coarser than every model" in resolution_note(8, {"a": 32, "b": 16})
+    assert "own resolution (ddpm 32 × 32, quantum 8 × 8)" in resolution_note(None, {"ddpm": 32, "quantum": 8})
+
+
+def test_a_compare_request_names_its_resolution(tmp_path):
+    from core.errors import JetInputError
+    from core.jobs.compare import GENERATE, RECONSTRUCT, CompareRequest
+
+    models = (("a", str(tmp_path / "a")),)
+    gen = [CompareRequest(GENERATE, models, n=24, size=s) for s in (None, 8, 16)]
+    assert len({r.key() for r in gen}) == 3  # a finished run answers only its own resolution
+    assert CompareRequest.from_dict(gen[1].to_dict()) == gen[1]
+    rec = [CompareRequest(RECONSTRUCT, models, size=s) for s in (None, 8)]
+    assert rec[0].key() == rec[1].key()  # reconstructions are always scored at the coarsest size
+    with pytest.raises(JetInputError, match="resolution must be one of"):
+        CompareRequest(GENERATE, models, size=12).check()
+
+
 def test_live_metrics_on_a_fresh_model():
     from core.diffusion.task import default_config
     from core.metrics.live import make_metrics_fn
@@ -270,6 +297,25 @@ def test_live_metrics_on_a_fresh_model():
     out = fn(task, task.model, 0)
     assert -1 <= out["ssim"] <= 1 and np.isfinite(out["psnr"]) and out["recon_t"] == int(0.3 * 49)
     assert ("fid_jet" in out) or out["fpd"] >= 0
+    # Beside each, its real-vs-real value: held-out jets past the first 4 in place of the model's output.
+    assert {"ssim_real", "psnr_real"} <= set(out) and (("fid_jet_real" in out) or out["fpd_real"] >= 0)
+    again = fn(task, task.model, 1)
+    assert all(again[k] == out[k] for k in out if k.endswith("_real"))  # computed once
+
+
+def test_real_vs_real_of_identical_jets_is_perfect():
+    """Known answers: a reconstruction that is the jet itself has SSIM 1 and PSNR +inf; a set against itself
+    has distance 0; two different real jets have SSIM < 1."""
+    from core.metrics.live import _SetDistance, real_vs_real
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(40, 3, 16, 16, generator=gen) * (torch.rand(40, 3, 16, 16, generator=gen) > 0.7)
+    distance = _SetDistance(x[:30])
+    same = real_vs_real(x[:4], x[:4], x[:30], distance, 16)
+    assert same["ssim_real"] == pytest.approx(1.0) and same["psnr_real"] == float("inf")
+    assert abs(same.get("fid_jet_real", same.get("fpd_real"))) < 1e-3
+    other = real_vs_real(x[:4], x[4:8], x[30:40], distance, 16)
+    assert other["ssim_real"] < 0.9 and np.isfinite(other["psnr_real"])
 
 
 def test_qiskit_survives_short_lived_script_threads(tmp_path):

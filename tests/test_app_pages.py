@@ -88,10 +88,18 @@ def test_jets_page_shows_one_jet_averages_and_histograms(data_path):
     at = make_app(None, data_path, jets_n=50)
     assert_clean(at)
     assert at.title[0].value == "Jets"
-    assert charts(at) == 3  # one jet, class averages, observable histograms
+    assert charts(at) == 2  # one jet, class averages; the other tabs are drawn only when opened
+    assert [t.label for t in at.tabs] == ["Average images", "Observable histograms", "Means per class"]
     labels = {m.label: m.value for m in at.metric}
     assert labels["Class"] in ("quark", "gluon")
     assert labels["Jet pT"].endswith("GeV")
+    at.session_state["jets_avg_tab"] = "Observable histograms"
+    at.run()
+    histograms = _layout(charts_of(at)[1])  # one jet, then the histograms in place of the averages
+    assert charts(at) == 2 and histograms["yaxis"]["title"]["text"] == "density"
+    at.session_state["jets_avg_tab"] = "Means per class"
+    at.run()
+    assert_clean(at)
     table = at.dataframe[0].value
     assert set(table["class"]) == {"quark", "gluon"}
     assert table["jets"].sum() == 50
@@ -100,7 +108,7 @@ def test_jets_page_shows_one_jet_averages_and_histograms(data_path):
 
 
 def test_jets_page_filters_by_class(data_path):
-    at = make_app(None, data_path, jets_n=50, jets_classes=["gluon"])
+    at = make_app(None, data_path, jets_n=50, jets_classes=["gluon"], jets_avg_tab="Means per class")
     assert_clean(at)
     assert {m.label: m.value for m in at.metric}["Class"] == "gluon"
     assert list(at.dataframe[0].value["class"]) == ["gluon"]
@@ -113,11 +121,11 @@ def test_jets_page_shows_unlabelled_jets_as_their_own_class(tmp_path):
     path = tmp_path / "partly_labelled.h5"  # e.g. conditional and unconditional samples side by side
     y = torch.tensor([1] * 5 + [0] * 5 + [-1] * 30)
     path.write_bytes(samples_h5(gen, y))
-    at = make_app(None, str(path))
+    at = make_app(None, str(path), jets_avg_tab="Means per class")
     assert_clean(at)
     assert set(at.dataframe[0].value["class"]) == {"quark", "gluon", "unlabelled"}
     assert any("30 unlabelled" in c.value for c in at.sidebar.caption)
-    only = make_app(None, str(path), jets_classes_all=["unlabelled"])
+    only = make_app(None, str(path), jets_classes_all=["unlabelled"], jets_avg_tab="Means per class")
     assert_clean(only)
     assert {m.label: m.value for m in only.metric}["Class"] == "unlabelled"
     assert list(only.dataframe[0].value["class"]) == ["unlabelled"]
@@ -143,8 +151,10 @@ def test_jets_page_averages_more_jets_than_it_affords_in_a_job(tmp_path, runs_di
     assert not at.exception
     run_dir = runs_dir / at.query_params["overview"]
     assert read_status(run_dir).kind == "overview" and read_status(run_dir).owner == "averager"
-    at = _wait_for(at, lambda a: charts(a) == 3)
+    at = _wait_for(at, lambda a: charts(a) == 2)  # the single jet and the averages (the first tab)
     assert_clean(at)
+    at.session_state["jets_avg_tab"] = "Means per class"
+    at.run()
     assert at.dataframe[0].value["jets"].sum() == 40
 
 
@@ -187,11 +197,15 @@ def test_noising_page_seed_schedule_and_quantum_process(data_path):
 
     at = make_app("pages/noising.py", data_path, noise_q_steps=4)
     assert_clean(at)
-    assert charts(at) == 2  # classical animation, quantum animation
+    assert charts(at) == 1  # the classical animation; the quantum tab is drawn only when opened
     ab = float(make_schedule("linear", 50).alpha_bar[-1])  # the seed schedule ends far from noise
     text = " ".join(m.value for m in at.markdown)
     assert f"{ab:.3g}" in text and "still visible" in text
-    assert "Purity Tr(ρ²) starts at 1.000" in text
+    at.session_state["noise_tab"] = "Quantum: a noise channel"
+    at.run()
+    assert_clean(at)
+    assert charts(at) == 1 and "encoding" in _layout(charts_of(at)[0])["title"]["text"]
+    assert "Purity Tr(ρ²) starts at 1.000" in " ".join(m.value for m in at.markdown)
 
 
 def test_noising_page_cosine_reaches_noise(data_path):
@@ -205,6 +219,8 @@ def test_noising_page_cosine_reaches_noise(data_path):
     assert_clean(at)
     text = " ".join(m.value for m in at.markdown)
     assert "essentially pure noise" in text
+    at.session_state["noise_tab"] = "Quantum: a noise channel"
+    at.run()
     assert any("Dephasing channels" in i.value for i in at.info)  # phase flip keeps the Born probabilities
 
 
@@ -244,8 +260,17 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     assert "finished" in progress and "step 4 of 4" in progress
     labels = [b.label for b in at.get("download_button")]
     assert "Download checkpoint (zip)" in labels and "Download CSV" in labels
-    table = at.dataframe[0].value
+    tables = [d.value for d in at.dataframe]
+    live = next(t for t in tables if "floor (real vs real)" in t)  # the latest interval, each beside its floor
+    assert list(live["metric"][:3]) == ["training loss (last step)", "SSIM (reconstruction)", "PSNR (reconstruction)"]
+    floors = live.set_index("metric")["floor (real vs real)"]
+    assert floors.iloc[1:].notna().all() and -1 <= floors["SSIM (reconstruction)"] <= 1  # SSIM, PSNR, distance
+    assert live["meaning"].str.len().gt(0).all() and "real-vs-real" in live["note"].iloc[0]
+    table = next(t for t in tables if "step" in t)
     assert list(table["step"]) == [2, 4] and table["ssim"].between(-1, 1).all()
+    cols = list(table.columns)
+    assert cols[cols.index("ssim") + 1] == "ssim: real vs real" and table["ssim: real vs real"].nunique() == 1
+    assert any("real vs real" in c.value for c in at.caption)
     runs = list(runs_dir.rglob("config.json"))
     assert len(runs) == 1 and json.loads(runs[0].read_text())["task"]["family"] == "seed-baseline"
 
@@ -406,6 +431,29 @@ def test_compare_page_side_by_side(data_path, tiny_models):
     assert "<pT>" not in fig and "pT [GeV]" in fig  # single jets: not labelled as an average
 
 
+@pytest.mark.slow
+def test_compare_page_measures_generation_at_one_resolution(data_path, tiny_models):
+    """A 32 x 32 classical and an 8 x 8 quantum model: their generated sets are compared at 8 x 8 by default,
+    and the page says so; each model's own resolution is the other choice."""
+    at = make_app("pages/compare.py", data_path, jetlab_session="tester", cmp_gen_n=24)
+    options = at.selectbox(key="cmp_a").options
+    trained = {o.rsplit("(", 1)[-1].rstrip(")"): o for o in options if o.startswith("trained here")}
+    at.selectbox(key="cmp_a").set_value(trained["seed-baseline"])
+    at.selectbox(key="cmp_b").set_value(trained["quantum"]).run()
+    assert at.selectbox(key="cmp_res").options == ["8 × 8", "each model's own resolution"]
+    assert at.selectbox(key="cmp_res").value == "8 × 8"
+    next(b for b in at.button if b.label == "Sample both and measure").click().run()
+    assert_clean(at)
+    run_dir = tiny_models["classical"].parent / at.query_params["gen"]
+    at = _wait_for(at, lambda a: any(c.value.startswith("Compared at") for c in a.caption))
+    assert_clean(at)
+    note = next(c.value for c in at.caption if c.value.startswith("Compared at"))
+    assert note.startswith("Compared at 8 × 8, the coarsest model's resolution") and "seed-baseline samples" in note
+    models = json.loads((run_dir / "generation.json").read_text())["models"]
+    assert sorted((m["native_size"], m["size"]) for m in models) == [(8, 8), (32, 8)]
+    assert len(at.dataframe) == 1  # the generation table (no reconstructions asked)
+
+
 def test_compare_page_without_models_and_bad_data(runs_dir):
     at = make_app("pages/compare.py", None, jetlab_session="nobody")
     assert not at.exception
@@ -419,8 +467,17 @@ def test_quantum_lab_encoder_channel_and_reverse_circuit(data_path, tiny_models)
     at = make_app("pages/quantum_lab.py", data_path, jetlab_session="tester", qlab_steps=3, qlab_encoder="angle")
     assert_clean(at)
     assert charts(at) == 4  # probabilities, decoded jet, Bloch vector, whole-state animation
+    assert not at.code  # circuit drawings are sent only when their expander is opened
+    bloch = _layout(charts_of(at)[2])
+    assert "scene" not in bloch and bloch["yaxis"]["title"]["text"] == "z"  # 2-D projections by default
+    at.session_state["qlab_circuit_open"] = True
+    at.session_state["qlab_reverse_open"] = True
+    at.session_state["qlab_bloch_3d"] = True
+    at.run()
+    assert_clean(at)
     circuits = [c.value for c in at.code]
     assert len(circuits) == 2 and "q_0" in circuits[0]  # the encoder's circuit and the reverse circuit
+    assert "scene" in _layout(charts_of(at)[2])
     bloch = at.dataframe[0].value
     assert abs(bloch["|r|"].iloc[0] - 1.0) < 1e-6  # angle encoding: every qubit pure
     assert bloch["|r|"].iloc[-1] < 1e-6  # depolarising to the centre at T

@@ -10,19 +10,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_quantum", ROOT / "benchmarks" / "bench_quantum.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / "checkpoints" / "quantum_hybrid" / "config.json").exists(), reason="no checkpoint")
 def test_quick_benchmark_prints_every_table(capsys, tmp_path):
     pytest.importorskip("qiskit_ibm_runtime")
-    spec = importlib.util.spec_from_file_location("bench_quantum", ROOT / "benchmarks" / "bench_quantum.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench()
     assert bench.main(["--quick", "--json", str(tmp_path / "q.json")]) == 0
     out = capsys.readouterr().out
     for header in (
         "# load average",
         "| simulator task | torch (ours) | qiskit-aer | aer / torch |",
-        "| metric | floor | hybrid-6q | classical |",
+        "| metric | floor | hybrid-6q | unet | unet-matched | classical |",
+        "| shape metric | hybrid-6q / unet |",
         "# nairobi: chain depth",
         "| device errors x 0.1 |",
         "| depolarising p = 0.01 per gate |",
@@ -32,3 +38,26 @@ def test_quick_benchmark_prints_every_table(capsys, tmp_path):
     ):
         assert header in out, header
     assert (tmp_path / "q.json").stat().st_size > 0
+
+
+def test_the_unet_table_divides_shape_distances_and_checks_the_2x_goal():
+    def row(mass, width, fpd):
+        return {"metrics": {"W1 jet mass [GeV]": (mass, 0.5), "W1 jet width (girth)": (width, 1e-4), "FPD": (fpd, 0)}}
+
+    q = {"results": {"hybrid-6q": [row(4.0, 3e-3, 9), row(6.0, 3e-3, 9)], "unet": [row(2.0, 1e-3, 1)] * 2}}
+    table = _bench().against_unet(q)
+    assert "| W1 jet mass [GeV] | 2.50x FAIL |" in table
+    assert "| W1 jet width (girth) | 3.00x FAIL |" in table
+    assert "FPD" not in table  # shape metrics only
+    q["results"]["hybrid-6q"] = [row(3.0, 1e-3, 9)]
+    assert "| W1 jet mass [GeV] | 1.50x pass |" in _bench().against_unet(q)
+    assert _bench().against_unet({"results": {"hybrid-6q": [row(1, 1, 1)]}}) == ""  # no U-Net in the run
+
+
+def test_the_matched_unet_has_about_the_quantum_models_parameter_count():
+    from core.diffusion.unet import config_with_parameters, count_parameters
+
+    bench = _bench()
+    target = bench.hybrid_size_target(8, "channels")  # angle network + circuit angles of the shipped architecture
+    assert 5_000 < target < 20_000
+    assert abs(count_parameters(config_with_parameters(target, 8)) - target) <= 0.2 * target

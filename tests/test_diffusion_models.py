@@ -10,7 +10,7 @@ from torch import nn
 from core.data.transforms import LogTransform
 from core.diffusion.seed_baseline import SimpleDiffusionCNN
 from core.diffusion.task import DiffusionTask, build_task, default_config
-from core.diffusion.unet import NULL_LABEL, UNet, unet_config
+from core.diffusion.unet import NULL_LABEL, UNet, config_with_parameters, count_parameters, unet_config
 from core.errors import JetInputError
 
 torch.set_num_threads(1)
@@ -22,7 +22,7 @@ def _jets(n=8, size=16, seed=0):
     return x * (torch.rand(n, 3, size, size, generator=gen) > 0.7)
 
 
-@pytest.mark.parametrize("size", [16, 32, 64, 125])
+@pytest.mark.parametrize("size", [8, 16, 32, 64, 125])
 def test_unet_keeps_the_image_shape_at_every_size(size):
     net = UNet(unet_config("tiny", size))
     x = torch.randn(2, 3, size, size)
@@ -38,6 +38,16 @@ def test_presets_grow_and_unknown_preset_or_size_is_refused():
         unet_config("huge", 32)
     with pytest.raises(JetInputError, match="size 48"):
         unet_config("tiny", 48)
+
+
+@pytest.mark.parametrize("target", [3_000, 8_610, 40_000])
+def test_a_parameter_matched_unet_is_within_a_fifth_of_its_target(target):
+    cfg = config_with_parameters(target, 8)
+    assert abs(count_parameters(cfg) - target) <= 0.2 * target
+    x = torch.randn(2, 3, 8, 8)
+    assert UNet(cfg)(x, torch.tensor([0, 999]), torch.tensor([0, 1])).shape == x.shape
+    with pytest.raises(JetInputError, match="parameter target"):
+        config_with_parameters(0, 8)
 
 
 def test_seed_baseline_has_the_notebooks_layers():

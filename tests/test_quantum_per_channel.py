@@ -85,3 +85,43 @@ def test_export_names_the_channel():
     tracks = reverse_circuit(model, 2, 1, seed=0, channel=0)
     hcal = reverse_circuit(model, 2, 1, seed=0, channel=2)
     assert tracks.num_qubits == 5 and [p for p in tracks.data] != [p for p in hcal.data]
+
+
+def test_a_shared_latent_is_one_draw_per_jet_and_the_default_is_unchanged():
+    from core.quantum.hybrid import HybridConfig, draw_latents
+
+    shared = HybridConfig(latent=2, shared_latent=True)
+    z = draw_latents(shared, 6, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(z[0], z[1]) and torch.equal(z[1], z[2]) and not torch.equal(z[2], z[3])
+    own = draw_latents(HybridConfig(latent=2), 6, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(own, torch.randn(6, 2, generator=torch.Generator().manual_seed(0)))  # as before
+    with pytest.raises(JetInputError, match="not whole jets of 3 rows"):
+        draw_latents(shared, 5, 3, None)
+
+
+def test_the_jet_kernel_is_the_fidelity_of_the_product_state():
+    from core.quantum.hybrid import mmd_fidelity
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randn(12, 4, generator=g, dtype=torch.float64) + 1j * torch.randn(
+        12, 4, generator=g, dtype=torch.float64
+    )
+    rows = rows / rows.norm(dim=-1, keepdim=True)  # 4 jets of 3 two-qubit channel states
+    jets = [torch.kron(torch.kron(rows[3 * j], rows[3 * j + 1]), rows[3 * j + 2]) for j in range(4)]
+    product = torch.stack(jets)  # (4, 64): each jet as one 6-qubit product state
+    y = torch.tensor([0, 0, 0, 0])
+    gen, real = rows[:6], rows[6:]  # jets 0, 1 against jets 2, 3
+    joint = mmd_fidelity(gen, real, y[:2], y[:2], 2, powers=(1, 4), group=3)
+    whole = mmd_fidelity(product[:2], product[2:], y[:2], y[:2], 6, powers=(1, 4))
+    assert joint.item() == pytest.approx(whole.item(), abs=1e-12)
+
+
+def test_shared_latent_training_runs_and_samples_whole_jets():
+    x, y = _jets(24)
+    task = _task(x, y, shared_latent=True)
+    assert task.model.cfg.shared_latent
+    cfg = TrainConfig(steps=6, batch_size=8, lr=2e-2, warmup=1, ema_decay=0.9, seed=0, log_every=1)
+    losses = [ev.loss for ev in train(task, x, y, cfg)]
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    out = task.sample(task.model, 4, labels=torch.tensor([0, 1, 0, 1]), generator=torch.Generator().manual_seed(3))
+    assert out.shape == (4, 3, 4, 4) and torch.isfinite(out).all()

@@ -18,7 +18,7 @@ from torch import nn
 from core.errors import JetInputError
 
 NULL_LABEL = 2
-SIZES = (16, 32, 64, 125)
+SIZES = (8, 16, 32, 64, 125)  # 8: the quantum models' resolution (a like-for-like classical reference)
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,38 @@ PRESETS: dict[str, dict] = {
 
 
 def unet_config(preset: str = "tiny", size: int = 32, **overrides) -> UNetConfig:
-    """The config of a preset at an input size (16, 32, 64 or 125)."""
+    """The config of a preset at an input size (8, 16, 32, 64 or 125)."""
     if preset not in PRESETS:
         raise JetInputError(f"preset {preset!r}: unknown; use one of {', '.join(PRESETS)}")
     if size not in SIZES:
         raise JetInputError(f"size {size}: the U-Net takes {', '.join(map(str, SIZES))}")
     return UNetConfig(size=size, **{**PRESETS[preset], **overrides})
+
+
+def count_parameters(config: UNetConfig) -> int:
+    """Trainable parameters of the U-Net a config builds."""
+    return sum(p.numel() for p in UNet(config).parameters() if p.requires_grad)
+
+
+def config_with_parameters(target: int, size: int, cond_dim: int = 0) -> UNetConfig:
+    """The U-Net (1 block per level, 2 groups, 2 heads) whose parameter count is nearest ``target``.
+
+    A classical model "of the same size" as a small quantum one (a few thousand parameters) for the
+    parameter-matched rows of ``benchmarks/bench_quantum.py``: even widths 2 to 32 (the time embedding needs an
+    even width), two levels widening 1 to 4 times, or the tiny preset's three.
+    """
+    if target < 1:
+        raise JetInputError(f"parameter target: must be a positive integer, got {target}")
+    best: tuple[int, UNetConfig] | None = None
+    for mults in ((1, 1), (1, 2), (1, 3), (1, 4), (1, 2, 4)):
+        for base in range(2, 33, 2):
+            cfg = unet_config("tiny", size, base=base, mults=mults, groups=2, heads=2, cond_dim=cond_dim)
+            count = count_parameters(cfg)
+            if best is None or abs(count - target) < best[0]:
+                best = (abs(count - target), cfg)
+            if count > target:  # wider ones only grow
+                break
+    return best[1]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

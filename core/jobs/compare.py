@@ -7,8 +7,9 @@ one of two things the Compare page asks for:
   by each model (``core.metrics.compare``); writes ``compare.json`` (the table's rows and each model's step,
   size, family) and ``reconstructions.safetensors`` (the jets at the scoring size, their labels and each
   model's reconstruction);
-- ``generate``: N jets sampled from each model and measured against real jets beside the real-vs-real floor;
-  writes ``generation.json`` (each model's rows and info, as ``core.jobs.sampling.report_body``).
+- ``generate``: N jets sampled from each model and measured against real jets beside the real-vs-real floor,
+  at one resolution ``size`` (each model's samples and the real jets sum-pooled to it) or, with None, each at
+  its own; writes ``generation.json`` (each model's rows and info, as ``core.jobs.sampling.report_body``).
 
 Each model is a phase with its own progress ("reconstructing 16 jets with quantum (2 of 2)", "sampling 64 jets
 from unet (1 of 2)", then "computing set distances ..."). A request's ``key`` names its inputs (the models'
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from core.data.transforms import SIZES
 from core.errors import JetInputError
 from core.jobs.keys import finished_run as keyed_run
 from core.jobs.keys import request_key
@@ -40,7 +42,8 @@ SAMPLE_BATCH = 32  # jets per sampling call: the unit of progress and of stoppin
 @dataclass(frozen=True)
 class CompareRequest:
     """What the Compare page asks: ``what`` (reconstruct | generate), the models as (column name, checkpoint
-    directory), the jet file (None: the embedded sample), N jets, the noise fraction f and the seed."""
+    directory), the jet file (None: the embedded sample), N jets, the noise fraction f, the seed and (generate)
+    the resolution ``size`` the sets are compared at (None: each model at its own)."""
 
     what: str
     models: tuple[tuple[str, str], ...]
@@ -49,6 +52,7 @@ class CompareRequest:
     n: int = 16
     fraction: float = 0.3
     seed: int = 0
+    size: int | None = None
 
     def check(self) -> CompareRequest:
         if self.what not in (RECONSTRUCT, GENERATE):
@@ -59,6 +63,8 @@ class CompareRequest:
             raise JetInputError(f"compare: number of jets must be 2 to 1024, got {self.n}")
         if not 0.0 < float(self.fraction) <= 1.0:
             raise JetInputError(f"compare: noise fraction must be in (0, 1], got {self.fraction}")
+        if self.size is not None and self.size not in SIZES:
+            raise JetInputError(f"compare: resolution must be one of {', '.join(map(str, SIZES))}, got {self.size}")
         return self
 
     def to_dict(self) -> dict:
@@ -76,6 +82,8 @@ class CompareRequest:
         what = {k: v for k, v in asdict(self).items() if k != "data_name"}
         if self.what == GENERATE:
             what.pop("fraction")
+        if self.what == RECONSTRUCT or self.size is None:
+            what.pop("size")  # requests from before there was a choice keep their keys
         return request_key(what, [Path(p) / "config.json" for _, p in self.models] + [self.data])
 
 
@@ -94,14 +102,22 @@ def finished_run(runs_dir: str | os.PathLike, req: CompareRequest) -> Path | Non
     return keyed_run(runs_dir, run_name(req))
 
 
-def model_family(path: str | os.PathLike) -> str:
-    """A checkpoint's family from its config.json alone (no weights loaded)."""
+def _task_field(path: str | os.PathLike, field: str, what: str):
     config = Path(path) / "config.json"
     try:
-        family = json.loads(config.read_text())["task"]["family"]
+        return json.loads(config.read_text())["task"][field]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise JetInputError(f"{config}: no readable model family ({type(err).__name__})") from err
-    return str(family)
+        raise JetInputError(f"{config}: no readable {what} ({type(err).__name__})") from err
+
+
+def model_family(path: str | os.PathLike) -> str:
+    """A checkpoint's family from its config.json alone (no weights loaded)."""
+    return str(_task_field(path, "family", "model family"))
+
+
+def model_size(path: str | os.PathLike) -> int:
+    """The image size a checkpoint generates, from its config.json alone."""
+    return int(_task_field(path, "size", "image size"))
 
 
 # ---------------------------------------------------------------- the work (in the worker process)
@@ -169,6 +185,7 @@ def _samples(ckpt, name: str, req: CompareRequest, log: RunWriter, stop: threadi
 def _generate(req: CompareRequest, log: RunWriter, stop: threading.Event) -> str:
     from core.atomic import write_text_atomic
     from core.data.readers import load_tensors
+    from core.data.transforms import downsample
     from core.jobs.sampling import measure_sets, report_body
     from core.training.checkpoint import load_checkpoint
 
@@ -179,12 +196,17 @@ def _generate(req: CompareRequest, log: RunWriter, stop: threading.Event) -> str
         x, y = _samples(ckpt, name, req, log, stop)
         if x is None:
             return STOPPED
+        native = int(x.shape[-1])
+        if req.size is not None and req.size != native:
+            x = downsample(x, req.size)  # energy conserving
         n_real = max(400, 2 * req.n)
         log.phase(f"preparing {n_real} real jets for {name}")
         real, y_real = load_tensors(req.data, size=int(x.shape[-1]), max_jets=n_real, seed=1, name=req.data_name)
         log.phase(f"computing set distances (FID, W1) of {name} on {len(x)} jets")
         report = measure_sets(real, x, y_real, y, seed=req.seed, progress=log.phase)
-        out["models"].append({"name": name, "family": ckpt.task.family, "native_size": int(x.shape[-1])})
+        out["models"].append(
+            {"name": name, "family": ckpt.task.family, "native_size": native, "size": int(x.shape[-1])}
+        )
         out["reports"][name] = report_body(report)
         log.step = k + 1
     log.phase("saving")
@@ -229,7 +251,8 @@ def load_reconstructions(run_dir: str | os.PathLike) -> Reconstructions | None:
 
 
 def load_generation(run_dir: str | os.PathLike) -> dict | None:
-    """What ``generate`` wrote: {"models": [{name, family, native_size}], "reports": {name: report body}}."""
+    """What ``generate`` wrote: {"models": [{name, family, native_size, size}], "reports": {name: report body}}
+    (``size``: the resolution the model was measured at)."""
     path = Path(run_dir) / GENERATION
     return json.loads(path.read_text()) if path.exists() else None
 

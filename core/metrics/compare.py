@@ -7,7 +7,8 @@ diffusion model its sampler with a few steps, the quantum model its reverse chai
 label and decoded with the jet's true energies). All are scored at the smallest resolution among them
 (energy-conserving pooling): SSIM and PSNR per channel, and the fidelity of the amplitude-encoded images
 F = (sum_i sqrt(p_i q_i))^2 with p, q the normalised pixel energies (equal to the state fidelity of the
-amplitude encodings, so it reads the same for every model).
+amplitude encodings, so it reads the same for every model). Generated sets are compared at one resolution
+too (``common_sizes``, ``resolution_note``): the coarsest model's by default.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.data.transforms import downsample
+from core.data.transforms import SIZES, downsample
 
 
 @dataclass
@@ -62,6 +63,45 @@ def at_common_size(recs: list[ModelReconstruction]) -> list[ModelReconstruction]
         if r.x0_hat.shape[-1] != size:
             r.x0_hat = downsample(r.x0_hat, size)
     return recs
+
+
+def common_sizes(native: list[int]) -> list[int]:
+    """Resolutions every model's jets can be sum-pooled to, largest first: the smallest native size and below.
+
+    A coarse model's jets cannot be refined, so a comparison at one resolution is at most the coarsest one's.
+    No sizes (or a size the pooling grid lacks): none."""
+    if not native:
+        return []
+    smallest = min(int(s) for s in native)
+    return [s for s in SIZES if s <= smallest and (smallest % s == 0 or smallest == SIZES[0])]
+
+
+OWN_RESOLUTION = "each model's own resolution"
+
+
+def resolution_options(native: list[int]) -> dict[str, int | None]:
+    """The page's choices of resolution by label: the common sizes (the coarsest model's first), then each its own."""
+    return {**{f"{s} × {s}": s for s in common_sizes(native)}, OWN_RESOLUTION: None}
+
+
+def resolution_note(size: int | None, native: dict[str, int]) -> str:
+    """One line saying at which resolution generated sets are compared, and why (``size`` None: each its own)."""
+    own = ", ".join(f"{name} {s} × {s}" for name, s in native.items())
+    if size is None:
+        return (
+            f"Each model is measured at its own resolution ({own}), against real jets pooled to it: numbers of "
+            "models at different resolutions are not comparable (pooling hides structure)."
+        )
+    pooled = [name for name, s in native.items() if s > size]
+    smallest = min(native.values())
+    why = (
+        "the coarsest model's resolution, since a finer model's jets can be sum-pooled to it but a coarse one's "
+        "cannot be refined"
+        if size == smallest
+        else "coarser than every model"
+    )
+    what = f"{' and '.join(pooled)} samples and the real jets are" if pooled else "the real jets are"
+    return f"Compared at {size} × {size}, {why}: {what} sum-pooled to it (energy conserved); native sizes: {own}."
 
 
 def amplitude_fidelity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,9 @@
   quantum model's reverse circuit at step max(1, 0.3 T); they say how well the denoiser recovers a jet,
   not how good its samples are);
 - a set distance of a few generated jets to the held-out ones: FID on the jet classifier's features when
-  ``checkpoints/jet_classifier`` is there, else the Frechet distance on standardised physics observables.
+  ``checkpoints/jet_classifier`` is there, else the Frechet distance on standardised physics observables;
+- beside each, once per run, its real-vs-real value: the same metric with real jets in place of the model's
+  output (a different real jet for each reconstruction, real jets for the generated ones).
 
 Cheap by design (a few dozen jets, a few sampler steps), so a CPU run is slowed by seconds, not minutes.
 """
@@ -78,6 +80,30 @@ class _SetDistance:
                 self.features = False
 
 
+def real_vs_real(
+    x_rec: torch.Tensor, other: torch.Tensor | None, stand_in: torch.Tensor, distance: _SetDistance, size: int
+) -> dict:
+    """The live metrics with real jets in place of the model's output (keys ``<metric>_real``): SSIM and PSNR of
+    a different real jet in place of each reconstruction, the set distance of real jets in place of the
+    generated ones (same N, same reference). A model is as good as real data when it reaches these."""
+    from core.data.transforms import downsample
+    from core.metrics.paired import paired_metrics
+
+    def at_size(x: torch.Tensor) -> torch.Tensor:
+        return x.float() if x.shape[-1] == size else downsample(x.float(), size)
+
+    out: dict = {}
+
+    def paired() -> dict:
+        m = paired_metrics(at_size(x_rec), at_size(other))
+        return {"ssim": m["ssim"]["mean"], "psnr": m["psnr"]["mean"]}
+
+    if other is not None:  # None: a single held-out jet, no different real jet to pair it with
+        _safely(out, paired)
+    _safely(out, distance.measure(at_size(stand_in)))
+    return {f"{k}_real": v for k, v in out.items()}
+
+
 def make_metrics_fn(
     x_held: torch.Tensor,
     y_held: torch.Tensor,
@@ -87,16 +113,26 @@ def make_metrics_fn(
     sampler_steps: int = 10,
     seed: int = 0,
     on_phase: Callable[[str], None] | None = None,
+    x_real: torch.Tensor | None = None,
 ) -> MetricsFn:
     """A ``metrics_fn(task, ema, step) -> dict`` for ``core.training.loop.Trainer`` over held-out GeV jets.
 
-    ``on_phase`` hears what is being computed (a run log shows it while the bar waits).
+    Beside each metric its real-vs-real value (``ssim_real``, ``psnr_real``, ``fid_jet_real`` or ``fpd_real``,
+    computed once): ``x_real`` are real jets outside the held-out ones (training jets) that stand in for the
+    model's output; without them, held-out jets past the first ``n_recon`` do (for the set distance they are
+    then part of the reference too, so its value reads a little low). ``on_phase`` hears what is being
+    computed (a run log shows it while the bar waits).
     """
     phase = on_phase or (lambda name: None)
     x_rec, y_rec = x_held[:n_recon].float(), y_held[:n_recon].long()
+    pool = (x_real if x_real is not None and len(x_real) else x_held[n_recon:]).float()
+    other = pool[: len(x_rec)] if len(pool) >= len(x_rec) else x_rec.roll(1, dims=0) if len(x_rec) > 1 else None
+    stand_in = pool[:n_generate] if len(pool) >= 2 else x_held.float()[:n_generate]
     distance = _SetDistance(x_held)
+    floors: dict | None = None
 
     def fn(task, ema: nn.Module, step: int) -> dict:
+        nonlocal floors
         out: dict = {}
         was_training = ema.training
         ema.eval()
@@ -109,6 +145,10 @@ def make_metrics_fn(
                 labels = (torch.arange(n_generate) % 2).long() if task.conditional else None
                 samples = task.sample(ema, n_generate, labels=labels, sampler_steps=sampler_steps, generator=gen)
                 _safely(out, distance.measure(samples))
+                if floors is None:  # the same for every interval: computed once
+                    phase("computing the real-vs-real values")
+                    floors = real_vs_real(x_rec, other, stand_in, distance, int(samples.shape[-1]))
+                out.update(floors)
         finally:
             ema.train(was_training)
         return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}

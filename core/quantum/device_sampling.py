@@ -17,6 +17,7 @@ from core.errors import JetInputError
 from core.quantum import devices
 from core.quantum.device_chain import chain_angles, chain_template, run_chain
 from core.quantum.export import reverse_circuit
+from core.quantum.hybrid import draw_latents
 
 DEFAULT_SHOTS = 4096
 
@@ -77,7 +78,7 @@ def device_probabilities(
     """Measured data-qubit distributions (N * rows_per_jet, 2**n) of the jets ``labels`` on the device."""
     g = torch.Generator().manual_seed(int(seed))
     cond = task.row_labels(labels)
-    z = torch.randn(len(cond), net.cfg.latent, generator=g)
+    z = draw_latents(net.cfg, len(cond), task.rows_per_jet, g)
     noise = devices.noise_for(prepared.backend, kind, level)
     return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.measured, noise, shots, seed)
 

@@ -46,6 +46,9 @@ class HybridConfig:
     fid_weight: float = 1.0
     kernel_powers: tuple[int, ...] = (1, 4, 16)
     classes: int = 2  # one-hot conditions: the 2 labels, or label x channel (6) when each channel has its own state
+    # One state per channel: one latent (and one step t) per jet, shared by its channels' states, and an MMD
+    # on whole jets (the fidelity of the product of its channel states), so a jet's channels learn to belong together.
+    shared_latent: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -168,15 +171,20 @@ def mmd_fidelity(
     y_real: torch.Tensor,
     data_qubits: int,
     powers: tuple[int, ...] = (1,),
+    group: int = 1,
 ) -> torch.Tensor:
     """Squared MMD between generated and clean state sets, within each label.
 
     Kernel: sum_k F^k over ``powers`` (F the fidelity kernel; powers of a positive kernel are positive).
     Jets overlap a lot (median F ~ 0.65 between two jets), so higher powers sharpen the comparison.
+    ``group`` > 1: items are whole jets of ``group`` consecutive state rows (one per channel) and F is the
+    fidelity of their product states, the product of the rows' fidelities; labels are given per jet.
     """
 
     def kern(a, b):
-        f = overlap_kernel(a, b, data_qubits)
+        f = overlap_kernel(a[0::group], b[0::group], data_qubits)
+        for c in range(1, group):
+            f = f * overlap_kernel(a[c::group], b[c::group], data_qubits)
         return sum(f**k for k in powers) / len(powers)
 
     kgg, krr, kgr = kern(gen, gen), kern(real, real), kern(gen, real)
@@ -196,24 +204,37 @@ def mmd_fidelity(
 
 
 def hybrid_loss(
-    model: nn.Module, psi0: torch.Tensor, y: torch.Tensor, generator: torch.Generator, cfg: HybridConfig
+    model: nn.Module,
+    psi0: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    cfg: HybridConfig,
+    group: int = 1,
 ) -> torch.Tensor:
-    """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term."""
+    """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term.
+
+    ``group``: state rows per jet (consecutive; 3 with one state per channel). With ``cfg.shared_latent`` a
+    jet's rows share one step t and one latent z, and an MMD on whole jets joins the per-row one."""
     b = psi0.shape[0]
+    per = group if cfg.shared_latent else 1
     sched = ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)
-    t = torch.randint(1, cfg.diffusion_steps + 1, (b,), generator=generator)
+    t = torch.randint(1, cfg.diffusion_steps + 1, (b // per,), generator=generator).repeat_interleave(per)
     keep = torch.as_tensor(sched.keep_bar(), dtype=torch.float32)[t]
     # Noisy inputs: one quantum trajectory of the closed-form channel per item.
     psi_t = psi0.clone()
     for step in torch.unique(t).tolist():
         sel = t == step
         psi_t[sel] = sched.cumulative(step).sample_sv(psi0[sel], generator=generator)
-    z = torch.randn(b, cfg.latent, generator=generator)
+    z = torch.randn(b // per, cfg.latent, generator=generator).repeat_interleave(per, 0)
     out = model(psi_t, t, y, z)
     infid = 1 - fidelity_to_pure(out, psi0, cfg.data_qubits)
     loss = cfg.fid_weight * (keep.to(infid.dtype) * infid).mean()
     if cfg.mmd_weight > 0:
-        loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, tuple(cfg.kernel_powers))
+        powers = tuple(cfg.kernel_powers)
+        loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, powers)
+        if per > 1:  # whole jets: their channels' states together
+            jets = y[::per]
+            loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, powers, group=per)
     return loss
 
 
@@ -259,6 +280,15 @@ def fixed_point_states(
     return channel_class(cfg.channel).start_states(n, cfg.data_qubits, generator, dtype)
 
 
+def draw_latents(cfg: HybridConfig, rows: int, group: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Latents (rows, latent) of the state rows: one per row, or with ``cfg.shared_latent`` one per jet of
+    ``group`` consecutive rows, repeated for each of them."""
+    per = group if cfg.shared_latent else 1
+    if rows % per:
+        raise JetInputError(f"latents: {rows} state rows are not whole jets of {per} rows")
+    return torch.randn(rows // per, cfg.latent, generator=generator).repeat_interleave(per, 0)
+
+
 @torch.no_grad()
 def sample_states(
     model: HybridModel,
@@ -266,14 +296,15 @@ def sample_states(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.complex64,
     record: bool = False,
+    group: int = 1,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run the reverse chain from the fixed point; returns final Born probabilities (N, 2**n) and per-step probs.
 
-    The last step's data probabilities are exact (ancillas traced, no shots).
+    The last step's data probabilities are exact (ancillas traced, no shots). ``group``: state rows per jet.
     """
     cfg = model.cfg
     psi = fixed_point_states(cfg, labels.shape[0], generator, dtype)
-    z = torch.randn(labels.shape[0], cfg.latent, generator=generator)
+    z = draw_latents(cfg, labels.shape[0], group, generator)
     out, history = reverse_chain(model, psi, cfg.diffusion_steps, labels, z, generator, record)
     return data_probabilities(out, cfg.data_qubits).float(), history
 

@@ -18,7 +18,7 @@ import torch
 
 from core.errors import JetInputError
 from core.quantum.encoders import prepare_images
-from core.quantum.hybrid import data_probabilities, fidelity_to_pure, reverse_chain
+from core.quantum.hybrid import data_probabilities, draw_latents, fidelity_to_pure, reverse_chain
 
 
 @dataclass
@@ -92,7 +92,7 @@ class QuantumReconstructor:
     @torch.no_grad()
     def reverse_states(self, xt: NoisyStates, t: int, generator: torch.Generator) -> torch.Tensor:
         """The reverse chain from step t (at least 1): the last output on data + ancillas (N, 2**(n+a))."""
-        z = torch.randn(len(xt.states), self.cfg.latent, generator=generator)
+        z = draw_latents(self.cfg, len(xt.states), self.task.rows_per_jet, generator)
         out, _ = reverse_chain(self.net, xt.states, max(1, int(t)), self.row_labels, z, generator)
         return out
 

@@ -23,7 +23,7 @@ def quality_vs_shots(
     """One row per shot count (and one for exact probabilities, ``shots = None``) with the shape distances."""
     g = torch.Generator().manual_seed(int(seed))
     labels = torch.as_tensor(labels, dtype=torch.long)
-    probs, _ = sample_states(net, task.row_labels(labels), generator=g)
+    probs, _ = sample_states(net, task.row_labels(labels), generator=g, group=task.rows_per_jet)
     aux = task.draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
     rows = []
     for shots in (*shot_counts, None):

@@ -101,6 +101,7 @@ def config_from_request(req) -> dict:
         diffusion_steps=req.diffusion_steps,
         latent=req.latent,
         mmd_weight=req.mmd_weight,
+        shared_latent=req.shared_latent,
     )
 
 
@@ -199,7 +200,8 @@ class QuantumTask:
         return self.encode_rows(small).reshape(len(small), self.rows_per_jet, -1)
 
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return hybrid_loss(net, x.reshape(-1, x.shape[-1]), self.row_labels(y), generator, self.hybrid_cfg)
+        rows = x.reshape(-1, x.shape[-1])
+        return hybrid_loss(net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet)
 
     @property
     def per_channel_energy(self) -> bool:
@@ -302,7 +304,9 @@ class QuantumTask:
         if labels is None:
             labels = torch.randint(0, 2, (n,), generator=generator)
         labels = torch.as_tensor(labels, dtype=torch.long)
-        probs, history = sample_states(net, self.row_labels(labels), generator=generator, record=trajectory)
+        probs, history = sample_states(
+            net, self.row_labels(labels), generator=generator, record=trajectory, group=self.rows_per_jet
+        )
         if shots is not None:
             probs = shot_frequencies(probs, int(shots), generator)
         aux = self.draw_aux(labels, generator)

@@ -1,7 +1,7 @@
 """From a ``TrainRequest`` and loaded jets to a ``Trainer``: the one path the CLI and the dashboard share.
 
 ``prepare_training`` builds the task (or takes the resumed one), holds jets out for the live metrics when the
-request asks for metrics, and writes the model-card fields (data set, the re-create command, the request).
+request asks for metrics (and picks training jets to stand in for the model in their real-vs-real values), and writes the model-card fields (data set, the re-create command, the request).
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def prepare_training(
         from core.metrics.live import make_metrics_fn
 
         x, y, x_held, y_held = split_held_out(x, y, req.held_out, req.seed)
-        metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed, on_phase=on_phase)
+        stand_in = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(req.seed) + 1))[:64]
+        metrics_fn = make_metrics_fn(x_held, y_held, seed=req.seed, on_phase=on_phase, x_real=x[stand_in])
     if resumed is not None:
         if resumed.task.family != req.family:
             raise JetInputError(f"{resumed.path}: holds a {resumed.task.family!r} model, not {req.family!r}")

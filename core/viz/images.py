@@ -41,9 +41,10 @@ def edges(axis: np.ndarray) -> list[float]:
 
 
 def _colour_values(img: np.ndarray, log: bool, floor: float = LOG_FLOOR_GEV) -> np.ndarray:
+    """Colour values of an image, float32: the figure sends them as 4-byte binary (half of float64's payload)."""
     if not log:
-        return img
-    out = np.full(img.shape, np.nan, dtype=np.float64)
+        return np.asarray(img, dtype=np.float32)
+    out = np.full(img.shape, np.nan, dtype=np.float32)
     shown = img > floor
     out[shown] = np.log10(img[shown])
     return out

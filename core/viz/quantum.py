@@ -105,6 +105,50 @@ def bloch_figure(vectors: np.ndarray, labels: list[str] | None = None, title: st
     return fig
 
 
+def bloch_projections(vectors: np.ndarray, labels: list[str] | None = None, title: str = "Bloch vector") -> go.Figure:
+    """A path of Bloch vectors (K, 3) drawn in two planes, x-z and x-y, inside the unit circle: the same numbers
+    as :func:`bloch_figure` without a 3-D scene (a browser without a GPU spends seconds drawing one)."""
+    from plotly.subplots import make_subplots
+
+    v = np.asarray(vectors, dtype=np.float64)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["x-z plane", "x-y plane"], horizontal_spacing=0.12)
+    angle = np.linspace(0, 2 * np.pi, 121)
+    for col, (j, name) in enumerate(((2, "z"), (1, "y")), start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=np.cos(angle), y=np.sin(angle), mode="lines", line={"color": "#bbb", "width": 1}, hoverinfo="skip"
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=v[:, 0],
+                y=v[:, j],
+                mode="lines+markers",
+                text=labels,
+                line={"color": "#444", "width": 2},
+                marker={
+                    "size": 7,
+                    "color": np.arange(len(v)),
+                    "colorscale": "Plasma",
+                    "showscale": col == 2,
+                    "colorbar": {"title": {"text": "step"}, "thickness": 10},
+                },
+                customdata=v,
+                hovertemplate="%{text}<br>x %{customdata[0]:.3f} y %{customdata[1]:.3f} z %{customdata[2]:.3f}"
+                "<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="x", range=[-1.1, 1.1], constrain="domain", row=1, col=col)
+        anchor = "x" if col == 1 else "x2"
+        fig.update_yaxes(title_text=name, range=[-1.1, 1.1], scaleanchor=anchor, constrain="domain", row=1, col=col)
+    fig.update_layout(title=title, height=380, margin={"l": 40, "r": 20, "t": 70, "b": 40}, showlegend=False)
+    return fig
+
+
 def circuit_text(qc, max_params: int = 6, fold: int = 120) -> str:
     """qiskit's text drawing, with wide instructions (a state preparation of 256 amplitudes) shown as one
     labelled box instead of their full parameter list."""

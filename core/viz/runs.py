@@ -144,9 +144,10 @@ def runs_table(runs: Sequence[Run], final_window: int = 50) -> list[dict]:
             "wall time [s]": round(r.wall_time_s, 1),
             "final loss": float(r.losses[-final_window:].mean()) if r.losses.size else None,
         }
-        for k, v in (r.metrics[-1] if r.metrics else {}).items():
-            if k != "step" and isinstance(v, (int, float)):
-                row[k] = float(v)
+        last = r.metrics[-1] if r.metrics else {}
+        for k in sorted(last, key=lambda k: (k.removesuffix("_real"), k.endswith("_real"))):  # x, then x_real
+            if k != "step" and isinstance(last[k], (int, float)):
+                row[f"{k[:-5]}: real vs real" if k.endswith("_real") else k] = float(last[k])
         for k, v in (r.card.get("metrics") or {}).items():
             value = _card_metric(v)
             if value is not None:

@@ -16,6 +16,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     ("KID (jet features", "kernel distance of jet-classifier features; unbiased, so it can dip below 0 by chance"),
     ("FID (Inception", "Fréchet distance of Inception-v3 features (2048-d), biased upwards at small N"),
     ("KID (Inception", "kernel distance of Inception-v3 features; unbiased, can dip below 0 by chance"),
+    ("Fréchet distance (observables", "Fréchet distance of the standardised observables at this N: 0 = same"),
+    ("training loss", "what the network minimises (its family's objective); compare within a family only"),
     ("FPD", "Fréchet distance of the standardised observables, extrapolated to N → ∞ (can be < 0: read as 0 ± error)"),
     ("W1", "earth mover's distance between real and generated distributions of this observable, in its unit"),
     ("classifier:", "fraction of jets the jet classifier gives the intended class; floor column: real jets"),

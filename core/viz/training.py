@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -16,6 +17,23 @@ METRIC_TITLES = {
     "fid_jet": "FID (jet-classifier features) vs held-out",
     "fpd": "Fréchet physics distance vs held-out",
 }
+
+
+REFERENCE_LINES = (
+    ("empty", "empty image", {"dash": "dash", "color": "#7f7f7f"}),
+    ("real", "real vs real", {"dash": "dot", "color": "#2ca02c"}),
+)
+LIVE_NAMES = {  # the live metrics as the tables name them (core.viz.tables.MEANINGS explains each)
+    "ssim": "SSIM (reconstruction)",
+    "psnr": "PSNR (reconstruction)",
+    "fid_jet": "FID (jet features, live)",
+    "fpd": "Fréchet distance (observables, live)",
+}
+REAL_VS_REAL_NOTE = (
+    "real vs real: each metric with real jets in place of the model's output: another real jet in place of each "
+    "reconstruction (a reconstruction must beat it) and real jets in place of the generated ones, same N (a "
+    "model that reaches it is as good as real data)."
+)
 
 
 def loss_title(family: str | None) -> str:
@@ -61,6 +79,7 @@ def metrics_figure(rows: Sequence[dict]) -> go.Figure:
     fig = make_subplots(
         rows=1, cols=len(keys), subplot_titles=[METRIC_TITLES[k] for k in keys], horizontal_spacing=0.08
     )
+    legend: set[str] = set()  # one legend entry per reference line
     for i, k in enumerate(keys):
         pts = [(r["step"], r[k]) for r in rows if k in r]
         fig.add_trace(
@@ -68,21 +87,25 @@ def metrics_figure(rows: Sequence[dict]) -> go.Figure:
             row=1,
             col=i + 1,
         )
-        floor = [(r["step"], r[f"{k}_empty"]) for r in rows if f"{k}_empty" in r]
-        if floor:  # the trivial reconstruction (an empty image) a model has to beat
-            fig.add_trace(
-                go.Scatter(
-                    x=[p[0] for p in floor],
-                    y=[p[1] for p in floor],
-                    mode="lines",
-                    name="empty image",
-                    line={"dash": "dash", "color": "#7f7f7f"},
-                    showlegend=i == 0,
-                    legendgroup="empty",
-                ),
-                row=1,
-                col=i + 1,
-            )
+        for suffix, name, line in REFERENCE_LINES:  # the empty image to beat; real jets in place of the model
+            ref = [(r["step"], r[f"{k}_{suffix}"]) for r in rows if f"{k}_{suffix}" in r]
+            if ref:
+                legend_shown = suffix in legend
+                legend.add(suffix)
+                fig.add_trace(
+                    go.Scatter(
+                        x=[p[0] for p in ref],
+                        y=[p[1] for p in ref],
+                        mode="lines" if len(ref) > 1 else "markers",
+                        name=name,
+                        line=line,
+                        marker={"color": line["color"], "symbol": "line-ew-open", "size": 14},
+                        showlegend=not legend_shown,
+                        legendgroup=suffix,
+                    ),
+                    row=1,
+                    col=i + 1,
+                )
         fig.update_xaxes(title_text="step", row=1, col=i + 1)
     fig.update_layout(
         height=320,
@@ -90,3 +113,43 @@ def metrics_figure(rows: Sequence[dict]) -> go.Figure:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "xanchor": "right", "x": 1},
     )
     return fig
+
+
+def interval_rows(metrics: Mapping[str, float], loss: float | None = None) -> list[dict]:
+    """The latest interval's metrics as rows of ``core.viz.tables.metric_table`` (metric, model, floor, unit,
+    note): each beside its real-vs-real value (``<key>_real``), the empty image's score in the note."""
+    rows = []
+    if loss is not None:
+        rows.append(
+            {
+                "metric": "training loss (last step)",
+                "model": float(loss),
+                "floor": None,
+                "note": "no real-vs-real value: the loss scores the network's predictions, not jets",
+            }
+        )
+    for key, name in LIVE_NAMES.items():
+        if key in metrics:
+            empty = metrics.get(f"{key}_empty")
+            rows.append(
+                {
+                    "metric": name,
+                    "model": metrics[key],
+                    "floor": metrics.get(f"{key}_real"),
+                    "unit": "dB" if key == "psnr" else "",
+                    "note": "" if empty is None else f"an empty image scores {empty:.4g}",
+                }
+            )
+    return rows
+
+
+def interval_table(rows: Sequence[Mapping]) -> pd.DataFrame:
+    """Every interval of a run (dicts with step, loss and the metrics), each metric followed by its real-vs-real
+    value and the empty image's score, so a number is never read alone."""
+    df = pd.DataFrame(list(rows))
+    order = [c for c in ("step", "loss") if c in df]
+    for key in LIVE_NAMES:
+        order += [c for c in (key, f"{key}_real", f"{key}_empty") if c in df]
+    df = df[order + [c for c in df if c not in order]]
+    names = {f"{k}_real": f"{k}: real vs real" for k in LIVE_NAMES}
+    return df.rename(columns={**names, **{f"{k}_empty": f"{k}: empty image" for k in LIVE_NAMES}})

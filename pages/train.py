@@ -195,6 +195,7 @@ def _interval_view(run_dir: Path) -> None:
     running = status.running
     rows = [{"step": e["step"], **e["metrics"]} for e in events if e["type"] == "metrics" and e["metrics"]]
     if rows:
+        last = [e for e in events if e["type"] == "step"][-1]  # metrics come with their step's event
         show_figure(metrics_figure(rows), "training_metrics", key="train_metrics", png=not running)
         st.caption(f"At step {rows[-1]['step']:,}. {REAL_VS_REAL_NOTE}")
         show_table(metric_table({"model": interval_rows(rows[-1], last["loss"])}), "interval_metrics", key="train_live")

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pages._common import data_sidebar, mark_entry  # noqa: E402
+from pages._common import data_sidebar, freeze_after_first_run, mark_entry  # noqa: E402
 
 # The favicon is a local file: a ":material/…:" favicon is fetched from fonts.gstatic.com by the browser.
 st.set_page_config(page_title="Jet Diffusion Lab", page_icon=str(ROOT / "assets" / "favicon.png"), layout="wide")
@@ -34,3 +34,4 @@ mark_entry()
 data_sidebar()
 page = st.navigation(PAGES)
 page.run()
+freeze_after_first_run(page.url_path)  # keeps the garbage collector's full passes short (see pages/_common.py)

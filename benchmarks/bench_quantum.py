@@ -10,6 +10,7 @@ keep their multiplicity) turns shapes into images. The classical references: the
 trained at the same resolution by the same loop (``unet``: the tiny preset; ``unet-matched``: the width whose
 parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
 (``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
+``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states.
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -283,7 +284,7 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
 
 def quality(args) -> dict:
     size = args.size
-    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid", *UNETS}:
+    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid-6q-shared", "hybrid", *UNETS}:
         raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
     x_tr, y_tr, x_te, y_te = load_data(args)
     n_train = len(x_tr)

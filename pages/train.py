@@ -64,6 +64,7 @@ table.touch(owner)
 
 
 PAGE_DEFAULTS = {"max_jets": 2000, "metrics_every": 50}  # a hosted page trains on a subset and watches it
+INTERVAL_VIEW_S = 5.0  # the metrics curves and the preview grid are redrawn this often while a job runs
 
 
 def _family_options(family: str) -> dict:
@@ -162,12 +163,13 @@ def _live_view(run_dir: Path) -> None:
         if status.running:
             st.info(f"{(status.phase or 'starting').capitalize()}…")
         return
-    _step_figures(run_dir, steps, events, status.running, status.request.get("family"))
+    _step_figures(steps, status.running, status.request.get("family"))
     if not status.running and st.session_state.get("train_results_for") != status.run_id:
         st.rerun()  # the job has ended since the page was drawn: redraw it once (results, downloads)
 
 
-def _step_figures(run_dir: Path, steps: list[dict], events: list[dict], running: bool, family: str | None) -> None:
+def _step_figures(steps: list[dict], running: bool, family: str | None) -> None:
+    """What changes every step: the numbers and the loss curve (redrawn every second while the job runs)."""
     last = steps[-1]
     m = st.columns(4)
     m[0].metric("Step", f"{last['step']:,}")
@@ -183,8 +185,17 @@ def _step_figures(run_dir: Path, steps: list[dict], events: list[dict], running:
         key="train_loss",
         png=not running,
     )
+
+
+def _interval_view(run_dir: Path) -> None:
+    """What changes only at the metrics / preview steps: the metrics curves and the preview grid. Its own
+    fragment, redrawn every few seconds while the job runs (not every second: the server and the visitor's
+    browser draw the heavy preview grid less often, which leaves the job more of the machine)."""
+    status, events = read_status(run_dir), read_events(run_dir)
+    running = status.running
     rows = [{"step": e["step"], **e["metrics"]} for e in events if e["type"] == "metrics" and e["metrics"]]
     if rows:
+        last = [e for e in events if e["type"] == "step"][-1]  # metrics come with their step's event
         show_figure(metrics_figure(rows), "training_metrics", key="train_metrics", png=not running)
         st.caption(f"At step {rows[-1]['step']:,}. {REAL_VS_REAL_NOTE}")
         show_table(metric_table({"model": interval_rows(rows[-1], last["loss"])}), "interval_metrics", key="train_live")
@@ -311,6 +322,7 @@ with guard("the live view"):
             st.session_state["train_results_for"] = status.run_id
         st.subheader(f"Live view · `{status.run_id}`")
         st.fragment(_live_view, run_every=1.0 if status.running else None)(run_dir)
+        st.fragment(_interval_view, run_every=INTERVAL_VIEW_S if status.running else None)(run_dir)
 
 with guard("the results"):
     if run_dir is not None and status.state in ENDED:

@@ -125,3 +125,9 @@ def test_shared_latent_training_runs_and_samples_whole_jets():
     assert len(losses) == 6 and all(np.isfinite(losses))
     out = task.sample(task.model, 4, labels=torch.tensor([0, 1, 0, 1]), generator=torch.Generator().manual_seed(3))
     assert out.shape == (4, 3, 4, 4) and torch.isfinite(out).all()
+
+
+def test_shared_latent_from_the_command_line():
+    assert config_from_request(TrainRequest(family="quantum", shared_latent=True))["hybrid"]["shared_latent"] is True
+    assert config_from_request(TrainRequest(family="quantum"))["hybrid"]["shared_latent"] is False
+    assert "--shared-latent" in TrainRequest(family="quantum", shared_latent=True).to_argv()

@@ -232,9 +232,9 @@ def hybrid_loss(
     if cfg.mmd_weight > 0:
         powers = tuple(cfg.kernel_powers)
         loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, powers)
-        if per > 1:  # whole jets: their channels' states together
+        if per > 1:  # whole jets: the fidelity of their channels' product states, already sharp (no powers)
             jets = y[::per]
-            loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, powers, group=per)
+            loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, (1,), group=per)
     return loss
 
 

@@ -6,6 +6,7 @@ Screenshots of every page go to assets/screenshots/ (the README shows them) only
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,7 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -44,6 +47,14 @@ PAGES = [
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+CLASSICAL_STEPS = 300  # long enough (several seconds of training) for a throughput to mean something
+# The page job's images/s against the command line's on the same request (see _compare_with_the_cli): the goal
+# is 10 %; the default allows 20 % because Chromium drawing the live view takes about a quarter of a core on
+# the test machine (a visitor's browser runs elsewhere). When other work oversubscribes the machine (load
+# average above its cores) a miss is reported as a warning, not a failure (JETLAB_SPEED_STRICT=1 fails it).
+# JETLAB_SPEED_TOLERANCE=0.1 on a quiet machine checks the goal itself.
+SPEED_TOLERANCE = float(os.environ.get("JETLAB_SPEED_TOLERANCE", "0.20"))
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -67,17 +78,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def runs_root(tmp_path_factory) -> Path:
+    """The server's runs folder (the test reads the page's run directories there)."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, runs_root):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")
     port = _free_port()
     env = dict(
         os.environ,
-        JETLAB_MAX_STEPS="40",
+        JETLAB_MAX_STEPS=str(CLASSICAL_STEPS),
         JETLAB_MAX_SECONDS="300",
         JETLAB_MAX_JOBS="2",
-        JETLAB_RUNS_DIR=str(tmp_path_factory.mktemp("runs")),
+        JETLAB_RUNS_DIR=str(runs_root),
         OMP_NUM_THREADS="1",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
@@ -208,39 +225,114 @@ def _nav(page, title: str) -> None:
     _settle(page)
 
 
-def _train(page, steps: str, every: str) -> None:
+def _train(page, steps: str, every: str, batch: str = "8") -> None:
     form = page.locator("[data-testid='stForm']")
     _fill(form, "Training steps", steps)
-    _fill(form, "Batch size", "8")
+    _fill(form, "Batch size", batch)
     _fill(form, "Jets used", "300")
     _fill(form, "Metrics and preview every", every)
     form.get_by_role("button", name=re.compile("Start training")).click()
     page.wait_for_selector("[data-testid='stProgress']", timeout=120_000)
 
 
-@pytest.mark.timeout(1200)
-def test_training_live_chart_then_generate_compare_and_quantum_lab(server, browser):
+def _events(run_dir: Path, kind: str) -> list[dict]:
+    lines = (run_dir / "events.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e.get("type") == kind]
+
+
+def _mean_rate(run_dir: Path, batch: int) -> float:
+    """Images per second of training over the whole run: images / seconds in training steps (the metric
+    evaluations and previews, timed apart by the loop, are left out on both sides alike)."""
+    last = _events(run_dir, "step")[-1]
+    return last["step"] * batch / last["wall_time_s"]
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this test's server process and of its Chromium processes (the job is neither)."""
+    import psutil
+
+    out = {"server": 0.0, "chromium": 0.0}
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            name, cmd, cpu = proc.name(), " ".join(proc.cmdline()), proc.cpu_times()
+        except psutil.Error:
+            continue
+        kind = "server" if "streamlit" in cmd else "chromium" if "chrom" in name or "headless" in name else None
+        if kind:
+            out[kind] += cpu.user + cpu.system
+    return out
+
+
+def _compare_with_the_cli(page, runs_root: Path, tmp_dir: Path, cpu: dict[str, float]) -> None:
+    """The page's images/s readout is what its job logged, and the job's throughput is the command line's on
+    the same request (its argv from request.json) within SPEED_TOLERANCE.
+
+    Both sides are the same program at the same niceness and thread count; the page's job ran while Chromium
+    drew the live view and the server reran it every second, the command line runs right after with the
+    browser idle. The CPU the server and Chromium spent during the page's run is printed beside the ratio."""
+    run_id = parse_qs(urlparse(page.url).query)["run"][0]
+    run_dir = runs_root / run_id
+    request = json.loads((run_dir / "request.json").read_text())
+    batch = int(request["request"]["batch_size"])
+    shown = page.locator("[data-testid='stMetric']").filter(has_text="Images / s").first.inner_text()
+    assert shown.split()[-1] == f"{_events(run_dir, 'step')[-1]['images_per_s']:,.0f}", shown
+    argv = request["argv"]
+    assert argv[-2] == "--out" and argv[:2] == ["core", "train"]
+    threads = argv[argv.index("--threads") + 1]
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    cli_dir = tmp_dir / "cli-run"
+    from core.jobs.runner import niced  # the job's niceness too: the same program at the same priority
+
+    command = [*niced(), sys.executable, "-m", *argv[:-2], "--out", str(cli_dir)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-800:]
+    page_rate, cli_rate = _mean_rate(run_dir, batch), _mean_rate(cli_dir, batch)
+    ratio = page_rate / cli_rate
+    load = max(cpu.pop("load"), os.getloadavg()[0])
+    print(
+        f"images/s: page job {page_rate:.1f}, command line {cli_rate:.1f}, ratio {ratio:.3f} (load {load:.2f}); {cpu}"
+    )
+    if abs(ratio - 1) <= SPEED_TOLERANCE:
+        return
+    message = (
+        f"page job {page_rate:.1f} images/s vs command line {cli_rate:.1f}: ratio {ratio:.3f} is outside "
+        f"1 ± {SPEED_TOLERANCE} (load average up to {load:.2f} on {os.cpu_count()} cores; CPU seconds {cpu})"
+    )
+    if load > (os.cpu_count() or 1) and os.environ.get("JETLAB_SPEED_STRICT") != "1":
+        # Other work oversubscribed the machine: the two runs did not get the same CPU, so the ratio says
+        # nothing about the dashboard. Reported, not failed (JETLAB_SPEED_STRICT=1 fails it anyway).
+        warnings.warn(f"{message}: not decisive on an oversubscribed machine", stacklevel=1)
+        return
+    pytest.fail(message)
+
+
+@pytest.mark.timeout(1500)
+def test_training_live_chart_then_generate_compare_and_quantum_lab(server, browser, runs_root, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 2600})
     page.goto(f"{server}/train", wait_until="domcontentloaded")
     _settle(page)
 
-    # A short classical run: the live view (progress, loss chart) updates while it trains.
+    # A classical run: the live view (progress, loss chart) updates while it trains.
     _choose(page, "Model", "seed baseline")
-    _train(page, "40", "20")
+    cpu0, t0, load0 = _cpu_seconds(), time.monotonic(), os.getloadavg()[0]
+    _train(page, str(CLASSICAL_STEPS), str(CLASSICAL_STEPS // 2), batch="32")
     seen, charted = [], False
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         step = _step(page)
         if step >= 0 and (not seen or seen[-1] != step):
             seen.append(step)
         charted = charted or page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0
-        if step == 40:
+        if step == CLASSICAL_STEPS:
             break
         page.wait_for_timeout(400)
     assert charted, "the live loss chart never appeared"
-    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 40, f"live view did not advance: {seen}"
+    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == CLASSICAL_STEPS, f"live view did not advance: {seen}"
     page.wait_for_function("() => document.body.innerText.includes('Checkpoint saved')", timeout=300_000)
+    cpu = {k: round(v - cpu0[k], 1) for k, v in _cpu_seconds().items()} | {"wall": round(time.monotonic() - t0, 1)}
+    cpu["load"] = max(load0, os.getloadavg()[0])
     _settle(page)
+    _compare_with_the_cli(page, runs_root, tmp_path, cpu)
     page.get_by_text("Download checkpoint (zip)").wait_for(timeout=60_000)  # under load the run streams in slowly
     assert page.get_by_text("Download checkpoint (zip)").count() == 1
     assert page.locator(".js-plotly-plot").count() >= 3  # loss, metrics, preview grid
@@ -267,9 +359,13 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     _check_page(page, 5)
     _shot(page, "generate")
 
-    _nav(page, "Compare")
-    page.wait_for_selector("[data-testid='stDataFrame']", timeout=120_000)
+    _nav(page, "Compare")  # the reconstructions are a job of their own: its phase shows, then the table
+    page.get_by_role("button", name=re.compile("Reconstruct")).click()
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=300_000)
+    _settle(page)
     _check_page(page, 1)
+    run_id = parse_qs(urlparse(page.url).query)["run"][0]
+    assert json.loads((runs_root / run_id / "request.json").read_text())["kind"] == "compare"
     _shot(page, "compare")
 
     _nav(page, "Quantum lab")

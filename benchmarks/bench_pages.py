@@ -68,6 +68,15 @@ SETTLED = """(n0) => {
 }"""
 
 
+PAGE_STATE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  return {script: app && app.getAttribute('data-test-script-state'), runs: window.__runs,
+          spinners: document.querySelectorAll('[data-testid="stSpinner"], [data-testid="stSkeleton"]').length,
+          plots: plots.length, drawn: plots.filter((p) => p.querySelector('.main-svg')).length};
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -228,6 +237,10 @@ def _try(v: Visitor, action=None, measure=None) -> dict:
         return _m(v, measure() if measure is not None else v.act(action))
     except Exception as err:
         reason = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+        try:  # what the page was waiting on: the script's state, finished runs, spinners, plots drawn
+            reason += f"; page: {v.page.evaluate(PAGE_STATE)}"
+        except Exception:  # a closed page: the reason alone
+            pass
         print(f"  widget change failed: {reason}", file=sys.stderr, flush=True)
         v.page.keyboard.press("Escape")  # close a list left open
         return {"failed": reason}

@@ -223,12 +223,7 @@ class SparseJetFile(_HDF5Source):
         from core.data.transforms import coarse_index
 
         idx = _index_list(index, len(self), self.name)
-        pix, chan, val = self._arrays()
-        slot = np.full(len(self), -1, np.int64)
-        slot[idx] = np.arange(idx.size)
-        entry_slot = np.repeat(slot, np.diff(self._offsets))
-        keep = entry_slot >= 0
-        pix, chan, val, entry_slot = pix[keep].astype(np.int64), chan[keep], val[keep], entry_slot[keep]
+        entry_slot, pix, chan, val = self.entries(idx)
         coarse = coarse_index(size).numpy()
         out = torch.zeros(idx.size, 3, size, size)
         fine = chan < 2

@@ -26,3 +26,16 @@ def blur(x: torch.Tensor, passes: int = 1) -> torch.Tensor:
     for _ in range(passes):
         x = torch.nn.functional.conv2d(x, kernel, padding=1, groups=3)
     return x
+
+
+def write_random_jets(path, n: int = 40, size: int = 16, seed: int = 0, empty: float = 0.6):
+    """A CMS-layout file of ``n`` random sparse jets (a fraction ``empty`` of pixels empty), alternating labels."""
+    import numpy as np
+
+    from core.data.writers import write_cms
+
+    rng = np.random.default_rng(seed)
+    shape = (n, size, size, 3)
+    x = (rng.random(shape) ** 8 * 40 * (rng.random(shape) > empty)).astype(np.float32)
+    write_cms(path, x, np.arange(n) % 2)
+    return path

@@ -133,16 +133,13 @@ def test_jets_page_shows_unlabelled_jets_as_their_own_class(tmp_path):
 
 def test_jets_page_averages_more_jets_than_it_affords_in_a_job(tmp_path, runs_dir, monkeypatch):
     """Over the server's budget the averages are a job: a button starts it, the page shows its result."""
-    import numpy as np
+
+    from metrics_synth import write_random_jets
 
     import core.viz.stats as stats
-    from core.data.writers import write_cms
     from core.jobs import read_status
 
-    rng = np.random.default_rng(0)
-    x = (rng.random((40, 16, 16, 3)) ** 8 * 40 * (rng.random((40, 16, 16, 3)) > 0.6)).astype(np.float32)
-    path = tmp_path / "jets40.h5"
-    write_cms(path, x, np.arange(40) % 2)
+    path = write_random_jets(tmp_path / "jets40.h5", 40, 16)
     monkeypatch.setattr(stats, "INLINE_PIXELS", 10 * 16 * 16)  # the server would average 10 of these jets
     at = make_app(None, str(path), jetlab_session="averager")
     assert_clean(at)

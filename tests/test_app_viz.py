@@ -183,7 +183,9 @@ def test_angle_encoder_is_not_offered_the_global_channel():
 
     assert "global_depolarizing" not in forward_channels(make_encoder("angle", (3, 8, 8)))
     assert "global_depolarizing" in forward_channels(make_encoder("amplitude", (3, 8, 8)))
-    at = make_app("pages/noising.py", None, noise_tab="Quantum: a noise channel", noise_q_encoder="angle", noise_q_steps=2)
+    at = make_app(
+        "pages/noising.py", None, noise_tab="Quantum: a noise channel", noise_q_encoder="angle", noise_q_steps=2
+    )
     assert_clean(at)
     assert "global_depolarizing" not in at.selectbox(key="noise_q_channel_angle").options
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_synth import write_random_jets
 
 from core.cli import main
 from core.data.writers import write_cms
@@ -24,19 +25,9 @@ from core.jobs.sampling import load_result, sample_argv
 from core.requests import SampleRequest
 
 
-def _jet_file(tmp_path_factory, size: int, seed: int, empty: float, folder: str) -> Path:
-    """40 sparse random jets of ``size`` x ``size`` (a fraction ``empty`` of the pixels empty), half of each class."""
-    rng = np.random.default_rng(seed)
-    shape = (40, size, size, 3)
-    x = (rng.random(shape) ** 8 * 40 * (rng.random(shape) > empty)).astype(np.float32)
-    path = tmp_path_factory.mktemp(folder) / f"jets{size}.h5"
-    write_cms(path, x, np.arange(40) % 2)
-    return path
-
-
 @pytest.fixture(scope="module")
 def jets16(tmp_path_factory) -> Path:
-    return _jet_file(tmp_path_factory, 16, 0, 0.6, "data")
+    return write_random_jets(tmp_path_factory.mktemp("data") / "jets16.h5", 40, 16, seed=0, empty=0.6)
 
 
 def _train_argv(data: Path, steps: int, *extra: str) -> list[str]:
@@ -146,7 +137,7 @@ def test_the_time_limit_saves_and_says_so(jets16, tmp_path):
 
 @pytest.fixture(scope="module")
 def jets32(tmp_path_factory) -> Path:
-    return _jet_file(tmp_path_factory, 32, 1, 0.7, "data32")
+    return write_random_jets(tmp_path_factory.mktemp("data32") / "jets32.h5", 40, 32, seed=1, empty=0.7)
 
 
 @pytest.fixture(scope="module")

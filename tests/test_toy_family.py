@@ -43,15 +43,9 @@ def test_plugin_families_are_read_from_the_environment():
 
 @pytest.fixture(scope="module")
 def jets(tmp_path_factory):
-    import numpy as np
+    from metrics_synth import write_random_jets
 
-    from core.data.writers import write_cms
-
-    rng = np.random.default_rng(0)
-    x = (rng.random((160, 16, 16, 3)) ** 8 * 40 * (rng.random((160, 16, 16, 3)) > 0.6)).astype(np.float32)
-    path = tmp_path_factory.mktemp("toy") / "jets16.h5"
-    write_cms(path, x, np.arange(160) % 2)
-    return path
+    return write_random_jets(tmp_path_factory.mktemp("toy") / "jets16.h5", 160, 16)
 
 
 def test_toy_family_trains_samples_and_evaluates_from_the_command_line(toy, jets, tmp_path):

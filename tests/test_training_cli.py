@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 
 import h5py
-import numpy as np
 import pytest
+from metrics_synth import write_random_jets
 
 from core.cli import main
-from core.data.writers import write_cms
 
 
 @pytest.fixture(scope="module")
 def jets16(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    x = (rng.random((12, 16, 16, 3)) ** 8 * 40 * (rng.random((12, 16, 16, 3)) > 0.6)).astype(np.float32)
-    path = tmp_path_factory.mktemp("data") / "jets16.h5"
-    write_cms(path, x, np.arange(12) % 2)
-    return path
+    return write_random_jets(tmp_path_factory.mktemp("data") / "jets16.h5", 12, 16)
 
 
 def _train(data, out, model, steps, *extra):

@@ -50,6 +50,35 @@ VISIT = ["Jets", "Train", "Generate"]
 WARMUP_STEPS = 5
 
 
+def _cpu(procs) -> float:
+    total = 0.0
+    for q in procs:
+        try:
+            t = q.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+class CpuMeter:
+    """Cores used over one phase by the server (its own process: jobs are its children and not counted) and
+    by the browsers (the Playwright driver and Chromium: every other process this bench started). Tells
+    where a slow page rerun's time went."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+        self.t0, self.s0, self.b0 = time.monotonic(), _cpu([self.server]), self._browsers()
+
+    def _browsers(self) -> float:
+        jobs = {q.pid for q in self.server.children(recursive=True)} | {self.server.pid}
+        return _cpu([q for q in psutil.Process().children(recursive=True) if q.pid not in jobs])
+
+    def cores(self) -> tuple[float, float]:
+        wall = max(1e-9, time.monotonic() - self.t0)
+        return (_cpu([self.server]) - self.s0) / wall, (self._browsers() - self.b0) / wall
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,6 +134,9 @@ def settle(page, timeout_ms: int = 180_000) -> None:
     )
 
 
+PER_PAGE: dict[str, list[float]] = {}  # phase/page -> rerun times, for the breakdown line
+
+
 def visit(page, title: str) -> float:
     """Click ``title`` in the sidebar; seconds until that page's script run has finished."""
     t0 = time.perf_counter()
@@ -116,7 +148,9 @@ def visit(page, title: str) -> float:
         arg=title,
         timeout=180_000,
     )
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    PER_PAGE.setdefault(f"{PHASE[0]}/{title}", []).append(seconds)
+    return seconds
 
 
 def open_visitor(browser, url: str, path: str = ""):
@@ -173,6 +207,7 @@ def wait_runs(runs: Path, known: set[str], n: int, timeout: float = 1800) -> lis
     raise TimeoutError("the dashboard runs did not end")
 
 
+PHASE = ["warm-up"]  # which phase the visits belong to (for the per-page breakdown)
 PAUSE = [1.0]  # seconds a visitor looks at a page before the next click (--pause)
 
 
@@ -188,12 +223,14 @@ def visit_while(page, busy, times: list[float]) -> None:
 def stats(times: list[float]) -> str:
     if not times:
         return "n/a"
-    q = statistics.quantiles(times, n=20) if len(times) >= 2 else [times[0]] * 19
+    q = statistics.quantiles(times, n=20, method="inclusive") if len(times) >= 2 else [times[0]] * 19
     return f"median {statistics.median(times):.2f} s, p95 {q[18]:.2f} s (n={len(times)})"
 
 
 def p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=20)[18] if len(times) >= 2 else times[0]
+    # inclusive: numpy's percentile, never beyond the slowest visit seen (the default extrapolates past it for
+    # the few idle visits, which inflated the idle p95)
+    return statistics.quantiles(times, n=20, method="inclusive")[18] if len(times) >= 2 else times[0]
 
 
 def main() -> None:
@@ -206,7 +243,7 @@ def main() -> None:
     args = p.parse_args()
     PAUSE[0] = args.pause
     if args.quick:
-        args.steps, args.two_steps, args.visits = 150, 80, 9
+        args.steps, args.two_steps, args.visits = 150, 80, 15
     if not Path(CHROMIUM).exists():
         sys.exit(f"no Chromium at {CHROMIUM}: apt-get install -y --no-install-recommends chromium")
     from playwright.sync_api import sync_playwright
@@ -241,10 +278,12 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
         visit(b, title)
     out = {"rss_before": rss_mb(server)}
     idle: list[float] = []
+    meter = CpuMeter(server.pid)
+    PHASE[0] = "idle"
     for i in range(args.visits):
         idle.append(visit(b, VISIT[i % len(VISIT)]))
         time.sleep(PAUSE[0])
-    out["idle"] = idle
+    out["idle"], out["cpu_idle"] = idle, meter.cores()
 
     # (a) the command line alone
     # The page's request: its defaults (TrainRequest's, 2000 jets) with metrics off and the steps of this bench.
@@ -263,9 +302,11 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
     sampler.start()
     start_training(a, args.steps)
     one: list[float] = []
+    meter, PHASE[0] = CpuMeter(server.pid), "one job"
     visit_while(b, lambda: any(read_status(p).running for p in runs.iterdir() if p.name not in known), one)
     run_b = wait_run(runs, known)
     out["dash"], out["one"], out["load_b"] = run_rate(run_b), one, os.getloadavg()[0]
+    out["cpu_one"] = meter.cores()
     a.context.close()
 
     # (c) two jobs at once, a third visitor switching pages
@@ -275,9 +316,11 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
     start_training(a1, args.two_steps)
     start_training(a2, args.two_steps)
     two: list[float] = []
+    meter, PHASE[0] = CpuMeter(server.pid), "two jobs"
     visit_while(c, lambda: any(read_status(p).running for p in runs.iterdir() if p.name not in known), two)
     out["two_runs"] = [run_rate(p) for p in wait_runs(runs, known, 2)]
     out["two"], out["load_c"] = two, os.getloadavg()[0]
+    out["cpu_two"] = meter.cores()
     sampler.done.set()
     out["rss_peak"] = sampler.peak
     for page in (a1, a2, c, b):
@@ -302,9 +345,16 @@ def report(out: dict, args, elapsed: float) -> None:
         print(
             f"(c) two jobs, job {i + 1}:            {r['images_per_s']:7.1f} images/s  (loop {r['loop_images_per_s']:.1f})"
         )
-    print(f"page rerun, idle:              {stats(out['idle'])}")
-    print(f"page rerun, one job:           {stats(out['one'])}")
-    print(f"page rerun, two jobs:          {stats(out['two'])}")
+    for name, key in (("idle", "idle"), ("one job", "one"), ("two jobs", "two")):
+        server, browsers = out[f"cpu_{key}"]
+        print(
+            f"page rerun, {name + ':':<19}{stats(out[key])}; cores used: server {server:.2f}, browsers {browsers:.2f}"
+        )
+    for phase in ("idle", "two jobs"):
+        parts = [
+            f"{t} {statistics.median(PER_PAGE[f'{phase}/{t}']):.2f}/{max(PER_PAGE[f'{phase}/{t}']):.2f}" for t in VISIT
+        ]
+        print(f"  by page, {phase} (median/max s): {', '.join(parts)}")
     print(f"p95 two jobs / idle:           {p95(out['two']) / p95(out['idle']):.2f}  (goal <= 1.5)")
     print(
         f"server RSS: before {out['rss_before']:.0f} MB, peak during {out['rss_peak']:.0f} MB, "

@@ -65,6 +65,7 @@ table.touch(owner)
 
 PAGE_DEFAULTS = {"max_jets": 2000, "metrics_every": 50}  # a hosted page trains on a subset and watches it
 INTERVAL_VIEW_S = 5.0  # the metrics curves and the preview grid are redrawn this often while a job runs
+LOSS_VIEW_S = 3.0  # the loss curve: redrawing a plotly figure costs the visitor's browser far more than the numbers
 
 
 def _family_options(family: str) -> dict:
@@ -163,19 +164,28 @@ def _live_view(run_dir: Path) -> None:
         if status.running:
             st.info(f"{(status.phase or 'starting').capitalize()}…")
         return
-    _step_figures(steps, status.running, status.request.get("family"))
+    _step_numbers(steps[-1])
     if not status.running and st.session_state.get("train_results_for") != status.run_id:
         st.rerun()  # the job has ended since the page was drawn: redraw it once (results, downloads)
 
 
-def _step_figures(steps: list[dict], running: bool, family: str | None) -> None:
-    """What changes every step: the numbers and the loss curve (redrawn every second while the job runs)."""
-    last = steps[-1]
+def _step_numbers(last: dict) -> None:
+    """What changes every step: the numbers (redrawn every second while the job runs)."""
     m = st.columns(4)
     m[0].metric("Step", f"{last['step']:,}")
     m[1].metric("Loss", f"{last['loss']:.4f}")
     m[2].metric("Images / s", f"{last['images_per_s']:,.0f}")
     m[3].metric("Epoch", f"{last['epoch']:.2f}")
+
+
+def _loss_view(run_dir: Path) -> None:
+    """The loss curve; its own fragment, redrawn every few seconds while the job runs (the browser's work to
+    redraw a figure every second would take CPU from the job on a small machine)."""
+    status = read_status(run_dir)
+    steps = [e for e in read_events(run_dir) if e["type"] == "step"]
+    if not steps:
+        return
+    running, family = status.running, status.request.get("family")
     every = max(1, len(steps) // 2000)  # a long run: plot at most ~2000 points
     show_figure(
         loss_figure(
@@ -322,6 +332,7 @@ with guard("the live view"):
             st.session_state["train_results_for"] = status.run_id
         st.subheader(f"Live view · `{status.run_id}`")
         st.fragment(_live_view, run_every=1.0 if status.running else None)(run_dir)
+        st.fragment(_loss_view, run_every=LOSS_VIEW_S if status.running else None)(run_dir)
         st.fragment(_interval_view, run_every=INTERVAL_VIEW_S if status.running else None)(run_dir)
 
 with guard("the results"):

@@ -10,8 +10,24 @@ import streamlit as st
 
 from core.data.layout import CHANNELS
 from core.hosting import hosted
+from core.jobs import JobLimitError, read_status
+from core.jobs.finals import SAMPLE_N, finals_argv, finals_request, finished_finals, load_finals, model_key, run_name
+from core.jobs.runner import new_run_id
+from core.jobs.training import runs_dir
 from core.viz.runs import find_runs, load_preview, overlay_figure, preview_at, read_run, runs_grid, runs_table
-from pages._common import CHECKPOINTS, ROOT, device, guard, require_entry, session_id, show_figure, show_table
+from pages._common import (
+    CHECKPOINTS,
+    ROOT,
+    byte_cache,
+    guard,
+    job_manager,
+    job_progress,
+    require_entry,
+    run_in_url,
+    session_id,
+    show_figure,
+    show_table,
+)
 
 require_entry()
 st.title("Runs")
@@ -20,7 +36,6 @@ st.caption(
     "command-line runs under runs/ (`python -m core train --out runs/NAME`, or the folder in $JETLAB_CLI_RUNS). "
     "Choose two or more to overlay their curves and compare their samples at one step."
 )
-SAMPLE_N = 8
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -35,30 +50,58 @@ def _runs(session: str):
     return found
 
 
-@st.cache_resource(show_spinner="Sampling the final weights…", max_entries=8)
-def _final_samples(path: str, stamp: float):
-    from core.training.checkpoint import load_checkpoint
-    from core.training.sampling import sample_images
+def _final_samples(paths: list[str]) -> dict:
+    """Samples of each checkpoint's final weights that finished jobs hold, by path. The others are sampled by a
+    job of their own process (started here, its progress shown while it runs): the server loads no weights."""
+    if not paths:
+        return {}
+    keys = {p: model_key(p) for p in paths}
+    found = finished_finals(runs_dir(), list(keys.values()))
+    missing = [p for p in paths if keys[p] not in found]
+    if missing:
+        try:
+            _finals_job(finals_request(missing))
+        except JobLimitError as err:
+            st.error(f"Samples of the final weights: {err}")
+    cache = byte_cache("finals", 32)
+    return {
+        p: cache.get_or_make((k, str(found[k])), lambda k=k: load_finals(found[k], [k])[k])
+        for p, k in keys.items()
+        if k in found
+    }
 
-    ckpt = load_checkpoint(path)
-    label = "mixed" if ckpt.task.conditional else None
-    sampler_steps = None if ckpt.task.default_sampler_steps is None else 10
-    return sample_images(ckpt, SAMPLE_N, sampler_steps=sampler_steps, label=label, seed=0, device=device())
+
+def _finals_job(request: dict) -> None:
+    """The job sampling ``request``'s checkpoints: the one in the URL (a reload finds it), else a new one."""
+    run_dir = run_in_url("finals", "finals")
+    if run_dir is not None and read_status(run_dir).request.get("key") != request["key"]:
+        run_dir = None  # the URL names the job of another selection
+    again = run_dir is not None and read_status(run_dir).state not in ("running", "finished")
+    if again and st.button("Sample the final weights again", key="runs_finals_again", icon=":material/replay:"):
+        run_dir = None
+    if run_dir is None:
+        table = job_manager()
+        path = runs_dir() / new_run_id(run_name(request))
+        run_dir = table.start(session_id(), "finals", finals_argv(table.threads_per_job()), path, request).run_dir
+        st.query_params["finals"] = run_dir.name
+    running = read_status(run_dir).running
+    st.fragment(job_progress, run_every=1.0 if running else None)(run_dir, "runs_finals", "Sampling the final weights")
 
 
 def _samples_at(runs, step: int) -> tuple[dict, list[str]]:
     """Each run's samples at the global step: its saved preview at or before it, else the final weights once the
-    step has reached the run's last one; the runs with neither are named in the second list."""
+    step has reached the run's last one; the runs with neither (or whose final samples are not ready) are named
+    in the second list."""
+    saved = [preview_at(r, step) for r in runs]
+    finals = {str(r.path) for r, s in zip(runs, saved, strict=True) if s is None and step >= r.step}
+    sampled = _final_samples(sorted(finals))
     out, missing = {}, []
-    for r in runs:
-        saved = preview_at(r, step)
-        if saved is not None:
-            out[f"{r.name} @ {saved[0]:,}"] = load_preview(saved[1])[0]
-        elif step >= r.step:
-            out[f"{r.name} @ {r.step:,} (final)"] = _final_samples(
-                str(r.path), (r.path / "config.json").stat().st_mtime
-            )
-        else:
+    for r, s in zip(runs, saved, strict=True):
+        if s is not None:
+            out[f"{r.name} @ {s[0]:,}"] = load_preview(s[1])[0]
+        elif str(r.path) in sampled:
+            out[f"{r.name} @ {r.step:,} (final)"] = sampled[str(r.path)]
+        elif str(r.path) not in finals:
             missing.append(r.name)
     return out, missing
 

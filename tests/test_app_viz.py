@@ -200,17 +200,34 @@ def test_train_page_defaults_to_the_cosine_schedule():
 
 
 def test_runs_page_table_overlay_and_samples_at_one_step(runs_dir):  # noqa: F811
+    """The final weights are sampled by a job of its own process; a second visit shows its result, no new job."""
+    import os
+
+    from test_app_pages import _wait_for
+
+    from core.jobs import read_status
+
     _needs_shipped("seed_baseline_32", "quantum_hybrid")
-    at = make_app(
-        "pages/runs.py", None, runs_chosen=["seed_baseline_32 (shipped)", "quantum_hybrid (shipped)"], runs_step=4000
-    )
+    chosen = ["seed_baseline_32 (shipped)", "quantum_hybrid (shipped)"]
+    at = make_app("pages/runs.py", None, runs_chosen=chosen, runs_step=4000, jetlab_session="runner")
     assert_clean(at)
     table = at.dataframe[0].value.set_index("run")
     assert {"seed_baseline_32", "quantum_hybrid"} <= set(table.index)
     assert table.loc["quantum_hybrid", "family"] == "quantum" and table.loc["seed_baseline_32", "steps"] == 3000
-    assert charts(at) == 2  # curves overlaid, samples in one grid
+    run_dir = runs_dir / at.query_params["finals"]
+    status = read_status(run_dir)
+    assert status.kind == "finals" and status.owner == "runner" and len(status.request["models"]) == 2
+    pid = json.loads((run_dir / "status.json").read_text())["pid"]
+    assert pid != os.getpid()  # sampled in a process of its own, not in the server
+    at = _wait_for(at, lambda a: charts(a) == 2)  # curves overlaid, samples in one grid
+    assert_clean(at)
     curves = _spec(at, 0)
     assert {t["name"] for t in curves["data"]} >= {"seed_baseline_32", "quantum_hybrid"}
+    assert "(final)" in json.dumps(_spec(at, 1)["layout"])
+    again = make_app("pages/runs.py", None, runs_chosen=chosen, runs_step=4000, jetlab_session="visitor 2")
+    assert_clean(again)
+    assert charts(again) == 2 and "finals" not in again.query_params  # the finished job's answer, no new job
+    assert [p.name for p in runs_dir.iterdir()] == [run_dir.name]
 
 
 def test_runs_reader_uses_events_and_previews(tmp_path):

@@ -28,6 +28,14 @@ PAGES = [
 SECRET = b"root:x:0:0:TOP-SECRET-MARKER:/root:/bin/bash\n"
 
 
+@pytest.fixture(autouse=True)
+def _runs_dir(tmp_path, monkeypatch) -> None:
+    """Jobs a page starts (the Runs page samples the final weights) write under the test's folder."""
+    import core.jobs.training as training
+
+    monkeypatch.setattr(training, "RUNS_DIR", tmp_path / "runs")
+
+
 @pytest.fixture()
 def uploads(tmp_path, monkeypatch) -> Path:
     import pages._common as common

@@ -292,3 +292,36 @@ def test_a_compare_generation_job_samples_and_measures_each_model(tiny_checkpoin
     assert "sampling 24 jets from B (2 of 2)" in phases and any(p.startswith("computing set distances") for p in phases)
     progress = [e for e in events if e["type"] == "progress" and e.get("model") == "A"]
     assert [e["done"] for e in progress] == [24] and progress[-1]["total"] == 24
+
+
+def test_the_runs_pages_final_samples_are_a_job_and_each_checkpoint_is_answered_again(tmp_path):
+    """The job's samples equal sampling in place (same seed); any finished run that sampled a checkpoint answers
+    for it, until the checkpoint's files change."""
+    import shutil
+
+    import torch
+
+    from core.jobs.finals import SAMPLE_N, finals_argv, finals_request, finished_finals, load_finals, run_name
+    from core.training.sampling import sample_images
+
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints"
+    if not all((shipped / n / "config.json").exists() for n in ("seed_baseline_32", "quantum_hybrid")):
+        pytest.skip("shipped checkpoints missing")
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(shipped / "seed_baseline_32", a)
+    shutil.copytree(shipped / "quantum_hybrid", b)
+    runs = tmp_path / "runs"
+    table = JobTable(JobLimits(max_concurrent=1), watch_every=None)
+    request = finals_request([a, b])
+    job = table.start("fay", "finals", finals_argv(1), runs / new_run_id(run_name(request)), request)
+    assert job.pid != os.getpid()
+    assert job.wait(120) and read_status(job.run_dir).state == FINISHED, (job.run_dir / "log.txt").read_text()[-800:]
+    key_a, key_b = request["keys"]
+    got = load_finals(job.run_dir, [key_a])[key_a]
+    want = sample_images(a, SAMPLE_N, sampler_steps=10, seed=0)
+    assert got.shape == (SAMPLE_N, 3, 32, 32)
+    torch.testing.assert_close(got, want)
+    assert finished_finals(runs, finals_request([b])["keys"]) == {key_b: job.run_dir}  # a subset: no new job
+    time.sleep(0.01)
+    (a / "config.json").write_text((a / "config.json").read_text())  # the checkpoint saved again
+    assert finished_finals(runs, finals_request([a])["keys"]) == {}

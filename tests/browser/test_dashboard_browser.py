@@ -159,7 +159,10 @@ def _check_page(page, min_plots: int) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
         "[data-testid='stException']"
     ).first.inner_text()
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000) if min_plots else None
+    if min_plots:  # a page may draw some after a job (the Runs page's grid of final samples)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+        count = "document.querySelectorAll('.js-plotly-plot').length"
+        page.wait_for_function(f"() => {count} >= {min_plots}", timeout=120_000)
     plots = page.locator(".js-plotly-plot").count()
     assert plots >= min_plots, f"expected at least {min_plots} plots, found {plots}"
 

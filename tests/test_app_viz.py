@@ -230,6 +230,24 @@ def test_runs_page_table_overlay_and_samples_at_one_step(runs_dir):  # noqa: F81
     assert [p.name for p in runs_dir.iterdir()] == [run_dir.name]
 
 
+def test_runs_page_refused_sampling_job_is_one_error(runs_dir, monkeypatch):  # noqa: F811
+    from core.jobs import JobLimitError
+    from core.jobs.runner import JobTable
+
+    def busy(self, owner):
+        raise JobLimitError("server busy: 2 of 2 jobs are running; try again soon")
+
+    _needs_shipped("seed_baseline_32", "quantum_hybrid")
+    monkeypatch.setattr(JobTable, "_check_locked", busy)
+    chosen = ["seed_baseline_32 (shipped)", "quantum_hybrid (shipped)"]
+    at = make_app("pages/runs.py", None, runs_chosen=chosen, runs_step=4000)
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Samples of the final weights: server busy: 2 of 2 jobs are running; try again soon"
+    ]
+    assert charts(at) == 1 and not runs_dir.exists()  # the curves; nothing was prepared for the refused job
+
+
 def test_runs_reader_uses_events_and_previews(tmp_path):
     from safetensors.torch import save_file
 

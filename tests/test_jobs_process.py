@@ -325,3 +325,42 @@ def test_the_runs_pages_final_samples_are_a_job_and_each_checkpoint_is_answered_
     time.sleep(0.01)
     (a / "config.json").write_text((a / "config.json").read_text())  # the checkpoint saved again
     assert finished_finals(runs, finals_request([a])["keys"]) == {}
+
+
+def _fake_run(runs: Path, name: str, kind: str, created: float, status: dict) -> Path:
+    run = runs / name
+    run.mkdir(parents=True)
+    (run / "request.json").write_text(json.dumps({"kind": kind, "owner": "gus", "created": created}))
+    (run / "status.json").write_text(json.dumps(status))
+    return run
+
+
+def test_starting_a_job_prunes_the_ended_answer_runs_of_its_kind_beyond_the_cap(tmp_path, monkeypatch):
+    """JETLAB_KEEP_RUNS=2: starting a compare job leaves the 2 newest ended compare runs, the running one, every
+    training run and the other kinds' runs; 0 keeps everything."""
+    from core.jobs.prune import prune_runs
+    from core.jobs.rundir import process_start
+
+    runs = tmp_path / "runs"
+    done = {"state": FINISHED, "pid": 0}
+    old = [_fake_run(runs, f"compare-k{i}-2026", "compare", 1000.0 + i, done) for i in range(5)]
+    failed = _fake_run(runs, "compare-bad-2026", "compare", 900.0, {"state": "failed", "pid": 0})
+    sleeper = _sleeper()
+    try:
+        alive = {"state": "running", "pid": sleeper.pid, "pid_start": process_start(sleeper.pid)}
+        running = _fake_run(runs, "compare-live-2026", "compare", 1.0, alive)  # the oldest, but running
+        trains = [_fake_run(runs, f"ddpm-{i}", "train", float(i), done) for i in range(4)]
+        overviews = [_fake_run(runs, f"overview-{i}", "overview", float(i), done) for i in range(3)]
+        monkeypatch.setenv("JETLAB_KEEP_RUNS", "2")
+        table = JobTable(JobLimits.from_env(), watch_every=None)
+        assert table.limits.keep_runs == 2
+        job = table.start("gus", "compare", ["core.jobs.compare"], runs / new_run_id("compare-new"), request={})
+        job.wait(60)  # an empty request: the worker fails at once (a failed run is an ended run like any other)
+        left = {p.name for p in runs.iterdir()}
+        assert left == {p.name for p in [*old[3:], running, *trains, *overviews]} | {job.run_id}
+        assert not failed.exists() and not any(p.name.startswith(".") for p in runs.iterdir())
+        assert prune_runs(runs, "train", 1) == [] and prune_runs(runs, "overview", 0) == []
+        assert sorted(prune_runs(runs, "overview", 1)) == ["overview-0", "overview-1"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()

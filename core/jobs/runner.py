@@ -78,11 +78,12 @@ class JobLimits:
     max_steps: int | None = 2000
     max_seconds: float | None = 600.0
     abandon_seconds: float = 600.0
+    keep_runs: int | None = 50  # ended runs kept per kind of the pages' answer-only jobs (core.jobs.prune)
 
     @classmethod
     def from_env(cls, on_gpu: bool = False) -> JobLimits:
         """JETLAB_MAX_JOBS, JETLAB_MAX_JOBS_PER_VISITOR, JETLAB_MAX_STEPS, JETLAB_MAX_SECONDS (0 lifts a limit),
-        JETLAB_ABANDON_SECONDS. Step and time limits apply on the CPU only unless set explicitly."""
+        JETLAB_ABANDON_SECONDS, JETLAB_KEEP_RUNS. Step and time limits apply on the CPU only unless set explicitly."""
         steps_default = None if on_gpu else cls.max_steps
         seconds_default = None if on_gpu else cls.max_seconds
         return cls(
@@ -91,6 +92,7 @@ class JobLimits:
             max_steps=_env_number("JETLAB_MAX_STEPS", steps_default),
             max_seconds=_env_number("JETLAB_MAX_SECONDS", seconds_default, float),
             abandon_seconds=float(_env_number("JETLAB_ABANDON_SECONDS", cls.abandon_seconds, float) or 10**9),
+            keep_runs=_env_number("JETLAB_KEEP_RUNS", cls.keep_runs),
         )
 
     def clamp_steps(self, steps: int) -> int:
@@ -261,7 +263,18 @@ class JobTable:
             job = Job(run_id=run_dir.name, run_dir=run_dir, owner=owner, kind=kind, proc=proc, started=self._clock())
             self._jobs[job.run_id] = job
             self._seen[owner] = self._clock()
+        self._prune(run_dir.parent, kind)
         return job
+
+    def _prune(self, runs_dir: Path, kind: str) -> None:
+        """Keep the runs folder bounded: the ended runs of this kind beyond ``limits.keep_runs`` go (never
+        training runs, never a running one; see ``core.jobs.prune``). A failure here never fails the job."""
+        from core.jobs.prune import prune_runs
+
+        try:
+            prune_runs(runs_dir, kind, self.limits.keep_runs)
+        except OSError:
+            pass
 
     def adopt_running(self, runs_dir: str | os.PathLike) -> list[Job]:
         """Count the jobs an earlier server left running in ``runs_dir`` (this server restarted under them).

@@ -276,12 +276,17 @@ def _events(run_dir: Path, kind: str) -> list[dict]:
 
 
 def _rates(run_dir: Path, batch: int) -> tuple[float, float]:
-    """(median, mean) images per second of training: the median of the step events' ``images_per_s`` (the
-    figure the page's readout shows, one per step here), and images over the seconds in training steps. The
-    median is the comparison: a burst of other work on the machine moves a few steps, not the median."""
+    """(trimmed mean, mean) images per second of training: the mean of the step events' ``images_per_s`` (the
+    figure the page's readout shows, one per step here) without the fastest and slowest 10 % of steps, and
+    images over the seconds in training steps. The trimmed mean is the comparison: a burst of other work moves
+    a few steps, not it; and unlike the median it does not jump between the two speeds this model's steps run
+    at (here about 1,200 images/s before the metrics of step 150 and 900 after, in the command line as in the
+    job)."""
     steps = _events(run_dir, "step")
-    median = statistics.median(float(e["images_per_s"]) for e in steps)
-    return median, steps[-1]["step"] * batch / steps[-1]["wall_time_s"]
+    rates = sorted(float(e["images_per_s"]) for e in steps)
+    cut = len(rates) // 10
+    trimmed = statistics.mean(rates[cut : len(rates) - cut])
+    return trimmed, steps[-1]["step"] * batch / steps[-1]["wall_time_s"]
 
 
 def _run_cli(argv: list[str], out: Path, batch: int = 32) -> tuple[float, float]:
@@ -333,11 +338,13 @@ def _compare_with_the_cli(page, runs_root: Path, tmp_dir: Path, cpu: dict[str, f
     the same request within SPEED_TOLERANCE (10 %).
 
     Like with like: the same program (the page's job ran exactly ``_cli_argv()``), the same niceness and thread
-    count, the same figure (the median of the step events' images/s). The command line ran right before the
-    page's job (``before``) and runs again right after it; the page is compared with their mean, so a machine
-    that slows down or speeds up during the test moves both sides alike. When the two command-line runs
-    themselves differ by more than the tolerance, the machine's speed changed under the measurement and the
-    ratio is not decisive: a warning, not a failure (``JETLAB_SPEED_STRICT=1`` fails it anyway)."""
+    count, the same figure (the trimmed mean of the step events' images/s, ``_rates``). The command line ran right
+    before the page's job (``before``) and runs again right after it; the page is compared with their mean, so
+    a machine that slows down or speeds up during the test moves both sides alike. The ratio is not decisive
+    (a warning, not a failure; ``JETLAB_SPEED_STRICT=1`` fails it anyway) when the two command-line runs differ
+    by more than the tolerance (the machine's speed changed under the measurement) or when other work
+    oversubscribed the machine (load average above its cores): then the job, the command line and other
+    sessions' processes do not get the same CPU from one minute to the next."""
     run_id = parse_qs(urlparse(page.url).query)["run"][0]
     run_dir = runs_root / run_id
     request = json.loads((run_dir / "request.json").read_text())
@@ -352,7 +359,7 @@ def _compare_with_the_cli(page, runs_root: Path, tmp_dir: Path, cpu: dict[str, f
     ratio, drift = page_rate / cli_rate, after[0] / before[0]
     load = max(cpu.pop("load"), os.getloadavg()[0])
     print(
-        f"images/s (median of steps): page job {page_rate:.1f}, command line {before[0]:.1f} before and "
+        f"images/s (trimmed mean of steps): page job {page_rate:.1f}, command line {before[0]:.1f} before and "
         f"{after[0]:.1f} after (drift {drift:.3f}), ratio {ratio:.3f}; means {page_mean:.1f} vs {before[1]:.1f} / "
         f"{after[1]:.1f}; load {load:.2f}; CPU seconds {cpu}"
     )
@@ -360,10 +367,12 @@ def _compare_with_the_cli(page, runs_root: Path, tmp_dir: Path, cpu: dict[str, f
         return
     message = (
         f"page job {page_rate:.1f} images/s vs command line {cli_rate:.1f} (mean of {before[0]:.1f} before and "
-        f"{after[0]:.1f} after): ratio {ratio:.3f} is outside 1 ± {SPEED_TOLERANCE} (load average up to {load:.2f})"
+        f"{after[0]:.1f} after): ratio {ratio:.3f} is outside 1 ± {SPEED_TOLERANCE} (load average up to {load:.2f} "
+        f"on {os.cpu_count()} cores; CPU seconds {cpu})"
     )
-    if abs(drift - 1) > SPEED_TOLERANCE and os.environ.get("JETLAB_SPEED_STRICT") != "1":
-        warnings.warn(f"{message}: not decisive, the command line itself moved by {drift:.3f}", stacklevel=1)
+    unsteady = abs(drift - 1) > SPEED_TOLERANCE or load > (os.cpu_count() or 1)
+    if unsteady and os.environ.get("JETLAB_SPEED_STRICT") != "1":
+        warnings.warn(f"{message}: not decisive (command line drift {drift:.3f}, load {load:.2f})", stacklevel=1)
         return
     pytest.fail(message)
 

@@ -22,6 +22,7 @@ from pages._common import (
     guard,
     job_manager,
     job_progress,
+    public_message,
     require_entry,
     run_in_url,
     session_id,
@@ -97,10 +98,13 @@ def _samples_at(runs, step: int) -> tuple[dict, list[str]]:
     sampled = _final_samples(sorted(finals))
     out, missing = {}, []
     for r, s in zip(runs, saved, strict=True):
+        final = sampled.get(str(r.path))
         if s is not None:
             out[f"{r.name} @ {s[0]:,}"] = load_preview(s[1])[0]
-        elif str(r.path) in sampled:
-            out[f"{r.name} @ {r.step:,} (final)"] = sampled[str(r.path)]
+        elif isinstance(final, str):
+            st.warning(f"No samples of {r.name}'s final weights: {public_message(final)}")
+        elif final is not None:
+            out[f"{r.name} @ {r.step:,} (final)"] = final
         elif str(r.path) not in finals:
             missing.append(r.name)
     return out, missing

@@ -310,13 +310,19 @@ def test_the_runs_pages_final_samples_are_a_job_and_each_checkpoint_is_answered_
     a, b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(shipped / "seed_baseline_32", a)
     shutil.copytree(shipped / "quantum_hybrid", b)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")  # fails alone: the others are still sampled
     runs = tmp_path / "runs"
     table = JobTable(JobLimits(max_concurrent=1), watch_every=None)
-    request = finals_request([a, b])
+    request = finals_request([a, bad, b])
     job = table.start("fay", "finals", finals_argv(1), runs / new_run_id(run_name(request)), request)
     assert job.pid != os.getpid()
     assert job.wait(120) and read_status(job.run_dir).state == FINISHED, (job.run_dir / "log.txt").read_text()[-800:]
-    key_a, key_b = request["keys"]
+    key_a, key_bad, key_b = request["keys"]
+    why = load_finals(job.run_dir, [key_bad])[key_bad]
+    assert isinstance(why, str) and why.startswith("bad: ") and "\n" not in why, why
+    assert finished_finals(runs, [key_bad]) == {key_bad: job.run_dir}  # answered (with its error): no new job
     got = load_finals(job.run_dir, [key_a])[key_a]
     want = sample_images(a, SAMPLE_N, sampler_steps=10, seed=0)
     assert got.shape == (SAMPLE_N, 3, 32, 32)

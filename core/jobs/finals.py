@@ -6,11 +6,13 @@ fast sampler, seed 0: the Runs page's grid), a progress event after each model, 
 ``finals.safetensors`` with one tensor per checkpoint, named by that checkpoint's key. The key names the
 checkpoint's files (path, modification time, size) and the sampling settings, so any finished run that
 sampled the same checkpoint answers for it again without a job (``finished_finals``), whatever else that run
-sampled; the page starts a job only for the checkpoints no run has sampled yet.
+sampled; the page starts a job only for the checkpoints no run has sampled yet. A checkpoint that fails to
+load or sample is recorded with its one-line reason (the others are still sampled), and answered with it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -67,11 +69,13 @@ def finished_finals(runs_dir: str | os.PathLike, keys: Sequence[str]) -> dict[st
 
 
 def load_finals(run_dir: str | os.PathLike, keys: Sequence[str]) -> dict:
-    """The samples (n, 3, H, W) GeV of the checkpoints ``keys`` that the run holds, by key."""
+    """By key: the samples (n, 3, H, W) GeV of each checkpoint ``keys`` names that the run sampled, or the one
+    line saying why it could not (a checkpoint that does not load fails alone, not the run)."""
     from safetensors import safe_open
 
     with safe_open(str(Path(run_dir) / RESULT), framework="pt") as f:
-        return {k: f.get_tensor(k) for k in keys if k in f.keys()}
+        failed = json.loads((f.metadata() or {}).get("failed") or "{}")
+        return {k: f.get_tensor(k) if k in f.keys() else failed.get(k, "not sampled") for k in keys}
 
 
 def _one(path: str, n: int, seed: int, device: str):
@@ -95,18 +99,22 @@ def _work(body: dict, log: RunWriter, stop: threading.Event) -> tuple[str, str]:
     device = str(resolve_device("auto"))
     log.total = len(models)
     log.status(RUNNING, f"sampling the final weights of {len(models)} run(s)")
-    out = {}
+    out, failed = {}, {}
     for k, (path, key) in enumerate(zip(models, keys, strict=True)):
         if stop.is_set():
             return STOPPED, f"stopped after {k} of {len(models)} run(s)"
         log.phase(f"sampling {n} jets from {Path(path).name} ({k + 1} of {len(models)})")
-        out[key] = _one(path, n, seed, device).float().contiguous()
+        try:
+            out[key] = _one(path, n, seed, device).float().contiguous()
+        except Exception as err:  # one checkpoint that does not load or sample must not cost the others theirs
+            failed[key] = f"{Path(path).name}: {(str(err).strip() or type(err).__name__).splitlines()[0]}"
+            log.event("error", key=key, message=failed[key])
         log.step = k + 1
         log.event("progress", done=k + 1, total=len(models))
     log.phase("saving")
     with atomic_path(log.dir / RESULT, ".safetensors") as tmp:
-        save_file(out, str(tmp))
-    return FINISHED, f"finished: {len(models)} run(s) sampled"
+        save_file(out, str(tmp), metadata={"failed": json.dumps(failed)})
+    return FINISHED, f"finished: {len(out)} of {len(models)} run(s) sampled"
 
 
 def main(argv: list[str] | None = None) -> int:

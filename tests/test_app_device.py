@@ -52,3 +52,21 @@ def test_device_section_runs_the_shipped_model_on_a_fake_device_in_a_job(runs_di
     again = _app("visitor 2")  # the same request: the finished run's answer, no new job
     assert not again.exception and len(again.dataframe) > 0 and len(again.get("metric")) == 4
     assert [p.name for p in runs_dir.iterdir()] == [run_dir.name]
+
+
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "quantum_hybrid" / "config.json").exists(), reason="no checkpoint")
+def test_a_refused_device_run_is_one_error_and_prepares_nothing(runs_dir, monkeypatch):  # noqa: F811
+    from core.jobs import JobLimitError
+    from core.jobs.runner import JobTable
+
+    def busy(self, owner):
+        raise JobLimitError("server busy: 2 of 2 jobs are running; try again soon")
+
+    monkeypatch.setattr(JobTable, "_check_locked", busy)
+    at = _app("refused")
+    assert not at.exception and not at.error
+    assert not at.dataframe and not at.get("metric")  # nothing measured before the button
+    at.button(key="dev_run").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["server busy: 2 of 2 jobs are running; try again soon"]
+    assert not runs_dir.exists() and "device" not in at.query_params

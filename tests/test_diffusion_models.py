@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from core.data.energies import cone_mask, region_energies
 from core.data.transforms import LogTransform
 from core.diffusion.seed_baseline import SimpleDiffusionCNN
 from core.diffusion.task import DiffusionTask, build_task, default_config
@@ -99,14 +100,17 @@ def test_task_maps_an_oracle_network_back_to_the_gev_images(prediction, sampler)
 
 
 def test_energy_conditioned_samples_carry_the_drawn_channel_energies_and_the_oracle_shape():
-    """Energy-factorised generation: the copula draws (E_Tracks, E_ECAL, E_HCAL), the network the shape.
+    """Energy-factorised generation: the copula draws each channel's energy inside and outside the jet cone,
+    the network the shape.
 
-    With an oracle network the shape is the clean jet's, so each sample is that jet rescaled per channel to
-    exactly the energies drawn for it (same seed -> same draws)."""
+    With an oracle network the shape is the clean jet's, so each sample is that jet with each channel's cone
+    and rest rescaled to exactly the energies drawn for them (same seed -> same draws)."""
     x = _jets(8)
     y = torch.tensor([0, 1] * 4)
     task = build_task(default_config("ddpm", 16, schedule="cosine"), x, y)
-    assert task.energy_condition and set(task.config()["energies"]) == {"all", "0", "1", "coordinates"}
+    table = task.config()["energies"]
+    assert task.energy_condition and set(table) == {"all", "0", "1", "coordinates", "radius"}
+    assert table["coordinates"] == "cone" and table["radius"] == 0.4
     out = task.sample(
         OracleNet(task, task.prepare(x)),
         8,
@@ -115,12 +119,20 @@ def test_energy_conditioned_samples_carry_the_drawn_channel_energies_and_the_ora
         sampler_steps=12,
         generator=torch.Generator().manual_seed(3),
     )
-    drawn = task.draw_energies(8, y, torch.Generator().manual_seed(3)).float()
-    assert torch.allclose(out.sum((-1, -2)), drawn, rtol=1e-4)
-    shape = lambda v: v / v.sum((-1, -2), keepdim=True).clamp_min(1e-12)  # noqa: E731
-    assert torch.allclose(shape(out), shape(task.to_gev(task.prepare(x))), atol=2e-3)
+    drawn = task.draw_energies(8, y, torch.Generator().manual_seed(3)).float()  # (8, 2, 3): cone, rest
+    assert drawn.shape == (8, 2, 3)
+    clean = task.to_gev(task.prepare(x))
+    both = torch.from_numpy((region_energies(clean) > 0).all(1))  # (8, 3): the jet has weight in both regions
+    assert both.any()
+    got = torch.from_numpy(region_energies(out)).float()
+    assert torch.allclose(got.sum(1), drawn.sum(1), rtol=1e-4)  # every channel keeps its drawn total
+    assert torch.allclose(got.permute(0, 2, 1)[both], drawn.permute(0, 2, 1)[both], rtol=1e-4)
+    inside = cone_mask(16)
+    for region in (inside, ~inside):  # within a region the shape is the oracle's
+        shape = lambda v: v * region / (v * region).sum((-1, -2), keepdim=True).clamp_min(1e-12)  # noqa: E731
+        assert torch.allclose(shape(out)[both], shape(clean)[both], atol=2e-3)
     # The condition is log(1 + E) standardised on the training jets: zero mean over them.
-    cond = task.condition(x.sum((-1, -2)))
+    cond = task.condition(x.sum((-1, -2)))  # on the channel totals
     assert torch.allclose(cond.mean(0), torch.zeros(3), atol=1e-5)
 
 

@@ -104,3 +104,73 @@ def test_total_fraction_coordinates_round_trip_and_keep_a_narrow_total():
     g = torch.Generator().manual_seed(1)
     channel_sums = draw_channel_energies(fit_channel_energies(e), np.zeros(4000), g).numpy().sum(1)
     assert channel_sums.std() > 1.5 * drawn.sum(1).std()  # the per-channel copula smears the total
+
+
+def _region_energies(n: int, seed: int) -> np.ndarray:
+    """(n, 2, 3) GeV: a narrow calorimeter energy in the cone (the selected jet pT), a wide rest outside."""
+    rng = np.random.default_rng(seed)
+    calo_in = rng.uniform(500, 550, n)
+    share_in = rng.beta(2, 5, n)
+    calo_out = rng.exponential(60, n)
+    share_out = rng.beta(2, 2, n)
+    tracks = np.stack([0.6 * calo_in * rng.uniform(0.5, 1.5, n), rng.exponential(20, n)], 1)
+    calo = np.stack([calo_in, calo_out], 1)
+    share = np.stack([share_in, share_out], 1)
+    return np.stack([tracks, calo * share, calo * (1 - share)], 2)
+
+
+def test_cone_coordinates_round_trip():
+    from core.data.energies import from_cone, to_cone
+
+    r = _region_energies(100, 0)
+    assert np.allclose(from_cone(to_cone(r)), r)
+
+
+def test_cone_table_keeps_the_narrow_energy_in_the_cone():
+    """The jet pT window (calorimeter energy inside the cone, 500-550 GeV) survives the copula exactly,
+    although the channel totals, which add the wide rest outside the cone, spread far beyond it."""
+    from core.data.energies import draw_region_energies, fit_cone_energies
+
+    r = _region_energies(20000, 1)
+    table = fit_cone_energies(r, np.zeros(len(r)))
+    assert table["coordinates"] == "cone" and table["radius"] == 0.4
+    drawn = draw_region_energies(table, np.zeros(20000), torch.Generator().manual_seed(2)).numpy()
+    calo_in = drawn[:, 0, 1] + drawn[:, 0, 2]
+    assert calo_in.min() >= 500 - 1e-6 and calo_in.max() <= 550 + 1e-6
+    totals = draw_channel_energies(table, np.zeros(20000), torch.Generator().manual_seed(2)).numpy()
+    assert np.allclose(totals, drawn.sum(1))
+    assert (totals[:, 1] + totals[:, 2]).max() > 700  # the rest outside the cone widens the totals
+    for c in range(3):
+        for q in (0.1, 0.5, 0.9):
+            assert np.quantile(drawn[:, 1, c], q) == pytest.approx(np.quantile(r[:, 1, c], q), rel=0.05)
+
+
+def test_cone_mask_is_the_observables_cone():
+    """The cone the energy model rescales is the one the jet observables sum over (pixel centres within R)."""
+    from core.data.energies import cone_mask, region_energies
+    from core.data.observables import jet_observables
+
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    inside = cone_mask(32)
+    assert 0 < inside.sum() < 32 * 32
+    obs = jet_observables(x)
+    r = region_energies(x)
+    assert np.allclose(obs["frac_tracks"] * r[:, 0].sum(1), r[:, 0, 0], rtol=1e-9)  # shares of the cone's pT
+    assert not np.allclose(obs["frac_tracks"] * x.sum((1, 2, 3)).numpy(), r[:, 0, 0], rtol=1e-3)
+
+
+def test_rescale_regions_conserves_each_region_and_falls_back_when_one_is_empty():
+    from core.data.energies import cone_mask, region_energies, rescale_regions
+
+    g = torch.Generator().manual_seed(0)
+    shapes = torch.rand(4, 3, 16, 16, generator=g)
+    inside = cone_mask(16)
+    shapes[1, 2] *= inside  # HCAL of jet 1 has no weight outside the cone
+    energies = torch.rand(4, 2, 3, generator=g, dtype=torch.float64) * 100
+    out = rescale_regions(shapes, energies)
+    got = torch.from_numpy(region_energies(out))
+    expected = energies.clone()
+    expected[1, 0, 2], expected[1, 1, 2] = energies[1, :, 2].sum(), 0.0  # all of it inside
+    assert torch.allclose(got, expected, rtol=1e-5)
+    ratio = out[0, 0][inside] / shapes[0, 0][inside]  # within a region the shape is kept
+    assert torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-5)

@@ -12,7 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
+from core.data.energies import (
+    draw_channel_energies,
+    draw_region_energies,
+    fit_cone_energies,
+    is_cone_table,
+    region_energies,
+    rescale_channels,
+    rescale_regions,
+)
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
 from core.diffusion.schedules import make_schedule
@@ -174,11 +182,14 @@ class DiffusionTask:
         return (torch.log1p(energies.float().clamp_min(0)) - mean) / std
 
     def draw_energies(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-        """Channel energies (n, 3) GeV from the fitted copula of each jet's class (all jets when unlabelled)."""
+        """Energies from the fitted copula of each jet's class (all jets when unlabelled): (n, 3) GeV per
+        channel, or (n, 2, 3) inside and outside the jet cone for a table in cone coordinates."""
         keys = labels.cpu() if labels is not None else torch.full((n,), -1)
         if generator is not None and generator.device.type != "cpu":
             generator = torch.Generator().manual_seed(generator.initial_seed())
-        return draw_channel_energies(self._config["energies"], keys, generator)
+        table = self._config["energies"]
+        draw = draw_region_energies if is_cone_table(table) else draw_channel_energies
+        return draw(table, keys, generator)
 
     def eps_fn(
         self, net: nn.Module, labels: torch.Tensor | None, guidance: float = 1.0, cond: torch.Tensor | None = None
@@ -263,7 +274,7 @@ class DiffusionTask:
         device = next(net.parameters()).device
         # Energies first (their own draws), so a seed gives the same jets with or without a trajectory.
         energies = self.draw_energies(n, labels, generator) if self.energy_condition else None
-        cond = self.condition(energies).to(device) if energies is not None else None
+        cond = self.condition(channel_totals(energies)).to(device) if energies is not None else None
         if labels is not None:
             labels = labels.to(device)
         x_T = torch.randn((n, 3, self.size, self.size), generator=generator, device=device)
@@ -283,7 +294,11 @@ class DiffusionTask:
     def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None) -> torch.Tensor:
         """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for."""
         x = self.to_gev(z).cpu()
-        return rescale_channels(x, energies) if energies is not None else x
+        if energies is None:
+            return x
+        if energies.ndim == 3:  # inside and outside the cone, each rescaled to its own energy
+            return rescale_regions(x, energies, self._config["energies"]["radius"])
+        return rescale_channels(x, energies)
 
     def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None) -> Trajectory:
         return Trajectory(
@@ -371,12 +386,18 @@ def build_network(config: dict) -> nn.Module:
     return UNet(UNetConfig.from_dict(config["network"]))
 
 
+def channel_totals(energies: torch.Tensor) -> torch.Tensor:
+    """(N, 3) channel energies from (N, 3) or from (N, 2, 3) energies inside and outside the cone."""
+    return energies.sum(1) if energies.ndim == 3 else energies
+
+
 def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None) -> dict:
-    """The per-class copula of channel energies and the normalisation of the network's energy condition."""
+    """The per-class copula of the energies inside and outside the jet cone, and the normalisation of the
+    network's energy condition (the channel totals)."""
     energies = x.double().sum((-1, -2))  # (N, 3) GeV
     logs = torch.log1p(energies)
     return {
-        "energies": fit_channel_energies(energies.numpy(), None if y is None else y.numpy(), "total_fractions"),
+        "energies": fit_cone_energies(region_energies(x), None if y is None else y.numpy()),
         "energy_norm": {"mean": logs.mean(0).tolist(), "std": logs.std(0).clamp_min(1e-6).tolist()},
     }
 

@@ -128,9 +128,12 @@ def test_energy_conditioned_samples_carry_the_drawn_channel_energies_and_the_ora
     assert torch.allclose(got.sum(1), drawn.sum(1), rtol=1e-4)  # every channel keeps its drawn total
     assert torch.allclose(got.permute(0, 2, 1)[both], drawn.permute(0, 2, 1)[both], rtol=1e-4)
     inside = cone_mask(16)
+
+    def shape(v: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+        return v * region / (v * region).sum((-1, -2), keepdim=True).clamp_min(1e-12)
+
     for region in (inside, ~inside):  # within a region the shape is the oracle's
-        shape = lambda v: v * region / (v * region).sum((-1, -2), keepdim=True).clamp_min(1e-12)  # noqa: E731
-        assert torch.allclose(shape(out)[both], shape(clean)[both], atol=2e-3)
+        assert torch.allclose(shape(out, region)[both], shape(clean, region)[both], atol=2e-3)
     # The condition is log(1 + E) standardised on the training jets: zero mean over them.
     cond = task.condition(x.sum((-1, -2)))  # on the channel totals
     assert torch.allclose(cond.mean(0), torch.zeros(3), atol=1e-5)

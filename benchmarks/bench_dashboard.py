@@ -38,6 +38,7 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.processes import cpu_seconds
 from core.jobs.rundir import read_events, read_status
 from core.jobs.runner import cpu_cores, niced
 from core.jobs.training import train_argv
@@ -50,17 +51,6 @@ VISIT = ["Jets", "Train", "Generate"]
 WARMUP_STEPS = 5
 
 
-def _cpu(procs) -> float:
-    total = 0.0
-    for q in procs:
-        try:
-            t = q.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 class CpuMeter:
     """Cores used over one phase by the server (its own process: jobs are its children and not counted) and
     by the browsers (the Playwright driver and Chromium: every other process this bench started). Tells
@@ -68,15 +58,15 @@ class CpuMeter:
 
     def __init__(self, server_pid: int) -> None:
         self.server = psutil.Process(server_pid)
-        self.t0, self.s0, self.b0 = time.monotonic(), _cpu([self.server]), self._browsers()
+        self.t0, self.s0, self.b0 = time.monotonic(), cpu_seconds([self.server]), self._browsers()
 
     def _browsers(self) -> float:
         jobs = {q.pid for q in self.server.children(recursive=True)} | {self.server.pid}
-        return _cpu([q for q in psutil.Process().children(recursive=True) if q.pid not in jobs])
+        return cpu_seconds([q for q in psutil.Process().children(recursive=True) if q.pid not in jobs])
 
     def cores(self) -> tuple[float, float]:
         wall = max(1e-9, time.monotonic() - self.t0)
-        return (_cpu([self.server]) - self.s0) / wall, (self._browsers() - self.b0) / wall
+        return (cpu_seconds([self.server]) - self.s0) / wall, (self._browsers() - self.b0) / wall
 
 
 def _free_port() -> int:

@@ -35,6 +35,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from benchmarks.processes import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -112,17 +114,6 @@ def _wait_for_jobs(pid: int, timeout: float = 180.0) -> float:
     return peak
 
 
-def _cpu_s(procs) -> float:
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except Exception:  # a process that has just ended
-            pass
-    return total
-
-
 class CpuMeter:
     """CPU seconds of the server (with its children). On a loaded machine wall times stretch; the server's CPU
     seconds stay near a quiet machine's cost. (The browser's are not counted: Chromium's renderer processes come
@@ -134,7 +125,7 @@ class CpuMeter:
         self.server = psutil.Process(server_pid)
 
     def now(self) -> tuple[float, float]:
-        return _cpu_s([self.server, *self.server.children(recursive=True)]), 0.0
+        return cpu_seconds([self.server, *self.server.children(recursive=True)]), 0.0
 
 
 def start_server(port: int, runs_dir: Path, launcher: str) -> tuple[subprocess.Popen, float, float]:

@@ -70,7 +70,7 @@ def cone_mask(size: int, radius: float = JET_RADIUS) -> torch.Tensor:
 
 def region_energies(x: torch.Tensor | np.ndarray, radius: float = JET_RADIUS) -> np.ndarray:
     """(N, 3, H, W) GeV images -> (N, 2, 3): each channel's energy inside and outside the cone."""
-    a = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).double()
+    a = torch.as_tensor(x).double()
     inside = cone_mask(a.shape[-1], radius)
     return torch.stack([(a * inside).sum((-1, -2)), (a * ~inside).sum((-1, -2))], 1).numpy()
 
@@ -175,6 +175,7 @@ def _draw_coordinates(table: dict, labels, generator: torch.Generator | None) ->
 
 
 def is_cone_table(table: dict) -> bool:
+    """Whether ``table`` draws energies inside and outside the cone (else channel totals)."""
     return table.get("coordinates") == "cone"
 
 

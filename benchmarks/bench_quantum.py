@@ -10,7 +10,8 @@ keep their multiplicity) turns shapes into images. The classical references: the
 trained at the same resolution by the same loop (``unet``: the tiny preset; ``unet-matched``: the width whose
 parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
 (``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
-``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states.
+``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states;
+``hybrid-6q-ctx``: the same, its channels drawn in turn, each given the earlier ones' radial profiles.
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -39,11 +40,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels  # noqa: E402
+from core.data.energies import (  # noqa: E402
+    draw_channel_energies,
+    draw_region_energies,
+    fit_channel_energies,
+    fit_cone_energies,
+    region_energies,
+    rescale_channels,
+    rescale_regions,
+)
 from core.data.readers import load_tensors  # noqa: E402
 from core.errors import JetInputError  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
-from core.quantum.hybrid import sample_states  # noqa: E402
 from core.quantum.sim import shot_frequencies  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
@@ -113,12 +121,19 @@ def train_hybrid(
     layout: str = "joint",
     size: int = 8,
     shared_latent: bool = False,
+    channel_context: bool = False,
 ):
     from core.training.loop import TrainConfig, Trainer
 
     torch.manual_seed(seed)
     config = default_config(
-        size, order=order, pad_first=pad_first, energy=energy, layout=layout, shared_latent=shared_latent
+        size,
+        order=order,
+        pad_first=pad_first,
+        energy=energy,
+        layout=layout,
+        shared_latent=shared_latent,
+        channel_context=channel_context,
     )
     task = build_task(config, x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
@@ -132,7 +147,7 @@ UNETS = ("unet", "unet-matched")  # the classical U-Net at the quantum models' r
 
 def hybrid_size_target(size: int, energy: str) -> int:
     """Trainable parameters + circuit angles of the shipped quantum architecture (one state per channel) at ``size``."""
-    layout = "per_channel" if energy == "channels" else "joint"
+    layout = "per_channel" if energy in ("channels", "cone") else "joint"
     model = build_task(default_config(size, energy=energy, layout=layout)).model
     return B.count_parameters(model) + model.circuit.num_params
 
@@ -254,11 +269,12 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         order = "raster" if name == "hybrid-raster" else "centred"
         layout = "per_channel" if name.startswith("hybrid-6q") else "joint"
         shared = name == "hybrid-6q-shared"  # one latent per jet for its three channel states
+        context = name == "hybrid-6q-ctx"  # channels drawn in turn, each given the earlier ones
         task, net, info = train_hybrid(
-            x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared
+            x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context
         )
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
-        probs, _ = sample_states(net, task.row_labels(labels), generator=g, group=task.rows_per_jet)
+        probs, _ = task.sample_probs(net, labels, generator=g)
         # Shapes per jet; with one state per channel each channel's shape sums to 1 (energies are classical).
         shapes = task.decode(probs, torch.ones(len(labels), 3 if layout == "per_channel" else 1))
     elif name in UNETS:
@@ -284,13 +300,14 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
 
 def quality(args) -> dict:
     size = args.size
-    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid-6q-shared", "hybrid", *UNETS}:
+    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid-6q-shared", "hybrid-6q-ctx", "hybrid", *UNETS}:
         raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
     x_tr, y_tr, x_te, y_te = load_data(args)
     n_train = len(x_tr)
     totals_tr = x_tr.sum((1, 2, 3))
     quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
     copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
+    cone_copula = fit_cone_energies(region_energies(x_tr), y_tr) if args.energy == "cone" else None
     shapes_tr = x_tr.reshape(n_train, -1) / totals_tr[:, None].clamp_min(1e-9)
     g0 = torch.Generator().manual_seed(0)
     shots = fit_shots(shapes_tr, x_tr, g0)
@@ -312,6 +329,8 @@ def quality(args) -> dict:
             read = shots_readout(shapes, shots, g)
             if args.energy == "channels":
                 imgs = rescale_channels(read.reshape(-1, 3, size, size), draw_channel_energies(copula, labels, g))
+            elif args.energy == "cone":  # each channel's cone and rest get their own energies, as the U-Net's do
+                imgs = rescale_regions(read.reshape(-1, 3, size, size), draw_region_energies(cone_copula, labels, g))
             else:
                 imgs = (read * draw_totals(quantiles, len(labels), g)[:, None]).reshape(-1, 3, size, size)
             metrics = evaluate(x_te, y_te, imgs, labels, seed)
@@ -553,7 +572,10 @@ def main(argv=None) -> int:
         "--models", nargs="+", default=["hybrid-6q", "unet", "unet-matched", "kolle", "patch", "msquddpm", "classical"]
     )
     p.add_argument(
-        "--energy", default="channels", choices=("channels", "total"), help="classical energies given to every model"
+        "--energy",
+        default="channels",
+        choices=("channels", "cone", "total"),
+        help="classical energies given to every model (cone: inside and outside the jet cone, as the U-Net's)",
     )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--skip-speed", action="store_true")

@@ -267,13 +267,20 @@ class TrainRequest(Request):
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",
         group=QUANTUM,
     )
+    channel_context: bool = option(
+        False,
+        "one state per channel: draw Tracks, then ECAL given the Tracks shape, then HCAL given both",
+        group=QUANTUM,
+        label="Channels in turn (context)",
+    )
     pixel_order: str = option(
         "centred", "amplitude encoder pixel order", choices=("centred", "raster"), group=QUANTUM, label="Pixel order"
     )
     energy: str | None = option(
         None,
-        "classical energy scale: the 3 channel energies (copula; amplitude default) or one total",
-        choices=(None, "channels", "total"),
+        "classical energy scale: the 3 channel energies (copula; amplitude default), each channel's energy inside "
+        "and outside the jet cone (copula, as the U-Net's), or one total",
+        choices=(None, "channels", "cone", "total"),
         group=QUANTUM,
     )
     pad_first: bool = option(False, "amplitude encoder: unused basis states first (|0...0> is no pixel)", group=QUANTUM)

@@ -131,3 +131,27 @@ def test_shared_latent_from_the_command_line():
     assert config_from_request(TrainRequest(family="quantum", shared_latent=True))["hybrid"]["shared_latent"] is True
     assert config_from_request(TrainRequest(family="quantum"))["hybrid"]["shared_latent"] is False
     assert "--shared-latent" in TrainRequest(family="quantum", shared_latent=True).to_argv()
+
+
+def test_cone_energies_round_trip_and_sampled_regions_keep_their_drawn_energies():
+    """``energy="cone"``: the U-Net's energy model (each channel inside and outside the jet cone) on the quantum
+    shapes; decoding real states with the real jets' region energies gives the jets back."""
+    from core.data.energies import is_cone_table, region_energies
+
+    x, y = _jets(12, size=8)
+    task = build_task(default_config(size=8, energy="cone", layers=1, diffusion_steps=2, latent=2, hidden=8), x, y)
+    assert task.layout == "per_channel" and is_cone_table(task.config()["channel_energies"])
+    states = task.prepare(x).reshape(36, -1)
+    regions = task.energies_of(x)
+    assert regions.shape == (12, 2, 3)
+    assert torch.allclose(task.decode(states.abs() ** 2, regions), x, rtol=1e-4, atol=1e-3)
+    g = torch.Generator().manual_seed(0)
+    jets = task.sample(task.model, 3, labels=torch.tensor([0, 1, 1]), generator=g)
+    got = torch.from_numpy(region_energies(jets)).float()
+    g2 = torch.Generator().manual_seed(0)
+    task.sample_probs(task.model, torch.tensor([0, 1, 1]), generator=g2)
+    expected = task.draw_aux(torch.tensor([0, 1, 1]), g2)
+    assert torch.allclose(got.sum(1), expected.sum(1).float(), rtol=1e-4)  # each channel keeps its total
+    assert torch.allclose(got, expected.float(), rtol=1e-4, atol=1e-3)  # and each region its own energy
+    with pytest.raises(JetInputError, match="amplitude"):
+        build_task(default_config(size=8, encoder="frqi", energy="cone"), x, y)

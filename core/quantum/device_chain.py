@@ -73,16 +73,21 @@ def _amplitude_damping(qc, gamma: float, data, ancilla: int) -> None:
 
 
 @torch.no_grad()
-def chain_angles(model: HybridModel, conditions: torch.Tensor, z: torch.Tensor) -> np.ndarray:
-    """Angles of every step for each row: (B, T * P), step T first (the template's order)."""
+def chain_angles(
+    model: HybridModel, conditions: torch.Tensor, z: torch.Tensor, ctx: torch.Tensor | None = None
+) -> np.ndarray:
+    """Angles of every step for each row: (B, T * P), step T first (the template's order); ``ctx``: the rows'
+    context for a channel-context model."""
     cfg = model.cfg
     b = conditions.shape[0]
-    rows = [model.angles(torch.full((b,), t), conditions, z).double() for t in range(cfg.diffusion_steps, 0, -1)]
+    rows = [model.angles(torch.full((b,), t), conditions, z, ctx).double() for t in range(cfg.diffusion_steps, 0, -1)]
     return torch.cat(rows, -1).numpy()
 
 
 @torch.no_grad()
-def chain_probabilities_torch(model: HybridModel, conditions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def chain_probabilities_torch(
+    model: HybridModel, conditions: torch.Tensor, z: torch.Tensor, ctx: torch.Tensor | None = None
+) -> torch.Tensor:
     """Data-qubit probabilities (B, 2**n) of the chain circuit, on the torch density-matrix simulator."""
     _check_model(model)
     cfg = model.cfg
@@ -90,7 +95,7 @@ def chain_probabilities_torch(model: HybridModel, conditions: torch.Tensor, z: t
     rho = torch.zeros(b, 2**cfg.data_qubits, 2**cfg.data_qubits, dtype=torch.complex128)
     rho[:, 0, 0] = 1
     for t in range(cfg.diffusion_steps, 0, -1):
-        rho = model.step_dm(rho, torch.full((b,), t), conditions, z)
+        rho = model.step_dm(rho, torch.full((b,), t), conditions, z, ctx)
         if t > 1:
             rho = make_channel(cfg.channel, channel_for(cfg, t - 1).p).apply(rho)
     return sim.probabilities(rho).float()

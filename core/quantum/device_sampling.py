@@ -15,6 +15,7 @@ import torch
 
 from core.errors import JetInputError
 from core.quantum import devices
+from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context_rows
 from core.quantum.device_chain import chain_angles, chain_template, run_chain
 from core.quantum.export import reverse_circuit
 from core.quantum.hybrid import draw_latents
@@ -75,12 +76,27 @@ def noise_label(kind: str, level: float) -> str:
 def device_probabilities(
     task, net, prepared: PreparedChain, labels: torch.Tensor, kind: str, level: float, shots, seed: int
 ) -> np.ndarray:
-    """Measured data-qubit distributions (N * rows_per_jet, 2**n) of the jets ``labels`` on the device."""
+    """Measured data-qubit distributions (N * rows_per_jet, 2**n) of the jets ``labels`` on the device.
+
+    A channel-context model runs its channels in turn: each channel's chains get the radial profiles of the
+    distributions measured for the jet's earlier channels, as a device run would have to."""
     g = torch.Generator().manual_seed(int(seed))
     cond = task.row_labels(labels)
     z = draw_latents(net.cfg, len(cond), task.rows_per_jet, g)
     noise = devices.noise_for(prepared.backend, kind, level)
-    return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.measured, noise, shots, seed)
+    if not getattr(task, "channel_context", False):
+        return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.measured, noise, shots, seed)
+    n, rows = len(labels), task.rows_per_jet
+    cond, z = cond.reshape(n, rows), z.reshape(n, rows, -1)
+    profiles = torch.zeros(n, EARLIER_CHANNELS, FEATURES_PER_CHANNEL)
+    measured = []
+    for c in range(rows):
+        angles = chain_angles(net, cond[:, c], z[:, c], context_rows(profiles, c))
+        p = run_chain(prepared.transpiled, angles, prepared.measured, noise, shots, seed + c)
+        if c < EARLIER_CHANNELS:
+            profiles[:, c] = task.channel_profiles(torch.as_tensor(p))
+        measured.append(p)
+    return np.stack(measured, 1).reshape(n * rows, -1)
 
 
 def sample_on_device(

@@ -30,7 +30,7 @@ def step_angles(
     model: HybridModel, t: int, label: int, z: torch.Tensor | None = None, seed: int = 0, channel: int = 0
 ) -> torch.Tensor:
     """The circuit angles the angle network gives at step t for one label (and channel) and latent
-    (default: N(0,1) from seed)."""
+    (default: N(0,1) from seed); a channel-context model gets no context, as for a jet's first channel."""
     cfg = model.cfg
     if not (1 <= int(t) <= cfg.diffusion_steps):
         raise JetInputError(f"reverse step t={t}: outside 1..{cfg.diffusion_steps}")

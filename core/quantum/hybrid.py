@@ -49,6 +49,9 @@ class HybridConfig:
     # One state per channel: one latent (and one step t) per jet, shared by its channels' states, and an MMD
     # on whole jets (the fidelity of the product of its channel states), so a jet's channels learn to belong together.
     shared_latent: bool = False
+    # One state per channel, drawn channel after channel: inputs of the angle network that describe the jet's
+    # earlier channels (``core.quantum.context``); 0 = none (the channels' shapes independent given the class).
+    context: int = 0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -83,7 +86,7 @@ class HybridModel(nn.Module):
         sim.check_size(n)
         ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)  # validates channel name and steps
         self.circuit: Circuit = hardware_efficient(n, cfg.layers, tuple(cfg.rotations), cfg.entangler)
-        n_in = cfg.diffusion_steps + cfg.classes + cfg.latent
+        n_in = cfg.diffusion_steps + cfg.classes + cfg.latent + cfg.context
         self.net = nn.Sequential(
             nn.Linear(n_in, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.SiLU(),
             nn.Linear(cfg.hidden, self.circuit.num_params),
@@ -96,23 +99,41 @@ class HybridModel(nn.Module):
     def schedule(self) -> ChannelSchedule:
         return ChannelSchedule(self.cfg.channel, self.cfg.diffusion_steps, kind=self.cfg.schedule)
 
-    def angles(self, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Circuit angles (B, P) for steps t (1..T), conditions y (0..classes-1) and latents z (B, latent)."""
+    def angles(
+        self, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor, ctx: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Circuit angles (B, P) for steps t (1..T), conditions y (0..classes-1), latents z (B, latent) and, for a
+        model with ``cfg.context``, the context (B, context) of the jet's earlier channels (None: zeros, as for
+        a jet's first channel)."""
         t_hot = nn.functional.one_hot(t.long() - 1, self.cfg.diffusion_steps).float()
         y_hot = nn.functional.one_hot(y.long().clamp(0, self.cfg.classes - 1), self.cfg.classes).float()
-        return self.net(torch.cat([t_hot, y_hot, z.float()], -1))
+        parts = [t_hot, y_hot, z.float()]
+        if self.cfg.context:
+            if ctx is None:
+                ctx = torch.zeros(t.shape[0], self.cfg.context)
+            if ctx.shape != (t.shape[0], self.cfg.context):
+                raise JetInputError(
+                    f"hybrid model: context must be ({t.shape[0]}, {self.cfg.context}), got {tuple(ctx.shape)}"
+                )
+            parts.append(ctx.float())
+        return self.net(torch.cat(parts, -1))
 
-    def forward(self, psi: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, psi: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor, ctx: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """One reverse step on pure inputs: output statevector on data + ancillas, (B, 2**(n+a))."""
-        return self.circuit.run_sv(embed_ancillas(psi, self.cfg.ancillas), self.angles(t, y, z).to(_real(psi.dtype)))
+        angles = self.angles(t, y, z, ctx).to(_real(psi.dtype))
+        return self.circuit.run_sv(embed_ancillas(psi, self.cfg.ancillas), angles)
 
-    def step_dm(self, rho: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def step_dm(
+        self, rho: torch.Tensor, t: torch.Tensor, y: torch.Tensor, z: torch.Tensor, ctx: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The same step on density matrices, ancillas traced out: (B, 2**n, 2**n)."""
         n, a = self.cfg.data_qubits, self.cfg.ancillas
         anc = torch.zeros(2**a, 2**a, dtype=rho.dtype)
         anc[0, 0] = 1
         full = torch.einsum("ab,zij->zaibj", anc, rho).reshape(rho.shape[0], 2 ** (n + a), 2 ** (n + a))
-        out = self.circuit.run_dm(full, self.angles(t, y, z).to(_real(rho.dtype)))
+        out = self.circuit.run_dm(full, self.angles(t, y, z, ctx).to(_real(rho.dtype)))
         return sim.partial_trace(out, tuple(range(n, n + a)))
 
 
@@ -172,6 +193,7 @@ def mmd_fidelity(
     data_qubits: int,
     powers: tuple[int, ...] = (1,),
     group: int = 1,
+    ctx: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Squared MMD between generated and clean state sets, within each label.
 
@@ -179,13 +201,19 @@ def mmd_fidelity(
     Jets overlap a lot (median F ~ 0.65 between two jets), so higher powers sharpen the comparison.
     ``group`` > 1: items are whole jets of ``group`` consecutive state rows (one per channel) and F is the
     fidelity of their product states, the product of the rows' fidelities; labels are given per jet.
+    ``ctx`` (rows, C): each row's context (the same for its generated and its clean state); the kernel is then
+    multiplied by a Gaussian kernel of the contexts, so the MMD compares the joint distributions of (context,
+    state) and a generated state must fit the context it was made for, not only the class.
     """
+    if ctx is not None and (y_gen.shape != y_real.shape or not torch.equal(y_gen, y_real)):
+        raise JetInputError("MMD with contexts: generated and clean rows must be the same rows (same labels)")
+    kc = 1.0 if ctx is None else context_kernel(ctx, y_real)
 
     def kern(a, b):
         f = overlap_kernel(a[0::group], b[0::group], data_qubits)
         for c in range(1, group):
             f = f * overlap_kernel(a[c::group], b[c::group], data_qubits)
-        return sum(f**k for k in powers) / len(powers)
+        return kc * sum(f**k for k in powers) / len(powers)
 
     kgg, krr, kgr = kern(gen, gen), kern(real, real), kern(gen, real)
     total = gen.new_zeros((), dtype=kgg.dtype)
@@ -203,6 +231,18 @@ def mmd_fidelity(
     return total
 
 
+def context_kernel(ctx: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """exp(-|c_i - c_j|^2 / h) over the rows' contexts (rows, C), h the median nonzero squared distance between
+    rows of the same label (the median heuristic, on the pairs the MMD compares: rows of different channels have
+    contexts of different kinds; 1 when all are equal): a positive kernel, 1 between equal contexts."""
+    c = ctx.detach().double()
+    d2 = torch.cdist(c, c).pow(2)
+    same = labels[:, None] == labels[None, :]
+    nonzero = d2[same & (d2 > 1e-12)]
+    h = nonzero.median() if nonzero.numel() else torch.tensor(1.0, dtype=torch.float64)
+    return torch.exp(-d2 / h)
+
+
 def hybrid_loss(
     model: nn.Module,
     psi0: torch.Tensor,
@@ -210,11 +250,13 @@ def hybrid_loss(
     generator: torch.Generator,
     cfg: HybridConfig,
     group: int = 1,
+    ctx: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term.
 
     ``group``: state rows per jet (consecutive; 3 with one state per channel). With ``cfg.shared_latent`` a
-    jet's rows share one step t and one latent z, and an MMD on whole jets joins the per-row one."""
+    jet's rows share one step t and one latent z, and an MMD on whole jets joins the per-row one. ``ctx``:
+    each row's context (its jet's clean earlier channels) for a model with ``cfg.context``."""
     b = psi0.shape[0]
     per = group if cfg.shared_latent else 1
     sched = ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)
@@ -226,12 +268,12 @@ def hybrid_loss(
         sel = t == step
         psi_t[sel] = sched.cumulative(step).sample_sv(psi0[sel], generator=generator)
     z = torch.randn(b // per, cfg.latent, generator=generator).repeat_interleave(per, 0)
-    out = model(psi_t, t, y, z)
+    out = model(psi_t, t, y, z, ctx)
     infid = 1 - fidelity_to_pure(out, psi0, cfg.data_qubits)
     loss = cfg.fid_weight * (keep.to(infid.dtype) * infid).mean()
     if cfg.mmd_weight > 0:
         powers = tuple(cfg.kernel_powers)
-        loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, powers)
+        loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
         if per > 1:  # whole jets: the fidelity of their channels' product states, already sharp (no powers)
             jets = y[::per]
             loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, (1,), group=per)
@@ -247,8 +289,9 @@ def reverse_chain(
     z: torch.Tensor,
     generator: torch.Generator | None = None,
     record: bool = False,
+    ctx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Reverse steps t_start, ..., 1 from data statevectors ``psi`` (N, 2**n).
+    """Reverse steps t_start, ..., 1 from data statevectors ``psi`` (N, 2**n) (``ctx``: the rows' context).
 
     Each step runs the PQC with the chain's latent ``z``; between steps the ancillas are measured (one
     outcome drawn with its Born probability, the data state collapsed) and the forward channel re-noises
@@ -262,7 +305,7 @@ def reverse_chain(
     sched = model.schedule
     history: list[torch.Tensor] = []
     for t in range(int(t_start), 0, -1):
-        out = model(psi, torch.full((n,), t), labels, z)
+        out = model(psi, torch.full((n,), t), labels, z, ctx)
         if record:
             history.append(data_probabilities(out, cfg.data_qubits).float())
         if t == 1:
@@ -297,15 +340,17 @@ def sample_states(
     dtype: torch.dtype = torch.complex64,
     record: bool = False,
     group: int = 1,
+    ctx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run the reverse chain from the fixed point; returns final Born probabilities (N, 2**n) and per-step probs.
 
-    The last step's data probabilities are exact (ancillas traced, no shots). ``group``: state rows per jet.
+    The last step's data probabilities are exact (ancillas traced, no shots). ``group``: state rows per jet;
+    ``ctx``: the rows' context for a model with ``cfg.context``.
     """
     cfg = model.cfg
     psi = fixed_point_states(cfg, labels.shape[0], generator, dtype)
     z = draw_latents(cfg, labels.shape[0], group, generator)
-    out, history = reverse_chain(model, psi, cfg.diffusion_steps, labels, z, generator, record)
+    out, history = reverse_chain(model, psi, cfg.diffusion_steps, labels, z, generator, record, ctx)
     return data_probabilities(out, cfg.data_qubits).float(), history
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 
 from core.quantum.device_sampling import shape_distances
-from core.quantum.hybrid import sample_states
 from core.quantum.sim import shot_frequencies
 
 SHOT_COUNTS = (256, 1024, 4096, 16384, 65536)
@@ -23,7 +22,7 @@ def quality_vs_shots(
     """One row per shot count (and one for exact probabilities, ``shots = None``) with the shape distances."""
     g = torch.Generator().manual_seed(int(seed))
     labels = torch.as_tensor(labels, dtype=torch.long)
-    probs, _ = sample_states(net, task.row_labels(labels), generator=g, group=task.rows_per_jet)
+    probs, _ = task.sample_probs(net, labels, generator=g)
     aux = task.draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
     rows = []
     for shots in (*shot_counts, None):

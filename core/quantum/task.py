@@ -13,9 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
+from core.data.energies import (
+    draw_channel_energies,
+    draw_region_energies,
+    fit_channel_energies,
+    fit_cone_energies,
+    is_cone_table,
+    region_energies,
+    rescale_channels,
+    rescale_regions,
+)
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
+from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.quantum.sim import shot_frequencies
@@ -24,7 +34,7 @@ from core.training.task import Trajectory
 HYBRID_ENCODERS = ("amplitude", "frqi")
 N_QUANTILES = 101
 BORN_NAMES = ("born", "exact", "fast", "ddpm", "ddim")
-ENERGY_MODES = ("channels", "total")
+ENERGY_MODES = ("channels", "cone", "total")  # cone: each channel's energy inside and outside the jet cone
 LAYOUTS = ("joint", "per_channel")  # 3 channels in one state (8 qubits at 8 x 8), or one state per channel (6)
 
 
@@ -35,15 +45,18 @@ def default_config(
     pad_first: bool = False,
     energy: str | None = None,
     layout: str | None = None,
+    channel_context: bool = False,
     **hybrid,
 ) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields.
 
     New amplitude models default to one state per channel with classical channel energies (the best
     variant in ``benchmarks/bench_quantum.py``); FRQI or ``energy="total"`` mean the joint layout.
+    ``channel_context``: draw a jet's channel states one after the other, each given the earlier ones'
+    radial profiles (``core.quantum.context``).
     """
     if layout is None:
-        layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels") else "joint"
+        layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels", "cone") else "joint"
     return {
         "family": "quantum",
         "size": size,
@@ -52,13 +65,14 @@ def default_config(
         "pad_first": pad_first,
         **({"energy": energy} if energy else {}),
         "layout": layout,
+        **({"channel_context": True} if channel_context else {}),
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
 
 
 TITLE = "hybrid quantum (PQC reverse circuit)"
 LOSS_TITLE = "loss (weighted infidelity + MMD)"
-TRAIN_OPTIONS = ("encoder", "qubits", "layers", "channel", "diffusion_steps", "ancillas")
+TRAIN_OPTIONS = ("encoder", "qubits", "layers", "channel", "diffusion_steps", "ancillas", "channel_context")
 
 
 def model_size(size: int) -> int:
@@ -80,7 +94,7 @@ def layout_for_qubits(encoder: str, size: int, qubits: int | None, energy: str |
         )
         raise JetInputError(f"--qubits {qubits}: the {encoder} encoder of 3 x {size} x {size} jets takes {options}")
     if energy == "total":
-        raise JetInputError(f"--qubits {qubits} (one state per channel) needs --energy channels")
+        raise JetInputError(f"--qubits {qubits} (one state per channel) needs --energy channels or cone")
     return "per_channel"
 
 
@@ -102,6 +116,7 @@ def config_from_request(req) -> dict:
         latent=req.latent,
         mmd_weight=req.mmd_weight,
         shared_latent=req.shared_latent,
+        channel_context=req.channel_context,
     )
 
 
@@ -168,6 +183,7 @@ class QuantumTask:
         self.size = int(config["size"])
         self.layout = config.get("layout", "joint")
         self.rows_per_jet = 3 if self.layout == "per_channel" else 1
+        self.channel_context = bool(model.cfg.context)
         shape = (3 // self.rows_per_jet, self.size, self.size)
         self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
@@ -201,22 +217,65 @@ class QuantumTask:
 
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1])
-        return hybrid_loss(net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet)
+        ctx = self.training_context(x) if self.channel_context else None
+        return hybrid_loss(net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet, ctx=ctx)
+
+    def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
+        """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F)."""
+        shapes = self.encoder.decode(probs.abs().double(), torch.ones(len(probs), 1))
+        return radial_profile(shapes.reshape(len(probs), self.size, self.size))
+
+    def training_context(self, x: torch.Tensor) -> torch.Tensor:
+        """Clean states (B, 3, 2**n) -> each row's context (B * 3, context): its jet's clean earlier channels."""
+        profiles = torch.stack([self.channel_profiles(x[:, c].abs() ** 2) for c in range(EARLIER_CHANNELS)], 1)
+        return torch.stack([context_rows(profiles, c) for c in range(3)], 1).reshape(-1, context_size())
+
+    def sample_probs(
+        self, net: nn.Module, labels: torch.Tensor, generator: torch.Generator | None = None, record: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Final Born probabilities of every state row (N * rows_per_jet, 2**n), and with ``record`` each reverse
+        step's. With channel context the channels are drawn in turn, each given the ones drawn before it."""
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if not self.channel_context:
+            return sample_states(
+                net, self.row_labels(labels), generator=generator, record=record, group=self.rows_per_jet
+            )
+        n = len(labels)
+        profiles = torch.zeros(n, EARLIER_CHANNELS, context_size() // EARLIER_CHANNELS)
+        probs, histories = [], []
+        for c in range(3):
+            p, h = sample_states(net, labels + 2 * c, generator=generator, record=record, ctx=context_rows(profiles, c))
+            if c < EARLIER_CHANNELS:
+                profiles[:, c] = self.channel_profiles(p)
+            probs.append(p)
+            histories.append(h)
+
+        def rows(per_channel):
+            return torch.stack(per_channel, 1).reshape(n * 3, -1)
+
+        history = [rows([h[k] for h in histories]) for k in range(len(histories[0]))] if record else []
+        return rows(probs), history
 
     @property
     def per_channel_energy(self) -> bool:
-        """True when the classical numbers are the three channel energies (copula) rather than one total."""
-        return self._config.get("energy") == "channels"
+        """True when the classical numbers are per channel (copula of the totals, or of the energies inside and
+        outside the jet cone) rather than one total."""
+        return self._config.get("energy") in ("channels", "cone")
 
     def energies_of(self, x: torch.Tensor) -> torch.Tensor:
-        """The classical numbers of real jets (GeV images) as ``decode`` takes them: (N, 3) or (N, 1)."""
+        """The classical numbers of real jets (GeV images) as ``decode`` takes them: (N, 3), (N, 2, 3) or (N, 1)."""
         small = prepare_images(x, self.size)
+        if self._config.get("energy") == "cone":
+            return torch.from_numpy(region_energies(small))
         return channel_energies(small) if self.per_channel_energy else self.encoder.encode(small).aux
 
     def draw_aux(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Draw the classical number(s) per sample: channel energies (copula) or total energy / scale (quantiles)."""
+        """Draw the classical numbers per sample: channel energies or energies inside and outside the cone
+        (copula), or a total energy / scale (quantiles)."""
         if self.per_channel_energy:
             table = self._config.get("channel_energies") or fit_channel_energies(np.ones((3, 3)))
+            if is_cone_table(table):
+                return draw_region_energies(table, labels, generator)
             return draw_channel_energies(table, labels, generator)
         table = self._config.get("aux_quantiles") or {"all": [1.0] * N_QUANTILES}
         u = torch.rand(labels.shape[0], generator=generator).numpy()
@@ -229,9 +288,13 @@ class QuantumTask:
 
     def decode(self, probs: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
         """Born probabilities of the state rows (N * rows_per_jet, 2**n) and the classical numbers per jet,
-        (N, 1) or channel energies (N, 3) -> GeV images (N, 3, size, size)."""
+        (N, 1), channel energies (N, 3) or energies inside and outside the cone (N, 2, 3) -> GeV images
+        (N, 3, size, size)."""
         aux = torch.as_tensor(aux, dtype=torch.float64)
         probs = probs.double().reshape(-1, probs.shape[-1])
+        if aux.ndim == 3:
+            shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
+            return rescale_regions(shapes.reshape(-1, 3, self.size, self.size), aux)
         if aux.shape[-1] == 3:
             shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
             return rescale_channels(shapes.reshape(-1, 3, self.size, self.size), aux)
@@ -257,6 +320,7 @@ class QuantumTask:
             "ancillas": cfg.ancillas,
             "channel": cfg.channel,
             "diffusion_steps": cfg.diffusion_steps,
+            "channel_context": self.channel_context,
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -304,9 +368,7 @@ class QuantumTask:
         if labels is None:
             labels = torch.randint(0, 2, (n,), generator=generator)
         labels = torch.as_tensor(labels, dtype=torch.long)
-        probs, history = sample_states(
-            net, self.row_labels(labels), generator=generator, record=trajectory, group=self.rows_per_jet
-        )
+        probs, history = self.sample_probs(net, labels, generator=generator, record=trajectory)
         if shots is not None:
             probs = shot_frequencies(probs, int(shots), generator)
         aux = self.draw_aux(labels, generator)
@@ -332,15 +394,15 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     layout = config.setdefault("layout", "joint")
     if layout not in LAYOUTS:
         raise JetInputError(f"quantum model layout {layout!r}: use one of {', '.join(LAYOUTS)}")
-    if layout == "per_channel" and (config["encoder"] != "amplitude" or energy != "channels"):
+    if layout == "per_channel" and (config["encoder"] != "amplitude" or energy not in ("channels", "cone")):
         raise JetInputError(
             "quantum model layout 'per_channel' (one state per channel) needs the amplitude encoder "
-            "and classical channel energies (energy 'channels')"
+            "and classical channel energies (energy 'channels' or 'cone')"
         )
     if energy not in ENERGY_MODES:
         raise JetInputError(f"quantum model energy {energy!r}: use one of {', '.join(ENERGY_MODES)}")
-    if energy == "channels" and config["encoder"] != "amplitude":
-        raise JetInputError(f"quantum model energy 'channels' needs the amplitude encoder, not {config['encoder']!r}")
+    if energy in ("channels", "cone") and config["encoder"] != "amplitude":
+        raise JetInputError(f"quantum model energy {energy!r} needs the amplitude encoder, not {config['encoder']!r}")
     hybrid = dict(config.get("hybrid") or {})
     check_generation(hybrid.get("channel", HybridConfig.channel), config["encoder"])
     per_state = 1 if layout == "per_channel" else 3
@@ -348,6 +410,12 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         config["encoder"], (per_state, int(config["size"]), int(config["size"])), **encoder_options(config)
     )
     hybrid["data_qubits"] = encoder.num_qubits
+    if config.get("channel_context"):
+        if layout != "per_channel":
+            raise JetInputError("quantum model channel context needs one state per channel (layout 'per_channel')")
+        if hybrid.get("shared_latent"):
+            raise JetInputError("quantum model: choose channel context or a shared latent, not both")
+        hybrid["context"] = context_size()
     hybrid["classes"] = 6 if layout == "per_channel" else 2
     cfg = HybridConfig.from_dict(hybrid)
     config["hybrid"] = cfg.to_dict()
@@ -355,6 +423,8 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     y = None if y_train is None else np.asarray(y_train)
     if x_train is not None and energy == "channels" and "channel_energies" not in config:
         config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
+    if x_train is not None and energy == "cone" and "channel_energies" not in config:
+        config["channel_energies"] = fit_cone_energies(region_energies(prepare_images(x_train, config["size"])), y)
     if x_train is not None and energy == "total" and "aux_quantiles" not in config:
         aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()  # joint layout only
         config["aux_quantiles"] = _aux_quantiles(aux, y)

@@ -1,0 +1,189 @@
+"""Channel context: a jet's channel states drawn in turn, each given the earlier channels' radial profiles."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import JetInputError
+from core.metrics.channel_correlation import width_correlations
+from core.quantum.context import context_rows, context_size, radial_profile
+from core.quantum.device_chain import chain_probabilities_torch
+from core.quantum.device_sampling import device_probabilities, prepare
+from core.quantum.hybrid import HybridConfig, draw_latents
+from core.quantum.task import build_task, config_from_request, default_config
+from core.requests import TrainRequest
+from core.training.loop import TrainConfig, train
+
+
+def test_radial_profile_known_answers():
+    one = torch.zeros(1, 8, 8)
+    one[0, 3, 4] = 5.0  # next to the axis: distance sqrt(0.5) pixels
+    prof = radial_profile(one)[0]
+    assert prof[:4].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert prof[4].item() == pytest.approx(math.sqrt(0.5) / 4, rel=1e-6)
+    assert prof[5:].tolist() == [0.0, 1.0, 0.0, 0.0]  # the core leans to row < centre, column > centre
+    two = torch.zeros(1, 8, 8)
+    two[0, 4, 4], two[0, 4, 3], two[0, 0, 0] = 3.0, 1.0, 100.0  # the far corner is not core
+    assert radial_profile(two)[0, 5:].tolist() == pytest.approx([0.0, 0.0, 0.25, 0.75])
+    flat = radial_profile(torch.ones(2, 8, 8))
+    r = np.hypot(*np.meshgrid(np.arange(8) - 3.5, np.arange(8) - 3.5))
+    counts = [np.sum(r < 1), np.sum((r >= 1) & (r < 2)), np.sum((r >= 2) & (r < 3)), np.sum(r >= 3)]
+    assert flat[0, :4].numpy() == pytest.approx(np.array(counts) / 64, abs=1e-6)
+    assert flat[0, 4].item() == pytest.approx(r.mean() / 4, rel=1e-5)
+    assert flat[0, 5:].tolist() == pytest.approx([0.25] * 4)
+    assert radial_profile(torch.zeros(1, 8, 8))[0, 5:].tolist() == [0.25] * 4
+    # scale-free: the profile of a shape does not depend on its energy
+    x = torch.rand(3, 16, 16)
+    assert torch.allclose(radial_profile(x), radial_profile(40 * x))
+
+
+def test_context_rows_show_only_earlier_channels():
+    prof = torch.arange(2 * 2 * 9, dtype=torch.float32).reshape(2, 2, 9) + 1
+    assert torch.equal(context_rows(prof, 0), torch.zeros(2, 18))
+    assert torch.equal(context_rows(prof, 1)[:, :9], prof[:, 0]) and torch.equal(
+        context_rows(prof, 1)[:, 9:], torch.zeros(2, 9)
+    )
+    assert torch.equal(context_rows(prof, 2), prof.reshape(2, 18))
+
+
+def _jets(n=32, size=4, seed=0):
+    """Jets whose three channels share one width (perfectly correlated channel shapes)."""
+    g = torch.Generator().manual_seed(seed)
+    r = torch.arange(size) - (size - 1) / 2
+    d2 = r[:, None] ** 2 + r[None, :] ** 2
+    width = (0.3 + 3 * torch.rand(n, 1, 1, 1, generator=g)).expand(n, 3, 1, 1)
+    x = (torch.rand(n, 3, 1, 1, generator=g) + 0.2) * torch.exp(-d2 / width) * 100
+    return x, (torch.arange(n) % 2).long()
+
+
+def _task(x, y, size=4, **kw):
+    torch.manual_seed(0)
+    cfg = default_config(
+        size=size, layout="per_channel", layers=2, diffusion_steps=2, latent=2, hidden=16, channel_context=True, **kw
+    )
+    return build_task(cfg, x, y)
+
+
+def test_training_context_is_the_clean_channels_profiles():
+    x, y = _jets(5)
+    task = _task(x, y)
+    assert task.channel_context and task.model.cfg.context == context_size() == 18
+    ctx = task.training_context(task.prepare(x)).reshape(5, 3, 18)
+    small = x / x.sum((-1, -2), keepdim=True)
+    assert torch.equal(ctx[:, 0], torch.zeros(5, 18))
+    assert torch.allclose(ctx[:, 1, :9], radial_profile(small[:, 0]), atol=1e-5)
+    assert torch.allclose(ctx[:, 2, 9:], radial_profile(small[:, 1]), atol=1e-5)
+
+
+def test_sampling_feeds_each_channel_the_generated_earlier_ones(monkeypatch):
+    x, y = _jets(8)
+    task = _task(x, y)
+    seen = []
+    angles = task.model.angles
+
+    def spy(t, cond, z, ctx=None):
+        seen.append((cond.clone(), None if ctx is None else ctx.clone()))
+        return angles(t, cond, z, ctx)
+
+    monkeypatch.setattr(task.model, "angles", spy)
+    labels = torch.tensor([0, 1, 1])
+    probs, history = task.sample_probs(task.model, labels, generator=torch.Generator().manual_seed(0), record=True)
+    assert probs.shape == (9, 16) and len(history) == 2 and history[-1].shape == (9, 16)
+    rows = probs.reshape(3, 3, 16)
+    last = {int(c[0]) // 2: ctx for c, ctx in seen}  # the last reverse step of each channel
+    assert torch.equal(last[0], torch.zeros(3, 18))
+    tracks = radial_profile(task.encoder.decode(rows[:, 0].double(), torch.ones(3, 1)).reshape(3, 4, 4))
+    ecal = radial_profile(task.encoder.decode(rows[:, 1].double(), torch.ones(3, 1)).reshape(3, 4, 4))
+    assert torch.allclose(last[1][:, :9], tracks) and torch.equal(last[1][:, 9:], torch.zeros(3, 9))
+    assert torch.allclose(last[2], torch.cat([tracks, ecal], -1))
+    images = task.sample(task.model, 3, labels=labels, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (3, 3, 4, 4) and torch.isfinite(images).all()
+
+
+@pytest.mark.slow
+def test_context_training_learns_the_channel_width_correlation():
+    """Toy jets whose channels share one width: with context the generated ECAL width follows Tracks."""
+    x, y = _jets(256, size=8, seed=1)
+    real = width_correlations(x, radius=None)["Tracks-ECAL"]
+    assert real > 0.9
+    got = {}
+    for context in (False, True):
+        torch.manual_seed(0)
+        cfg = default_config(size=8, layout="per_channel", layers=3, diffusion_steps=2, latent=4, hidden=32,
+                             channel_context=context)  # fmt: skip
+        task = build_task(cfg, x, y)
+        tc = TrainConfig(steps=250, batch_size=32, lr=2e-2, warmup=5, ema_decay=0.9, seed=0, log_every=50)
+        list(train(task, x, y, tc))
+        jets = task.sample(task.model, 256, labels=y, generator=torch.Generator().manual_seed(2))
+        got[context] = width_correlations(jets, radius=None)["Tracks-ECAL"]
+    assert got[True] > got[False] + 0.2, got
+
+
+def test_refusals_and_the_command_line():
+    x, y = _jets(4)
+    with pytest.raises(JetInputError, match="one state per channel"):
+        build_task(default_config(size=4, layout="joint", channel_context=True), x, y)
+    with pytest.raises(JetInputError, match="not both"):
+        _task(x, y, shared_latent=True)
+    assert config_from_request(TrainRequest(family="quantum", channel_context=True))["channel_context"] is True
+    assert "channel_context" not in config_from_request(TrainRequest(family="quantum"))
+    assert "--channel-context" in TrainRequest(family="quantum", channel_context=True).to_argv()
+    assert HybridConfig.from_dict({k: v for k, v in HybridConfig().to_dict().items() if k != "context"}).context == 0
+
+
+def test_on_a_device_each_channel_gets_the_measured_earlier_ones():
+    """Transpiled to a fake device at zero noise, the channel-by-channel chains equal a torch density-matrix
+    reference that feeds each channel the profiles of the jet's earlier channels' exact distributions."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    x, y = _jets(4)
+    task = _task(x, y)
+    net = task.model.eval()
+    labels = torch.tensor([0, 1, 1])
+    prepared = prepare(net, "nairobi", seed=0)
+    device = device_probabilities(task, net, prepared, labels, "device", 0.0, None, seed=4)
+    z = draw_latents(net.cfg, 9, 3, torch.Generator().manual_seed(4)).reshape(3, 3, -1)
+    cond = task.row_labels(labels).reshape(3, 3)
+    profiles = torch.zeros(3, 2, 9)
+    reference = []
+    for c in range(3):
+        p = chain_probabilities_torch(net, cond[:, c], z[:, c], context_rows(profiles, c)).double()
+        if c < 2:
+            profiles[:, c] = task.channel_profiles(p)
+        reference.append(p)
+    reference = torch.stack(reference, 1).reshape(9, -1).numpy()
+    np.testing.assert_allclose(device, reference, atol=1e-6)
+    assert not torch.allclose(context_rows(profiles, 2), torch.zeros(3, 18))
+
+
+def test_context_kernel_and_the_conditional_mmd():
+    from core.quantum.hybrid import context_kernel, mmd_fidelity
+
+    ctx = torch.tensor([[0.0], [0.0], [1.0], [3.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    k = context_kernel(ctx, labels)
+    # bandwidth: the one nonzero same-label squared distance, (3 - 1)^2 = 4 (the 0-vs-1 pairs do not count)
+    assert k[2, 3].item() == pytest.approx(math.exp(-1.0)) and k[0, 1].item() == 1.0
+    assert k[0, 2].item() == pytest.approx(math.exp(-1 / 4))
+    assert torch.allclose(k, k.T) and torch.linalg.eigvalsh(k).min() > -1e-9
+    # equal contexts: the conditional MMD is the plain one
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(6, 8, generator=g, dtype=torch.complex64)
+    b = torch.randn(6, 8, generator=g, dtype=torch.complex64)
+    a, b = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    y = torch.tensor([0, 0, 0, 1, 1, 1])
+    plain = mmd_fidelity(a, b, y, y, 3, (1, 4))
+    same = mmd_fidelity(a, b, y, y, 3, (1, 4), ctx=torch.ones(6, 2))
+    assert same.item() == pytest.approx(plain.item(), rel=1e-6)
+    # a generated state that swaps its context with another's is penalised only with the contexts
+    ctx2 = torch.tensor([[0.0], [1.0], [2.0], [0.0], [1.0], [2.0]])
+    swapped = b[[1, 0, 2, 4, 3, 5]]
+    plain_right, plain_swapped = mmd_fidelity(b, b, y, y, 3, (1,)), mmd_fidelity(swapped, b, y, y, 3, (1,))
+    assert plain_swapped.item() == pytest.approx(plain_right.item(), abs=1e-6)
+    right, wrong = mmd_fidelity(b, b, y, y, 3, (1,), ctx=ctx2), mmd_fidelity(swapped, b, y, y, 3, (1,), ctx=ctx2)
+    assert wrong.item() > right.item() + 1e-3
+    with pytest.raises(JetInputError, match="same rows"):
+        mmd_fidelity(a, b, y, y.flip(0), 3, (1,), ctx=ctx2)

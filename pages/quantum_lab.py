@@ -199,6 +199,12 @@ def _reverse_section() -> None:
                 f"{cfg.layers} layers, channel **{cfg.channel}**, {cfg.diffusion_steps} steps; "
                 f"{ckpt.ema.circuit.num_params} circuit angles come from the angle network at each step."
             )
+            if cfg.context and channel > 0:
+                st.caption(
+                    "This model draws a jet's channels in turn, each given the earlier ones' radial profile and core "
+                    "lean; the circuit here is drawn without that context (as for a jet's first channel), so its "
+                    "angles are not the ones a sampled jet gets."
+                )
             _lazy_code(f"Circuit at t = {t} (depth {depth})", drawing, "qlab_reverse_open")
 
 

@@ -127,13 +127,19 @@ def test_hybrid_config_reads_the_legacy_steps_key():
 
 
 @pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="no shipped quantum checkpoint")
-def test_shipped_checkpoint_in_the_legacy_form_loads():
+def test_shipped_checkpoint_in_the_legacy_form_loads(tmp_path):
+    """A checkpoint written before the rename (``steps`` in its hybrid config) loads like the shipped one."""
     import json
+    import shutil
 
-    saved = json.loads((SHIPPED / "config.json").read_text())["task"]["hybrid"]
-    assert saved["steps"] == 4 and "diffusion_steps" not in saved  # the shipped file keeps its old form
-    task = load_checkpoint(SHIPPED).task
+    legacy = tmp_path / "legacy"
+    shutil.copytree(SHIPPED, legacy)
+    config = json.loads((legacy / "config.json").read_text())
+    config["task"]["hybrid"]["steps"] = config["task"]["hybrid"].pop("diffusion_steps")
+    (legacy / "config.json").write_text(json.dumps(config))
+    task = load_checkpoint(legacy).task
     assert task.timesteps == 4 and task.hybrid_cfg.diffusion_steps == 4
+    assert task.hybrid_cfg == load_checkpoint(SHIPPED).task.hybrid_cfg
 
 
 def test_frqi_encoder_trains_and_samples():

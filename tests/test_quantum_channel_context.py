@@ -187,3 +187,34 @@ def test_context_kernel_and_the_conditional_mmd():
     assert wrong.item() > right.item() + 1e-3
     with pytest.raises(JetInputError, match="same rows"):
         mmd_fidelity(a, b, y, y.flip(0), 3, (1,), ctx=ctx2)
+
+
+def test_reconstruction_runs_the_channels_in_turn(monkeypatch):
+    """Compare and the Train page's SSIM / PSNR reconstruct a context model's channels in turn as well: ECAL's
+    one-step prediction gets the profile of Tracks' prediction, never the 'no earlier channel' zeros."""
+    from core.quantum.hybrid import data_probabilities
+    from core.quantum.reconstructor import QuantumReconstructor
+
+    x, y = _jets(4)
+    task = _task(x, y)
+    net = task.model.eval()
+    seen = []
+    angles = net.angles
+
+    def spy(t, cond, z, ctx=None):
+        seen.append((cond.clone(), ctx))
+        return angles(t, cond, z, ctx)
+
+    monkeypatch.setattr(net, "angles", spy)
+    rec = QuantumReconstructor(task, net, y)
+    xt = rec.noise(x, torch.full((4,), 2), torch.Generator().manual_seed(0))
+    x0 = rec.predict_x0(xt, torch.full((4,), 2))
+    assert x0.shape == (4, 3, 4, 4) and len(seen) == 3
+    assert [int(c[0]) // 2 for c, _ in seen] == [0, 1, 2] and torch.equal(seen[0][1], torch.zeros(4, 18))
+    tracks_out = net(xt.states[0::3], torch.full((4,), 2), task.row_labels(y)[0::3], torch.zeros(4, 2))
+    tracks = task.channel_profiles(data_probabilities(tracks_out, net.cfg.data_qubits))
+    assert torch.allclose(seen[1][1][:, :9], tracks, atol=1e-6)
+    seen.clear()
+    out = rec.reverse_from(xt, 2, torch.Generator().manual_seed(1))
+    assert out.shape == (4, 3, 4, 4) and all(ctx is not None for _, ctx in seen)
+    assert not torch.equal(seen[-1][1], torch.zeros_like(seen[-1][1]))

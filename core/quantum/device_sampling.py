@@ -15,7 +15,6 @@ import torch
 
 from core.errors import JetInputError
 from core.quantum import devices
-from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context_rows
 from core.quantum.device_chain import chain_angles, chain_template, run_chain
 from core.quantum.export import reverse_circuit
 from core.quantum.hybrid import draw_latents
@@ -84,19 +83,15 @@ def device_probabilities(
     cond = task.row_labels(labels)
     z = draw_latents(net.cfg, len(cond), task.rows_per_jet, g)
     noise = devices.noise_for(prepared.backend, kind, level)
-    if not getattr(task, "channel_context", False):
-        return run_chain(prepared.transpiled, chain_angles(net, cond, z), prepared.measured, noise, shots, seed)
-    n, rows = len(labels), task.rows_per_jet
-    cond, z = cond.reshape(n, rows), z.reshape(n, rows, -1)
-    profiles = torch.zeros(n, EARLIER_CHANNELS, FEATURES_PER_CHANNEL)
-    measured = []
-    for c in range(rows):
-        angles = chain_angles(net, cond[:, c], z[:, c], context_rows(profiles, c))
-        p = run_chain(prepared.transpiled, angles, prepared.measured, noise, shots, seed + c)
-        if c < EARLIER_CHANNELS:
-            profiles[:, c] = task.channel_profiles(torch.as_tensor(p))
-        measured.append(p)
-    return np.stack(measured, 1).reshape(n * rows, -1)
+    calls = []
+
+    def run(rows: slice, ctx: torch.Tensor | None) -> torch.Tensor:
+        calls.append(rows)  # each call its own simulator seed
+        angles = chain_angles(net, cond[rows], z[rows], ctx)
+        p = run_chain(prepared.transpiled, angles, prepared.measured, noise, shots, seed + len(calls) - 1)
+        return torch.as_tensor(p)
+
+    return task.in_turn(len(labels), run, lambda p: p).numpy()
 
 
 def sample_on_device(

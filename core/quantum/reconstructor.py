@@ -7,7 +7,8 @@ shape the circuit recovers, not on a freshly drawn energy.
 
 Steps run 0..T (``timesteps = T + 1``): t = 0 is the clean state; a one-step prediction at t runs the
 reverse circuit of step max(t, 1) once with the latent at its mean (z = 0), so it is deterministic;
-``reverse_from`` runs the whole chain t, ..., 1 with a random latent, as sampling does.
+``reverse_from`` runs the whole chain t, ..., 1 with a random latent, as sampling does. A model that draws a
+jet's channels in turn reconstructs them in turn too, each given the earlier channels' reconstructions.
 """
 
 from __future__ import annotations
@@ -86,15 +87,25 @@ class QuantumReconstructor:
     def predict_x0(self, xt: NoisyStates, t: torch.Tensor) -> torch.Tensor:
         t = self._row_steps(t, len(xt.states)).clamp_min(1)
         z = torch.zeros(len(xt.states), self.cfg.latent)
-        out = self.net(xt.states, t, self.row_labels, z)
+
+        def run(rows: slice, ctx: torch.Tensor | None) -> torch.Tensor:
+            return self.net(xt.states[rows], t[rows], self.row_labels[rows], z[rows], ctx)
+
+        out = self.task.in_turn(len(self.labels), run, self.probabilities)
         return self.task.decode(self.probabilities(out), xt.energies)
 
     @torch.no_grad()
     def reverse_states(self, xt: NoisyStates, t: int, generator: torch.Generator) -> torch.Tensor:
         """The reverse chain from step t (at least 1): the last output on data + ancillas (N, 2**(n+a))."""
         z = draw_latents(self.cfg, len(xt.states), self.task.rows_per_jet, generator)
-        out, _ = reverse_chain(self.net, xt.states, max(1, int(t)), self.row_labels, z, generator)
-        return out
+
+        def run(rows: slice, ctx: torch.Tensor | None) -> torch.Tensor:
+            start = max(1, int(t))
+            return reverse_chain(self.net, xt.states[rows], start, self.row_labels[rows], z[rows], generator, ctx=ctx)[
+                0
+            ]
+
+        return self.task.in_turn(len(self.labels), run, self.probabilities)
 
     def probabilities(self, out: torch.Tensor) -> torch.Tensor:
         """Born probabilities of the data qubits of a step's output, ancillas traced (N, 2**n)."""

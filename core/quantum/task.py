@@ -9,6 +9,8 @@ energy (quantiles per class) and lets the state carry the channel split as well.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,7 +27,7 @@ from core.data.energies import (
 )
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
-from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
+from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context_rows, context_size, radial_profile
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.quantum.sim import shot_frequencies
@@ -53,7 +55,7 @@ def default_config(
     New amplitude models default to one state per channel with classical channel energies (the best
     variant in ``benchmarks/bench_quantum.py``); FRQI or ``energy="total"`` mean the joint layout.
     ``channel_context``: draw a jet's channel states one after the other, each given the earlier ones'
-    radial profiles (``core.quantum.context``).
+    radial profile and core lean (``core.quantum.context``).
     """
     if layout is None:
         layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels", "cone") else "joint"
@@ -230,31 +232,46 @@ class QuantumTask:
         profiles = torch.stack([self.channel_profiles(x[:, c].abs() ** 2) for c in range(EARLIER_CHANNELS)], 1)
         return torch.stack([context_rows(profiles, c) for c in range(3)], 1).reshape(-1, context_size())
 
+    def in_turn(
+        self,
+        n: int,
+        run: Callable[[slice, torch.Tensor | None], torch.Tensor],
+        probabilities: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """Run ``run(rows, ctx)`` on the state rows of ``n`` jets (jet-major, a channel's rows are
+        ``slice(c, None, 3)``) and return its outputs in row order. With channel context the channels run in turn,
+        each with the context of the earlier channels' results (their Born probabilities: ``probabilities(out)``);
+        without it, one call on every row with no context."""
+        if not self.channel_context:
+            return run(slice(None), None)
+        profiles = torch.zeros(n, EARLIER_CHANNELS, FEATURES_PER_CHANNEL)
+        outs = []
+        for c in range(3):
+            out = run(slice(c, None, 3), context_rows(profiles, c))
+            if c < EARLIER_CHANNELS:
+                profiles[:, c] = self.channel_profiles(probabilities(out))
+            outs.append(out)
+        return torch.stack(outs, 1).reshape(3 * n, *outs[0].shape[1:])
+
     def sample_probs(
         self, net: nn.Module, labels: torch.Tensor, generator: torch.Generator | None = None, record: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Final Born probabilities of every state row (N * rows_per_jet, 2**n), and with ``record`` each reverse
         step's. With channel context the channels are drawn in turn, each given the ones drawn before it."""
         labels = torch.as_tensor(labels, dtype=torch.long)
-        if not self.channel_context:
-            return sample_states(
-                net, self.row_labels(labels), generator=generator, record=record, group=self.rows_per_jet
-            )
-        n = len(labels)
-        profiles = torch.zeros(n, EARLIER_CHANNELS, context_size() // EARLIER_CHANNELS)
-        probs, histories = [], []
-        for c in range(3):
-            p, h = sample_states(net, labels + 2 * c, generator=generator, record=record, ctx=context_rows(profiles, c))
-            if c < EARLIER_CHANNELS:
-                profiles[:, c] = self.channel_profiles(p)
-            probs.append(p)
+        conditions = self.row_labels(labels)
+        histories: list[list[torch.Tensor]] = []
+
+        def run(rows: slice, ctx: torch.Tensor | None) -> torch.Tensor:
+            group = self.rows_per_jet if ctx is None else 1  # a shared latent spans a whole jet's rows
+            p, h = sample_states(net, conditions[rows], generator=generator, record=record, group=group, ctx=ctx)
             histories.append(h)
+            return p
 
-        def rows(per_channel):
-            return torch.stack(per_channel, 1).reshape(n * 3, -1)
-
-        history = [rows([h[k] for h in histories]) for k in range(len(histories[0]))] if record else []
-        return rows(probs), history
+        probs = self.in_turn(len(labels), run, lambda p: p)
+        steps = len(histories[0]) if record else 0
+        history = [torch.stack([h[k] for h in histories], 1).reshape(len(probs), -1) for k in range(steps)]
+        return probs, history
 
     @property
     def per_channel_energy(self) -> bool:

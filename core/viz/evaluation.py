@@ -13,7 +13,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from core.data.observables import LABELS as OBS_LABELS
-from core.viz.images import as_numpy, image_grid
+from core.viz.images import as_numpy, histogram_edges, image_grid
 
 SET_COLOURS = {"real": "#444444", "generated": "#ff7f0e"}
 SAMPLER_COLOURS = {"ddpm": "#1f77b4", "ddim": "#2ca02c", "fast": "#d62728"}
@@ -44,7 +44,8 @@ def observables_overlay(
         lo, hi = (float(np.percentile(both, 0.5)), float(np.percentile(both, 99.5))) if both.size else (0.0, 1.0)
         if hi <= lo:
             hi = lo + 1.0
-        edges = np.linspace(lo, hi, bins + 1)
+        edges = histogram_edges(both, lo, hi, bins)
+        lo, hi = float(edges[0]), float(edges[-1])
         centres = 0.5 * (edges[1:] + edges[:-1])
         for j, (name, values) in enumerate(zip(names, (a, b), strict=True)):
             density, _ = np.histogram(np.clip(values, lo, hi), bins=edges, density=True)

@@ -110,6 +110,16 @@ def _range(values: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
+def histogram_edges(values: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+    """Bin edges over [lo, hi]: ``bins`` equal bins, or, for integer values (pixel counts), bins of a whole
+    number of units centred on the integers, so no bin falls between two integers and shows empty."""
+    finite = values[np.isfinite(values)]
+    if finite.size and np.all(finite == np.round(finite)):
+        step = max(1.0, float(np.ceil((hi - lo) / bins)))
+        return np.arange(np.floor(lo) - 0.5, np.ceil(hi) + step, step)
+    return np.linspace(lo, hi, bins + 1)
+
+
 def channel_images(
     image: torch.Tensor | np.ndarray,
     log: bool = False,
@@ -303,7 +313,9 @@ def observable_histograms(
     for i, key in enumerate(keys):
         values = np.asarray(observables[key], dtype=np.float64)
         lo, hi = _range(values)
-        size = (hi - lo) / bins
+        edges = histogram_edges(values, lo, hi, bins)
+        lo, size = float(edges[0]), float(edges[1] - edges[0])
+        hi = float(edges[-1]) - size
         for label in VALID_LABELS:
             name = label_name(label)
             sel = values[labels == label]

@@ -34,7 +34,7 @@ def radial_profile(images: torch.Tensor) -> torch.Tensor:
     ring = torch.bucketize(r.reshape(-1), edges[1:-1], right=True)  # 0 .. len(RING_EDGES)
     onehot = torch.nn.functional.one_hot(ring, len(RING_EDGES) + 1).double()
     fractions = p @ onehot
-    mean_r = (p * r.reshape(-1)).sum(-1, keepdim=True) / (4.0)
+    mean_r = (p * r.reshape(-1)).sum(-1, keepdim=True) / 4.0
     quadrant = ((ys[:, None] > 0).long() * 2 + (xs[None, :] > 0).long()).reshape(-1)
     core = onehot[:, 0:1] * torch.nn.functional.one_hot(quadrant, 4).double()  # (s*s, 4): core pixels by quadrant
     lean = p @ core

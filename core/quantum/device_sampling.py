@@ -8,6 +8,7 @@ frequencies into GeV images with the task's classical channel energies.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,19 +78,18 @@ def device_probabilities(
 ) -> np.ndarray:
     """Measured data-qubit distributions (N * rows_per_jet, 2**n) of the jets ``labels`` on the device.
 
-    A channel-context model runs its channels in turn: each channel's chains get the radial profiles of the
-    distributions measured for the jet's earlier channels, as a device run would have to."""
+    A channel-context model runs its channels in turn (``task.in_turn``): each channel's chains get the context
+    of the distributions measured for the jet's earlier channels, as a device run would have to; each run has its
+    own simulator seed (seed, seed + 1, ...)."""
     g = torch.Generator().manual_seed(int(seed))
     cond = task.row_labels(labels)
     z = draw_latents(net.cfg, len(cond), task.rows_per_jet, g)
     noise = devices.noise_for(prepared.backend, kind, level)
-    calls = []
+    run_seeds = itertools.count(int(seed))
 
     def run(rows: slice, ctx: torch.Tensor | None) -> torch.Tensor:
-        calls.append(rows)  # each call its own simulator seed
         angles = chain_angles(net, cond[rows], z[rows], ctx)
-        p = run_chain(prepared.transpiled, angles, prepared.measured, noise, shots, seed + len(calls) - 1)
-        return torch.as_tensor(p)
+        return torch.as_tensor(run_chain(prepared.transpiled, angles, prepared.measured, noise, shots, next(run_seeds)))
 
     return task.in_turn(len(labels), run, lambda p: p).numpy()
 

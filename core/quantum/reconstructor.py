@@ -25,7 +25,7 @@ from core.quantum.hybrid import data_probabilities, draw_latents, fidelity_to_pu
 @dataclass
 class NoisyStates:
     """Noisy data states at one step, one row per state (N * rows_per_jet, 2**n), their clean states, and each
-    jet's classical energies (N, 1 or 3)."""
+    jet's classical energies (N, 1), (N, 3) or, inside and outside the cone, (N, 2, 3)."""
 
     states: torch.Tensor
     clean: torch.Tensor

@@ -174,3 +174,25 @@ def test_rescale_regions_conserves_each_region_and_falls_back_when_one_is_empty(
     assert torch.allclose(got, expected, rtol=1e-5)
     ratio = out[0, 0][inside] / shapes[0, 0][inside]  # within a region the shape is kept
     assert torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-5)
+
+
+def test_tail_levels_keep_a_narrow_marginal_with_outliers_narrow():
+    """A pT-selected total: narrow (sd 25) with a few far outliers. An even grid of 101 levels spreads 1 % of
+    the draws between the outlier and the 1st percentile; the tail levels keep the spread of the draws that of
+    the data (known answer: the data's own standard deviation and its 0.5 % quantile)."""
+    rng = np.random.default_rng(3)
+    total = rng.normal(520.0, 25.0, size=5000)
+    total[:3] = (220.0, 250.0, 300.0)  # a few mis-measured jets, as in the simulated sample
+    data = np.stack([total, total * 0.3, total * 0.7], 1)
+    table = fit_channel_energies(data)
+    assert len(table["all"]["levels"]) == len(table["all"]["quantiles"][0]) > 101
+    labels = np.zeros(40000, dtype=int)
+    draws = draw_channel_energies(table, labels, torch.Generator().manual_seed(0)).numpy()[:, 0]
+    assert draws.std() == pytest.approx(total.std(), rel=0.05)
+    assert np.quantile(draws, 0.005) == pytest.approx(np.quantile(total, 0.005), rel=0.01)
+    # The same table on an even grid (how tables were stored before "levels"): far too wide.
+    even = {"all": dict(table["all"])}
+    even["all"]["quantiles"] = np.quantile(data, np.linspace(0, 1, 101), axis=0).T.tolist()
+    del even["all"]["levels"]
+    old = draw_channel_energies(even, labels, torch.Generator().manual_seed(0)).numpy()[:, 0]
+    assert old.std() > 1.2 * total.std()

@@ -1,0 +1,77 @@
+"""Refit a shipped checkpoint's channel-energy table with today's `core.data.energies` fit, in place:
+``python scripts/refit_energy_table.py checkpoints/unet_32``.
+
+The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
+never touches the network's weights, so a better fit of the same jets can replace it without retraining.
+The script re-reads the jets the model card names (the embedded sample only), fits the table the way
+`train` fits it now, checks that it describes the same jets (same jet count and the same copula
+correlations, which do not depend on the quantile levels), and writes ``config.json`` atomically. It records
+the refit in the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TABLE_KEYS = {"ddpm": "energies", "quantum": "channel_energies"}
+EMBEDDED = "embedded sample (assets/jets_sample.h5)"
+
+
+def same_jets(old: dict, new: dict) -> bool:
+    """Whether two tables were fitted on the same jets: equal counts and copula correlations per group."""
+    groups = [k for k in old if isinstance(old[k], dict) and "corr" in old[k]]
+    return set(groups) == {k for k in new if isinstance(new[k], dict) and "corr" in new[k]} and all(
+        old[g]["jets"] == new[g]["jets"] and np.allclose(old[g]["corr"], new[g]["corr"], atol=1e-9) for g in groups
+    )
+
+
+def refit(checkpoint: Path) -> str:
+    from core.atomic import write_text_atomic
+    from core.data.readers import load_tensors
+    from core.training.registry import build_task
+
+    config = json.loads((checkpoint / "config.json").read_text())
+    card_path = checkpoint / "model_card.json"
+    card = json.loads(card_path.read_text())
+    task_config = config["task"]
+    family = task_config["family"]
+    key = TABLE_KEYS.get(family)
+    if key is None or key not in task_config:
+        raise SystemExit(f"{checkpoint}: a {family!r} model without a channel-energy table")
+    data = card.get("data", {})
+    if data.get("file") != EMBEDDED:
+        raise SystemExit(f"{checkpoint}: trained on {data.get('file')!r}; only the embedded sample is refitted here")
+    x, y = load_tensors(ROOT / "assets" / "jets_sample.h5", size=int(data["size"]))
+    if len(x) != int(data["jets"]):
+        raise SystemExit(f"{checkpoint}: the card names {data['jets']} jets, the file holds {len(x)}")
+    rebuilt = build_task({k: v for k, v in task_config.items() if k != key}, x, y).config()
+    old, new = task_config[key], rebuilt[key]
+    if not same_jets(old, new):
+        raise SystemExit(f"{checkpoint}: the refitted table does not describe the same jets; nothing written")
+    task_config[key] = new
+    write_text_atomic(checkpoint / "config.json", json.dumps(config, indent=2) + "\n")
+    card["energy_table_refit"] = (
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}: table refitted on the same jets with quantile levels "
+        f"denser in the tails (core.data.energies.TAIL_LEVELS); weights unchanged. "
+        f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
+    )
+    write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
+    return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets)"
+
+
+def main() -> None:
+    for arg in sys.argv[1:] or ["checkpoints/unet_32"]:
+        print(refit(Path(arg)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""Refit a shipped checkpoint's channel-energy table with today's `core.data.energies` fit, in place:
+"""Refit a shipped checkpoint's channel-energy table with today's `core.data.energies` fit, in place (and add
+the other fits of the training jets that older configs lack, such as the readout thresholds):
 ``python scripts/refit_energy_table.py checkpoints/unet_32``.
 
 The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
@@ -23,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TABLE_KEYS = {"ddpm": "energies", "quantum": "channel_energies"}
+DERIVED = {"ddpm": ("hard_threshold",)}  # other fits of the training jets that never touch the weights
 EMBEDDED = "embedded sample (assets/jets_sample.h5)"
 
 
@@ -58,14 +60,20 @@ def refit(checkpoint: Path) -> str:
     if not same_jets(old, new):
         raise SystemExit(f"{checkpoint}: the refitted table does not describe the same jets; nothing written")
     task_config[key] = new
+    added = [k for k in DERIVED.get(family, ()) if k not in task_config and k in rebuilt]
+    for k in added:  # fitted on the training jets by today's builder, absent from older configs
+        task_config[k] = rebuilt[k]
     write_text_atomic(checkpoint / "config.json", json.dumps(config, indent=2) + "\n")
     card["energy_table_refit"] = (
         f"{time.strftime('%Y-%m-%d', time.gmtime())}: table refitted on the same jets with quantile levels "
-        f"denser in the tails (core.data.energies.TAIL_LEVELS); weights unchanged. "
+        f"denser in the tails (core.data.energies.TAIL_LEVELS)"
+        + (f"; {', '.join(added)} fitted on them" if added else "")
+        + "; weights unchanged. "
         f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
     )
     write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
-    return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets)"
+    extra = f"; added {', '.join(f'{k}={task_config[k]}' for k in added)}" if added else ""
+    return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets){extra}"
 
 
 def main() -> None:

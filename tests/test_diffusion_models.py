@@ -10,7 +10,7 @@ from torch import nn
 from core.data.energies import cone_mask, region_energies
 from core.data.transforms import LogTransform
 from core.diffusion.seed_baseline import SimpleDiffusionCNN
-from core.diffusion.task import DiffusionTask, build_task, default_config
+from core.diffusion.task import DiffusionTask, build_task, default_config, hard_thresholds
 from core.diffusion.unet import NULL_LABEL, UNet, config_with_parameters, count_parameters, unet_config
 from core.errors import JetInputError
 
@@ -247,3 +247,39 @@ def test_model_values_beyond_the_data_range_map_to_the_largest_training_pixel():
     top = task.to_gev(torch.ones(1, 3, 16, 16))
     assert torch.equal(task.to_gev(torch.full((1, 3, 16, 16), 5.0)), top)
     assert torch.allclose(top[0, :, 0, 0], torch.tensor(task.transform.max_value, dtype=top.dtype), rtol=1e-4)
+
+
+def _tracker_like(n=32, size=16, seed=0):
+    """Channel 0 starts at a hard cut of 0.5 (a tracker's pT threshold); channels 1 and 2 run down to ~0."""
+    x = _jets(n, size, seed)
+    tracks = x[:, 0]
+    x[:, 0] = torch.where(tracks > 0, 0.5 + tracks, tracks)
+    return x
+
+
+def test_hard_readout_threshold_is_found_only_where_the_pixels_start_at_a_cut():
+    assert hard_thresholds(_tracker_like()) == [True, False, False]
+    assert hard_thresholds(_jets(32)) == [False, False, False]  # the same jets without the cut
+    assert build_task(default_config("ddpm", 16), _tracker_like()).hard_threshold == [True, False, False]
+
+
+def test_a_deposit_the_network_puts_under_a_hard_threshold_reads_out_at_the_threshold():
+    task = build_task(default_config("ddpm", 16), _tracker_like())
+    thr = torch.tensor(task.zero_below)
+    # A config without the key (checkpoints saved before it) drops sub-threshold pixels, as every channel does.
+    old = build_task({k: v for k, v in task.config().items() if k != "hard_threshold"})
+    assert old.hard_threshold == [False, False, False]
+    # Model-space levels u = (z + 1) / 2: below half the gap (empty), between half the gap and the gap
+    # (empty), at or just above the gap (the smallest deposit the network was shown).
+    for u, tracks_out in ((0.04, 0.0), (0.099, 0.0), (0.1 + 1e-4, float(thr[0])), (0.11, float(thr[0]))):
+        z = torch.full((1, 3, 16, 16), 2 * u - 1)
+        out, before = task.to_gev(z), old.to_gev(z)
+        assert torch.allclose(out[:, 0], torch.tensor(tracks_out)), u
+        assert torch.all(before[:, 0] == 0), u
+        assert torch.equal(out[:, 1:], before[:, 1:]), u  # the soft channels read out as before
+    # Clean training jets round-trip: each track keeps its pT, or reads out at the suppression level (the 1st
+    # percentile) when it lies below it; a soft channel's pixels below it are dropped.
+    x = _tracker_like()[:3]
+    expected = torch.where(x < thr.view(1, 3, 1, 1), 0, x)
+    expected[:, 0] = torch.where(x[:, 0] > 0, x[:, 0].clamp_min(thr[0]), 0)
+    assert torch.allclose(task.to_gev(task.prepare(x)), expected, rtol=1e-4, atol=1e-6)

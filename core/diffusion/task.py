@@ -134,6 +134,7 @@ class DiffusionTask:
         self.cond_drop = float(config.get("cond_drop", 0.0))
         self.x0_clip = config.get("x0_clip")
         self.zero_below = config.get("zero_below")
+        self.hard_threshold = [bool(v) for v in config.get("hard_threshold", [False] * 3)]
         self.zero_gap = float(config.get("zero_gap", 0.0))
         self.energy_condition = bool(config.get("energy_condition", False))
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
@@ -233,8 +234,11 @@ class DiffusionTask:
     def to_gev(self, z: torch.Tensor) -> torch.Tensor:
         """Model space -> GeV: undo the zero gap (below half of it a pixel is empty), the inverse transform,
         negative GeV clamped to 0, and pixels below the training data's zero-suppression level
-        (``zero_below``, GeV per channel) set to 0, as a detector would. Values outside the data range
-        (``x0_clip``) are clamped to it first: a sampler run with very few steps can end outside it, and
+        (``zero_below``, GeV per channel) set to 0, as a detector would; except in a channel with a hard
+        readout threshold (``hard_threshold``: the tracker's pT cut), where a pixel the network put at or above
+        the zero gap (the level of the smallest deposit) is a deposit, so it gets the threshold's value rather
+        than being dropped: the network smears the cut's sharp edge, and dropping that smear lost a third of
+        the tracks. Values outside the data range (``x0_clip``) are clamped to it first: a sampler run with very few steps can end outside it, and
         the inverse log transform would turn that into TeV pixels."""
         z = z.float()
         if self.x0_clip is not None:
@@ -249,7 +253,13 @@ class DiffusionTask:
             x = torch.where(empty, torch.zeros_like(x), x)
         if self.zero_below is not None:
             thr = torch.as_tensor(self.zero_below, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-            x = torch.where(x < thr, torch.zeros_like(x), x)
+            below = x < thr
+            if self.zero_gap > 0 and any(self.hard_threshold):
+                hard = torch.as_tensor(self.hard_threshold, device=x.device).view(1, -1, 1, 1)
+                deposit = hard & (u >= self.zero_gap)
+                x = torch.where(below & deposit, thr.expand_as(x), x)
+                below = x < thr
+            x = torch.where(below, torch.zeros_like(x), x)
         return x
 
     def sample(
@@ -376,6 +386,17 @@ def zero_suppression(x: torch.Tensor, quantile: float = 0.01) -> list[float]:
     return out
 
 
+def hard_thresholds(x: torch.Tensor, quantile: float = 0.01, edge: float = 0.5) -> list[bool]:
+    """Per channel, whether the training pixels start at a hard readout threshold: the smallest non-zero
+    pixel is at least ``edge`` times the 1st percentile (the tracker's pT cut: 0.49 against 0.51 GeV), not a
+    spectrum running down towards zero (the calorimeters: 1e-5 against 0.01 GeV)."""
+    out = []
+    for c, level in enumerate(zero_suppression(x, quantile)):
+        v = x[:, c][x[:, c] > 0]
+        out.append(bool(v.numel() and level > 0 and float(v.min()) >= edge * level))
+    return out
+
+
 def build_network(config: dict) -> nn.Module:
     """The network of a config (no weights loaded)."""
     if config["family"] == "seed-baseline":
@@ -411,6 +432,8 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         config["transform"] = fit_transform(x_train, config.get("transform_kind", "log")).to_dict()
     if "zero_below" not in config and x_train is not None:
         config["zero_below"] = zero_suppression(x_train)
+    if "hard_threshold" not in config and x_train is not None:
+        config["hard_threshold"] = hard_thresholds(x_train)
     if config.get("energy_condition") and "energies" not in config:
         if x_train is None:
             raise JetInputError("task config: an energy-conditioned model needs training jets to fit its energies on")

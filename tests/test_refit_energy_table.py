@@ -1,0 +1,44 @@
+"""scripts/refit_energy_table.py: a refit on the card's own jets changes only the fitted tables, and is idempotent."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("refit_energy_table", ROOT / "scripts" / "refit_energy_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_refit_of_the_shipped_unet_is_a_fixed_point_and_keeps_the_weights(tmp_path):
+    refit = _script()
+    ckpt = tmp_path / "unet_32"
+    shutil.copytree(ROOT / "checkpoints" / "unet_32", ckpt)
+    before = json.loads((ckpt / "config.json").read_text())
+    weights = (ckpt / "ema.safetensors").read_bytes()
+    refit.refit(ckpt)
+    after = json.loads((ckpt / "config.json").read_text())
+    assert after == before  # the shipped table is already today's fit of the same jets
+    assert (ckpt / "ema.safetensors").read_bytes() == weights
+    assert "levels" in after["task"]["energies"]["all"] and after["task"]["hard_threshold"] == [True, False, False]
+
+
+def test_refit_refuses_a_table_of_other_jets(tmp_path):
+    refit = _script()
+    ckpt = tmp_path / "unet_32"
+    shutil.copytree(ROOT / "checkpoints" / "unet_32", ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    config["task"]["energies"]["all"]["jets"] = 123
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match="not describe the same jets"):
+        refit.refit(ckpt)
+    assert json.loads((ckpt / "config.json").read_text()) == config  # nothing written

@@ -102,8 +102,9 @@ def test_total_fraction_coordinates_round_trip_and_keep_a_narrow_total():
     drawn = draw_channel_energies(fit_channel_energies(e, None, "total_fractions"), np.zeros(4000), g).numpy()
     assert drawn.sum(1).min() >= 500 - 1e-6 and drawn.sum(1).max() <= 550 + 1e-6 and (drawn >= 0).all()
     g = torch.Generator().manual_seed(1)
-    channel_sums = draw_channel_energies(fit_channel_energies(e), np.zeros(4000), g).numpy().sum(1)
-    assert channel_sums.std() > 1.5 * drawn.sum(1).std()  # the per-channel copula smears the total
+    plain = {"all": {k: v for k, v in fit_channel_energies(e)["all"].items() if k != "mixture"}}
+    channel_sums = draw_channel_energies(plain, np.zeros(4000), g).numpy().sum(1)
+    assert channel_sums.std() > 1.5 * drawn.sum(1).std()  # one Gaussian on the channels smears the total
 
 
 def _region_energies(n: int, seed: int) -> np.ndarray:
@@ -196,3 +197,41 @@ def test_tail_levels_keep_a_narrow_marginal_with_outliers_narrow():
     del even["all"]["levels"]
     old = draw_channel_energies(even, labels, torch.Generator().manual_seed(0)).numpy()[:, 0]
     assert old.std() > 1.2 * total.std()
+
+
+def _bent_energies(n: int, seed: int) -> np.ndarray:
+    """Two kinds of jets in one class: in one, Tracks and ECAL rise together; in the other, one takes from
+    the other. One correlation matrix averages the two to about zero; the known answer is each kind's own."""
+    rng = np.random.default_rng(seed)
+    kind = rng.random(n) < 0.5
+    a = rng.normal(size=n)
+    b = np.where(kind, 0.9 * a, -0.9 * a) + np.sqrt(1 - 0.81) * rng.normal(size=n)
+    c = np.where(kind, 2.0, -2.0) + 0.5 * rng.normal(size=n)  # HCAL tells the kinds apart
+    return np.exp(3 + 0.5 * np.stack([a, b, c], 1))
+
+
+def test_mixture_copula_keeps_a_dependence_that_bends():
+    data = _bent_energies(8000, 0)
+    table = fit_channel_energies(data)
+    assert "mixture" in table["all"]
+    draws = draw_channel_energies(table, np.zeros(8000, dtype=int), torch.Generator().manual_seed(2)).numpy()
+    for c in range(3):
+        for q in (0.1, 0.5, 0.9):
+            assert np.quantile(draws[:, c], q) == pytest.approx(np.quantile(data[:, c], q), rel=0.05)
+    for sample in (data, draws):
+        hi = sample[:, 2] > np.median(sample[:, 2])
+        assert spearmanr(sample[hi, 0], sample[hi, 1]).statistic > 0.75
+        assert spearmanr(sample[~hi, 0], sample[~hi, 1]).statistic < -0.75
+    # One Gaussian (a table fitted on too few jets per component, or before mixtures) cannot bend.
+    plain = {"all": {k: v for k, v in table["all"].items() if k != "mixture"}}
+    flat = draw_channel_energies(plain, np.zeros(8000, dtype=int), torch.Generator().manual_seed(2)).numpy()
+    hi = flat[:, 2] > np.median(flat[:, 2])
+    assert abs(spearmanr(flat[hi, 0], flat[hi, 1]).statistic) < 0.2
+
+
+def test_mixture_draws_follow_the_seed_and_small_tables_stay_gaussian():
+    table = fit_channel_energies(_bent_energies(3000, 1))
+    labels = np.zeros(500, dtype=int)
+    a = draw_channel_energies(table, labels, torch.Generator().manual_seed(9))
+    assert torch.equal(a, draw_channel_energies(table, labels, torch.Generator().manual_seed(9)))
+    assert "mixture" not in fit_channel_energies(_bent_energies(300, 1))["all"]  # 300 jets: one component

@@ -19,6 +19,17 @@ def _script():
     return module
 
 
+def _close(a, b) -> bool:
+    """Equal JSON trees, numbers to 1e-6 (the mixture's EM fit may differ in the last bits between BLAS builds)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-6, abs=1e-9)
+    return a == b
+
+
 def test_refit_of_the_shipped_unet_is_a_fixed_point_and_keeps_the_weights(tmp_path):
     refit = _script()
     ckpt = tmp_path / "unet_32"
@@ -27,7 +38,7 @@ def test_refit_of_the_shipped_unet_is_a_fixed_point_and_keeps_the_weights(tmp_pa
     weights = (ckpt / "ema.safetensors").read_bytes()
     refit.refit(ckpt)
     after = json.loads((ckpt / "config.json").read_text())
-    assert after == before  # the shipped table is already today's fit of the same jets
+    assert _close(after, before)  # the shipped table is already today's fit of the same jets
     assert (ckpt / "ema.safetensors").read_bytes() == weights
     assert "levels" in after["task"]["energies"]["all"] and after["task"]["hard_threshold"] == [True, False, False]
 

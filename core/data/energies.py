@@ -1,11 +1,12 @@
-"""Classical channel energies for generated jet shapes: a Gaussian copula per class, shared by every family.
+"""Classical channel energies for generated jet shapes: a copula per class, shared by every family.
 
 Calorimeter generators condition on the incident energy; jets have three such numbers, the pT each of
 Tracks, ECAL and HCAL collects. Both the quantum models (whose amplitude encoding keeps only normalised
 pixel energies) and the energy-conditioned U-Net draw them here, so classical and quantum models are
 compared on shape alone. Three numbers per jet are cheap to model classically: each channel's marginal as
-a quantile table (exact up to interpolation) and their dependence as the correlation of normal scores (a
-Gaussian copula), a few hundred numbers in all.
+a quantile table (exact up to interpolation) and their dependence as a mixture of a few Gaussians in
+normal-score space (:mod:`core.data.mixture_copula`; tables fitted before it, or on too few jets, keep one
+Gaussian: the correlation of normal scores), a few hundred numbers in all.
 
 The jets are selected on their pT inside the anti-kT cone (R = 0.4), so the energy inside the cone is narrow
 while the calorimeters also collect what lies outside it. A table in ``"cone"`` coordinates models the
@@ -21,6 +22,7 @@ import torch
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from core.data.mixture_copula import fit_mixture, mixture_components, mixture_uniforms
 from core.data.transforms import pixel_geometry
 from core.errors import JetInputError
 
@@ -29,6 +31,7 @@ N_QUANTILES = 101  # an even grid of levels; tables without "levels" use it
 # of the draws between the 1st percentile and the minimum (an outlier): the narrow calorimeter pT of a
 # pT-selected sample came out 25-40 % too wide that way. Tail levels down to 1e-4 keep such spreads tiny.
 TAIL_LEVELS = (1e-4, 3e-4, 1e-3, 2e-3, 5e-3)
+MIXTURE_COMPONENTS = 8  # of the dependence (core.data.mixture_copula); 1 keeps the plain Gaussian copula
 CHANNELS = 3
 JET_RADIUS = 0.4  # anti-kT R of the simulated jets (core.data.simulate)
 
@@ -47,7 +50,11 @@ def _fit_group(energies: np.ndarray) -> dict:
     corr = np.corrcoef(scores, rowvar=False) if n > 2 else np.eye(CHANNELS)
     corr = np.nan_to_num(corr, nan=0.0)  # a constant channel has no correlation
     np.fill_diagonal(corr, 1.0)
-    return {"levels": qs.tolist(), "quantiles": quantiles.tolist(), "corr": corr.tolist(), "jets": int(n)}
+    group = {"levels": qs.tolist(), "quantiles": quantiles.tolist(), "corr": corr.tolist(), "jets": int(n)}
+    k = mixture_components(n, MIXTURE_COMPONENTS)
+    if k > 1 and np.isfinite(scores).all() and (scores.std(0) > 0).all():
+        group["mixture"] = fit_mixture(scores, k)
+    return group
 
 
 COORDINATES = ("channels", "total_fractions", "cone")
@@ -175,8 +182,11 @@ def _draw_coordinates(table: dict, labels, generator: torch.Generator | None) ->
     for key in np.unique(keys).tolist():
         group = table.get(key, table["all"])
         rows = np.flatnonzero(keys == key)
-        chol = _cholesky(np.asarray(group["corr"], dtype=np.float64))
-        u = torch.special.ndtr(torch.from_numpy(z[rows] @ chol.T)).numpy()
+        if "mixture" in group:
+            u = mixture_uniforms(group["mixture"], len(rows), generator)
+        else:
+            chol = _cholesky(np.asarray(group["corr"], dtype=np.float64))
+            u = torch.special.ndtr(torch.from_numpy(z[rows] @ chol.T)).numpy()
         quantiles = np.asarray(group["quantiles"], dtype=np.float64)
         qs = np.asarray(group["levels"]) if "levels" in group else np.linspace(0, 1, quantiles.shape[1])
         for c in range(dims):

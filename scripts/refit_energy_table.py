@@ -64,10 +64,12 @@ def refit(checkpoint: Path) -> str:
     for k in added:  # fitted on the training jets by today's builder, absent from older configs
         task_config[k] = rebuilt[k]
     write_text_atomic(checkpoint / "config.json", json.dumps(config, indent=2) + "\n")
+    derived = [k for k in DERIVED.get(family, ()) if k in task_config]
     card["energy_table_refit"] = (
         f"{time.strftime('%Y-%m-%d', time.gmtime())}: table refitted on the same jets with quantile levels "
-        f"denser in the tails (core.data.energies.TAIL_LEVELS)"
-        + (f"; {', '.join(added)} fitted on them" if added else "")
+        f"denser in the tails (core.data.energies.TAIL_LEVELS) and the Gaussian-mixture copula "
+        f"(core.data.mixture_copula)"
+        + (f"; {', '.join(derived)} fitted on them" if derived else "")
         + "; weights unchanged. "
         f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
     )

@@ -24,7 +24,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TABLE_KEYS = {"ddpm": "energies", "quantum": "channel_energies"}
-DERIVED = {"ddpm": ("hard_threshold",)}  # other fits of the training jets that never touch the weights
+DERIVED = {
+    "ddpm": ("hard_threshold",),
+    "quantum": ("zero_below",),
+}  # other fits of the training jets that never touch the weights
 EMBEDDED = "embedded sample (assets/jets_sample.h5)"
 
 

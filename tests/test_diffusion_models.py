@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from core.data.energies import cone_mask, region_energies
+from core.data.readout import hard_thresholds
 from core.data.transforms import LogTransform
 from core.diffusion.seed_baseline import SimpleDiffusionCNN
-from core.diffusion.task import DiffusionTask, build_task, default_config, hard_thresholds
+from core.diffusion.task import DiffusionTask, build_task, default_config
 from core.diffusion.unet import NULL_LABEL, UNet, config_with_parameters, count_parameters, unet_config
 from core.errors import JetInputError
 

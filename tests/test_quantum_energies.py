@@ -8,6 +8,7 @@ import torch
 from scipy.stats import spearmanr
 
 from core.data.energies import draw_channel_energies, fit_channel_energies, rescale_channels
+from core.data.readout import suppress_below
 from core.errors import JetInputError
 from core.quantum.task import build_task, channel_energies, default_config
 
@@ -79,7 +80,12 @@ def test_task_decodes_clean_states_back_to_the_jets():
     task = build_task(default_config(size=4, layout="joint", layers=1, diffusion_steps=2, latent=2, hidden=8), x, y)
     assert task.per_channel_energy and set(task.config()["channel_energies"]) == {"all", "0", "1"}
     probs = task.encoder.encode(x).state[:, 0].abs() ** 2
-    assert torch.allclose(task.decode(probs, channel_energies(x)), x, rtol=1e-5, atol=1e-5)
+    exact = build_task({k: v for k, v in task.config().items() if k != "zero_below"})
+    assert torch.allclose(exact.decode(probs, channel_energies(x)), x, rtol=1e-5, atol=1e-5)
+    # With the readout's zero suppression: the pixels under each level are gone, the energies stay.
+    read = task.decode(probs, channel_energies(x))
+    expected = rescale_channels(suppress_below(x, task.zero_below), channel_energies(x))
+    assert torch.allclose(read, expected, rtol=1e-5, atol=1e-5)
     legacy = build_task(
         {
             **default_config(size=4, layout="joint", layers=1, diffusion_steps=2, latent=2, hidden=8),
@@ -235,3 +241,23 @@ def test_mixture_draws_follow_the_seed_and_small_tables_stay_gaussian():
     a = draw_channel_energies(table, labels, torch.Generator().manual_seed(9))
     assert torch.equal(a, draw_channel_energies(table, labels, torch.Generator().manual_seed(9)))
     assert "mixture" not in fit_channel_energies(_bent_energies(300, 1))["all"]  # 300 jets: one component
+
+
+def test_quantum_readout_suppresses_faint_pixels_and_keeps_each_channel_energy():
+    """Born probabilities spread thinly over every pixel: the readout keeps no Tracks pixel under the training
+    jets' cut (known level: the tracks start at 0.5 GeV) and gives each channel exactly its drawn energy."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(40, 3, 4, 4, generator=g) * 20 * (torch.rand(40, 3, 4, 4, generator=g) > 0.5)
+    x[:, 0] = torch.where(x[:, 0] > 0, 0.5 + x[:, 0], x[:, 0])  # a tracker's cut
+    task = build_task(default_config(size=4, layout="joint", layers=1, diffusion_steps=2, latent=2, hidden=8), x)
+    assert task.zero_below[0] == pytest.approx(0.5, abs=0.25)
+    probs = torch.softmax(2 * torch.randn(5, 64, generator=g), -1).double()  # 3 channels x 16 pixels, joint
+    energies = torch.tensor([[6.0, 40.0, 60.0]] * 5, dtype=torch.float64)
+    out = task.decode(probs, energies)
+    tracks = out[:, 0]
+    assert torch.all((tracks == 0) | (tracks >= task.zero_below[0] - 1e-6))
+    assert (tracks == 0).any()  # 6 GeV over 16 pixels: some fall under the cut
+    assert torch.allclose(out.double().sum((-1, -2)), energies, rtol=1e-5)
+    # A channel whose every pixel lies under its level keeps them all, rather than losing its energy.
+    tiny = torch.tensor([[0.1, 40.0, 60.0]] * 5, dtype=torch.float64)
+    assert torch.allclose(task.decode(probs, tiny).double().sum((-1, -2)), tiny, rtol=1e-5)

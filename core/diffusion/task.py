@@ -21,6 +21,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
+from core.data.readout import hard_thresholds, zero_suppression
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
 from core.diffusion.schedules import make_schedule
@@ -373,28 +374,6 @@ class DiffusionTask:
     def signal_levels(self) -> np.ndarray:
         """alpha_bar at each step t (what is left of the image at t; the reverse animation shows it)."""
         return self.schedule.alpha_bar.double().numpy()
-
-
-def zero_suppression(x: torch.Tensor, quantile: float = 0.01) -> list[float]:
-    """Per channel, the 1st percentile of the non-zero training pixels (GeV): below it, generated pixels are noise."""
-    out = []
-    for c in range(x.shape[1]):
-        v = x[:, c][x[:, c] > 0].float()
-        if v.numel() > 100_000:
-            v = v[torch.randperm(v.numel(), generator=torch.Generator().manual_seed(0))[:100_000]]
-        out.append(float(torch.quantile(v, quantile)) if v.numel() else 0.0)
-    return out
-
-
-def hard_thresholds(x: torch.Tensor, quantile: float = 0.01, edge: float = 0.5) -> list[bool]:
-    """Per channel, whether the training pixels start at a hard readout threshold: the smallest non-zero
-    pixel is at least ``edge`` times the 1st percentile (the tracker's pT cut: 0.49 against 0.51 GeV), not a
-    spectrum running down towards zero (the calorimeters: 1e-5 against 0.01 GeV)."""
-    out = []
-    for c, level in enumerate(zero_suppression(x, quantile)):
-        v = x[:, c][x[:, c] > 0]
-        out.append(bool(v.numel() and level > 0 and float(v.min()) >= edge * level))
-    return out
 
 
 def build_network(config: dict) -> nn.Module:

@@ -25,6 +25,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
+from core.data.readout import suppress_below, zero_suppression
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
 from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context_rows, context_size, radial_profile
@@ -189,6 +190,7 @@ class QuantumTask:
         shape = (3 // self.rows_per_jet, self.size, self.size)
         self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
+        self.zero_below = config.get("zero_below")  # GeV per channel; absent in checkpoints saved before it
 
     @property
     def timesteps(self) -> int:
@@ -309,12 +311,15 @@ class QuantumTask:
         (N, 3, size, size)."""
         aux = torch.as_tensor(aux, dtype=torch.float64)
         probs = probs.double().reshape(-1, probs.shape[-1])
-        if aux.ndim == 3:
+        if aux.ndim == 3 or aux.shape[-1] == 3:
+            rescale = rescale_regions if aux.ndim == 3 else rescale_channels
             shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
-            return rescale_regions(shapes.reshape(-1, 3, self.size, self.size), aux)
-        if aux.shape[-1] == 3:
-            shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
-            return rescale_channels(shapes.reshape(-1, 3, self.size, self.size), aux)
+            x = rescale(shapes.reshape(-1, 3, self.size, self.size), aux)
+            if self.zero_below is None:
+                return x
+            # The detector's readout: no pixel under the training jets' zero-suppression level (no track under
+            # the tracker's cut); the channel energies drawn for the jet stay what they were.
+            return rescale(suppress_below(x, self.zero_below), aux)
         return self.encoder.decode(probs[:, None, :], aux).clamp_min(0)
 
     def reconstructor(self, net: nn.Module, labels: torch.Tensor | None = None, **_options):
@@ -438,6 +443,8 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     config["hybrid"] = cfg.to_dict()
     config["family"] = "quantum"
     y = None if y_train is None else np.asarray(y_train)
+    if x_train is not None and energy in ("channels", "cone") and "zero_below" not in config:
+        config["zero_below"] = zero_suppression(prepare_images(x_train, config["size"]))
     if x_train is not None and energy == "channels" and "channel_energies" not in config:
         config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
     if x_train is not None and energy == "cone" and "channel_energies" not in config:

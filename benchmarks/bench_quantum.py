@@ -276,7 +276,8 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
         probs, _ = task.sample_probs(net, labels, generator=g)
         # Shapes per jet; with one state per channel each channel's shape sums to 1 (energies are classical).
-        shapes = task.decode(probs, torch.ones(len(labels), 3 if layout == "per_channel" else 1))
+        # (unit energies: fractions, not GeV, so no zero suppression; every model gets the same readout below)
+        shapes = task.decode(probs, torch.ones(len(labels), 3 if layout == "per_channel" else 1), zero_suppress=False)
     elif name in UNETS:
         target = hybrid_size_target(size, args.energy) if name == "unet-matched" else None
         task, net, info = train_unet(x_tr, y_tr, args.budget, seed, size, target)

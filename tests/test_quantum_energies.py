@@ -258,6 +258,9 @@ def test_quantum_readout_suppresses_faint_pixels_and_keeps_each_channel_energy()
     assert torch.all((tracks == 0) | (tracks >= task.zero_below[0] - 1e-6))
     assert (tracks == 0).any()  # 6 GeV over 16 pixels: some fall under the cut
     assert torch.allclose(out.double().sum((-1, -2)), energies, rtol=1e-5)
+    # Shapes decoded with unit energies (fractions, not GeV) skip the suppression.
+    unit = task.decode(probs, torch.ones(5, 3), zero_suppress=False)
+    assert torch.all(unit > 0) and torch.allclose(unit.double().sum((-1, -2)), torch.ones(5, 3, dtype=torch.float64))
     # A channel whose every pixel lies under its level keeps them all, rather than losing its energy.
     tiny = torch.tensor([[0.1, 40.0, 60.0]] * 5, dtype=torch.float64)
     assert torch.allclose(task.decode(probs, tiny).double().sum((-1, -2)), tiny, rtol=1e-5)

@@ -305,17 +305,18 @@ class QuantumTask:
             out[i] = np.interp(u[i], qs, curve)
         return torch.as_tensor(out)[:, None]
 
-    def decode(self, probs: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+    def decode(self, probs: torch.Tensor, aux: torch.Tensor, zero_suppress: bool = True) -> torch.Tensor:
         """Born probabilities of the state rows (N * rows_per_jet, 2**n) and the classical numbers per jet,
         (N, 1), channel energies (N, 3) or energies inside and outside the cone (N, 2, 3) -> GeV images
-        (N, 3, size, size)."""
+        (N, 3, size, size). ``zero_suppress=False`` skips the detector's zero suppression (for shapes decoded
+        with unit energies, whose pixels are fractions, not GeV)."""
         aux = torch.as_tensor(aux, dtype=torch.float64)
         probs = probs.double().reshape(-1, probs.shape[-1])
         if aux.ndim == 3 or aux.shape[-1] == 3:
             rescale = rescale_regions if aux.ndim == 3 else rescale_channels
             shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
             x = rescale(shapes.reshape(-1, 3, self.size, self.size), aux)
-            if self.zero_below is None:
+            if self.zero_below is None or not zero_suppress:
                 return x
             # The detector's readout: no pixel under the training jets' zero-suppression level (no track under
             # the tracker's cut); the channel energies drawn for the jet stay what they were.

@@ -239,8 +239,8 @@ class DiffusionTask:
         readout threshold (``hard_threshold``: the tracker's pT cut), where a pixel the network put at or above
         the zero gap (the level of the smallest deposit) is a deposit, so it gets the threshold's value rather
         than being dropped: the network smears the cut's sharp edge, and dropping that smear lost a third of
-        the tracks. Values outside the data range (``x0_clip``) are clamped to it first: a sampler run with very few steps can end outside it, and
-        the inverse log transform would turn that into TeV pixels."""
+        the tracks. Values outside the data range (``x0_clip``) are clamped to it first: a sampler run with
+        very few steps can end outside it, and the inverse log transform would turn that into TeV pixels."""
         z = z.float()
         if self.x0_clip is not None:
             z = z.clamp(*self.x0_clip)

@@ -11,7 +11,8 @@ trained at the same resolution by the same loop (``unet``: the tiny preset; ``un
 parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
 (``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
 ``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states;
-``hybrid-6q-ctx``: the same, its channels drawn in turn, each given the earlier ones' radial profiles.
+``hybrid-6q-ctx``: the same, its channels drawn in turn, each given the earlier ones' radial profiles;
+``hybrid-6q-chain``: ``hybrid-6q-ctx`` trained with the whole-chain MMD as well (``HybridConfig.chain_weight``).
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -122,6 +123,7 @@ def train_hybrid(
     size: int = 8,
     shared_latent: bool = False,
     channel_context: bool = False,
+    chain_weight: float = 0.0,
 ):
     from core.training.loop import TrainConfig, Trainer
 
@@ -134,6 +136,7 @@ def train_hybrid(
         layout=layout,
         shared_latent=shared_latent,
         channel_context=channel_context,
+        chain_weight=chain_weight,
     )
     task = build_task(config, x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=1e-2, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
@@ -269,9 +272,21 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         order = "raster" if name == "hybrid-raster" else "centred"
         layout = "per_channel" if name.startswith("hybrid-6q") else "joint"
         shared = name == "hybrid-6q-shared"  # one latent per jet for its three channel states
-        context = name == "hybrid-6q-ctx"  # channels drawn in turn, each given the earlier ones
+        context = name in ("hybrid-6q-ctx", "hybrid-6q-chain")  # channels drawn in turn, each given the earlier ones
+        chain = 1.0 if name == "hybrid-6q-chain" else 0.0  # the whole reverse chain's ends in the loss too
         task, net, info = train_hybrid(
-            x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context
+            x_tr,
+            y_tr,
+            args.budget,
+            seed,
+            order,
+            name == "hybrid-pad0",
+            args.energy,
+            layout,
+            size,
+            shared,
+            context,
+            chain,
         )
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
         probs, _ = task.sample_probs(net, labels, generator=g)
@@ -301,7 +316,14 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
 
 def quality(args) -> dict:
     size = args.size
-    if size != 8 and set(args.models) - {"hybrid-6q", "hybrid-6q-shared", "hybrid-6q-ctx", "hybrid", *UNETS}:
+    if size != 8 and set(args.models) - {
+        "hybrid-6q",
+        "hybrid-6q-shared",
+        "hybrid-6q-ctx",
+        "hybrid-6q-chain",
+        "hybrid",
+        *UNETS,
+    }:
         raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
     x_tr, y_tr, x_te, y_te = load_data(args)
     n_train = len(x_tr)

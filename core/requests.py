@@ -262,6 +262,13 @@ class TrainRequest(Request):
     )
     latent: int = option(8, "size of the random latent fed to the angle network", group=QUANTUM, minimum=0)
     mmd_weight: float = option(1.0, "weight of the set-level MMD (fidelity kernel) term", group=QUANTUM, minimum=0)
+    chain_weight: float = option(
+        0.0,
+        "weight of an MMD between the ends of whole reverse chains (run from the fixed point) and clean states",
+        group=QUANTUM,
+        minimum=0,
+        label="Whole-chain MMD weight",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

@@ -61,3 +61,24 @@ def test_the_matched_unet_has_about_the_quantum_models_parameter_count():
     target = bench.hybrid_size_target(8, "channels")  # angle network + circuit angles of the shipped architecture
     assert 5_000 < target < 20_000
     assert abs(count_parameters(config_with_parameters(target, 8)) - target) <= 0.2 * target
+
+
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "quantum_hybrid" / "config.json").exists(), reason="no checkpoint")
+def test_rim_benchmark_reads_the_clean_jets_as_the_images_say(capsys):
+    """``benchmarks/quantum_rim.py``: its clean-jet rim fractions, read back through the encoder, equal the
+    8 x 8 images' own; it prints one line per forward step and per sampling step."""
+    import torch
+
+    from benchmarks.quantum_rim import HELDOUT, main
+    from core.data.readers import load_tensors
+    from core.data.transforms import downsample
+
+    assert main([str(ROOT / "checkpoints" / "quantum_hybrid"), "--jets", "24", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    x = downsample(load_tensors(ROOT / HELDOUT, size=32, max_jets=24, seed=3)[0], 8).double()
+    c = torch.arange(8) - 3.5
+    rim = (c[:, None] ** 2 + c[None, :] ** 2).sqrt() >= 2.0
+    expected = (x[..., rim].sum(-1) / x.sum((-1, -2))).mean(0)
+    clean = [float(v) for v in next(s for s in lines if s.startswith("clean jets:")).split(":")[1].split("/")]
+    assert clean == pytest.approx(expected.tolist(), abs=1e-4)
+    assert sum(s.startswith("t = ") for s in lines) == 4 and sum(s.startswith("sampling chain") for s in lines) == 4

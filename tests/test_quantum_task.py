@@ -7,7 +7,18 @@ import pytest
 import torch
 
 from core.errors import JetInputError
-from core.quantum.hybrid import HybridConfig, embed_ancillas, fidelity_to_pure, mmd_fidelity
+from core.quantum.hybrid import (
+    HybridConfig,
+    HybridModel,
+    draw_latents,
+    embed_ancillas,
+    fidelity_to_pure,
+    fixed_point_states,
+    hybrid_loss,
+    mmd_fidelity,
+    reverse_chain,
+    run_chain,
+)
 from core.quantum.task import build_task, default_config
 from core.training.checkpoint import load_checkpoint
 from core.training.loop import TrainConfig, train
@@ -87,6 +98,51 @@ def test_loss_terms_against_known_values():
     other = torch.tensor([[0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.complex128)
     # K_gg = 1, K_rr = 0 (orthogonal), K_gr = 0: MMD^2 = 1
     assert mmd_fidelity(same, other, y, y, 2, powers=(1, 4)).item() == pytest.approx(1.0)
+
+
+def test_whole_chain_term_is_the_mmd_of_the_chain_ends_and_trains_every_step():
+    """With only the whole-chain term on, the loss equals the MMD between the ends of reverse chains run from the
+    fixed point (the same draws replayed) and the clean states, and its gradient reaches the angle network
+    through every reverse step. ``reverse_chain`` (sampling) is the same chain without autograd."""
+    torch.manual_seed(0)
+    cfg = HybridConfig(data_qubits=2, ancillas=1, layers=1, diffusion_steps=3, latent=2, hidden=4)
+    cfg = HybridConfig(**{**cfg.to_dict(), "mmd_weight": 0.0, "fid_weight": 0.0, "chain_weight": 1.0})
+    cfg = HybridConfig.from_dict(cfg.to_dict())
+    model = HybridModel(cfg)
+    psi0 = torch.randn(6, 4, dtype=torch.complex64)
+    psi0 = psi0 / psi0.norm(dim=-1, keepdim=True)
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    loss = hybrid_loss(model, psi0, y, torch.Generator().manual_seed(3), cfg)
+    # Replay the loss's draws: steps t and per-row trajectories and latents (unused, fid_weight = 0), then the chain.
+    g = torch.Generator().manual_seed(3)
+    torch.randint(1, cfg.diffusion_steps + 1, (6,), generator=g)
+    t = torch.randint(1, cfg.diffusion_steps + 1, (6,), generator=torch.Generator().manual_seed(3))
+    from core.quantum.channels import ChannelSchedule
+
+    sched = ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)
+    for step in torch.unique(t).tolist():
+        sched.cumulative(step).sample_sv(psi0[t == step], generator=g)
+    torch.randn(6, cfg.latent, generator=g)
+    start = fixed_point_states(cfg, 6, g, psi0.dtype)
+    ends, _ = run_chain(model, start, cfg.diffusion_steps, y, draw_latents(cfg, 6, 1, g), g)
+    expected = mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, tuple(cfg.kernel_powers))
+    assert loss.item() == pytest.approx(expected.item(), abs=1e-6)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and sum(float(gr.abs().sum()) for gr in grads) > 0
+    # Sampling runs the same chain: same draws, same ends.
+    with torch.no_grad():
+        a, _ = run_chain(model, start, 3, y, torch.zeros(6, 2), torch.Generator().manual_seed(1))
+    b, _ = reverse_chain(model, start, 3, y, torch.zeros(6, 2), torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+
+
+def test_whole_chain_weight_from_the_command_line_and_older_configs():
+    from core.requests import TrainRequest
+
+    assert TrainRequest(family="quantum", chain_weight=2.0).task_config()["hybrid"]["chain_weight"] == 2.0
+    older = {k: v for k, v in HybridConfig().to_dict().items() if k != "chain_weight"}
+    assert HybridConfig.from_dict(older).chain_weight == 0.0  # checkpoints saved before the term: off
 
 
 def test_bad_model_input():

@@ -52,6 +52,11 @@ class HybridConfig:
     # One state per channel, drawn channel after channel: inputs of the angle network that describe the jet's
     # earlier channels (``core.quantum.context``); 0 = none (the channels' shapes independent given the class).
     context: int = 0
+    # Weight of an MMD between the states the whole reverse chain ends in (run from the fixed point, with its
+    # ancilla measurements and re-noising, differentiated through) and clean states. The per-step loss cannot
+    # see what the chain does: a step that barely undoes damping looks fine alone, yet four of them in a row
+    # lose the faint rim of the jet each time the estimate is re-noised. 0 = off (every older config).
+    chain_weight: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -277,7 +282,43 @@ def hybrid_loss(
         if per > 1:  # whole jets: the fidelity of their channels' product states, already sharp (no powers)
             jets = y[::per]
             loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, (1,), group=per)
+    if cfg.chain_weight > 0:
+        start = fixed_point_states(cfg, b, generator, psi0.dtype)
+        ends, _ = run_chain(
+            model, start, cfg.diffusion_steps, y, draw_latents(cfg, b, group, generator), generator, ctx=ctx
+        )
+        powers = tuple(cfg.kernel_powers)
+        loss = loss + cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
     return loss
+
+
+def run_chain(
+    model: HybridModel,
+    psi: torch.Tensor,
+    t_start: int,
+    labels: torch.Tensor,
+    z: torch.Tensor,
+    generator: torch.Generator | None = None,
+    record: bool = False,
+    ctx: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``reverse_chain`` with autograd left as the caller has it (training differentiates through the chain,
+    given the measurement outcomes and trajectories drawn)."""
+    if t_start < 1:
+        raise JetInputError(f"reverse chain: start step must be >= 1, got {t_start}")
+    cfg = model.cfg
+    n = psi.shape[0]
+    sched = model.schedule
+    history: list[torch.Tensor] = []
+    for t in range(int(t_start), 0, -1):
+        out = model(psi, torch.full((n,), t), labels, z, ctx)
+        if record:
+            history.append(data_probabilities(out, cfg.data_qubits).detach().float())
+        if t == 1:
+            return out, history
+        psi = collapse_ancillas(out, cfg.data_qubits, generator)
+        psi = sched.cumulative(t - 1).sample_sv(psi, generator=generator)
+    raise AssertionError("unreachable")
 
 
 @torch.no_grad()
@@ -298,21 +339,7 @@ def reverse_chain(
     the estimate to step t - 1 (one quantum trajectory). Returns the last step's output on data + ancillas
     (N, 2**(n+a)), ancillas not measured, and with ``record`` each step's data probabilities.
     """
-    if t_start < 1:
-        raise JetInputError(f"reverse chain: start step must be >= 1, got {t_start}")
-    cfg = model.cfg
-    n = psi.shape[0]
-    sched = model.schedule
-    history: list[torch.Tensor] = []
-    for t in range(int(t_start), 0, -1):
-        out = model(psi, torch.full((n,), t), labels, z, ctx)
-        if record:
-            history.append(data_probabilities(out, cfg.data_qubits).float())
-        if t == 1:
-            return out, history
-        psi = collapse_ancillas(out, cfg.data_qubits, generator)
-        psi = sched.cumulative(t - 1).sample_sv(psi, generator=generator)
-    raise AssertionError("unreachable")
+    return run_chain(model, psi, t_start, labels, z, generator, record, ctx)
 
 
 def fixed_point_states(

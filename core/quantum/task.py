@@ -75,7 +75,16 @@ def default_config(
 
 TITLE = "hybrid quantum (PQC reverse circuit)"
 LOSS_TITLE = "loss (weighted infidelity + MMD)"
-TRAIN_OPTIONS = ("encoder", "qubits", "layers", "channel", "diffusion_steps", "ancillas", "channel_context")
+TRAIN_OPTIONS = (
+    "encoder",
+    "qubits",
+    "layers",
+    "channel",
+    "diffusion_steps",
+    "ancillas",
+    "channel_context",
+    "chain_weight",
+)
 
 
 def model_size(size: int) -> int:
@@ -118,6 +127,7 @@ def config_from_request(req) -> dict:
         diffusion_steps=req.diffusion_steps,
         latent=req.latent,
         mmd_weight=req.mmd_weight,
+        chain_weight=req.chain_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
     )
@@ -138,7 +148,15 @@ def request_summary(req) -> str:
         else "the energy scale of each jet stays a classical number"
     )
     channels = ", ".join(valid_channels(req.encoder))
-    return f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}. Channels that can generate: {channels}."
+    chain = (
+        f" Whole-chain term on: each step also runs the {req.diffusion_steps}-step reverse chain, about 4 times "
+        "slower per step."
+        if req.chain_weight > 0
+        else ""
+    )
+    return (
+        f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}. Channels that can generate: {channels}.{chain}"
+    )
 
 
 def data_qubits(encoder: str, size: int, layout: str) -> int:

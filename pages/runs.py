@@ -128,6 +128,8 @@ with guard("the Runs page"):
         picked = [by_name[k] for k in chosen]
         if len(picked) >= 1:
             top = max(r.step for r in picked)
+            if st.session_state.get("runs_step", 0) > max(1, top):  # a longer run was dropped from the choice
+                st.session_state["runs_step"] = max(1, top)
             c1, c2 = st.columns([3, 1])
             step = int(c1.slider("Step (all runs)", 0, max(1, top), max(1, top), key="runs_step"))
             channel = c2.radio("Channel", CHANNELS, index=1, horizontal=True, key="runs_channel")

@@ -278,20 +278,9 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         chain = 1.0 if name == "hybrid-6q-chain" else 0.0  # the whole reverse chain's ends in the loss too
         lr = 5e-3 if chain else 1e-2  # at 1e-2 the chain term diverged on one seed in three
         task, net, info = train_hybrid(
-            x_tr,
-            y_tr,
-            args.budget,
-            seed,
-            order,
-            name == "hybrid-pad0",
-            args.energy,
-            layout,
-            size,
-            shared,
-            context,
-            chain,
-            lr,
-        )
+            x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context,
+            chain_weight=chain, lr=lr,
+        )  # fmt: skip
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
         probs, _ = task.sample_probs(net, labels, generator=g)
         # Shapes per jet; with one state per channel each channel's shape sums to 1 (energies are classical).

@@ -504,7 +504,10 @@ def _shipped(args):
 
     ckpt = load_checkpoint(args.checkpoint or "checkpoints/quantum_hybrid")
     x, y = load_tensors(args.heldout, size=ckpt.task.size, max_jets=args.real_jets, seed=1)  # never trained on
-    return ckpt, x, y
+    # The file stores quarks first: shuffled, so that the two halves of the shots table's floor are two samples of
+    # the same mixture, not quarks against gluons.
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))
+    return ckpt, x[perm], y[perm]
 
 
 def device_tables(args, ckpt, real) -> dict:

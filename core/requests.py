@@ -269,6 +269,13 @@ class TrainRequest(Request):
         minimum=0,
         label="Whole-chain MMD weight",
     )
+    chain_jets: bool = option(
+        False,
+        "channels in turn: the whole-chain term draws each channel from the chain's own earlier channels and "
+        "compares whole jets as well",
+        group=QUANTUM,
+        label="Whole-chain term on whole jets",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

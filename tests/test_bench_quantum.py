@@ -82,3 +82,16 @@ def test_rim_benchmark_reads_the_clean_jets_as_the_images_say(capsys):
     clean = [float(v) for v in next(s for s in lines if s.startswith("clean jets:")).split(":")[1].split("/")]
     assert clean == pytest.approx(expected.tolist(), abs=1e-4)
     assert sum(s.startswith("t = ") for s in lines) == 4 and sum(s.startswith("sampling chain") for s in lines) == 4
+
+
+def test_part_three_real_jets_are_shuffled_so_the_floor_halves_hold_both_classes():
+    """The held-out file stores quarks first; the shots table's floor compares its two halves, which must be two
+    samples of the same quark-gluon mixture (unshuffled, the "floor" was quarks against gluons)."""
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(checkpoint=None, heldout=str(ROOT / "assets" / "jets_heldout.h5"), real_jets=400)
+    _, x, y = _bench()._shipped(args)
+    assert len(x) == len(y) == 400
+    half = len(y) // 2
+    for part in (y[:half], y[half:]):
+        assert 0.35 < part.float().mean().item() < 0.65

@@ -218,3 +218,58 @@ def test_reconstruction_runs_the_channels_in_turn(monkeypatch):
     out = rec.reverse_from(xt, 2, torch.Generator().manual_seed(1))
     assert out.shape == (4, 3, 4, 4) and all(ctx is not None for _, ctx in seen)
     assert not torch.equal(seen[-1][1], torch.zeros_like(seen[-1][1]))
+
+
+def test_whole_jet_chain_term_draws_channels_in_turn_from_its_own_chains():
+    """``chain_jets``: the chain term runs Tracks, ECAL and HCAL in turn as the sampler does, each given the
+    profiles of the channels the chain itself drew (not the clean ones), and is the per-channel MMD plus the MMD
+    of whole jets (product fidelity); replaying its draws gives the same number, and its gradient reaches the
+    network. Without the flag (every older config) the term is the per-row one with clean contexts."""
+    from core.quantum.hybrid import chain_term, data_probabilities, fixed_point_states, mmd_fidelity, run_chain
+
+    x, y = _jets(6)
+    task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True)
+    cfg = task.model.cfg
+    assert cfg.chain_jets
+    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
+    rows = task.row_labels(y)
+    clean_ctx = task.training_context(task.prepare(x))
+    term = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(4), cfg, 3, clean_ctx, task.in_turn)
+    calls = []
+    task.in_turn = lambda n, run, probabilities: calls.append(n) or type(task).in_turn(task, n, run, probabilities)
+    task.loss(task.model, task.prepare(x), y, torch.Generator().manual_seed(4))
+    assert calls == [6]  # training runs the chain term through the sampler's channels-in-turn
+
+    g = torch.Generator().manual_seed(4)
+    start = fixed_point_states(cfg, 18, g, psi0.dtype)
+    z = draw_latents(cfg, 18, 3, g)
+    profiles = torch.zeros(6, 2, 9)
+    ends = []
+    for c in range(3):
+        ctx = context_rows(profiles, c)
+        if c:  # the context is the chain's own earlier channel, which differs from the clean one
+            assert not torch.allclose(ctx, clean_ctx[c::3], atol=1e-3)
+        out, _ = run_chain(task.model, start[c::3], cfg.diffusion_steps, rows[c::3], z[c::3], g, ctx=ctx)
+        if c < 2:
+            profiles[:, c] = task.channel_profiles(data_probabilities(out.detach(), cfg.data_qubits))
+        ends.append(out)
+    ends = torch.stack(ends, 1).reshape(18, -1)
+    powers = tuple(cfg.kernel_powers)
+    expected = mmd_fidelity(ends, psi0, rows, rows, cfg.data_qubits, powers) + mmd_fidelity(
+        ends, psi0, y, y, cfg.data_qubits, (1,), group=3
+    )
+    assert term.item() == pytest.approx(expected.item(), rel=1e-5)
+    term.backward()
+    assert sum(float(p.grad.abs().sum()) for p in task.model.parameters() if p.grad is not None) > 0
+
+    older = HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "chain_jets"})
+    assert older.chain_jets is False
+    per_row = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(4), older, 3, clean_ctx, task.in_turn)
+    g = torch.Generator().manual_seed(4)
+    start, z = fixed_point_states(older, 18, g, psi0.dtype), draw_latents(older, 18, 3, g)
+    ends, _ = run_chain(task.model, start, cfg.diffusion_steps, rows, z, g, ctx=clean_ctx)
+    assert per_row.item() == pytest.approx(
+        mmd_fidelity(ends, psi0, rows, rows, cfg.data_qubits, powers, ctx=clean_ctx).item(), rel=1e-5
+    )
+    request = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True)
+    assert request.task_config()["hybrid"]["chain_jets"] is True and "--chain-jets" in request.to_argv()

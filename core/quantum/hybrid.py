@@ -17,6 +17,7 @@ checks against qiskit-aer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -57,6 +58,12 @@ class HybridConfig:
     # see what the chain does: a step that barely undoes damping looks fine alone, yet four of them in a row
     # lose the faint rim of the jet each time the estimate is re-noised. 0 = off (every older config).
     chain_weight: float = 0.0
+    # With channels drawn in turn: run the chain term's channels in turn as the sampler does, each from the
+    # context of the channels the chain itself just drew (not the clean ones), and compare whole jets (the
+    # fidelity of their channels' product states) besides each channel alone. Teacher-forced contexts never
+    # show the network the earlier channels it will really be given, and an MMD per channel row cannot see
+    # whether a jet's channels belong together. False = the per-row term (every older config).
+    chain_jets: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -256,12 +263,15 @@ def hybrid_loss(
     cfg: HybridConfig,
     group: int = 1,
     ctx: torch.Tensor | None = None,
+    in_turn: Callable | None = None,
 ) -> torch.Tensor:
     """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term.
 
     ``group``: state rows per jet (consecutive; 3 with one state per channel). With ``cfg.shared_latent`` a
     jet's rows share one step t and one latent z, and an MMD on whole jets joins the per-row one. ``ctx``:
-    each row's context (its jet's clean earlier channels) for a model with ``cfg.context``."""
+    each row's context (its jet's clean earlier channels) for a model with ``cfg.context``. ``in_turn``: the
+    task's ``in_turn`` (channels drawn one after the other from the earlier ones' results), which the chain term
+    of a ``cfg.chain_jets`` model runs through."""
     b = psi0.shape[0]
     per = group if cfg.shared_latent else 1
     sched = ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)
@@ -283,13 +293,40 @@ def hybrid_loss(
             jets = y[::per]
             loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, (1,), group=per)
     if cfg.chain_weight > 0:
-        start = fixed_point_states(cfg, b, generator, psi0.dtype)
-        ends, _ = run_chain(
-            model, start, cfg.diffusion_steps, y, draw_latents(cfg, b, group, generator), generator, ctx=ctx
-        )
-        powers = tuple(cfg.kernel_powers)
-        loss = loss + cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+        loss = loss + cfg.chain_weight * chain_term(model, psi0, y, generator, cfg, group, ctx, in_turn)
     return loss
+
+
+def chain_term(
+    model: nn.Module,
+    psi0: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    cfg: HybridConfig,
+    group: int = 1,
+    ctx: torch.Tensor | None = None,
+    in_turn: Callable | None = None,
+) -> torch.Tensor:
+    """MMD between where the sampler's whole reverse chain ends and the clean states ``psi0`` (rows, 2**n).
+
+    Per row, with the rows' clean contexts; or, for a ``cfg.chain_jets`` model given the task's ``in_turn``,
+    with the channels drawn in turn from the chain's own earlier channels, per channel row and on whole jets."""
+    b = psi0.shape[0]
+    start = fixed_point_states(cfg, b, generator, psi0.dtype)
+    z = draw_latents(cfg, b, group, generator)
+    powers = tuple(cfg.kernel_powers)
+    if not (cfg.chain_jets and in_turn is not None and group > 1):
+        ends, _ = run_chain(model, start, cfg.diffusion_steps, y, z, generator, ctx=ctx)
+        return mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+
+    def run(rows: slice, row_ctx: torch.Tensor | None) -> torch.Tensor:
+        out, _ = run_chain(model, start[rows], cfg.diffusion_steps, y[rows], z[rows], generator, ctx=row_ctx)
+        return out
+
+    ends = in_turn(b // group, run, lambda out: data_probabilities(out.detach(), cfg.data_qubits))
+    jets = y[::group]
+    per_row = mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers)
+    return per_row + mmd_fidelity(ends, psi0, jets, jets, cfg.data_qubits, (1,), group=group)
 
 
 def run_chain(

@@ -128,6 +128,7 @@ def config_from_request(req) -> dict:
         latent=req.latent,
         mmd_weight=req.mmd_weight,
         chain_weight=req.chain_weight,
+        chain_jets=req.chain_jets,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
     )
@@ -240,7 +241,10 @@ class QuantumTask:
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1])
         ctx = self.training_context(x) if self.channel_context else None
-        return hybrid_loss(net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet, ctx=ctx)
+        return hybrid_loss(
+            net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet, ctx=ctx,
+            in_turn=self.in_turn if self.channel_context else None,
+        )  # fmt: skip
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
         """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F)."""

@@ -276,6 +276,14 @@ class TrainRequest(Request):
         group=QUANTUM,
         label="Whole-chain term on whole jets",
     )
+    profile_weight: float = option(
+        0.0,
+        "with --chain-jets: weight of an MMD on whole jets' radial profiles (each channel's ring fractions, mean "
+        "distance and core lean, side by side), so the channels' shapes vary together as in data",
+        group=QUANTUM,
+        minimum=0,
+        label="Whole-jet profile MMD weight",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

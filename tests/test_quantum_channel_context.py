@@ -262,6 +262,17 @@ def test_whole_jet_chain_term_draws_channels_in_turn_from_its_own_chains():
     term.backward()
     assert sum(float(p.grad.abs().sum()) for p in task.model.parameters() if p.grad is not None) > 0
 
+    # The profile term adds its weight x the MMD of whole jets' profiles (three channels side by side).
+    from core.quantum.hybrid import feature_mmd
+
+    with_profiles = HybridConfig.from_dict({**cfg.to_dict(), "profile_weight": 0.5})
+    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(4), with_profiles, 3, clean_ctx,
+                      task.in_turn, task.channel_profiles)  # fmt: skip
+    gen_f = task.channel_profiles(data_probabilities(ends, cfg.data_qubits)).reshape(6, -1)
+    real_f = task.channel_profiles(psi0.abs() ** 2).reshape(6, -1)
+    assert gen_f.shape == (6, 27)
+    assert both.item() == pytest.approx(expected.item() + 0.5 * feature_mmd(gen_f, real_f, y, y).item(), rel=1e-5)
+
     older = HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "chain_jets"})
     assert older.chain_jets is False
     per_row = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(4), older, 3, clean_ctx, task.in_turn)
@@ -273,3 +284,26 @@ def test_whole_jet_chain_term_draws_channels_in_turn_from_its_own_chains():
     )
     request = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True)
     assert request.task_config()["hybrid"]["chain_jets"] is True and "--chain-jets" in request.to_argv()
+
+
+def test_feature_mmd_is_the_unbiased_mmd_of_standardised_gaussian_kernels():
+    """Against a direct evaluation of the formula; zero in expectation for two samples of one distribution and
+    clearly positive for a shifted one; blind to each feature's units (standardised by the real spread)."""
+    from core.quantum.hybrid import PROFILE_SCALES, feature_mmd
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    same = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    shifted = same + torch.tensor([1.5, 0.0, 0.0], dtype=torch.float64)
+    y = torch.zeros(40, dtype=torch.long)
+    a, b = (same / real.std(0)).numpy(), (real / real.std(0)).numpy()
+    d = lambda u, v: ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)  # noqa: E731
+    drr = d(b, b)
+    h = np.median(drr[drr > 1e-12])
+    k = lambda m: sum(np.exp(-m / (s * h)) for s in PROFILE_SCALES) / len(PROFILE_SCALES)  # noqa: E731
+    off = ~np.eye(40, dtype=bool)
+    direct = k(d(a, a))[off].mean() + k(drr)[off].mean() - 2 * k(d(a, b)).mean()
+    assert feature_mmd(same, real, y, y).item() == pytest.approx(direct, rel=1e-4)
+    assert abs(direct) < 0.05 < feature_mmd(shifted, real, y, y).item()
+    units = torch.tensor([1.0, 1000.0, 0.001], dtype=torch.float64)
+    assert feature_mmd(same * units, real * units, y, y).item() == pytest.approx(direct, rel=1e-4)

@@ -64,6 +64,12 @@ class HybridConfig:
     # show the network the earlier channels it will really be given, and an MMD per channel row cannot see
     # whether a jet's channels belong together. False = the per-row term (every older config).
     chain_jets: bool = False
+    # With ``chain_jets``: weight of an MMD on whole jets' radial profiles (core.quantum.context: ring fractions,
+    # mean distance and core lean of each channel, read from the Born probabilities, so measurable on a device),
+    # the three channels' profiles side by side: the joint distribution of the channel shapes. The fidelity kernel
+    # hardly sees a wide HCAL against a narrow one (HCAL states are broad and overlap a lot), and real jets' Tracks
+    # and HCAL widths correlate at 0.9 over the whole image. 0 = off (every older config).
+    profile_weight: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -227,8 +233,15 @@ def mmd_fidelity(
             f = f * overlap_kernel(a[c::group], b[c::group], data_qubits)
         return kc * sum(f**k for k in powers) / len(powers)
 
-    kgg, krr, kgr = kern(gen, gen), kern(real, real), kern(gen, real)
-    total = gen.new_zeros((), dtype=kgg.dtype)
+    return mmd_from_kernels(kern(gen, gen), kern(real, real), kern(gen, real), y_gen, y_real)
+
+
+def mmd_from_kernels(
+    kgg: torch.Tensor, krr: torch.Tensor, kgr: torch.Tensor, y_gen: torch.Tensor, y_real: torch.Tensor
+) -> torch.Tensor:
+    """Unbiased squared MMD within each label, summed over labels, from the kernel matrices generated x
+    generated, real x real and generated x real (labels with fewer than 2 items on a side are skipped)."""
+    total = kgg.new_zeros(())
     for lab in torch.unique(y_real):
         g, r = y_gen == lab, y_real == lab
         ng, nr = int(g.sum()), int(r.sum())
@@ -241,6 +254,24 @@ def mmd_fidelity(
         term_gr = kgr[g][:, r].mean()
         total = total + term_gg + term_rr - 2 * term_gr
     return total
+
+
+PROFILE_SCALES = (0.25, 1.0, 4.0)  # bandwidths of the profile kernel, in units of the median heuristic
+
+
+def feature_mmd(gen: torch.Tensor, real: torch.Tensor, y_gen: torch.Tensor, y_real: torch.Tensor) -> torch.Tensor:
+    """Squared MMD within each label between feature vectors (N, F), with a sum of Gaussian kernels on the
+    features standardised by the real ones' spread, bandwidths ``PROFILE_SCALES`` times the median squared distance
+    between real items (both fixed: no gradient flows through the kernel's scale)."""
+    scale = real.detach().double().std(0).clamp_min(1e-6)
+    a, b = gen.double() / scale, real.double() / scale
+    d_rr = torch.cdist(b, b).pow(2)
+    h = d_rr[d_rr > 1e-12].median().detach() if (d_rr > 1e-12).any() else torch.tensor(1.0, dtype=torch.float64)
+
+    def kern(d2):
+        return sum(torch.exp(-d2 / (s * h)) for s in PROFILE_SCALES) / len(PROFILE_SCALES)
+
+    return mmd_from_kernels(kern(torch.cdist(a, a).pow(2)), kern(d_rr), kern(torch.cdist(a, b).pow(2)), y_gen, y_real)
 
 
 def context_kernel(ctx: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -264,6 +295,7 @@ def hybrid_loss(
     group: int = 1,
     ctx: torch.Tensor | None = None,
     in_turn: Callable | None = None,
+    profiles: Callable | None = None,
 ) -> torch.Tensor:
     """Infidelity to the clean state (weighted by how much of it survives at t) + MMD diversity term.
 
@@ -271,7 +303,7 @@ def hybrid_loss(
     jet's rows share one step t and one latent z, and an MMD on whole jets joins the per-row one. ``ctx``:
     each row's context (its jet's clean earlier channels) for a model with ``cfg.context``. ``in_turn``: the
     task's ``in_turn`` (channels drawn one after the other from the earlier ones' results), which the chain term
-    of a ``cfg.chain_jets`` model runs through."""
+    of a ``cfg.chain_jets`` model runs through; ``profiles``: the task's radial profiles of Born probabilities."""
     b = psi0.shape[0]
     per = group if cfg.shared_latent else 1
     sched = ChannelSchedule(cfg.channel, cfg.diffusion_steps, kind=cfg.schedule)
@@ -293,7 +325,7 @@ def hybrid_loss(
             jets = y[::per]
             loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, (1,), group=per)
     if cfg.chain_weight > 0:
-        loss = loss + cfg.chain_weight * chain_term(model, psi0, y, generator, cfg, group, ctx, in_turn)
+        loss = loss + chain_term(model, psi0, y, generator, cfg, group, ctx, in_turn, profiles)
     return loss
 
 
@@ -306,18 +338,21 @@ def chain_term(
     group: int = 1,
     ctx: torch.Tensor | None = None,
     in_turn: Callable | None = None,
+    profiles: Callable | None = None,
 ) -> torch.Tensor:
     """MMD between where the sampler's whole reverse chain ends and the clean states ``psi0`` (rows, 2**n).
 
     Per row, with the rows' clean contexts; or, for a ``cfg.chain_jets`` model given the task's ``in_turn``,
-    with the channels drawn in turn from the chain's own earlier channels, per channel row and on whole jets."""
+    with the channels drawn in turn from the chain's own earlier channels, per channel row and on whole jets,
+    plus ``cfg.profile_weight`` x the MMD of whole jets' radial profiles (``profiles``: Born probabilities of
+    rows -> their profiles, (rows, F)). Weighted: ``cfg.chain_weight`` x the state MMD + the profile term."""
     b = psi0.shape[0]
     start = fixed_point_states(cfg, b, generator, psi0.dtype)
     z = draw_latents(cfg, b, group, generator)
     powers = tuple(cfg.kernel_powers)
     if not (cfg.chain_jets and in_turn is not None and group > 1):
         ends, _ = run_chain(model, start, cfg.diffusion_steps, y, z, generator, ctx=ctx)
-        return mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+        return cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
 
     def run(rows: slice, row_ctx: torch.Tensor | None) -> torch.Tensor:
         out, _ = run_chain(model, start[rows], cfg.diffusion_steps, y[rows], z[rows], generator, ctx=row_ctx)
@@ -326,7 +361,12 @@ def chain_term(
     ends = in_turn(b // group, run, lambda out: data_probabilities(out.detach(), cfg.data_qubits))
     jets = y[::group]
     per_row = mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers)
-    return per_row + mmd_fidelity(ends, psi0, jets, jets, cfg.data_qubits, (1,), group=group)
+    term = cfg.chain_weight * (per_row + mmd_fidelity(ends, psi0, jets, jets, cfg.data_qubits, (1,), group=group))
+    if cfg.profile_weight > 0 and profiles is not None:
+        gen_f = profiles(data_probabilities(ends, cfg.data_qubits)).reshape(len(jets), -1)
+        real_f = profiles(psi0.abs() ** 2).reshape(len(jets), -1)
+        term = term + cfg.profile_weight * feature_mmd(gen_f, real_f, jets, jets)
+    return term
 
 
 def run_chain(

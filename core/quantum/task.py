@@ -129,6 +129,7 @@ def config_from_request(req) -> dict:
         mmd_weight=req.mmd_weight,
         chain_weight=req.chain_weight,
         chain_jets=req.chain_jets,
+        profile_weight=req.profile_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
     )
@@ -243,7 +244,7 @@ class QuantumTask:
         ctx = self.training_context(x) if self.channel_context else None
         return hybrid_loss(
             net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet, ctx=ctx,
-            in_turn=self.in_turn if self.channel_context else None,
+            in_turn=self.in_turn if self.channel_context else None, profiles=self.channel_profiles,
         )  # fmt: skip
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:

@@ -278,8 +278,8 @@ class TrainRequest(Request):
     )
     profile_weight: float = option(
         0.0,
-        "with --chain-jets: weight of an MMD on whole jets' radial profiles (each channel's ring fractions, mean "
-        "distance and core lean, side by side), so the channels' shapes vary together as in data",
+        "with --chain-weight: weight of an MMD on the radial profiles (ring fractions, mean distance, core lean) of "
+        "the chains' ends, per channel joint with its context (with --chain-jets: whole jets' three profiles)",
         group=QUANTUM,
         minimum=0,
         label="Whole-jet profile MMD weight",

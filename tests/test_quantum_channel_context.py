@@ -279,9 +279,16 @@ def test_whole_jet_chain_term_draws_channels_in_turn_from_its_own_chains():
     g = torch.Generator().manual_seed(4)
     start, z = fixed_point_states(older, 18, g, psi0.dtype), draw_latents(older, 18, 3, g)
     ends, _ = run_chain(task.model, start, cfg.diffusion_steps, rows, z, g, ctx=clean_ctx)
-    assert per_row.item() == pytest.approx(
-        mmd_fidelity(ends, psi0, rows, rows, cfg.data_qubits, powers, ctx=clean_ctx).item(), rel=1e-5
-    )
+    state_mmd = mmd_fidelity(ends, psi0, rows, rows, cfg.data_qubits, powers, ctx=clean_ctx)
+    assert per_row.item() == pytest.approx(state_mmd.item(), rel=1e-5)
+    # Per row, the profile term compares (context, profile) pairs: each channel's profile given its clean context.
+    older = HybridConfig.from_dict({**older.to_dict(), "profile_weight": 2.0})
+    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(4), older, 3, clean_ctx, task.in_turn,
+                      task.channel_profiles)  # fmt: skip
+    gen_f = task.channel_profiles(data_probabilities(ends, cfg.data_qubits))
+    real_f = task.channel_profiles(psi0.abs() ** 2)
+    profile_mmd = feature_mmd(gen_f, real_f, rows, rows, clean_ctx)
+    assert both.item() == pytest.approx(state_mmd.item() + 2.0 * profile_mmd.item(), rel=1e-5)
     request = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True)
     assert request.task_config()["hybrid"]["chain_jets"] is True and "--chain-jets" in request.to_argv()
 

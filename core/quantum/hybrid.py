@@ -64,9 +64,9 @@ class HybridConfig:
     # show the network the earlier channels it will really be given, and an MMD per channel row cannot see
     # whether a jet's channels belong together. False = the per-row term (every older config).
     chain_jets: bool = False
-    # With ``chain_jets``: weight of an MMD on whole jets' radial profiles (core.quantum.context: ring fractions,
-    # mean distance and core lean of each channel, read from the Born probabilities, so measurable on a device),
-    # the three channels' profiles side by side: the joint distribution of the channel shapes. The fidelity kernel
+    # Weight of an MMD on the radial profiles of the chain's ends (core.quantum.context: ring fractions, mean
+    # distance and core lean, read from the Born probabilities, so measurable on a device): with ``chain_jets``
+    # on whole jets, the three channels' profiles side by side; otherwise per row, joint with the row's context. The fidelity kernel
     # hardly sees a wide HCAL against a narrow one (HCAL states are broad and overlap a lot), and real jets' Tracks
     # and HCAL widths correlate at 0.9 over the whole image. 0 = off (every older config).
     profile_weight: float = 0.0
@@ -259,10 +259,17 @@ def mmd_from_kernels(
 PROFILE_SCALES = (0.25, 1.0, 4.0)  # bandwidths of the profile kernel, in units of the median heuristic
 
 
-def feature_mmd(gen: torch.Tensor, real: torch.Tensor, y_gen: torch.Tensor, y_real: torch.Tensor) -> torch.Tensor:
+def feature_mmd(
+    gen: torch.Tensor,
+    real: torch.Tensor,
+    y_gen: torch.Tensor,
+    y_real: torch.Tensor,
+    ctx: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Squared MMD within each label between feature vectors (N, F), with a sum of Gaussian kernels on the
     features standardised by the real ones' spread, bandwidths ``PROFILE_SCALES`` times the median squared distance
-    between real items (both fixed: no gradient flows through the kernel's scale)."""
+    between real items (both fixed: no gradient flows through the kernel's scale). ``ctx``: the rows' contexts
+    (generated and real rows are the same rows), whose kernel multiplies this one, as in ``mmd_fidelity``."""
     scale = real.detach().double().std(0).clamp_min(1e-6)
     a, b = gen.double() / scale, real.double() / scale
     d_rr = torch.cdist(b, b).pow(2)
@@ -271,7 +278,9 @@ def feature_mmd(gen: torch.Tensor, real: torch.Tensor, y_gen: torch.Tensor, y_re
     def kern(d2):
         return sum(torch.exp(-d2 / (s * h)) for s in PROFILE_SCALES) / len(PROFILE_SCALES)
 
-    return mmd_from_kernels(kern(torch.cdist(a, a).pow(2)), kern(d_rr), kern(torch.cdist(a, b).pow(2)), y_gen, y_real)
+    kc = 1.0 if ctx is None else context_kernel(ctx, y_real)
+    kgg, krr, kgr = kern(torch.cdist(a, a).pow(2)), kern(d_rr), kern(torch.cdist(a, b).pow(2))
+    return mmd_from_kernels(kc * kgg, kc * krr, kc * kgr, y_gen, y_real)
 
 
 def context_kernel(ctx: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -343,16 +352,21 @@ def chain_term(
     """MMD between where the sampler's whole reverse chain ends and the clean states ``psi0`` (rows, 2**n).
 
     Per row, with the rows' clean contexts; or, for a ``cfg.chain_jets`` model given the task's ``in_turn``,
-    with the channels drawn in turn from the chain's own earlier channels, per channel row and on whole jets,
-    plus ``cfg.profile_weight`` x the MMD of whole jets' radial profiles (``profiles``: Born probabilities of
-    rows -> their profiles, (rows, F)). Weighted: ``cfg.chain_weight`` x the state MMD + the profile term."""
+    with the channels drawn in turn from the chain's own earlier channels, per channel row and on whole jets.
+    Plus ``cfg.profile_weight`` x the MMD of the ends' radial profiles (``profiles``: Born probabilities of rows
+    -> their profiles, (rows, F)): per row joint with its context, or of whole jets (three profiles side by
+    side). Returns ``cfg.chain_weight`` x the state MMD + the profile term."""
     b = psi0.shape[0]
     start = fixed_point_states(cfg, b, generator, psi0.dtype)
     z = draw_latents(cfg, b, group, generator)
     powers = tuple(cfg.kernel_powers)
     if not (cfg.chain_jets and in_turn is not None and group > 1):
         ends, _ = run_chain(model, start, cfg.diffusion_steps, y, z, generator, ctx=ctx)
-        return cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+        term = cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+        if cfg.profile_weight > 0 and profiles is not None:  # per row, joint with the row's (clean) context
+            gen_f, real_f = profiles(data_probabilities(ends, cfg.data_qubits)), profiles(psi0.abs() ** 2)
+            term = term + cfg.profile_weight * feature_mmd(gen_f, real_f, y, y, ctx)
+        return term
 
     def run(rows: slice, row_ctx: torch.Tensor | None) -> torch.Tensor:
         out, _ = run_chain(model, start[rows], cfg.diffusion_steps, y[rows], z[rows], generator, ctx=row_ctx)

@@ -163,26 +163,6 @@ def test_training_loss_of_the_oracle_is_zero_and_of_zero_is_one():
     ).item() == pytest.approx(1.0, abs=0.05)
 
 
-def test_deposit_weight_scores_deposit_pixels_that_many_times_an_empty_one():
-    """A network exact everywhere but one unit off on every deposit pixel: the loss is the deposits' share of
-    the total weight, w n_dep / (w n_dep + n_empty); weight 1 (every older config) is the plain MSE."""
-    x = _jets(16)
-    z0 = build_task(default_config("ddpm", 16, prediction="eps"), x).prepare(x)
-    dep = z0 > -1 + 1e-6
-    n_dep, n_empty = int(dep.sum()), int((~dep).sum())
-    assert 0 < n_dep < n_empty
-    for w in (1.0, 4.0):
-        task = build_task(default_config("ddpm", 16, prediction="eps", deposit_weight=w), x)
-        assert task.deposit_weight == w and torch.equal(task.deposit_mask(z0), dep)
-        oracle = OracleNet(task, z0)
-        off = lambda xt, t, y=None, cond=None, oracle=oracle: oracle(xt, t) + dep.float()  # noqa: E731
-        loss = task.loss(off, z0, torch.zeros(16, dtype=torch.long), torch.Generator().manual_seed(0)).item()
-        assert loss == pytest.approx(w * n_dep / (w * n_dep + n_empty), rel=1e-4)
-    assert "deposit_weight" not in default_config("ddpm", 16)  # older configs read 1: plain MSE
-    with pytest.raises(JetInputError, match="deposit_weight"):
-        build_task(default_config("ddpm", 16, deposit_weight=0.0), x)
-
-
 def _random_unet_task(size=16):
     torch.manual_seed(0)
     task = build_task(default_config("ddpm", size, prediction="eps"), _jets(8, size))

@@ -137,12 +137,6 @@ class DiffusionTask:
         self.zero_below = config.get("zero_below")
         self.hard_threshold = [bool(v) for v in config.get("hard_threshold", [False] * 3)]
         self.zero_gap = float(config.get("zero_gap", 0.0))
-        # Loss weight of the pixels that hold a deposit against the empty ones (1: plain MSE, every older config).
-        # About 95 % of a jet image is empty, so a plain mean mostly scores the network on empty pixels; the faint
-        # deposits far from the axis are few, and the network merges them into fewer, brighter ones.
-        self.deposit_weight = float(config.get("deposit_weight", 1.0))
-        if self.deposit_weight <= 0:
-            raise JetInputError(f"deposit_weight {self.deposit_weight}: must be > 0")
         self.energy_condition = bool(config.get("energy_condition", False))
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
             raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
@@ -180,11 +174,7 @@ class DiffusionTask:
         target = eps if self.prediction == "eps" else self.schedule.v_target(x, t, eps)
         cond = self.condition(self.to_gev(x).sum((-1, -2))) if self.energy_condition else None
         out = net(xt, t, labels, cond) if cond is not None else net(xt, t, labels)
-        return weighted_mse(out.float(), target.float(), self.deposit_mask(x), self.deposit_weight)
-
-    def deposit_mask(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixels of prepared images (model space) that hold a deposit: above the empty level -1."""
-        return x > -1.0 + 1e-6
+        return F.mse_loss(out.float(), target.float())
 
     def condition(self, energies: torch.Tensor) -> torch.Tensor:
         """The network's continuous condition: log(1 + E / GeV) per channel, standardised on the training jets."""
@@ -384,15 +374,6 @@ class DiffusionTask:
     def signal_levels(self) -> np.ndarray:
         """alpha_bar at each step t (what is left of the image at t; the reverse animation shows it)."""
         return self.schedule.alpha_bar.double().numpy()
-
-
-def weighted_mse(out: torch.Tensor, target: torch.Tensor, deposits: torch.Tensor, weight: float) -> torch.Tensor:
-    """Mean squared error with the ``deposits`` pixels weighted ``weight`` and the others 1, normalised by the
-    total weight (``weight`` = 1: ``F.mse_loss``)."""
-    if weight == 1.0:
-        return F.mse_loss(out, target)
-    w = torch.where(deposits, torch.full_like(out, weight), torch.ones_like(out))
-    return (w * (out - target) ** 2).sum() / w.sum()
 
 
 def build_network(config: dict) -> nn.Module:

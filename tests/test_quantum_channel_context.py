@@ -314,3 +314,15 @@ def test_feature_mmd_is_the_unbiased_mmd_of_standardised_gaussian_kernels():
     assert abs(direct) < 0.05 < feature_mmd(shifted, real, y, y).item()
     units = torch.tensor([1.0, 1000.0, 0.001], dtype=torch.float64)
     assert feature_mmd(same * units, real * units, y, y).item() == pytest.approx(direct, rel=1e-4)
+
+
+def test_the_train_page_summary_says_when_the_whole_jet_options_do_nothing():
+    from core.quantum.task import TRAIN_OPTIONS, request_summary
+
+    assert {"chain_jets", "profile_weight"} <= set(TRAIN_OPTIONS)
+    on = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0)
+    assert "about 6 times" in request_summary(on) and "act only" not in request_summary(on)
+    idle = TrainRequest(family="quantum", channel_context=True, chain_jets=True, profile_weight=2.0)
+    assert "act only with a whole-chain weight above 0" in request_summary(idle)
+    alone = TrainRequest(family="quantum", chain_weight=1.0, chain_jets=True)
+    assert "Whole jets need channels in turn" in request_summary(alone)

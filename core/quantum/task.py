@@ -84,6 +84,8 @@ TRAIN_OPTIONS = (
     "ancillas",
     "channel_context",
     "chain_weight",
+    "chain_jets",
+    "profile_weight",
 )
 
 
@@ -152,10 +154,17 @@ def request_summary(req) -> str:
     channels = ", ".join(valid_channels(req.encoder))
     chain = (
         f" Whole-chain term on: each step also runs the {req.diffusion_steps}-step reverse chain, about 4 times "
-        "slower per step."
+        "slower per step"
+        + (" (channels in turn, whole jets: about 6 times)" if req.chain_jets and req.channel_context else "")
+        + "."
         if req.chain_weight > 0
         else ""
     )
+    if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:
+        chain += " Whole jets and the profile term act only with a whole-chain weight above 0."
+    if req.chain_jets and not req.channel_context:
+        chain += " Whole jets need channels in turn."
+
     return (
         f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}. Channels that can generate: {channels}.{chain}"
     )

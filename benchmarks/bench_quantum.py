@@ -13,7 +13,10 @@ parameter count is nearest the quantum model's angle network + circuit angles), 
 ``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states;
 ``hybrid-6q-ctx``: the same, its channels drawn in turn, each given the earlier ones' radial profiles;
 ``hybrid-6q-chain``: ``hybrid-6q-ctx`` trained with the whole-chain MMD as well (``HybridConfig.chain_weight``),
-at a learning rate of 5e-3 (at 1e-2, the other hybrids' rate, it diverged on one seed in three).
+at a learning rate of 5e-3 (at 1e-2, the other hybrids' rate, it diverged on one seed in three);
+``hybrid-6q-jets``: the shipped recipe, ``hybrid-6q-chain`` whose chain term draws the channels in turn from the
+chain's own earlier channels and compares whole jets, plus the whole-jet profile MMD (``chain_jets``,
+``profile_weight`` 2).
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -126,6 +129,8 @@ def train_hybrid(
     channel_context: bool = False,
     chain_weight: float = 0.0,
     lr: float = 1e-2,
+    chain_jets: bool = False,
+    profile_weight: float = 0.0,
 ):
     from core.training.loop import TrainConfig, Trainer
 
@@ -139,6 +144,8 @@ def train_hybrid(
         shared_latent=shared_latent,
         channel_context=channel_context,
         chain_weight=chain_weight,
+        chain_jets=chain_jets,
+        profile_weight=profile_weight,
     )
     task = build_task(config, x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=lr, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
@@ -147,6 +154,7 @@ def train_hybrid(
     return task, trainer.ema, {"steps": events[-1].step, "final_loss": events[-1].loss}
 
 
+CHAINED = ("hybrid-6q-chain", "hybrid-6q-jets")  # trained through their own reverse chain
 UNETS = ("unet", "unet-matched")  # the classical U-Net at the quantum models' resolution, full and parameter-matched
 
 
@@ -281,12 +289,13 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         order = "raster" if name == "hybrid-raster" else "centred"
         layout = "per_channel" if name.startswith("hybrid-6q") else "joint"
         shared = name == "hybrid-6q-shared"  # one latent per jet for its three channel states
-        context = name in ("hybrid-6q-ctx", "hybrid-6q-chain")  # channels drawn in turn, each given the earlier ones
-        chain = 1.0 if name == "hybrid-6q-chain" else 0.0  # the whole reverse chain's ends in the loss too
+        context = name in CHAINED or name == "hybrid-6q-ctx"  # channels drawn in turn, each given the earlier ones
+        chain = 1.0 if name in CHAINED else 0.0  # the whole reverse chain's ends in the loss too
+        jets = name == "hybrid-6q-jets"  # the chain's channels in turn, whole jets and their profiles
         lr = 5e-3 if chain else 1e-2  # at 1e-2 the chain term diverged on one seed in three
         task, net, info = train_hybrid(
             x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context,
-            chain_weight=chain, lr=lr,
+            chain_weight=chain, lr=lr, chain_jets=jets, profile_weight=2.0 if jets else 0.0,
         )  # fmt: skip
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
         probs, _ = task.sample_probs(net, labels, generator=g)
@@ -320,7 +329,7 @@ def quality(args) -> dict:
         "hybrid-6q",
         "hybrid-6q-shared",
         "hybrid-6q-ctx",
-        "hybrid-6q-chain",
+        *CHAINED,
         "hybrid",
         *UNETS,
     }:

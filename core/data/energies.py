@@ -47,7 +47,8 @@ def _fit_group(energies: np.ndarray) -> dict:
     quantiles = np.quantile(energies, qs, axis=0).T  # (3, Q)
     n = energies.shape[0]
     scores = ndtri((rankdata(energies, axis=0) - 0.5) / n)  # normal scores, ties averaged
-    corr = np.corrcoef(scores, rowvar=False) if n > 2 else np.eye(CHANNELS)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant channel: NaN, set to 0 below
+        corr = np.corrcoef(scores, rowvar=False) if n > 2 else np.eye(CHANNELS)
     corr = np.nan_to_num(corr, nan=0.0)  # a constant channel has no correlation
     np.fill_diagonal(corr, 1.0)
     group = {"levels": qs.tolist(), "quantiles": quantiles.tolist(), "corr": corr.tolist(), "jets": int(n)}

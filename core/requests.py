@@ -282,7 +282,7 @@ class TrainRequest(Request):
         "the chains' ends, per channel joint with its context (with --chain-jets: whole jets' three profiles)",
         group=QUANTUM,
         minimum=0,
-        label="Whole-jet profile MMD weight",
+        label="Profile MMD weight (whole chain)",
     )
     shared_latent: bool = option(
         False,

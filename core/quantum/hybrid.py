@@ -66,9 +66,9 @@ class HybridConfig:
     chain_jets: bool = False
     # Weight of an MMD on the radial profiles of the chain's ends (core.quantum.context: ring fractions, mean
     # distance and core lean, read from the Born probabilities, so measurable on a device): with ``chain_jets``
-    # on whole jets, the three channels' profiles side by side; otherwise per row, joint with the row's context. The fidelity kernel
-    # hardly sees a wide HCAL against a narrow one (HCAL states are broad and overlap a lot), and real jets' Tracks
-    # and HCAL widths correlate at 0.9 over the whole image. 0 = off (every older config).
+    # on whole jets, the three channels' profiles side by side; otherwise per row, joint with the row's context.
+    # The fidelity kernel hardly sees a wide HCAL against a narrow one (HCAL states are broad and overlap a lot),
+    # and real jets' Tracks and HCAL widths correlate at 0.9 over the whole image. 0 = off (every older config).
     profile_weight: float = 0.0
     extra: dict = field(default_factory=dict)
 

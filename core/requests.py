@@ -284,6 +284,13 @@ class TrainRequest(Request):
         minimum=0,
         label="Profile MMD weight (whole chain)",
     )
+    profile_sparsity: bool = option(
+        False,
+        "with --profile-weight: the profile term also compares how each channel's energy spreads over its pixels "
+        "(shares of pixels above 0.01, 0.1 and 1 percent of the channel's energy, and the sum of squared fractions)",
+        group=QUANTUM,
+        label="Profile term sees the pixel spread",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

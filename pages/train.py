@@ -19,6 +19,7 @@ from core.jobs.rundir import ENDED, FINISHED, KILLED, RUNNING, STOPPED, TIME_LIM
 from core.jobs.runner import new_run_id
 from core.jobs.training import directory_zip
 from core.requests import TrainRequest
+from core.training.recipes import recipe_note, shipped_recipe
 from core.training.registry import TASK_BUILDERS, family_module, family_title, train_options
 from core.viz.images import image_grid
 from core.viz.tables import metric_table
@@ -100,8 +101,57 @@ def _common_options() -> dict:
     return out
 
 
+COMMON_KEYS = {"steps": "train_steps", "batch_size": "train_batch", "lr": "train_lr", "seed": "train_seed"}
+HIDDEN_FIELDS = ("warmup", "ema", "lr_schedule")  # not on the form; a filled-in recipe brings its own
+
+
+def _fill_recipe(family: str) -> None:
+    """Button callback: the form's fields take the values of the shipped checkpoint's recipe."""
+    recipe = shipped_recipe(family)
+    if recipe is None:
+        return
+    req = recipe.request
+    for name in train_options(family):
+        st.session_state[f"train_{family}_{name}"] = getattr(req, name)
+    for name, key in COMMON_KEYS.items():
+        st.session_state[key] = getattr(req, name)
+    if limits.max_steps is not None:
+        st.session_state["train_steps"] = min(req.steps, int(limits.max_steps))
+    st.session_state["train_recipe_note"] = recipe_note(recipe, limits.max_steps)
+    st.session_state["train_recipe_hidden"] = {"family": family, **{k: getattr(req, k) for k in HIDDEN_FIELDS}}
+
+
+def _hidden_fields(family: str) -> dict:
+    """The recipe's fields the form does not show, when this family's recipe was filled in (else the defaults)."""
+    hidden = dict(st.session_state.get("train_recipe_hidden") or {})
+    return {k: v for k, v in hidden.items() if k != "family"} if hidden.get("family") == family else {}
+
+
+def _recipe_button(family: str, busy: bool) -> None:
+    """Offer the shipped checkpoint's recipe for this family, and say what was filled in."""
+    try:
+        recipe = shipped_recipe(family)
+    except JetInputError as err:
+        st.caption(f"The shipped recipe cannot be read: {err}")
+        return
+    if recipe is None:
+        return
+    st.button(
+        f"Fill in the recipe of the shipped `{recipe.checkpoint}`",
+        key=f"train_recipe_{family}",
+        on_click=_fill_recipe,
+        args=(family,),
+        disabled=busy,
+        icon=":material/content_copy:",
+    )
+    note = st.session_state.pop("train_recipe_note", None)
+    if note:
+        st.info(note)
+
+
 def _request_form(family: str, busy: bool) -> TrainRequest | None:
     """The form; returns the ``TrainRequest`` when 'Start' is pressed (the CLI fills the same fields)."""
+    _recipe_button(family, busy)
     with st.form("train_form"):
         options = _family_options(family)
         summary = getattr(family_module(family), "request_summary", None)
@@ -111,10 +161,13 @@ def _request_form(family: str, busy: bool) -> TrainRequest | None:
             except JetInputError as err:  # e.g. qubits that the encoder cannot hold: say so, keep the form
                 st.warning(str(err))
         common = _common_options()
+        hidden = _hidden_fields(family)
+        if hidden:
+            st.caption("From the shipped recipe, not shown above: " + ", ".join(f"{k} {v}" for k, v in hidden.items()))
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
     if not submitted:
         return None
-    return TrainRequest(family=family, **options, **common)
+    return TrainRequest(family=family, **options, **common, **hidden)
 
 
 def _start(req: TrainRequest) -> None:

@@ -249,7 +249,7 @@ def test_tiny_training_job_runs_to_its_end_then_generates(data_path, runs_dir):
     at.number_input(key="train_batch").set_value(4)
     at.number_input(key="train_jets").set_value(60)
     at.number_input(key="train_every").set_value(2)
-    at.button[0].click().run()  # Start training
+    next(b for b in at.button if b.label == "Start training").click().run()
     assert_clean(at)
     at = _wait_for(at, lambda a: any("Checkpoint saved" in s.value for s in a.success))
     assert not at.exception
@@ -336,6 +336,42 @@ def test_train_page_builds_the_same_request(monkeypatch, data_path):
     TrainRequest.add_arguments(parser)
     cli = TrainRequest.from_namespace(parser.parse_args(page.to_argv()))
     assert cli == page and cli.task_config() == python.task_config() == page.task_config()
+
+
+def test_train_page_fills_in_the_shipped_recipe(monkeypatch, data_path):
+    """The recipe button sets every field to the shipped quantum checkpoint's command (the fields the form does
+    not show, warmup and EMA, come with it), and Start then requests exactly that recipe on the page's data."""
+    from dataclasses import replace
+
+    import core.jobs.training as training
+    from core.jobs import JobLimitError
+    from core.requests import TrainRequest
+    from core.training.recipes import shipped_recipe
+
+    seen = []
+    monkeypatch.setattr(training, "train_argv", lambda req, *a, **k: seen.append(req) or (_ for _ in ()).throw(
+        JobLimitError("captured")))  # fmt: skip
+    at = make_app("pages/train.py", data_path)
+    at.selectbox(key="train_family").set_value("quantum").run()
+    assert not at.checkbox(key="train_quantum_chain_jets").value  # the page's defaults are not the recipe
+    next(b for b in at.button if "shipped `quantum_hybrid`" in b.label).click().run()
+    assert_clean(at)
+    assert at.checkbox(key="train_quantum_chain_jets").value and at.checkbox(key="train_quantum_channel_context").value
+    assert at.number_input(key="train_quantum_profile_weight").value == 2.0
+    assert any("quantum_hybrid/model_card.json" in i.value for i in at.info)
+    assert any("warmup 20" in c.value and "ema 0.99" in c.value for c in at.caption)
+    at.number_input(key="train_jets").set_value(3000)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert len(seen) == 1
+    recipe = shipped_recipe("quantum").request
+    fields = ("out", "data", "device", "threads", "checkpoint_every", "inference_only", "max_jets")
+    page_only = dict(max_jets=3000, metrics_every=50, preview_every=50)
+    expected = replace(recipe, out=None, threads=None, checkpoint_every=500, inference_only=False, **page_only)
+    assert expected.task_config() == replace(expected, size=TrainRequest.size).task_config()  # 32 means 8 here
+    expected = replace(expected, size=TrainRequest.size)  # the page has no size field for the quantum model
+    got = replace(seen[0], data=None, device=expected.device)
+    assert {f: getattr(got, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+    assert {k: v for k, v in vars(got).items() if v != getattr(expected, k)} == {}
 
 
 def test_train_page_bad_data():

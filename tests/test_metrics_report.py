@@ -12,11 +12,11 @@ import torch
 from metrics_synth import blur, synthetic_jets
 
 from core.cli import main
-from core.data.observables import OBSERVABLES
+from core.data.observables import LABELS, OBSERVABLES
 from core.data.writers import write_cms
 from core.errors import JetInputError
 from core.metrics.jet_classifier import ClassifierConfig, JetClassifier, save_classifier
-from core.metrics.report import evaluate_sets, format_table
+from core.metrics.report import WHOLE_IMAGE_KEYS, evaluate_sets, format_table
 from core.viz.evaluation import (
     metrics_vs_floor,
     observables_overlay,
@@ -44,7 +44,7 @@ def test_evaluate_sets_gives_every_metric_with_its_floor(classifier):
     bad = evaluate_sets(real, gen_bad, _labels(240), _labels(120), **kw)
     rows = {r.metric: r for r in good.rows}
     assert {"FID (jet features)", "KID (jet features)", "FPD (observables, N -> inf)"} <= set(rows)
-    assert sum(m.startswith("W1 ") for m in rows) == len(OBSERVABLES)
+    assert sum(m.startswith("W1 ") for m in rows) == len(OBSERVABLES) + len(WHOLE_IMAGE_KEYS)
     assert "classifier: quark jets called quark" in rows
     assert all(r.floor is not None for r in good.rows)
     assert good.info["n"] == 120
@@ -60,6 +60,37 @@ def test_evaluate_sets_gives_every_metric_with_its_floor(classifier):
     assert "floor (real vs real)" in table and "W1 jet mass [GeV]" in table
     data = json.loads(good.to_json())
     assert data["rows"][0]["metric"] == "FID (jet features)" and "physics" in data["details"]
+
+
+def test_whole_image_rows_read_the_rim_the_cone_rows_cannot_see():
+    """The whole-image rows are scipy's W1 of the observables with no radius cut, on the same halves; a change
+    outside R = 0.4 moves them and leaves the cone rows exactly where they were."""
+    from scipy.stats import wasserstein_distance
+
+    from core.data.observables import jet_observables
+    from core.metrics.floor import floor_split
+
+    real = synthetic_jets(200, seed=1)
+    gen = synthetic_jets(100, seed=2)
+    rim = gen.clone()
+    rim[:, :, 0, :] += 0.5  # a faint row of deposits at the image's edge, far outside the cone
+    kw = {"classifier": False, "seed": 0, "two_sample": False}
+    a, b = evaluate_sets(real, gen, **kw), evaluate_sets(real, rim, **kw)
+    ra, rb = {r.metric: r for r in a.rows}, {r.metric: r for r in b.rows}
+    split = floor_split(len(real), len(gen), 0)
+    whole_real = jet_observables(real[split.real_a], radius=None)
+    whole_gen = jet_observables(gen[split.generated], radius=None)
+    whole_floor = jet_observables(real[split.real_b], radius=None)
+    for k in WHOLE_IMAGE_KEYS:
+        row = next(r for m, r in ra.items() if m.endswith(", whole image") and m.startswith(f"W1 {LABELS[k]}"))
+        assert row.model == pytest.approx(wasserstein_distance(whole_real[k], whole_gen[k]))
+        assert row.floor == pytest.approx(wasserstein_distance(whole_real[k], whole_floor[k]))
+    assert rb["W1 jet mass [GeV]"].model == ra["W1 jet mass [GeV]"].model  # the cone does not see the rim
+    assert rb["W1 jet mass [GeV], whole image"].model > ra["W1 jet mass [GeV], whole image"].model
+    assert rb["W1 non-empty ECAL pixels, whole image"].model > ra["W1 non-empty ECAL pixels, whole image"].model
+    assert a.details["physics_whole_image"]["w1"]["model"]["mass"] == pytest.approx(
+        ra["W1 jet mass [GeV], whole image"].model
+    )
 
 
 def test_unconditional_samples_get_no_verdict(classifier):

@@ -70,6 +70,10 @@ class HybridConfig:
     # The fidelity kernel hardly sees a wide HCAL against a narrow one (HCAL states are broad and overlap a lot),
     # and real jets' Tracks and HCAL widths correlate at 0.9 over the whole image. 0 = off (every older config).
     profile_weight: float = 0.0
+    # The profile term also compares how the energy spreads over pixels (``core.quantum.sparsity``: shares of
+    # pixels above 0.01 %, 0.1 % and 1 % of the channel's energy, and the sum of squared fractions). Radial
+    # profiles hardly move when a state lights twenty faint pixels too many. False = off (every older config).
+    profile_sparsity: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

@@ -32,6 +32,7 @@ from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.quantum.sim import shot_frequencies
+from core.quantum.sparsity import sparsity_features
 from core.training.task import Trajectory
 
 HYBRID_ENCODERS = ("amplitude", "frqi")
@@ -86,6 +87,7 @@ TRAIN_OPTIONS = (
     "chain_weight",
     "chain_jets",
     "profile_weight",
+    "profile_sparsity",
 )
 
 
@@ -132,6 +134,7 @@ def config_from_request(req) -> dict:
         chain_weight=req.chain_weight,
         chain_jets=req.chain_jets,
         profile_weight=req.profile_weight,
+        profile_sparsity=req.profile_sparsity,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
     )
@@ -160,6 +163,8 @@ def request_summary(req) -> str:
         if req.chain_weight > 0
         else ""
     )
+    if req.profile_sparsity and req.profile_weight <= 0:
+        chain += " Pixel spread is part of the profile term: it needs a profile weight above 0."
     if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:
         chain += " Whole jets and the profile term act only with a whole-chain weight above 0."
     if req.chain_jets and not req.channel_context:
@@ -253,8 +258,16 @@ class QuantumTask:
         ctx = self.training_context(x) if self.channel_context else None
         return hybrid_loss(
             net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet, ctx=ctx,
-            in_turn=self.in_turn if self.channel_context else None, profiles=self.channel_profiles,
+            in_turn=self.in_turn if self.channel_context else None, profiles=self.loss_profiles,
         )  # fmt: skip
+
+    def loss_profiles(self, probs: torch.Tensor) -> torch.Tensor:
+        """What the profile term compares for each state row (N, 2**n): its radial profile, and with
+        ``profile_sparsity`` how its energy spreads over the pixels (``core.quantum.sparsity``)."""
+        profiles = self.channel_profiles(probs)
+        if not self.hybrid_cfg.profile_sparsity:
+            return profiles
+        return torch.cat([profiles, sparsity_features(probs.abs())], -1)
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
         """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F)."""

@@ -382,15 +382,21 @@ def quality(args) -> dict:
 
 
 def summarise(q: dict) -> str:
+    """One row per metric any run reports (runs merged from older JSONs may lack the newer rows: "-")."""
     names = list(q["results"])
-    first = q["results"][names[0]][0]["metrics"]
-    rows = [k for k in first]
+    rows: list[str] = []
+    for n in names:
+        for r in q["results"][n]:
+            rows += [k for k in r["metrics"] if k not in rows]
     lines = ["| metric | floor | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
     for k in rows:
-        floor = np.mean([r["metrics"][k][1] for r in q["results"][names[0]]])
+        floor = np.mean([r["metrics"][k][1] for n in names for r in q["results"][n] if k in r["metrics"]])
         cells = []
         for n in names:
-            vals = np.array([r["metrics"][k][0] for r in q["results"][n]])
+            vals = np.array([r["metrics"][k][0] for r in q["results"][n] if k in r["metrics"]])
+            if not len(vals):
+                cells.append("-")
+                continue
             cells.append(f"{vals.mean():.3g} ± {vals.std():.2g}" if len(vals) > 1 else f"{vals.mean():.3g}")
         lines.append(f"| {k} | {floor:.3g} | " + " | ".join(cells) + " |")
     for label, key in (

@@ -54,6 +54,15 @@ def test_the_unet_table_divides_shape_distances_and_checks_the_2x_goal():
     assert _bench().against_unet({"results": {"hybrid-6q": [row(1, 1, 1)]}}) == ""  # no U-Net in the run
 
 
+def test_merged_runs_from_older_jsons_show_a_dash_for_the_rows_they_lack():
+    new = {"metrics": {"W1 jet mass [GeV]": (3.0, 0.5), "W1 jet mass [GeV], whole image": (6.0, 1.0)}}
+    old = {"metrics": {"W1 jet mass [GeV]": (60.0, 0.7)}}
+    info = {"params": 10, "angles": 49, "steps": 100}
+    table = _bench().summarise({"results": {"hybrid": [{**new, **info}], "kolle": [{**old, **info}]}})
+    assert "| W1 jet mass [GeV] | 0.6 | 3 | 60 |" in table  # the floor: the mean over every run that has the row
+    assert "| W1 jet mass [GeV], whole image | 1 | 6 | - |" in table
+
+
 def test_the_matched_unet_has_about_the_quantum_models_parameter_count():
     from core.diffusion.unet import config_with_parameters, count_parameters
 

@@ -52,32 +52,6 @@ def test_scale_free_and_the_hard_limit_counts_pixels():
     assert b[0] > a[0] + 0.3 and b[3] < a[3]
 
 
-def test_the_readout_level_removes_what_the_detector_would_not_read():
-    """With a sharp logistic, features with a readout level are the features of the row with its pixels under
-    that fraction of the total set to zero (and renormalised): the jet as read out. Rows keep their own levels."""
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(20, 64, generator=g, dtype=torch.float64) ** 6
-    levels = torch.full((20,), 3e-3, dtype=torch.float64)
-    levels[10:] = 1e-6  # under every pixel of these rows: nothing removed
-    read = sparsity_features(x, softness=1e-4, readout=levels).double()
-    frac = x / x.sum(-1, keepdim=True)
-    cut = torch.where(frac < 3e-3, torch.zeros_like(frac), frac)
-    assert read[:10].numpy() == pytest.approx(sparsity_features(cut[:10], softness=1e-4).double().numpy(), abs=1e-6)
-    assert read[10:].numpy() == pytest.approx(sparsity_features(x[10:], softness=1e-4).double().numpy(), abs=1e-6)
-    assert (read[:10, 0] < sparsity_features(x[:10], softness=1e-4)[:, 0]).all()  # fewer pixels survive
-
-
-def test_readout_fractions_are_the_zero_suppression_over_the_median_channel_energy():
-    from core.quantum.task import readout_fractions
-
-    x = torch.zeros(5, 3, 8, 8)
-    x[:, 0, 3, 3] = torch.tensor([10.0, 20.0, 30.0, 40.0, 50.0])  # Tracks: median 30 GeV
-    x[:, 1, 4, 4] = 2.0  # ECAL: 2 GeV in every jet
-    x[:3, 2, 0, 0] = torch.tensor([1.0, 3.0, 5.0])  # HCAL: empty in two jets, median of the others 3 GeV
-    assert readout_fractions(x, [0.6, 0.01, 0.03]) == pytest.approx([0.02, 0.005, 0.01])
-    assert readout_fractions(torch.zeros(2, 3, 8, 8), [0.5, 0.01, 0.01]) == [0.0, 0.0, 0.0]
-
-
 def _jets(n=6, size=4, seed=0):
     g = torch.Generator().manual_seed(seed)
     r = torch.arange(size) - (size - 1) / 2
@@ -102,8 +76,7 @@ def test_the_profile_term_compares_the_spread_only_when_asked():
     task.hybrid_cfg = sparse
     feats = task.loss_profiles(probs)
     assert feats.shape == (18, 9 + FEATURES)
-    levels = torch.tensor(task.readout_fractions, dtype=torch.float64).repeat(6)  # jet-major rows, 3 channels
-    assert len(task.readout_fractions) == 3 and torch.equal(feats[:, 9:], sparsity_features(probs, readout=levels))
+    assert torch.equal(feats[:, 9:], sparsity_features(probs))
 
     psi0 = task.prepare(x).reshape(18, -1)
     rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))

@@ -203,17 +203,6 @@ def _aux_quantiles(aux: np.ndarray, y: np.ndarray | None) -> dict[str, list[floa
     return out
 
 
-def readout_fractions(small: torch.Tensor, zero_below: list[float]) -> list[float]:
-    """Per channel, the zero-suppression level (GeV) over the median energy of that channel in the jets
-    (N, 3, size, size) that have any: the fraction of a typical channel's energy the readout cuts."""
-    out = []
-    for c, level in enumerate(zero_below):
-        totals = small[:, c].sum((-1, -2))
-        totals = totals[totals > 0]
-        out.append(float(level) / float(totals.median()) if totals.numel() else 0.0)
-    return out
-
-
 class QuantumTask:
     """Hybrid PQC diffusion on amplitude- (or FRQI-) encoded 8 x 8 jets; see ``core.training.task.Task``."""
 
@@ -236,9 +225,6 @@ class QuantumTask:
         self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
         self.zero_below = config.get("zero_below")  # GeV per channel; absent in checkpoints saved before it
-        # Per channel, the zero suppression over the training jets' median channel energy: the fraction of a
-        # channel's energy the readout cuts (the profile term's pixel spread sees the jet as read out).
-        self.readout_fractions = config.get("readout_fractions")
 
     @property
     def timesteps(self) -> int:
@@ -281,12 +267,7 @@ class QuantumTask:
         profiles = self.channel_profiles(probs)
         if not self.hybrid_cfg.profile_sparsity:
             return profiles
-        readout = None
-        if self.readout_fractions is not None and self.rows_per_jet == 3:
-            if len(probs) % 3:
-                raise JetInputError(f"profile term: {len(probs)} state rows are not whole jets of 3 channels")
-            readout = torch.as_tensor(self.readout_fractions, dtype=torch.float64).repeat(len(probs) // 3)
-        return torch.cat([profiles, sparsity_features(probs.abs(), readout=readout)], -1)
+        return torch.cat([profiles, sparsity_features(probs.abs())], -1)
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
         """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F)."""
@@ -510,8 +491,6 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     y = None if y_train is None else np.asarray(y_train)
     if x_train is not None and energy in ("channels", "cone") and "zero_below" not in config:
         config["zero_below"] = zero_suppression(prepare_images(x_train, config["size"]))
-    if x_train is not None and energy in ("channels", "cone") and "readout_fractions" not in config:
-        config["readout_fractions"] = readout_fractions(prepare_images(x_train, config["size"]), config["zero_below"])
     if x_train is not None and energy == "channels" and "channel_energies" not in config:
         config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
     if x_train is not None and energy == "cone" and "channel_energies" not in config:

@@ -14,10 +14,11 @@ parameter count is nearest the quantum model's angle network + circuit angles), 
 ``hybrid-6q-ctx``: the same, its channels drawn in turn, each given the earlier ones' radial profiles;
 ``hybrid-6q-chain``: ``hybrid-6q-ctx`` trained with the whole-chain MMD as well (``HybridConfig.chain_weight``),
 at a learning rate of 5e-3 (at 1e-2, the other hybrids' rate, it diverged on one seed in three);
-``hybrid-6q-jets``: the shipped recipe, ``hybrid-6q-chain`` whose chain term draws the channels in turn from the
-chain's own earlier channels and compares whole jets, plus the whole-jet profile MMD (``chain_jets``,
-``profile_weight`` 2); ``hybrid-6q-spread``: ``hybrid-6q-jets`` whose profile term also compares how each
-channel's energy spreads over its pixels (``profile_sparsity``, ``core.quantum.sparsity``).
+``hybrid-6q-jets``: the recipe shipped at 12:00 UTC, ``hybrid-6q-chain`` whose chain term draws the channels in
+turn from the chain's own earlier channels and compares whole jets, plus the whole-jet profile MMD (``chain_jets``,
+``profile_weight`` 2); ``hybrid-6q-spread``: the shipped recipe since 14:45 UTC, ``hybrid-6q-jets`` whose profile
+term (weight 4) also compares how each channel's energy spreads over its pixels (``profile_sparsity``,
+``core.quantum.sparsity``).
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -299,7 +300,7 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         lr = 5e-3 if chain else 1e-2  # at 1e-2 the chain term diverged on one seed in three
         task, net, info = train_hybrid(
             x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context,
-            chain_weight=chain, lr=lr, chain_jets=jets, profile_weight=2.0 if jets else 0.0,
+            chain_weight=chain, lr=lr, chain_jets=jets, profile_weight=(4.0 if spread else 2.0) if jets else 0.0,
             profile_sparsity=spread,
         )  # fmt: skip
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import JetInputError
 from core.requests import TrainRequest
-from core.training.recipes import SHIPPED, parse_train_command, recipe_note, shipped_recipe
+from core.training.recipes import CHECKPOINTS, SHIPPED, parse_train_command, recipe_note, shipped_recipe
 
 
 @pytest.mark.parametrize("family", sorted(SHIPPED))
@@ -30,7 +30,7 @@ def test_each_recipe_is_its_cards_command_parsed_as_the_command_line_would(famil
 
 def test_the_quantum_recipe_is_the_shipped_model_and_multi_stage_recipes_say_so():
     quantum = shipped_recipe("quantum").request
-    with open("checkpoints/quantum_hybrid/config.json") as f:
+    with open(CHECKPOINTS / "quantum_hybrid" / "config.json") as f:
         card = json.load(f)
     assert quantum.chain_jets == card["task"]["hybrid"]["chain_jets"] and quantum.channel_context
     assert quantum.profile_weight == card["task"]["hybrid"]["profile_weight"] and quantum.lr == 0.005

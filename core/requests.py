@@ -291,6 +291,14 @@ class TrainRequest(Request):
         group=QUANTUM,
         label="Profile term sees the pixel spread",
     )
+    width_weight: float = option(
+        0.0,
+        "with --chain-jets and --profile-weight: weight of an MMD of whole jets' three channel widths alone (each "
+        "channel's energy-weighted mean distance from the axis), for the correlation of a jet's channel widths",
+        group=QUANTUM,
+        minimum=0,
+        label="Channel-width MMD weight (whole jets)",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

@@ -357,7 +357,9 @@ def test_train_page_fills_in_the_shipped_recipe(monkeypatch, data_path):
     next(b for b in at.button if "shipped `quantum_hybrid`" in b.label).click().run()
     assert_clean(at)
     assert at.checkbox(key="train_quantum_chain_jets").value and at.checkbox(key="train_quantum_channel_context").value
-    assert at.number_input(key="train_quantum_profile_weight").value == 2.0
+    shipped = shipped_recipe("quantum").request
+    assert at.number_input(key="train_quantum_profile_weight").value == shipped.profile_weight > 0
+    assert at.checkbox(key="train_quantum_profile_sparsity").value == shipped.profile_sparsity
     assert any("quantum_hybrid/model_card.json" in i.value for i in at.info)
     assert any("warmup 20" in c.value and "ema 0.99" in c.value for c in at.caption)
     at.number_input(key="train_jets").set_value(3000)

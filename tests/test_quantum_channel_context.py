@@ -326,3 +326,41 @@ def test_the_train_page_summary_says_when_the_whole_jet_options_do_nothing():
     assert "act only with a whole-chain weight above 0" in request_summary(idle)
     alone = TrainRequest(family="quantum", chain_weight=1.0, chain_jets=True)
     assert "Whole jets need channels in turn" in request_summary(alone)
+
+
+def test_the_width_term_compares_whole_jets_three_channel_widths():
+    """``width_weight``: the chain term adds W x the MMD of each jet's three mean distances (the profile's width
+    column of Tracks, ECAL and HCAL side by side), read from the same profiles the profile term compares."""
+    from core.quantum.context import MEAN_DISTANCE
+    from core.quantum.hybrid import chain_term, feature_mmd
+
+    x, y = _jets(6)
+    task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)
+    cfg = task.model.cfg
+    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
+    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
+    seen = []
+
+    def recording(probs):
+        out = task.channel_profiles(probs)
+        seen.append(out.detach())
+        return out
+
+    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn, recording)
+    gen_rows, real_rows = seen
+    with_width = HybridConfig.from_dict({**cfg.to_dict(), "width_weight": 3.0})
+    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), with_width, 3, ctx, task.in_turn,
+                      task.channel_profiles)  # fmt: skip
+    widths = [f[:, MEAN_DISTANCE].reshape(6, 3) for f in (gen_rows, real_rows)]
+    assert torch.allclose(widths[1][:, 0], radial_profile(x[:, 0])[:, MEAN_DISTANCE].double().float(), atol=1e-5)
+    expected = base.item() + 3.0 * feature_mmd(widths[0], widths[1], y, y).item()
+    assert both.item() == pytest.approx(expected, rel=1e-5)
+    from core.quantum.task import TRAIN_OPTIONS, request_summary
+
+    assert "width_weight" in TRAIN_OPTIONS
+    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, width_weight=2.0)
+    assert "needs whole jets and a profile weight" in request_summary(alone)
+    full = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0,
+                        width_weight=2.0)  # fmt: skip
+    assert "width term" not in request_summary(full) and "--width-weight" in full.to_argv()
+    assert HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "width_weight"}).width_weight == 0

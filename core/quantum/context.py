@@ -17,6 +17,7 @@ import torch
 RING_EDGES = (1.0, 2.0, 3.0)  # in units of size / 8 pixels from the jet axis: 4 rings at 8 x 8
 FEATURES_PER_CHANNEL = len(RING_EDGES) + 1 + 1 + 4  # ring fractions, mean distance, core quadrant fractions
 EARLIER_CHANNELS = 2  # Tracks and ECAL can inform the channels after them
+MEAN_DISTANCE = len(RING_EDGES) + 1  # where a profile holds the channel's energy-weighted mean distance (its width)
 
 
 def radial_profile(images: torch.Tensor) -> torch.Tensor:

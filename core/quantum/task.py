@@ -88,6 +88,7 @@ TRAIN_OPTIONS = (
     "chain_jets",
     "profile_weight",
     "profile_sparsity",
+    "width_weight",
 )
 
 
@@ -135,6 +136,7 @@ def config_from_request(req) -> dict:
         chain_jets=req.chain_jets,
         profile_weight=req.profile_weight,
         profile_sparsity=req.profile_sparsity,
+        width_weight=req.width_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
     )
@@ -163,6 +165,8 @@ def request_summary(req) -> str:
         if req.chain_weight > 0
         else ""
     )
+    if req.width_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
+        chain += " The width term acts on whole jets with the profile term: it needs whole jets and a profile weight."
     if req.profile_sparsity and req.profile_weight <= 0:
         chain += " Pixel spread is part of the profile term: it needs a profile weight above 0."
     if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:

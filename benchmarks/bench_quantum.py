@@ -16,9 +16,9 @@ parameter count is nearest the quantum model's angle network + circuit angles), 
 at a learning rate of 5e-3 (at 1e-2, the other hybrids' rate, it diverged on one seed in three);
 ``hybrid-6q-jets``: the recipe shipped at 12:00 UTC, ``hybrid-6q-chain`` whose chain term draws the channels in
 turn from the chain's own earlier channels and compares whole jets, plus the whole-jet profile MMD (``chain_jets``,
-``profile_weight`` 2); ``hybrid-6q-spread``: the shipped recipe since 14:45 UTC, ``hybrid-6q-jets`` whose profile
-term (weight 4) also compares how each channel's energy spreads over its pixels (``profile_sparsity``,
-``core.quantum.sparsity``).
+``profile_weight`` 2); ``hybrid-6q-spread``: ``hybrid-6q-jets`` whose profile term (weight 4) also compares how
+each channel's energy spreads over its pixels (``profile_sparsity``, ``core.quantum.sparsity``);
+``hybrid-6q-widths``: ``hybrid-6q-spread`` plus an MMD of each jet's three channel widths (``width_weight`` 4).
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -134,6 +134,7 @@ def train_hybrid(
     chain_jets: bool = False,
     profile_weight: float = 0.0,
     profile_sparsity: bool = False,
+    width_weight: float = 0.0,
 ):
     from core.training.loop import TrainConfig, Trainer
 
@@ -150,6 +151,7 @@ def train_hybrid(
         chain_jets=chain_jets,
         profile_weight=profile_weight,
         profile_sparsity=profile_sparsity,
+        width_weight=width_weight,
     )
     task = build_task(config, x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=lr, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
@@ -158,7 +160,12 @@ def train_hybrid(
     return task, trainer.ema, {"steps": events[-1].step, "final_loss": events[-1].loss}
 
 
-CHAINED = ("hybrid-6q-chain", "hybrid-6q-jets", "hybrid-6q-spread")  # trained through their own reverse chain
+CHAINED = (
+    "hybrid-6q-chain",
+    "hybrid-6q-jets",
+    "hybrid-6q-spread",
+    "hybrid-6q-widths",
+)  # trained through their own reverse chain
 UNETS = ("unet", "unet-matched")  # the classical U-Net at the quantum models' resolution, full and parameter-matched
 
 
@@ -295,13 +302,14 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         shared = name == "hybrid-6q-shared"  # one latent per jet for its three channel states
         context = name in CHAINED or name == "hybrid-6q-ctx"  # channels drawn in turn, each given the earlier ones
         chain = 1.0 if name in CHAINED else 0.0  # the whole reverse chain's ends in the loss too
-        jets = name in ("hybrid-6q-jets", "hybrid-6q-spread")  # the chain's channels in turn, whole jets, profiles
-        spread = name == "hybrid-6q-spread"  # the profiles with each channel's spread over its pixels
+        jets = name in CHAINED[1:]  # the chain's channels in turn, whole jets, profiles
+        spread = name in CHAINED[2:]  # the profiles with each channel's spread over its pixels
+        widths = 4.0 if name == "hybrid-6q-widths" else 0.0  # and an MMD of each jet's three channel widths
         lr = 5e-3 if chain else 1e-2  # at 1e-2 the chain term diverged on one seed in three
         task, net, info = train_hybrid(
             x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context,
             chain_weight=chain, lr=lr, chain_jets=jets, profile_weight=(4.0 if spread else 2.0) if jets else 0.0,
-            profile_sparsity=spread,
+            profile_sparsity=spread, width_weight=widths,
         )  # fmt: skip
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
         probs, _ = task.sample_probs(net, labels, generator=g)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from quantum_synth import shared_width_jets
 
 from core.errors import JetInputError
 from core.metrics.channel_correlation import width_correlations
@@ -50,16 +51,6 @@ def test_context_rows_show_only_earlier_channels():
     assert torch.equal(context_rows(prof, 2), prof.reshape(2, 18))
 
 
-def _jets(n=32, size=4, seed=0):
-    """Jets whose three channels share one width (perfectly correlated channel shapes)."""
-    g = torch.Generator().manual_seed(seed)
-    r = torch.arange(size) - (size - 1) / 2
-    d2 = r[:, None] ** 2 + r[None, :] ** 2
-    width = (0.3 + 3 * torch.rand(n, 1, 1, 1, generator=g)).expand(n, 3, 1, 1)
-    x = (torch.rand(n, 3, 1, 1, generator=g) + 0.2) * torch.exp(-d2 / width) * 100
-    return x, (torch.arange(n) % 2).long()
-
-
 def _task(x, y, size=4, **kw):
     torch.manual_seed(0)
     cfg = default_config(
@@ -69,7 +60,7 @@ def _task(x, y, size=4, **kw):
 
 
 def test_training_context_is_the_clean_channels_profiles():
-    x, y = _jets(5)
+    x, y = shared_width_jets(5)
     task = _task(x, y)
     assert task.channel_context and task.model.cfg.context == context_size() == 18
     ctx = task.training_context(task.prepare(x)).reshape(5, 3, 18)
@@ -80,7 +71,7 @@ def test_training_context_is_the_clean_channels_profiles():
 
 
 def test_sampling_feeds_each_channel_the_generated_earlier_ones(monkeypatch):
-    x, y = _jets(8)
+    x, y = shared_width_jets(8)
     task = _task(x, y)
     seen = []
     angles = task.model.angles
@@ -107,7 +98,7 @@ def test_sampling_feeds_each_channel_the_generated_earlier_ones(monkeypatch):
 @pytest.mark.slow
 def test_context_training_learns_the_channel_width_correlation():
     """Toy jets whose channels share one width: with context the generated ECAL width follows Tracks."""
-    x, y = _jets(256, size=8, seed=1)
+    x, y = shared_width_jets(256, size=8, seed=1)
     real = width_correlations(x, radius=None)["Tracks-ECAL"]
     assert real > 0.9
     got = {}
@@ -124,7 +115,7 @@ def test_context_training_learns_the_channel_width_correlation():
 
 
 def test_refusals_and_the_command_line():
-    x, y = _jets(4)
+    x, y = shared_width_jets(4)
     with pytest.raises(JetInputError, match="one state per channel"):
         build_task(default_config(size=4, layout="joint", channel_context=True), x, y)
     with pytest.raises(JetInputError, match="not both"):
@@ -139,7 +130,7 @@ def test_on_a_device_each_channel_gets_the_measured_earlier_ones():
     """Transpiled to a fake device at zero noise, the channel-by-channel chains equal a torch density-matrix
     reference that feeds each channel the profiles of the jet's earlier channels' exact distributions."""
     pytest.importorskip("qiskit_ibm_runtime")
-    x, y = _jets(4)
+    x, y = shared_width_jets(4)
     task = _task(x, y)
     net = task.model.eval()
     labels = torch.tensor([0, 1, 1])
@@ -195,7 +186,7 @@ def test_reconstruction_runs_the_channels_in_turn(monkeypatch):
     from core.quantum.hybrid import data_probabilities
     from core.quantum.reconstructor import QuantumReconstructor
 
-    x, y = _jets(4)
+    x, y = shared_width_jets(4)
     task = _task(x, y)
     net = task.model.eval()
     seen = []
@@ -227,7 +218,7 @@ def test_whole_jet_chain_term_draws_channels_in_turn_from_its_own_chains():
     network. Without the flag (every older config) the term is the per-row one with clean contexts."""
     from core.quantum.hybrid import chain_term, data_probabilities, fixed_point_states, mmd_fidelity, run_chain
 
-    x, y = _jets(6)
+    x, y = shared_width_jets(6)
     task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True)
     cfg = task.model.cfg
     assert cfg.chain_jets
@@ -334,7 +325,7 @@ def test_the_width_term_compares_whole_jets_three_channel_widths():
     from core.quantum.context import MEAN_DISTANCE
     from core.quantum.hybrid import chain_term, feature_mmd
 
-    x, y = _jets(6)
+    x, y = shared_width_jets(6)
     task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)
     cfg = task.model.cfg
     psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)

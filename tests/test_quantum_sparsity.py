@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from quantum_synth import shared_width_jets
 
 from core.quantum.hybrid import HybridConfig, chain_term, data_probabilities, feature_mmd
 from core.quantum.sparsity import FEATURES, LEVELS, SOFTNESS, sparsity_features
@@ -52,19 +53,10 @@ def test_scale_free_and_the_hard_limit_counts_pixels():
     assert b[0] > a[0] + 0.3 and b[3] < a[3]
 
 
-def _jets(n=6, size=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    r = torch.arange(size) - (size - 1) / 2
-    d2 = r[:, None] ** 2 + r[None, :] ** 2
-    width = (0.3 + 3 * torch.rand(n, 1, 1, 1, generator=g)).expand(n, 3, 1, 1)
-    x = (torch.rand(n, 3, 1, 1, generator=g) + 0.2) * torch.exp(-d2 / width) * 100
-    return x, (torch.arange(n) % 2).long()
-
-
 def test_the_profile_term_compares_the_spread_only_when_asked():
     """``profile_sparsity`` appends the four features to each row's radial profile in the chain term; off (and
     in every older config) the term is unchanged. The gradient reaches the network through the new features."""
-    x, y = _jets()
+    x, y = shared_width_jets(6)
     torch.manual_seed(0)
     kw = dict(size=4, layout="per_channel", layers=2, diffusion_steps=2, latent=2, hidden=16, channel_context=True)
     cfg = default_config(**kw, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)

@@ -237,10 +237,8 @@ def _physics_rows(ra, gen, rb, seed: int, say, details: dict):
 def _whole_image_rows(ra, gen, rb, details: dict) -> list[MetricRow]:
     """W1 of the shape observables over the whole image (``WHOLE_IMAGE_KEYS``), model and floor."""
     whole = [{k: v for k, v in jet_observables(x, radius=None).items() if k in WHOLE_IMAGE_KEYS} for x in (ra, gen, rb)]
-    model, floor = (
-        wasserstein_distances(whole[0], whole[1], WHOLE_IMAGE_KEYS),
-        wasserstein_distances(whole[0], whole[2], WHOLE_IMAGE_KEYS),
-    )
+    model = wasserstein_distances(whole[0], whole[1], WHOLE_IMAGE_KEYS)
+    floor = wasserstein_distances(whole[0], whole[2], WHOLE_IMAGE_KEYS)
     details["physics_whole_image"] = {"w1": {"model": model, "floor": floor}}
     return [
         MetricRow(
@@ -249,7 +247,7 @@ def _whole_image_rows(ra, gen, rb, details: dict) -> list[MetricRow]:
             floor[k],
             unit=UNITS.get(k, ""),
             note="whole image; the rows without it read R < 0.4",
-        )  # fmt: skip
+        )
         for k in WHOLE_IMAGE_KEYS
     ]
 

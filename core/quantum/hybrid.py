@@ -391,7 +391,7 @@ def chain_term(
         term = term + cfg.profile_weight * feature_mmd(gen_f, real_f, jets, jets)
         if cfg.width_weight > 0:  # the three channel widths of a jet, side by side
             per_channel = gen_f.shape[1] // group
-            widths = [f[:, MEAN_DISTANCE::per_channel][:, :group] for f in (gen_f, real_f)]
+            widths = [f[:, MEAN_DISTANCE::per_channel] for f in (gen_f, real_f)]
             term = term + cfg.width_weight * feature_mmd(widths[0], widths[1], jets, jets)
     return term
 

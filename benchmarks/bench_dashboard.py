@@ -13,9 +13,10 @@ Page rerun time is a sidebar click until the new page has finished its script ru
 Chromium at /usr/bin/chromium or $JETLAB_CHROMIUM). The server's RSS (its own process; the jobs are
 children and not counted) is sampled before, during and after. Ends with ``throughput ratio dashboard/cli: X``.
 
-The CLI run (a) gets the jobs' niceness (``core.jobs.runner.niced``), so (a) and (b) differ only by the
-dashboard. The visitors' Chromium shares the 2 cores with the server and the jobs (in use it runs on the
-visitors' own machines), so on a small machine (b) also measures the browsers' load.
+The CLI run (a) starts as a job does (``core.jobs.runner.spawn_job_process``: the jobs' niceness, for its
+process and its session), so (a) and (b) differ only by the dashboard. The visitors' Chromium shares the 2
+cores with the server and the jobs (in use it runs on the visitors' own machines), so on a small machine (b)
+also measures the browsers' load.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import psutil
 
 from benchmarks.processes import cpu_seconds
 from core.jobs.rundir import read_events, read_status
-from core.jobs.runner import cpu_cores, niced
+from core.jobs.runner import cpu_cores, spawn_job_process
 from core.jobs.training import train_argv
 from core.requests import TrainRequest
 
@@ -279,9 +280,11 @@ def measure(browser, url, server, runs: Path, work: Path, threads: int, args) ->
     # The page's request: its defaults (TrainRequest's, 2000 jets) with metrics off and the steps of this bench.
     req = TrainRequest(family="ddpm", preset="tiny", size=32, batch_size=32, max_jets=2000, device="cpu")
     cli_dir = work / "cli-run"
-    cmd = [*niced(), sys.executable, "-m", "core", *train_argv(req, args.steps, threads=threads), "--out", str(cli_dir)]
+    cmd = [sys.executable, "-m", "core", *train_argv(req, args.steps, threads=threads), "--out", str(cli_dir)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = spawn_job_process(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if cli.wait() != 0:
+        raise RuntimeError(f"the command-line run failed (exit {cli.returncode}): {' '.join(cmd)}")
     out["cli"] = run_rate(cli_dir)
     out["load_a"] = os.getloadavg()[0]
 

@@ -55,6 +55,12 @@ def test_a_job_is_a_process_stop_saves_and_the_limit_counts_every_kind(jets16, t
     # Below the server's priority (page views first), and `nice` exec'd: the table's pid is the job itself.
     niced = min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICE)
     _wait(lambda: os.getpriority(os.PRIO_PROCESS, job.pid) == niced, 10, f"job at nice {niced}")
+    # Its own session, whose scheduling group (where the kernel has them) runs at the jobs' niceness too:
+    # otherwise the job's nice ranks it only within its own session and page views wait for it anyway.
+    assert os.getsid(job.pid) == job.pid != os.getsid(0)
+    group = Path(f"/proc/{job.pid}/autogroup")
+    if group.exists():
+        assert group.read_text().split()[-1] == str(JOB_NICE), group.read_text()
 
     # A second job of any kind for the same visitor is refused before anything is prepared.
     import core.data.readers as readers

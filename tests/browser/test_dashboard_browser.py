@@ -291,13 +291,14 @@ def _rates(run_dir: Path, batch: int) -> tuple[float, float]:
 
 def _run_cli(argv: list[str], out: Path, batch: int = 32) -> tuple[float, float]:
     """Run ``python -m <argv> --out <out>`` as the job runs (same niceness, same thread count); its rates."""
-    from core.jobs.runner import niced
+    from core.jobs.runner import spawn_job_process
 
     threads = argv[argv.index("--threads") + 1]
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    command = [*niced(), sys.executable, "-m", *argv, "--out", str(out)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=600)
-    assert done.returncode == 0, done.stderr.decode()[-800:]
+    command = [sys.executable, "-m", *argv, "--out", str(out)]
+    proc = spawn_job_process(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()[-800:]
     return _rates(out, batch)
 
 

@@ -113,3 +113,51 @@ def test_request_command_line_and_summary():
     older = HybridConfig.from_dict({k: v for k, v in HybridConfig().to_dict().items() if k != "profile_sparsity"})
     assert older.profile_sparsity is False
     assert np.isfinite(sparsity_features(torch.zeros(1, 64)).numpy()).all()  # an empty row gives numbers
+
+
+def test_the_spread_term_compares_whole_jets_pixel_spread_alone():
+    """``spread_weight``: the chain term adds W x the MMD of each jet's three channels' spread features (the last
+    ``FEATURES`` columns of each channel's extended profile, side by side), read from the profiles the profile
+    term compares; without ``profile_sparsity`` there is nothing to compare and the term stays off."""
+    x, y = shared_width_jets(6)
+    torch.manual_seed(0)
+    kw = dict(size=4, layout="per_channel", layers=2, diffusion_steps=2, latent=2, hidden=16, channel_context=True)
+    cfg = default_config(**kw, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0,
+                         profile_sparsity=True)  # fmt: skip
+    task = build_task(cfg, x, y)
+    hcfg = task.model.cfg
+    psi0 = task.prepare(x).reshape(18, -1)
+    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
+    seen = []
+
+    def recording(probs):
+        out = task.loss_profiles(probs)
+        seen.append(out.detach())
+        return out
+
+    args = (task.model, psi0, rows)
+    base = chain_term(*args, torch.Generator().manual_seed(4), hcfg, 3, ctx, task.in_turn, recording)
+    gen_f, real_f = (f.reshape(6, -1) for f in seen)
+    with_spread = HybridConfig.from_dict({**hcfg.to_dict(), "spread_weight": 2.5})
+    both = chain_term(*args, torch.Generator().manual_seed(4), with_spread, 3, ctx, task.in_turn, task.loss_profiles)
+    per = 9 + FEATURES
+    cols = [c * per + 9 + k for c in range(3) for k in range(FEATURES)]
+    assert torch.equal(real_f[:, cols[:FEATURES]], sparsity_features(psi0[0::3].abs() ** 2))  # Tracks, clean jets
+    expected = base.item() + 2.5 * feature_mmd(gen_f[:, cols], real_f[:, cols], y, y).item()
+    assert both.item() == pytest.approx(expected, rel=1e-5)
+
+    no_spread = HybridConfig.from_dict({**with_spread.to_dict(), "profile_sparsity": False})
+    plain = HybridConfig.from_dict({**no_spread.to_dict(), "spread_weight": 0.0})
+    same = [chain_term(*args, torch.Generator().manual_seed(4), c, 3, ctx, task.in_turn, task.channel_profiles)
+            for c in (no_spread, plain)]  # fmt: skip
+    assert same[0].item() == same[1].item()
+
+    assert "spread_weight" in TRAIN_OPTIONS
+    full = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0,
+                        profile_sparsity=True, spread_weight=3.0)  # fmt: skip
+    assert full.task_config()["hybrid"]["spread_weight"] == 3.0 and "--spread-weight" in full.to_argv()
+    assert "pixel-spread term" not in request_summary(full)
+    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0,
+                         spread_weight=3.0)  # fmt: skip
+    assert "needs whole jets, a profile weight and the pixel spread" in request_summary(alone)
+    assert HybridConfig.from_dict({k: v for k, v in hcfg.to_dict().items() if k != "spread_weight"}).spread_weight == 0

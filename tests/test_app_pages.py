@@ -351,6 +351,11 @@ def test_train_page_fills_in_the_shipped_recipe(monkeypatch, data_path):
     seen = []
     monkeypatch.setattr(training, "train_argv", lambda req, *a, **k: seen.append(req) or (_ for _ in ()).throw(
         JobLimitError("captured")))  # fmt: skip
+    import streamlit.elements.lib.policies as policies
+
+    warned = []  # Streamlit's warning for a widget given a default and a session-state value (once per process)
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: warned.append(msg % a))
     at = make_app("pages/train.py", data_path)
     at.selectbox(key="train_family").set_value("quantum").run()
     assert not at.checkbox(key="train_quantum_chain_jets").value  # the page's defaults are not the recipe
@@ -362,6 +367,7 @@ def test_train_page_fills_in_the_shipped_recipe(monkeypatch, data_path):
     assert at.checkbox(key="train_quantum_profile_sparsity").value == shipped.profile_sparsity
     assert any("quantum_hybrid/model_card.json" in i.value for i in at.info)
     assert any("warmup 20" in c.value and "ema 0.99" in c.value for c in at.caption)
+    assert not warned, warned
     at.number_input(key="train_jets").set_value(3000)
     next(b for b in at.button if b.label == "Start training").click().run()
     assert len(seen) == 1

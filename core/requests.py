@@ -299,14 +299,6 @@ class TrainRequest(Request):
         minimum=0,
         label="Channel-width MMD weight (whole jets)",
     )
-    spread_weight: float = option(
-        0.0,
-        "with --chain-jets, --profile-weight and --profile-sparsity: weight of an MMD of whole jets' pixel spread "
-        "alone (each channel's shares of pixels above the sparsity levels and its sum of squared fractions)",
-        group=QUANTUM,
-        minimum=0,
-        label="Pixel-spread MMD weight (whole jets)",
-    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

@@ -28,7 +28,6 @@ from core.quantum import sim
 from core.quantum.channels import ChannelSchedule, channel_class
 from core.quantum.circuit import Circuit, hardware_efficient
 from core.quantum.context import MEAN_DISTANCE
-from core.quantum.sparsity import FEATURES as SPREAD_FEATURES
 
 
 @dataclass
@@ -80,11 +79,6 @@ class HybridConfig:
     # channel's energy-weighted mean distance). Real jets' Tracks and HCAL widths correlate at 0.9 over the whole
     # image; among the profile term's 27-39 features the kernel hardly sees that one relation. 0 = off.
     width_weight: float = 0.0
-    # With ``chain_jets``, the profile term and ``profile_sparsity``: weight of an MMD of whole jets' pixel spread
-    # alone (each channel's shares of pixels above the levels of ``core.quantum.sparsity`` and its sum of squared
-    # fractions, the three channels side by side). Among the 39 profile features those 12 weigh little: a model
-    # trained without it lit 8.7 Tracks pixels per jet after the tracker's cut against 12.9 real. 0 = off.
-    spread_weight: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -399,12 +393,6 @@ def chain_term(
             per_channel = gen_f.shape[1] // group
             widths = [f[:, MEAN_DISTANCE::per_channel] for f in (gen_f, real_f)]
             term = term + cfg.width_weight * feature_mmd(widths[0], widths[1], jets, jets)
-        if cfg.spread_weight > 0 and cfg.profile_sparsity:  # the three channels' pixel spread, side by side
-            per_channel = gen_f.shape[1] // group
-            cols = [
-                c * per_channel + k for c in range(group) for k in range(per_channel - SPREAD_FEATURES, per_channel)
-            ]
-            term = term + cfg.spread_weight * feature_mmd(gen_f[:, cols], real_f[:, cols], jets, jets)
     return term
 
 

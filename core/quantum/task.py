@@ -89,7 +89,6 @@ TRAIN_OPTIONS = (
     "profile_weight",
     "profile_sparsity",
     "width_weight",
-    "spread_weight",
 )
 
 
@@ -138,7 +137,6 @@ def config_from_request(req) -> dict:
         profile_weight=req.profile_weight,
         profile_sparsity=req.profile_sparsity,
         width_weight=req.width_weight,
-        spread_weight=req.spread_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
     )
@@ -169,11 +167,6 @@ def request_summary(req) -> str:
     )
     if req.width_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
         chain += " The width term acts on whole jets with the profile term: it needs whole jets and a profile weight."
-    if req.spread_weight > 0 and not (req.chain_jets and req.profile_weight > 0 and req.profile_sparsity):
-        chain += (
-            " The pixel-spread term acts on whole jets with the profile term: it needs whole jets, a profile weight"
-            " and the pixel spread."
-        )
     if req.profile_sparsity and req.profile_weight <= 0:
         chain += " Pixel spread is part of the profile term: it needs a profile weight above 0."
     if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:

@@ -14,7 +14,8 @@ Measures, in one run (print the load average beside them; the machine is shared)
   per extra idle visitor on Jets;
 - requests to any host but the app's own (blocked and listed; there must be none).
 
-    python -m benchmarks.bench_pages [--launcher serve|plain] [--extra-visitors 4] [--json out.json]
+    python -m benchmarks.bench_pages [--launcher serve|plain] [--profile fresh|persistent] [--extra-visitors 4]
+        [--json out.json]
 
 Goals (issue 15): first Jets page <= 4 s, later visits <= 2 s, cached widget change <= 1 s,
 RSS <= 700 MB with one visitor on every page, <= 50 MB per extra idle visitor.
@@ -150,6 +151,26 @@ def start_server(port: int, runs_dir: Path, launcher: str) -> tuple[subprocess.P
     raise TimeoutError("the server did not answer /_stcore/health within 120 s")
 
 
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def watched(context, blocked: list[str]):
+    """A browser context that counts each tab's script runs and blocks (and lists in ``blocked``) every request
+    to a host but the app's own."""
+
+    def route(route) -> None:
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.add_init_script(RUN_COUNTER)
+    context.route("**/*", route)
+    return context
+
+
 class Visitor:
     """One browser tab (its own Streamlit session) with every request off the app's host blocked and logged."""
 
@@ -161,9 +182,7 @@ class Visitor:
         self.cpu = (0.0, 0.0)  # server and browser CPU seconds of the last measured action
         self.blocked = blocked
         if context is None:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.add_init_script(RUN_COUNTER)
-            context.route("**/*", self._route)
+            context = watched(browser.new_context(viewport=VIEWPORT), blocked)
         self.context = context
         self.page = self.context.new_page()
         self.page.set_default_timeout(ACTION_TIMEOUT_S * 1000)  # a selector that misses fails, never hangs
@@ -181,14 +200,6 @@ class Visitor:
         paint); what the browser spends on a page, apart from waiting for the server."""
         metrics = self.cdp.send("Performance.getMetrics")["metrics"]
         return next((m["value"] for m in metrics if m["name"] == "TaskDuration"), 0.0)
-
-    def _route(self, route) -> None:
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            route.abort()
 
     def runs(self) -> int:
         return int(self.page.evaluate("() => window.__runs || 0"))
@@ -295,7 +306,9 @@ def _watchdog(seconds: float, proc: subprocess.Popen, res: dict) -> threading.Ti
     return timer
 
 
-def run(extra_visitors: int, launcher: str = "serve", max_seconds: float = 900) -> dict:
+def run(extra_visitors: int, launcher: str = "serve", max_seconds: float = 900, profile: str = "fresh") -> dict:
+    """One full tour. ``profile``: "fresh" (Playwright's default: an off-the-record profile, the in-memory cache
+    only) or "persistent" (a profile on disk, as a visitor's everyday browser has, with its compiled-code cache)."""
     import tempfile
 
     from playwright.sync_api import sync_playwright
@@ -303,15 +316,21 @@ def run(extra_visitors: int, launcher: str = "serve", max_seconds: float = 900) 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     blocked: list[str] = []
-    res: dict = {"load_average_start": os.getloadavg(), "launcher": launcher}
-    with tempfile.TemporaryDirectory() as runs_dir:
+    res: dict = {"load_average_start": os.getloadavg(), "launcher": launcher, "profile": profile}
+    with tempfile.TemporaryDirectory() as runs_dir, tempfile.TemporaryDirectory() as profile_dir:
         proc, t_start, res["server_health_s"] = start_server(port, Path(runs_dir), launcher)
         watchdog = _watchdog(max_seconds, proc, res)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 Visitor.meter = CpuMeter(proc.pid)
-                first = Visitor(browser, base, blocked)
+                own = None
+                if profile == "persistent":
+                    own = p.chromium.launch_persistent_context(
+                        profile_dir, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport=VIEWPORT
+                    )
+                    watched(own, blocked)
+                first = Visitor(browser, base, blocked, context=own)
                 res["first_jets"] = _m(first, first.open(""))
                 res["first_jets_since_process_start_s"] = time.monotonic() - t_start
                 print(f"first Jets: {res['first_jets']}", file=sys.stderr, flush=True)
@@ -335,6 +354,8 @@ def run(extra_visitors: int, launcher: str = "serve", max_seconds: float = 900) 
                 res["rss_before_idle_mb"] = before
                 res["rss_after_idle_mb"] = _rss_mb(proc.pid)
                 res["rss_per_idle_visitor_mb"] = (res["rss_after_idle_mb"] - before) / max(1, extra_visitors)
+                if own is not None:
+                    own.close()
                 browser.close()
         finally:
             watchdog.cancel()
@@ -359,7 +380,10 @@ def _fmt(m: dict) -> str:
 
 def report(res: dict) -> str:
     lines = [f"load average at start {res['load_average_start']}, at end {res['load_average_end']}"]
-    lines.append(f"launcher: {res['launcher']}; process start -> /health: {res['server_health_s']:.1f} s")
+    lines.append(
+        f"launcher: {res['launcher']}; browser profile: {res.get('profile', 'fresh')}; "
+        f"process start -> /health: {res['server_health_s']:.1f} s"
+    )
     lines.append(
         f"first visitor, Jets settled: {_fmt(res['first_jets'])} after the request "
         f"({res['first_jets_since_process_start_s']:.1f} s after the process started)   goal <= 4 s"
@@ -384,12 +408,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--launcher", choices=["serve", "plain"], default="serve")
     ap.add_argument("--max-seconds", type=float, default=900, help="stop (and print what was measured) after this")
+    ap.add_argument(
+        "--profile",
+        choices=["fresh", "persistent"],
+        default="fresh",
+        help="the first visitor's browser profile: Playwright's off-the-record one, or one on disk (an everyday "
+        "browser's, with its compiled-code cache); extra idle visitors always get fresh ones",
+    )
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed benchmark still stops its server
-    res = run(args.extra_visitors, args.launcher, args.max_seconds)
+    res = run(args.extra_visitors, args.launcher, args.max_seconds, args.profile)
     print(report(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))

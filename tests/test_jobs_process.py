@@ -49,7 +49,8 @@ def _steps(run_dir: Path) -> list[dict]:
 
 
 def test_a_job_is_a_process_stop_saves_and_the_limit_counts_every_kind(jets16, tmp_path, monkeypatch):
-    table = JobTable(JobLimits(max_concurrent=2, max_per_visitor=1), watch_every=None)
+    # One core: this one job fills the machine, so its session group is lowered too (``session_nice_for``).
+    table = JobTable(JobLimits(max_concurrent=2, max_per_visitor=1), cores=1, watch_every=None)
     job = table.start("alice", "train", _train_argv(jets16, 100_000), tmp_path / new_run_id("train"))
     assert job.pid != os.getpid() and job.running  # its own process, not a thread of the server
     # Below the server's priority (page views first), and `nice` exec'd: the table's pid is the job itself.
@@ -61,6 +62,10 @@ def test_a_job_is_a_process_stop_saves_and_the_limit_counts_every_kind(jets16, t
     group = Path(f"/proc/{job.pid}/autogroup")
     if group.exists():
         assert group.read_text().split()[-1] == str(JOB_NICE), group.read_text()
+        table.cores = 4  # a core is free again (as when another job ends): the group goes back to the server's level
+        table.running()
+        assert group.read_text().split()[-1] == "0" and job.session_nice == 0, group.read_text()
+        table.cores = 1
 
     # A second job of any kind for the same visitor is refused before anything is prepared.
     import core.data.readers as readers
@@ -376,3 +381,16 @@ def test_starting_a_job_prunes_the_ended_answer_runs_of_its_kind_beyond_the_cap(
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_jobs_sessions_are_lowered_only_once_their_threads_fill_every_core(monkeypatch):
+    """``session_nice_for``: page views need priority over jobs only when the jobs leave no core free."""
+    from core.jobs.runner import session_nice_for
+
+    assert session_nice_for(jobs=1, threads_per_job=1, cores=2) == 0  # a core left for the server
+    assert session_nice_for(jobs=2, threads_per_job=1, cores=2) == JOB_NICE
+    assert session_nice_for(jobs=1, threads_per_job=2, cores=2) == JOB_NICE
+    assert session_nice_for(jobs=0, threads_per_job=1, cores=1) == 0
+    assert session_nice_for(jobs=3, threads_per_job=1, cores=4) == 0
+    monkeypatch.setenv("JETLAB_JOB_NICE", "0")  # niceness off: nothing is lowered
+    assert session_nice_for(jobs=2, threads_per_job=1, cores=2) == 0

@@ -74,32 +74,37 @@ def job_nice() -> int:
 
 
 def spawn_job_process(command: list[str], **popen: object) -> subprocess.Popen:
-    """Start ``command`` as jobs start: at the jobs' niceness, in a session of its own (so a stop reaches
-    its children) whose scheduling group also runs at that niceness (``lower_session_priority``)."""
-    proc = subprocess.Popen([*niced(), *command], start_new_session=True, **popen)  # type: ignore[arg-type]
-    lower_session_priority(proc.pid)
-    return proc
+    """Start ``command`` as jobs start: at the jobs' niceness, in a session of its own (so that a stop reaches its
+    children). Its session's scheduling group is the job table's to set (``JobTable`` and ``set_session_nice``)."""
+    return subprocess.Popen([*niced(), *command], start_new_session=True, **popen)  # type: ignore[arg-type]
 
 
-def lower_session_priority(pid: int) -> bool:
-    """Give the session ``pid`` leads (a job: it starts its own) the jobs' niceness; True where applied.
+def set_session_nice(pid: int, level: int) -> bool:
+    """Set the niceness of the scheduling group of the session ``pid`` leads (a job: it starts its own); True
+    where applied.
 
-    Why ``nice`` alone is not enough: where the kernel schedules sessions as groups (``sched_autogroup``, on
-    by default in most distribution and VM kernels: ``/proc/sys/kernel/sched_autogroup_enabled``), a
-    process's nice ranks it only within its session. A job alone in its own session then competes with the
-    server's session as an equal whatever its nice: measured here, two nice-19 busy loops in their own
-    sessions slowed a third program 1.3x, the same loops with their sessions at nice 19 1.08x. The
-    session's nice is ``/proc/<pid>/autogroup``; without it (no autogroup, or a container's cgroup) there is
-    nothing to do and ``nice`` does the work."""
-    level = job_nice()
+    Why ``nice`` alone is not enough: where the kernel schedules sessions as groups (``sched_autogroup``, on by
+    default in most distribution and VM kernels: ``/proc/sys/kernel/sched_autogroup_enabled``), a process's
+    nice ranks it only within its session. A job alone in its own session then competes with the server's
+    session as an equal whatever its nice: measured here, two nice-19 busy loops in their own sessions slowed a
+    third program 1.3x, the same loops with their sessions at nice 19 1.08x. The session's nice is
+    ``/proc/<pid>/autogroup``; without it (no autogroup, or a container's cgroup) there is nothing to do and
+    ``nice`` does the work."""
     group = Path(f"/proc/{pid}/autogroup")
-    if level <= 0 or not group.exists():
+    if not group.exists():
         return False
     try:
-        group.write_text(str(level))
-    except OSError:  # not permitted or already gone: the job still runs, at its process nice
+        group.write_text(str(int(level)))
+    except OSError:  # not permitted, or the job is already gone: it still runs, at its process nice
         return False
     return True
+
+
+def session_nice_for(jobs: int, threads_per_job: int, cores: int) -> int:
+    """The niceness of the jobs' session groups: the jobs' niceness once their threads fill every core (page views
+    must come first then), 0 while a core is left free (the server's page views take that one, and a lowered job
+    would only lose CPU to bursts from other programs on the machine)."""
+    return job_nice() if jobs > 0 and jobs * max(1, threads_per_job) >= cores else 0
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,7 @@ class Job:
     proc: subprocess.Popen | AdoptedProcess
     started: float = field(default_factory=time.monotonic)
     abandoned: bool = False
+    session_nice: int | None = None  # the niceness last given to its session's scheduling group
 
     @property
     def pid(self) -> int:
@@ -294,6 +300,7 @@ class JobTable:
             job = Job(run_id=run_dir.name, run_dir=run_dir, owner=owner, kind=kind, proc=proc, started=self._clock())
             self._jobs[job.run_id] = job
             self._seen[owner] = self._clock()
+            self._balance_locked()
         self._prune(run_dir.parent, kind)
         return job
 
@@ -364,7 +371,16 @@ class JobTable:
         for owner, seen in list(self._seen.items()):
             if owner not in live and now - seen > self.limits.abandon_seconds:
                 del self._seen[owner]
+        self._balance_locked()
         return stopped
+
+    def _balance_locked(self) -> None:
+        """Give every running job's session group the niceness ``session_nice_for`` asks for now (on each start,
+        and as ended jobs are reaped: every page run and every few seconds)."""
+        level = session_nice_for(len(self._jobs), self.threads_per_job(), self.cores)
+        for job in self._jobs.values():
+            if job.session_nice != level and set_session_nice(job.pid, level):
+                job.session_nice = level
 
     def _watch(self, every: float) -> None:
         while True:

@@ -13,10 +13,10 @@ Page rerun time is a sidebar click until the new page has finished its script ru
 Chromium at /usr/bin/chromium or $JETLAB_CHROMIUM). The server's RSS (its own process; the jobs are
 children and not counted) is sampled before, during and after. Ends with ``throughput ratio dashboard/cli: X``.
 
-The CLI run (a) starts as a job does (``core.jobs.runner.spawn_job_process``: the jobs' niceness, for its
-process and its session), so (a) and (b) differ only by the dashboard. The visitors' Chromium shares the 2
-cores with the server and the jobs (in use it runs on the visitors' own machines), so on a small machine (b)
-also measures the browsers' load.
+The CLI run (a) starts as a job does (``core.jobs.runner.spawn_job_process``: the jobs' niceness, a session of
+its own; alone on the machine, its session group stays at 0 as the job table leaves a lone job's), so (a) and (b)
+differ only by the dashboard. The visitors' Chromium shares the 2 cores with the server and the jobs (in use it
+runs on the visitors' own machines), so on a small machine (b) also measures the browsers' load.
 """
 
 from __future__ import annotations

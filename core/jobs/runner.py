@@ -95,7 +95,9 @@ def set_session_nice(pid: int, level: int) -> bool:
         return False
     try:
         group.write_text(str(int(level)))
-    except OSError:  # not permitted, or the job is already gone: it still runs, at its process nice
+    except OSError:
+        # Not permitted, rate-limited (the kernel refuses an unprivileged writer more often than about every 0.1 s;
+        # the table retries at its next balance) or already gone: the job runs on at its process nice.
         return False
     return True
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -145,15 +146,16 @@ def effective(ckpt, spec: tuple[str, int]) -> tuple[str, int]:
 
 
 def sample(
-    ckpt, n: int, spec: tuple[str, int], seed: int, device: str
+    ckpt, n: int, spec: tuple[str, int], seed: int, device: str, guidance: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
-    """n jets (half gluon, half quark when conditional), their labels, and the seconds it took."""
+    """n jets (half gluon, half quark when conditional, at classifier-free ``guidance``), their labels, and the
+    seconds it took."""
     from core.training.sampling import labels_for, sample_images
 
     label = "mixed" if ckpt.task.conditional else None
     sampler, steps = effective(ckpt, spec)
     start = time.perf_counter()
-    x = sample_images(ckpt, n, sampler, steps, label, 1.0, seed, device)
+    x = sample_images(ckpt, n, sampler, steps, label, guidance if label else 1.0, seed, device)
     return x.cpu(), labels_for(ckpt, label, n), time.perf_counter() - start
 
 
@@ -179,7 +181,7 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
     from core.training.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(str(path), device=args.device)
-    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device)
+    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device, args.guidance)
     print(f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))} in {sec:.0f} s", flush=True)
     report = evaluate(real, y_real, x, y, args, classifier)
     rows = goal_rows(name, report)
@@ -193,7 +195,7 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
         "memorisation": {k: v for k, v in mem.items() if not k.startswith("distances")},
     }
     if args.best is not None:
-        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device)
+        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device, args.guidance)
         label = " ".join(map(str, effective(ckpt, args.best)))
         print(f"{name}: {args.n} jets with {label} in {sec_b:.0f} s", flush=True)
         best = evaluate(real, y_real, xb, yb, args, classifier)
@@ -237,6 +239,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fast", default="fast:20", help="fast sampler NAME:STEPS (<= 20 network evaluations)")
     p.add_argument("--best", default="ddim:100", help="best sampler NAME:STEPS, or 'none' to skip")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the two-sample AUCs")
+    p.add_argument(
+        "--guidance", type=float, default=1.0, help="classifier-free guidance of conditional models (1: none)"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -247,6 +252,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.n, args.fast, args.best, args.folds = min(args.n, 40), "fast:2", "ddim:3", 3
     args.fast = parse_sampler(args.fast)
     args.best = None if args.best == "none" else parse_sampler(args.best)
+    if not math.isfinite(args.guidance) or args.guidance < 0:
+        raise JetInputError(f"--guidance: expected a finite weight >= 0, got {args.guidance}")
     return args
 
 
@@ -300,6 +307,7 @@ def main(argv=None) -> int:
         "seed": args.seed,
         "fast": args.fast,
         "best": args.best,
+        "guidance": args.guidance,
         "folds": args.folds,
         "seconds": round(elapsed),
         "load_average": os.getloadavg(),

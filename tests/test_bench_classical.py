@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks.bench_classical import fast_vs_best_rows, main
 from core.errors import JetInputError
@@ -63,3 +64,27 @@ def test_bad_arguments_are_one_clear_error(tmp_path):
                 str(tmp_path),
             ]
         )
+    for bad in ("nan", "-1", "inf"):
+        with pytest.raises(JetInputError, match="--guidance: expected a finite weight >= 0"):
+            main(["--guidance", bad, "--out", str(tmp_path)])
+
+
+def test_guidance_reaches_the_sampler_of_conditional_models_only(monkeypatch):
+    """``--guidance`` is passed to a conditional model's sampler; an unconditional one samples unguided (1.0)."""
+    import benchmarks.bench_classical as bench
+    import core.training.sampling as sampling
+
+    seen = []
+    monkeypatch.setattr(
+        sampling, "sample_images", lambda ckpt, n, s, k, label, g, *a: seen.append((label, g)) or torch.zeros(1)
+    )
+    monkeypatch.setattr(sampling, "labels_for", lambda ckpt, label, n: None)
+
+    class Ckpt:
+        class task:  # noqa: N801 - a stand-in for the checkpoint's task
+            conditional = True
+
+    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5)
+    Ckpt.task.conditional = False
+    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5)
+    assert seen == [("mixed", 1.5), (None, 1.0)]

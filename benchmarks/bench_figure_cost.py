@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from statistics import median
 
-from benchmarks.bench_pages import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, watched
+from benchmarks.bench_pages import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, chromium_missing, watched
 
 VARIANTS = ("bare", "plotly", "vega-lite", "png")
 TOY_APP = textwrap.dedent(
@@ -144,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
+    if chromium_missing():
         return 2
     res = run(max(1, args.rounds))
     print(report(res))

@@ -402,6 +402,14 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+def chromium_missing() -> bool:
+    """True (after saying how to install it) when there is no Chromium to drive."""
+    if Path(CHROMIUM).exists():
+        return False
+    print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--extra-visitors", type=int, default=4)
@@ -416,8 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         "browser's, with its compiled-code cache); extra idle visitors always get fresh ones",
     )
     args = ap.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        print(f"no Chromium at {CHROMIUM}: apt-get install --no-install-recommends chromium", file=sys.stderr)
+    if chromium_missing():
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed benchmark still stops its server
     res = run(args.extra_visitors, args.launcher, args.max_seconds, args.profile)

@@ -26,6 +26,7 @@ from pathlib import Path
 from statistics import median
 
 from benchmarks.bench_pages import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, chromium_missing, watched
+from core.atomic import write_text_atomic
 
 VARIANTS = ("bare", "plotly", "vega-lite", "png")
 TOY_APP = textwrap.dedent(
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     res = run(max(1, args.rounds))
     print(report(res))
     if args.json:
-        args.json.write_text(json.dumps(res, indent=2))
+        write_text_atomic(args.json, json.dumps(res, indent=2) + "\n")
     return 0
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from benchmarks.processes import cpu_seconds
+from core.atomic import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
@@ -430,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     res = run(args.extra_visitors, args.launcher, args.max_seconds, args.profile)
     print(report(res))
     if args.json:
-        args.json.write_text(json.dumps(res, indent=2))
+        write_text_atomic(args.json, json.dumps(res, indent=2) + "\n")
     return 0
 
 

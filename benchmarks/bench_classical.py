@@ -8,6 +8,10 @@ one is within 10 % of it. Each row: metric, value, floor, ratio, goal, pass / fa
 
     python -m benchmarks.bench_classical [--checkpoint NAME=DIR ...] [--real FILE] [--n 2000] [--out DIR]
     python -m benchmarks.bench_classical --quick --out /tmp/bench   # tiny, for a test
+    python -m benchmarks.bench_classical --replot A.json [B.json#MODEL ...] --out DIR   # goal_table.png of saved runs
+
+``--figure`` (or ``--replot``) also draws the goal table as ``OUT/goal_table.png``: W1 distances in units of
+their floor and the two-sample AUCs beside the real-vs-real value, one colour per model.
 
 Goals (issue 13): two-sample AUC <= 0.60 (observables) and <= 0.70 (pixels); every W1 <= 2x its floor;
 FPD <= 1; jet-classifier verdict within 0.03 of real jets per class; no memorisation; fast sampler within
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.atomic import write_text_atomic
+from core.atomic import atomic_path, write_text_atomic
 from core.errors import JetInputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,6 +251,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny run for a test: n 40, 2-step samplers, 3 folds")
     p.add_argument("--out", default=str(ROOT / "assets" / "evaluation" / "classical"))
+    p.add_argument("--figure", action="store_true", help="also write OUT/goal_table.png (needs a local Chromium)")
+    p.add_argument(
+        "--replot",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="draw OUT/goal_table.png from saved bench_classical.json files (PATH or PATH#MODEL, in order) and stop",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.n, args.fast, args.best, args.folds = min(args.n, 40), "fast:2", "ddim:3", 3
@@ -273,8 +285,50 @@ def checkpoints_of(args) -> dict[str, Path]:
     return out
 
 
+def saved_rows(specs: list[str]) -> list[dict]:
+    """The goal rows of saved ``bench_classical.json`` files, in order: ``PATH`` (every model of the file) or
+    ``PATH#MODEL`` (one of them). A model named again in a later file keeps its first rows."""
+    rows, seen = [], set()
+    for spec in specs:
+        path, _, model = spec.partition("#")
+        try:
+            found = json.loads(Path(path).read_text())["rows"]
+            names = {r["model"] for r in found}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise JetInputError(f"{path}: not a bench_classical.json file ({type(err).__name__}: {err})") from None
+        if model and model not in names:
+            raise JetInputError(f"{path}: no model {model!r}; it holds {', '.join(sorted(names))}")
+        keep = ({model} if model else names) - seen
+        rows += [r for r in found if r["model"] in keep]
+        seen |= keep
+    return rows
+
+
+def write_figure(rows: list[dict], out: Path) -> Path | None:
+    """goal_table.png in ``out`` (written whole or not at all); None, with the reason printed,
+    when no Chromium can render it."""
+    from core.viz.evaluation import goal_table_figure
+    from core.viz.export import figure_png
+
+    try:
+        png = figure_png(goal_table_figure(rows, w1_goal=W1_GOAL), scale=1.5)
+    except RuntimeError as err:
+        print(f"figure skipped: {err}")
+        return None
+    path = out / "goal_table.png"
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(png)
+    print(f"wrote {path}")
+    return path
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.replot:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_figure(saved_rows(args.replot), out)
+        return 0
     torch.set_num_threads(args.threads)
     from core.data.readers import load_tensors
     from core.metrics.jet_classifier import load_classifier
@@ -318,6 +372,8 @@ def main(argv=None) -> int:
     write_text_atomic(out / "bench_classical.json", blob + "\n")
     write_text_atomic(out / "bench_classical.md", markdown(rows) + "\n")
     print(f"wrote {out / 'bench_classical.json'} and {out / 'bench_classical.md'}")
+    if args.figure:
+        write_figure(rows, out)
     return 0
 
 

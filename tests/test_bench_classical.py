@@ -88,3 +88,79 @@ def test_guidance_reaches_the_sampler_of_conditional_models_only(monkeypatch):
     Ckpt.task.conditional = False
     bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5)
     assert seen == [("mixed", 1.5), (None, 1.0)]
+
+
+def _saved(path: Path, models: dict[str, float]) -> Path:
+    """A bench_classical.json with one W1 row and one AUC row per model (W1 ratio and AUC given)."""
+    rows = []
+    for model, ratio in models.items():
+        rows.append(
+            {
+                "model": model,
+                "metric": "W1 jet mass [GeV]",
+                "value": ratio,
+                "floor": 1.0,
+                "ratio": ratio,
+                "goal": "<= 2.0x floor",
+                "pass": ratio <= 2,
+            }
+        )
+        rows.append(
+            {
+                "model": model,
+                "metric": "two-sample AUC (observables)",
+                "value": 0.5 + ratio / 100,
+                "floor": 0.51,
+                "ratio": None,
+                "goal": "<= 0.6",
+                "pass": False,
+            }
+        )
+    path.write_text(json.dumps({"info": {}, "rows": rows}))
+    return path
+
+
+def test_replot_picks_models_by_file_and_name_and_draws_their_ratios(tmp_path, monkeypatch):
+    """``--replot A.json#MODEL B.json``: the rows of the named model of A, then every model of B not seen yet;
+    the figure's bars are each model's W1 ratio and AUC, with the goal line at 2x and the AUC floor."""
+    from benchmarks import bench_classical as bench
+    from core.viz.evaluation import goal_table_figure
+
+    a = _saved(tmp_path / "a.json", {"seed": 300.0, "U-Net": 9.0})
+    b = _saved(tmp_path / "b.json", {"U-Net": 1.5, "new": 1.2})
+    rows = bench.saved_rows([f"{a}#seed", str(b)])
+    assert [(r["model"], r["ratio"]) for r in rows if r["ratio"]] == [("seed", 300.0), ("U-Net", 1.5), ("new", 1.2)]
+    fig = goal_table_figure(rows)
+    w1 = [t for t in fig.data if t.orientation == "h"]
+    assert [(t.name, list(t.x)) for t in w1] == [("seed", [300.0]), ("U-Net", [1.5]), ("new", [1.2])]
+    aucs = [t for t in fig.data if t.orientation != "h"]
+    assert [round(t.y[0], 3) for t in aucs] == [3.5, 0.515, 0.512]
+    assert any(s.x0 == 2.0 == s.x1 for s in fig.layout.shapes)  # the W1 goal
+    assert any(s.y0 == 0.51 == s.y1 for s in fig.layout.shapes)  # the AUC's real-vs-real value
+    assert any(s.y0 == 0.6 == s.y1 for s in fig.layout.shapes)  # the AUC goal
+    assert list(fig.layout.xaxis.tickvals) == [0.5, 1, 2, 5, 10, 100, 1000]  # plain ticks, not 2, 5, 2, 5
+
+    written = []
+    monkeypatch.setattr("core.viz.export.figure_png", lambda fig, **kw: written.append(fig) or b"\x89PNG")
+    assert main(["--replot", f"{a}#seed", str(b), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "goal_table.png").read_bytes() == b"\x89PNG" and len(written) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["goal_table.png"]  # no temporary left
+
+
+def test_replot_without_chromium_writes_nothing_and_bad_files_are_named(tmp_path, monkeypatch, capsys):
+    from benchmarks import bench_classical as bench
+
+    a = _saved(tmp_path / "a.json", {"U-Net": 1.5})
+
+    def no_browser(fig, **kw):
+        raise RuntimeError("PNG export needs a local Chromium")
+
+    monkeypatch.setattr("core.viz.export.figure_png", no_browser)
+    assert main(["--replot", str(a), "--out", str(tmp_path / "out")]) == 0
+    assert "figure skipped: PNG export needs a local Chromium" in capsys.readouterr().out
+    assert list((tmp_path / "out").iterdir()) == []
+    with pytest.raises(JetInputError, match="no model 'other'; it holds U-Net"):
+        bench.saved_rows([f"{a}#other"])
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(JetInputError, match=r"bad\.json: not a bench_classical\.json file"):
+        bench.saved_rows([str(tmp_path / "bad.json")])

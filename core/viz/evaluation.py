@@ -117,6 +117,122 @@ def metrics_vs_floor(rows: Sequence[Mapping], metrics: Sequence[str] | None = No
     return fig
 
 
+MODEL_COLOURS = ("#7f7f7f", "#1f77b4", "#9467bd", "#ff7f0e", "#2ca02c", "#d62728")
+
+
+def goal_table_figure(rows: Sequence[Mapping], w1_goal: float = 2.0) -> go.Figure:
+    """Issue 13's goal table as one figure: each model's W1 distances in units of their floor (left, log scale,
+    the floor at 1 and the goal dashed) and its two-sample AUCs beside the real-vs-real value and the goal (right).
+
+    ``rows``: the goal rows of ``benchmarks.bench_classical`` ("model", "metric", "value", "floor", "ratio",
+    "goal"); models keep their order of first appearance. Rows of other kinds (FPD, verdicts, memorisation,
+    fast-vs-best) are left to the table.
+    """
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    w1 = [r for r in rows if r["metric"].startswith("W1 ") and isinstance(r.get("ratio"), (int, float))]
+    metrics = list(dict.fromkeys(r["metric"].removeprefix("W1 ") for r in w1))
+    aucs = [r for r in rows if r["metric"].startswith("two-sample AUC")]
+    auc_metrics = list(dict.fromkeys(r["metric"].removeprefix("two-sample AUC ") for r in aucs))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.72, 0.28],
+        horizontal_spacing=0.1,
+        subplot_titles=["W1 distance / real-vs-real floor", "two-sample AUC"],
+    )
+    for i, model in enumerate(models):
+        colour = MODEL_COLOURS[i % len(MODEL_COLOURS)]
+        ratio = {r["metric"].removeprefix("W1 "): r["ratio"] for r in w1 if r["model"] == model}
+        fig.add_trace(
+            go.Bar(
+                y=metrics,
+                x=[max(ratio.get(m, float("nan")), 1e-3) for m in metrics],
+                orientation="h",
+                name=model,
+                legendgroup=model,
+                marker_color=colour,
+                hovertemplate="%{y}: %{x:.3g} x floor<extra>" + model + "</extra>",
+            ),
+            row=1,
+            col=1,
+        )
+        value = {r["metric"].removeprefix("two-sample AUC "): r["value"] for r in aucs if r["model"] == model}
+        fig.add_trace(
+            go.Bar(
+                x=auc_metrics,
+                y=[value.get(m, float("nan")) for m in auc_metrics],
+                name=model,
+                legendgroup=model,
+                showlegend=False,
+                marker_color=colour,
+                hovertemplate="AUC %{x}: %{y:.3f}<extra>" + model + "</extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    fig.add_vline(x=1.0, line_color=SET_COLOURS["real"], row=1, col=1)
+    fig.add_vline(x=w1_goal, line_dash="dash", line_color="#d62728", row=1, col=1)
+    floors = {r["metric"].removeprefix("two-sample AUC "): r["floor"] for r in aucs}
+    goals = {r["metric"].removeprefix("two-sample AUC "): r["goal"] for r in aucs}
+    for j, m in enumerate(auc_metrics):
+        fig.add_shape(
+            type="line",
+            x0=j - 0.45,
+            x1=j + 0.45,
+            y0=floors[m],
+            y1=floors[m],
+            line_color=SET_COLOURS["real"],
+            row=1,
+            col=2,
+        )
+        goal = _goal_value(goals[m])
+        if goal is not None:
+            fig.add_shape(
+                type="line",
+                x0=j - 0.45,
+                x1=j + 0.45,
+                y0=goal,
+                y1=goal,
+                line_dash="dash",
+                line_color="#d62728",
+                row=1,
+                col=2,
+            )
+    ratios = [r["ratio"] for r in w1 if r["ratio"] > 0]
+    top = max(ratios, default=10.0)
+    candidates = (0.5, 1, 2, 5, 10, 100, 1e3, 1e4, 1e5, 1e6)
+    ticks = [t for t in candidates if t <= top] + [t for t in candidates if t > top][:1]
+    fig.update_xaxes(
+        type="log",
+        tickvals=ticks,
+        ticktext=[f"{t:g}" for t in ticks],
+        title_text=f"x floor (solid: 1, the floor; dashed: {w1_goal:g}, the goal)",
+        row=1,
+        col=1,
+    )
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_yaxes(
+        range=[0.4, 1.02], title_text="AUC (0.5: indistinguishable; solid: real vs real; dashed: goal)", row=1, col=2
+    )
+    fig.update_layout(
+        barmode="group",
+        height=max(420, 34 * len(metrics) * max(1, len(models)) // 2 + 160),
+        width=1200,
+        margin={"l": 280, "r": 20, "t": 60, "b": 60},
+        legend={"orientation": "h", "y": -0.12, "x": 0.0, "yanchor": "top"},
+        title="Classical generation against held-out jets: issue 13's goals",
+    )
+    return fig
+
+
+def _goal_value(goal: str) -> float | None:
+    """The number of a goal such as '<= 0.6' (None when there is none)."""
+    try:
+        return float(goal.split("<=")[-1].strip().rstrip("x"))
+    except ValueError:
+        return None
+
+
 def _sampler_steps(row: Mapping) -> int:
     """A benchmark row's network evaluations (rows written before the rename call them "steps")."""
     return row["sampler_steps"] if "sampler_steps" in row else row["steps"]

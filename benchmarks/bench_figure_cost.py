@@ -2,7 +2,8 @@
 
 A throw-away Streamlit page (a title and a line of text) is opened by URL in a new tab of one warm browser,
 bare and with one 32 x 32 heatmap drawn by plotly (``st.plotly_chart``), by Vega-Lite
-(``st.vega_lite_chart``) or as a PNG (``st.image``). Each tab is timed from the request until the page has
+(``st.vega_lite_chart``) or as a PNG (``st.image``), or with a 3-point plotly line (the least plotly can draw:
+what is left is plotly's own start-up, whatever the figure). Each tab is timed from the request until the page has
 settled and its figure is drawn, with the seconds its main thread was busy (Chrome's TaskDuration); rounds
 alternate the variants so that a change in the machine's load hits them alike. The dashboard's pages with
 figures pay the plotly row's extra before drawing anything of their own.
@@ -28,7 +29,8 @@ from statistics import median
 from benchmarks.bench_pages import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, chromium_missing, watched
 from core.atomic import write_text_atomic
 
-VARIANTS = ("bare", "plotly", "vega-lite", "png")
+VARIANTS = ("bare", "plotly", "plotly-line", "vega-lite", "png")
+LABELS = {"bare": "bare page", "plotly-line": "+ one 3-point plotly line"}
 TOY_APP = textwrap.dedent(
     """
     import numpy as np
@@ -41,6 +43,10 @@ TOY_APP = textwrap.dedent(
         import plotly.graph_objects as go
 
         st.plotly_chart(go.Figure(go.Heatmap(z=img)), key="figure")
+    elif kind == "plotly-line":  # the least plotly can draw: what is left is plotly's own start-up
+        import plotly.graph_objects as go
+
+        st.plotly_chart(go.Figure(go.Scatter(y=[1, 3, 2])), key="figure")
     elif kind == "vega-lite":
         import pandas as pd
 
@@ -60,7 +66,7 @@ SETTLED = """(kind) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning' || window.__runs < 1) return false;
   if (!document.body.innerText.includes('page end')) return false;
-  const figure = {plotly: '.js-plotly-plot .main-svg', 'vega-lite': '[data-testid="stVegaLiteChart"] canvas,'
+  const figure = {plotly: '.js-plotly-plot .main-svg', 'plotly-line': '.js-plotly-plot .main-svg', 'vega-lite': '[data-testid="stVegaLiteChart"] canvas,'
     + ' [data-testid="stVegaLiteChart"] svg', png: '[data-testid="stImage"] img'}[kind];
   return !figure || document.querySelector(figure) !== null;
 }"""
@@ -134,7 +140,7 @@ def report(res: dict) -> str:
     ]
     for kind in VARIANTS:
         wall, busy = median(res["wall"][kind]), median(res["busy"][kind])
-        label = "bare page" if kind == "bare" else f"+ one {kind} heatmap"
+        label = LABELS.get(kind, f"+ one {kind} heatmap")
         lines.append(f"{label:<28}{wall:>7.2f}s{wall - bare_wall:>+8.2f}s{busy:>7.2f}s{busy - bare_busy:>+8.2f}s")
     lines.append(f"requests to other hosts (blocked): {len(res['blocked_requests'])}")
     return "\n".join(lines)

@@ -26,3 +26,4 @@ def test_every_variant_settles_with_its_figure_and_nothing_fetched():
     assert res["blocked_requests"] == []
     text = bench_figure_cost.report(res)
     assert "one plotly heatmap" in text and "one png heatmap" in text and "bare page" in text
+    assert "3-point plotly line" in text

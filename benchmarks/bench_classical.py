@@ -150,16 +150,20 @@ def effective(ckpt, spec: tuple[str, int]) -> tuple[str, int]:
 
 
 def sample(
-    ckpt, n: int, spec: tuple[str, int], seed: int, device: str, guidance: float = 1.0
+    ckpt, n: int, spec: tuple[str, int], seed: int, device: str, guidance: float = 1.0, guidance_from: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
-    """n jets (half gluon, half quark when conditional, at classifier-free ``guidance``), their labels, and the
-    seconds it took."""
+    """n jets (half gluon, half quark when conditional, at classifier-free ``guidance`` from t / T =
+    ``guidance_from`` on), their labels, and the seconds it took."""
     from core.training.sampling import labels_for, sample_images
 
     label = "mixed" if ckpt.task.conditional else None
     sampler, steps = effective(ckpt, spec)
     start = time.perf_counter()
-    x = sample_images(ckpt, n, sampler, steps, label, guidance if label else 1.0, seed, device)
+    guided = label is not None and guidance != 1.0
+    x = sample_images(
+        ckpt, n, sampler, steps, label, guidance if label else 1.0, seed, device,
+        guidance_from=guidance_from if guided else 0.0,
+    )  # fmt: skip
     return x.cpu(), labels_for(ckpt, label, n), time.perf_counter() - start
 
 
@@ -185,7 +189,7 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
     from core.training.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(str(path), device=args.device)
-    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device, args.guidance)
+    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device, args.guidance, args.guidance_from)
     print(f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))} in {sec:.0f} s", flush=True)
     report = evaluate(real, y_real, x, y, args, classifier)
     rows = goal_rows(name, report)
@@ -199,7 +203,7 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
         "memorisation": {k: v for k, v in mem.items() if not k.startswith("distances")},
     }
     if args.best is not None:
-        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device, args.guidance)
+        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device, args.guidance, args.guidance_from)
         label = " ".join(map(str, effective(ckpt, args.best)))
         print(f"{name}: {args.n} jets with {label} in {sec_b:.0f} s", flush=True)
         best = evaluate(real, y_real, xb, yb, args, classifier)
@@ -246,6 +250,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--guidance", type=float, default=1.0, help="classifier-free guidance of conditional models (1: none)"
     )
+    p.add_argument(
+        "--guidance-from",
+        type=float,
+        default=0.0,
+        help="the guidance weight applies only while t / T >= this (0: every step)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -266,6 +276,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.best = None if args.best == "none" else parse_sampler(args.best)
     if not math.isfinite(args.guidance) or args.guidance < 0:
         raise JetInputError(f"--guidance: expected a finite weight >= 0, got {args.guidance}")
+    if not math.isfinite(args.guidance_from) or not 0 <= args.guidance_from < 1:
+        raise JetInputError(f"--guidance-from: expected a fraction of T in [0, 1), got {args.guidance_from}")
     return args
 
 
@@ -362,6 +374,7 @@ def main(argv=None) -> int:
         "fast": args.fast,
         "best": args.best,
         "guidance": args.guidance,
+        "guidance_from": args.guidance_from,
         "folds": args.folds,
         "seconds": round(elapsed),
         "load_average": os.getloadavg(),

@@ -406,6 +406,13 @@ class SampleRequest(Request):
     guidance: float = option(
         1.0, "classifier-free guidance weight (0 unconditional, 1 conditional)", minimum=0, label="Guidance weight"
     )
+    guidance_from: float = option(
+        0.0,
+        "the guidance weight applies only at the noisier steps, t / T >= this (0: every step; the conditional "
+        "model alone below it)",
+        minimum=0,
+        label="Guidance from t / T",
+    )
     seed: int = option(0, "random seed (same seed, same jets)", label="Seed")
     device: str = option("cpu", "cpu, cuda, mps or auto")
     batch_size: int = option(256, "jets per sampling batch", flag="--batch", minimum=1)

@@ -297,6 +297,20 @@ if ckpt is not None:
                     help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes",
                 )
             )
+            guidance_from = float(
+                c1.number_input(
+                    "Guidance from t / T",
+                    0.0,
+                    0.99,
+                    0.0,
+                    0.1,
+                    key="gen_guidance_from",
+                    disabled=not task.takes_guidance,
+                    help=help_of(SampleRequest, "guidance_from")
+                    + ". The class shows in a jet's coarse shape, drawn early; guiding only then (e.g. 0.3) "
+                    "sharpens the classes and leaves the faint deposits, drawn late, to the conditional model.",
+                )
+            )
             n = int(c2.number_input("Jets", 2, 1024, 64, key="gen_n"))
             seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
             busy = bool(table.running(owner))
@@ -313,6 +327,7 @@ if ckpt is not None:
                 shots=shots,
                 label=None if label == "unconditional" else label,
                 guidance=guidance,
+                guidance_from=guidance_from if task.takes_guidance else 0.0,
                 seed=seed,
             )
             req.device = device()

@@ -70,24 +70,32 @@ def test_bad_arguments_are_one_clear_error(tmp_path):
 
 
 def test_guidance_reaches_the_sampler_of_conditional_models_only(monkeypatch):
-    """``--guidance`` is passed to a conditional model's sampler; an unconditional one samples unguided (1.0)."""
+    """``--guidance`` (and its interval) is passed to a conditional model's sampler; an unconditional one samples
+    unguided (1.0, every step)."""
     import benchmarks.bench_classical as bench
     import core.training.sampling as sampling
 
     seen = []
-    monkeypatch.setattr(
-        sampling, "sample_images", lambda ckpt, n, s, k, label, g, *a: seen.append((label, g)) or torch.zeros(1)
-    )
+
+    def fake(ckpt, n, s, k, label, g, *a, guidance_from=0.0):
+        seen.append((label, g, guidance_from))
+        return torch.zeros(1)
+
+    monkeypatch.setattr(sampling, "sample_images", fake)
     monkeypatch.setattr(sampling, "labels_for", lambda ckpt, label, n: None)
 
     class Ckpt:
         class task:  # noqa: N801 - a stand-in for the checkpoint's task
             conditional = True
 
-    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5)
+    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5, guidance_from=0.3)
+    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.0, guidance_from=0.3)  # no weight: no interval
     Ckpt.task.conditional = False
-    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5)
-    assert seen == [("mixed", 1.5), (None, 1.0)]
+    bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5, guidance_from=0.3)
+    assert seen == [("mixed", 1.5, 0.3), ("mixed", 1.0, 0.0), (None, 1.0, 0.0)]
+    for bad in ("1", "-0.1", "nan"):
+        with pytest.raises(JetInputError, match="--guidance-from: expected a fraction of T in"):
+            main(["--guidance-from", bad, "--out", "/nonexistent"])
 
 
 def _saved(path: Path, models: dict[str, float]) -> Path:

@@ -196,6 +196,46 @@ def test_guidance_zero_is_the_unconditional_model_and_one_the_conditional():
     assert torch.allclose(guided, e_u + 2.5 * (e_c - e_u), atol=1e-5)
 
 
+def test_guidance_from_applies_the_weight_only_at_the_noisier_steps():
+    """``guidance_from``: rows with t / T >= it get eps_u + w (eps_c - eps_u), the others the conditional eps;
+    an interval no sampler step reaches gives the conditional model's jets exactly."""
+    task = _random_unet_task()
+    quark = torch.ones(3, dtype=torch.long)
+    xt, t = torch.randn(3, 3, 16, 16), torch.tensor([10, 500, 900])
+    net = task.model.eval()
+    task.x0_clip = None
+    with torch.no_grad():
+        cond = torch.randn(3, 3)
+        e_c, e_u = net(xt, t, quark, cond), net(xt, t, None, cond)
+        mixed = task.eps_fn(net, quark, 2.5, cond, guidance_from=0.4)(xt, t)  # T = 1000: rows 500 and 900
+        none = task.eps_fn(net, quark, 2.5, cond, guidance_from=0.95)(xt, t)
+    guided = e_u + 2.5 * (e_c - e_u)
+    assert torch.allclose(mixed[0], e_c[0], atol=1e-5) and torch.allclose(mixed[1:], guided[1:], atol=1e-5)
+    assert torch.allclose(none, e_c, atol=1e-5)
+    task.x0_clip = [-1.0, 1.0]
+
+    def run(**kw):
+        return task.sample(
+            task.model, 3, sampler="ddim", sampler_steps=5, generator=torch.Generator().manual_seed(1), **kw
+        )
+
+    assert torch.equal(run(labels=quark, guidance=2.5, guidance_from=0.9995), run(labels=quark, guidance=1.0))
+    assert not torch.equal(run(labels=quark, guidance=2.5, guidance_from=0.5), run(labels=quark, guidance=2.5))
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(JetInputError, match="guidance from: expected a fraction of T in"):
+            run(labels=quark, guidance=2.5, guidance_from=bad)
+
+
+def test_guidance_from_is_refused_for_models_without_guidance(tmp_path):
+    from core.training.checkpoint import save_checkpoint
+    from core.training.sampling import sample_images
+
+    task = build_task(default_config("seed-baseline", 16), _jets(4))
+    save_checkpoint(tmp_path / "ck", task, task.model)
+    with pytest.raises(JetInputError, match="guidance from: .* without classifier-free guidance"):
+        sample_images(tmp_path / "ck", 2, guidance_from=0.3)
+
+
 def test_unconditional_model_refuses_labels_and_bad_input_is_named():
     task = build_task(default_config("seed-baseline", 16), _jets(4))
     with pytest.raises(JetInputError, match="unconditional"):

@@ -68,6 +68,8 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
                 "quark",
                 "--guidance",
                 "2",
+                "--guidance-from",
+                "0.3",
                 "--seed",
                 "1",
             ]
@@ -81,8 +83,10 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
             f.attrs["sampler"] == "ddim"
             and f.attrs["sampler_steps"] == 3
             and f.attrs["guidance"] == 2.0
+            and f.attrs["guidance_from"] == 0.3
             and f.attrs["label"] == "quark"
         )
+        assert "--guidance-from 0.3" in f.attrs["command"]
     assert "wrote 4 jets" in capsys.readouterr().out
 
 
@@ -115,6 +119,12 @@ def test_command_line_errors_exit_2_with_one_line(jets16, tmp_path, capsys):
         main(["sample", "--checkpoint", str(out), "--n", "2", "--out", str(tmp_path / "s.h5"), "--label", "quark"]) == 2
     )
     assert "unconditional" in capsys.readouterr().err
+    assert (
+        main(["sample", "--checkpoint", str(out), "--n", "2", "--out", str(tmp_path / "s.h5"), "--guidance-from", "1"])
+        == 2
+    )
+    assert "guidance from: expected a fraction of T in [0, 1), got 1.0" in capsys.readouterr().err
+    assert not (tmp_path / "s.h5").exists()
     assert _train(jets16, out, "ddpm", 2, "--resume") == 2
     assert "holds a 'seed-baseline' model" in capsys.readouterr().err
 

@@ -47,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="network evaluations (default: the model's)",
     )
     g.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance weight")
+    g.add_argument(
+        "--guidance-from",
+        type=float,
+        default=0.0,
+        help="the guidance weight applies only while t / T >= this (default 0: every step)",
+    )
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
 
 
@@ -124,7 +130,16 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
     labels = labels_for(ckpt, label, args.n)
     with tqdm(total=args.n, desc=f"sample {args.sampler}", unit="jet") as bar:
         x = sample_images(
-            ckpt, args.n, args.sampler, args.sampler_steps, label, args.guidance, args.seed, device, progress=bar.update
+            ckpt,
+            args.n,
+            args.sampler,
+            args.sampler_steps,
+            label,
+            args.guidance,
+            args.seed,
+            device,
+            progress=bar.update,
+            guidance_from=args.guidance_from,
         )
     y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     path = out / "generated.h5"
@@ -137,6 +152,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
             "sampler": args.sampler,
             "sampler_steps": -1 if args.sampler_steps is None else args.sampler_steps,
             "guidance": args.guidance,
+            "guidance_from": args.guidance_from,
             "seed": args.seed,
             "label": "none" if label is None else label,
             "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,

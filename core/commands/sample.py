@@ -36,6 +36,7 @@ def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
         "eta": -1.0 if req.eta is None else req.eta,
         "label": "none" if label is None else str(label),
         "guidance": req.guidance,
+        "guidance_from": req.guidance_from,
         "seed": req.seed,
         "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,
         "wall_time_s": round(wall_time_s, 2),
@@ -68,7 +69,7 @@ def _generate(args, req, ckpt, label, labels, device):
     with tqdm(total=req.n, desc=f"sample {req.sampler}", unit="jet") as bar:
         x = sample_images(
             ckpt, req.n, req.sampler, req.sampler_steps, label, req.guidance, req.seed, device, req.batch_size,
-            req.eta, progress=bar.update, shots=req.shots,
+            req.eta, progress=bar.update, shots=req.shots, guidance_from=req.guidance_from,
         )  # fmt: skip
     return x, {}
 

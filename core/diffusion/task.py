@@ -28,7 +28,7 @@ from core.diffusion.schedules import make_schedule
 from core.diffusion.seed_baseline import SEED_TIMESTEPS, SimpleDiffusionCNN
 from core.diffusion.unet import NULL_LABEL, UNet, UNetConfig, unet_config
 from core.errors import JetInputError
-from core.training.task import Trajectory
+from core.training.task import Trajectory, check_guidance_from
 
 PREDICTIONS = ("eps", "v")
 
@@ -194,16 +194,28 @@ class DiffusionTask:
         return draw(table, keys, generator)
 
     def eps_fn(
-        self, net: nn.Module, labels: torch.Tensor | None, guidance: float = 1.0, cond: torch.Tensor | None = None
+        self,
+        net: nn.Module,
+        labels: torch.Tensor | None,
+        guidance: float = 1.0,
+        cond: torch.Tensor | None = None,
+        guidance_from: float = 0.0,
     ):
         """The function samplers call: guided, converted to eps, with the x0 estimate clipped to the data range.
 
         ``cond``: the energy condition (``condition(energies)``) of an energy-conditioned model.
+        ``guidance_from``: the guidance weight applies only at the noisier steps, t / T >= guidance_from (0:
+        every step); below it the conditional model alone (weight 1) draws. A jet's class shows in its coarse
+        shape, decided early in the reverse process; its faint deposits are drawn late, where extrapolating
+        between the conditional and the null model exaggerates them (guidance in a limited interval,
+        Kynkaanniemi et al. 2024).
         """
         if labels is not None and not self.conditional:
             raise JetInputError(f"{self.family}: this model is unconditional; sample without a label")
         if self.energy_condition and cond is None:
             raise JetInputError(f"{self.family}: this model draws shapes given channel energies; pass cond")
+        check_guidance_from(guidance_from)
+        first_guided = guidance_from * self.schedule.timesteps
 
         def call(xt: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, c: torch.Tensor | None):
             if not self.conditional:
@@ -211,16 +223,20 @@ class DiffusionTask:
             return net(xt, t, y, c) if c is not None else net(xt, t, y)
 
         def raw(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            if labels is None or guidance == 0:
+            if labels is None:
                 return call(xt, t, None, cond)
-            if guidance == 1:
+            active = t >= first_guided  # (n,): the steps where the weight applies
+            if guidance == 1 or not bool(active.any()):
                 return call(xt, t, labels, cond)
+            if guidance == 0 and bool(active.all()):
+                return call(xt, t, None, cond)
             # Classifier-free guidance: one batched pass for conditional and null labels.
             null = torch.full_like(labels, NULL_LABEL)
             both_cond = None if cond is None else torch.cat([cond, cond])
             both = call(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, null]), both_cond)
             c_out, u_out = both.chunk(2)
-            return u_out + guidance * (c_out - u_out)
+            guided = u_out + guidance * (c_out - u_out)
+            return torch.where(active.view(-1, *[1] * (xt.ndim - 1)), guided, c_out)
 
         def fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             out = raw(xt, t).float()
@@ -276,6 +292,7 @@ class DiffusionTask:
         trajectory: bool = False,
         eta: float | None = None,
         shots: int | None = None,
+        guidance_from: float = 0.0,
     ) -> torch.Tensor | Trajectory:
         if shots is not None:
             raise JetInputError(f"shots: the {self.family} model does not measure; its readout is exact")
@@ -293,7 +310,7 @@ class DiffusionTask:
         was_training = net.training
         net.eval()
         try:
-            fn = self.eps_fn(net, labels, guidance, cond)
+            fn = self.eps_fn(net, labels, guidance, cond, guidance_from)
             out = run_sampler(sampler, fn, x_T, self.schedule, sampler_steps, generator, trajectory, **options)
         finally:
             net.train(was_training)

@@ -13,6 +13,7 @@ import torch
 from core.errors import JetInputError
 from core.training.checkpoint import Checkpoint, load_checkpoint
 from core.training.task import Trajectory, as_labels
+from core.training.task import check_guidance_from as check_fraction
 
 MIXED = "mixed"
 
@@ -48,18 +49,32 @@ def check_readout(ckpt: Checkpoint, shots: int | None, option: str = "shots") ->
         raise JetInputError(f"{option}: must be a positive integer, got {shots}")
 
 
+def check_guidance_from(ckpt: Checkpoint, guidance_from: float, option: str = "guidance from") -> None:
+    """Refuse a guidance interval for a model without classifier-free guidance, or a value outside [0, 1)."""
+    check_fraction(guidance_from)
+    if guidance_from and not getattr(ckpt.task, "takes_guidance", False):
+        raise JetInputError(
+            f"{option}: {ckpt.path} is a {ckpt.task.family!r} checkpoint without classifier-free guidance "
+            f"(drop {option})"
+        )
+
+
 def _setup(
-    checkpoint, n: int, label, shots: int | None, seed: int, device
+    checkpoint, n: int, label, shots: int | None, seed: int, device, guidance_from: float = 0.0
 ) -> tuple[Checkpoint, torch.Tensor | None, dict]:
-    """Checks and what every sampling call starts from: the checkpoint, the labels, the generator and the readout."""
+    """Checks and what every sampling call starts from: the checkpoint, the labels, the generator, the readout
+    and the guidance interval."""
     if n < 1:
         raise JetInputError(f"number of samples: must be at least 1, got {n}")
     ckpt = _checkpoint(checkpoint, device)
     check_readout(ckpt, shots)
+    check_guidance_from(ckpt, guidance_from)
     labels = labels_for(ckpt, label, n)
     options = {"generator": torch.Generator(torch.device(device)).manual_seed(int(seed))}
     if shots is not None:
         options["shots"] = int(shots)
+    if guidance_from:
+        options["guidance_from"] = float(guidance_from)
     return ckpt, labels, options
 
 
@@ -76,15 +91,17 @@ def sample_images(
     eta: float | None = None,
     progress=None,
     shots: int | None = None,
+    guidance_from: float = 0.0,
 ) -> torch.Tensor:
     """``n`` generated jets (n, 3, H, W) in GeV. Same arguments and seed, same images.
 
     ``label``: None (unconditional), 'quark' / 'gluon' / 1 / 0, or 'mixed'. ``guidance``: classifier-free
     weight (0 unconditional, 1 conditional, >1 sharper classes). ``progress(k)`` is called per batch.
     ``sampler``: None means the model's default. ``shots``: readout by that many measurements per state
-    (models whose ``readouts`` include "shots"; None: exact).
+    (models whose ``readouts`` include "shots"; None: exact). ``guidance_from``: the guidance weight applies
+    only while t / T >= this (0: every step; models with classifier-free guidance).
     """
-    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device)
+    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
     if eta is not None:
         options["eta"] = eta
     net = ckpt.ema.to(device)
@@ -112,9 +129,10 @@ def sample_trajectory(
     seed: int = 0,
     device: str | torch.device = "cpu",
     shots: int | None = None,
+    guidance_from: float = 0.0,
 ) -> Trajectory:
     """The reverse process of ``n`` samples, step by step (see ``core.training.task.Trajectory``)."""
-    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device)
+    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
     net = ckpt.ema.to(device)
     return ckpt.task.sample(
         net,

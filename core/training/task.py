@@ -21,11 +21,14 @@ arguments below (never the global RNG), which is what makes resume equal an unin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import torch
+
+from core.errors import JetInputError
 
 
 @dataclass
@@ -127,10 +130,16 @@ def describe(task: Task) -> dict:
     return {"family": task.family, "parameters": int(n_params), "conditional": bool(task.conditional), **own}
 
 
+def check_guidance_from(value: float) -> float:
+    """``guidance_from`` (the fraction of T from which guidance applies) must lie in [0, 1)."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value < 1.0:
+        raise JetInputError(f"guidance from: expected a fraction of T in [0, 1), got {value!r}")
+    return float(value)
+
+
 def as_labels(label: int | str | Sequence[int] | torch.Tensor | None, n: int) -> torch.Tensor | None:
     """Normalise a label argument (None, 'quark', 1, a list) to an (n,) int64 tensor or None."""
     from core.data.layout import label_from_name
-    from core.errors import JetInputError
 
     if label is None:
         return None

@@ -130,9 +130,7 @@ def goal_table_figure(rows: Sequence[Mapping], w1_goal: float = 2.0) -> go.Figur
     """
     models = list(dict.fromkeys(r["model"] for r in rows))
     w1 = [r for r in rows if r["metric"].startswith("W1 ") and isinstance(r.get("ratio"), (int, float))]
-    metrics = list(dict.fromkeys(r["metric"].removeprefix("W1 ") for r in w1))
     aucs = [r for r in rows if r["metric"].startswith("two-sample AUC")]
-    auc_metrics = list(dict.fromkeys(r["metric"].removeprefix("two-sample AUC ") for r in aucs))
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -140,8 +138,27 @@ def goal_table_figure(rows: Sequence[Mapping], w1_goal: float = 2.0) -> go.Figur
         horizontal_spacing=0.1,
         subplot_titles=["W1 distance / real-vs-real floor", "two-sample AUC"],
     )
+    n_metrics = _w1_panel(fig, models, w1, w1_goal)
+    _auc_panel(fig, models, aucs)
+    fig.update_layout(
+        barmode="group",
+        height=max(420, 34 * n_metrics * max(1, len(models)) // 2 + 160),
+        width=1200,
+        margin={"l": 280, "r": 20, "t": 60, "b": 60},
+        legend={"orientation": "h", "y": -0.12, "x": 0.0, "yanchor": "top"},
+        title="Classical generation against held-out jets: issue 13's goals",
+    )
+    return fig
+
+
+def _model_colour(i: int) -> str:
+    return MODEL_COLOURS[i % len(MODEL_COLOURS)]
+
+
+def _w1_panel(fig: go.Figure, models: Sequence[str], w1: Sequence[Mapping], w1_goal: float) -> int:
+    """Left panel: grouped horizontal bars of W1 / floor per metric (log scale, plain ticks); the metric count."""
+    metrics = list(dict.fromkeys(r["metric"].removeprefix("W1 ") for r in w1))
     for i, model in enumerate(models):
-        colour = MODEL_COLOURS[i % len(MODEL_COLOURS)]
         ratio = {r["metric"].removeprefix("W1 "): r["ratio"] for r in w1 if r["model"] == model}
         fig.add_trace(
             go.Bar(
@@ -150,56 +167,15 @@ def goal_table_figure(rows: Sequence[Mapping], w1_goal: float = 2.0) -> go.Figur
                 orientation="h",
                 name=model,
                 legendgroup=model,
-                marker_color=colour,
+                marker_color=_model_colour(i),
                 hovertemplate="%{y}: %{x:.3g} x floor<extra>" + model + "</extra>",
             ),
             row=1,
             col=1,
         )
-        value = {r["metric"].removeprefix("two-sample AUC "): r["value"] for r in aucs if r["model"] == model}
-        fig.add_trace(
-            go.Bar(
-                x=auc_metrics,
-                y=[value.get(m, float("nan")) for m in auc_metrics],
-                name=model,
-                legendgroup=model,
-                showlegend=False,
-                marker_color=colour,
-                hovertemplate="AUC %{x}: %{y:.3f}<extra>" + model + "</extra>",
-            ),
-            row=1,
-            col=2,
-        )
     fig.add_vline(x=1.0, line_color=SET_COLOURS["real"], row=1, col=1)
     fig.add_vline(x=w1_goal, line_dash="dash", line_color="#d62728", row=1, col=1)
-    floors = {r["metric"].removeprefix("two-sample AUC "): r["floor"] for r in aucs}
-    goals = {r["metric"].removeprefix("two-sample AUC "): r["goal"] for r in aucs}
-    for j, m in enumerate(auc_metrics):
-        fig.add_shape(
-            type="line",
-            x0=j - 0.45,
-            x1=j + 0.45,
-            y0=floors[m],
-            y1=floors[m],
-            line_color=SET_COLOURS["real"],
-            row=1,
-            col=2,
-        )
-        goal = _goal_value(goals[m])
-        if goal is not None:
-            fig.add_shape(
-                type="line",
-                x0=j - 0.45,
-                x1=j + 0.45,
-                y0=goal,
-                y1=goal,
-                line_dash="dash",
-                line_color="#d62728",
-                row=1,
-                col=2,
-            )
-    ratios = [r["ratio"] for r in w1 if r["ratio"] > 0]
-    top = max(ratios, default=10.0)
+    top = max((r["ratio"] for r in w1 if r["ratio"] > 0), default=10.0)
     candidates = (0.5, 1, 2, 5, 10, 100, 1e3, 1e4, 1e5, 1e6)
     ticks = [t for t in candidates if t <= top] + [t for t in candidates if t > top][:1]
     fig.update_xaxes(
@@ -211,18 +187,40 @@ def goal_table_figure(rows: Sequence[Mapping], w1_goal: float = 2.0) -> go.Figur
         col=1,
     )
     fig.update_yaxes(autorange="reversed", row=1, col=1)
+    return len(metrics)
+
+
+def _auc_panel(fig: go.Figure, models: Sequence[str], aucs: Sequence[Mapping]) -> None:
+    """Right panel: each model's two-sample AUCs, with the real-vs-real value (solid) and the goal (dashed)."""
+    metrics = list(dict.fromkeys(r["metric"].removeprefix("two-sample AUC ") for r in aucs))
+    for i, model in enumerate(models):
+        value = {r["metric"].removeprefix("two-sample AUC "): r["value"] for r in aucs if r["model"] == model}
+        fig.add_trace(
+            go.Bar(
+                x=metrics,
+                y=[value.get(m, float("nan")) for m in metrics],
+                name=model,
+                legendgroup=model,
+                showlegend=False,
+                marker_color=_model_colour(i),
+                hovertemplate="AUC %{x}: %{y:.3f}<extra>" + model + "</extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    floors = {r["metric"].removeprefix("two-sample AUC "): r["floor"] for r in aucs}
+    goals = {r["metric"].removeprefix("two-sample AUC "): _goal_value(r["goal"]) for r in aucs}
+    for j, m in enumerate(metrics):
+        lines = [(floors[m], "solid", SET_COLOURS["real"]), (goals[m], "dash", "#d62728")]
+        for y, dash, colour in lines:
+            if y is not None:
+                fig.add_shape(
+                    type="line", x0=j - 0.45, x1=j + 0.45, y0=y, y1=y, line={"dash": dash, "color": colour},
+                    row=1, col=2,
+                )  # fmt: skip
     fig.update_yaxes(
         range=[0.4, 1.02], title_text="AUC (0.5: indistinguishable; solid: real vs real; dashed: goal)", row=1, col=2
     )
-    fig.update_layout(
-        barmode="group",
-        height=max(420, 34 * len(metrics) * max(1, len(models)) // 2 + 160),
-        width=1200,
-        margin={"l": 280, "r": 20, "t": 60, "b": 60},
-        legend={"orientation": "h", "y": -0.12, "x": 0.0, "yanchor": "top"},
-        title="Classical generation against held-out jets: issue 13's goals",
-    )
-    return fig
 
 
 def _goal_value(goal: str) -> float | None:

@@ -151,28 +151,39 @@ def goal_table_figure(rows: Sequence[Mapping], w1_goal: float = 2.0) -> go.Figur
     return fig
 
 
-def _model_colour(i: int) -> str:
-    return MODEL_COLOURS[i % len(MODEL_COLOURS)]
+def _bars_per_model(
+    fig: go.Figure, models: Sequence[str], rows: Sequence[Mapping], prefix: str, field: str, col: int
+) -> list[str]:
+    """One bar trace per model of ``rows[field]`` by metric (its name less ``prefix``): horizontal on a log axis
+    in column 1, vertical in column 2 (legend entries once, from column 1). Returns the metrics, in order."""
+    metrics = list(dict.fromkeys(r["metric"].removeprefix(prefix) for r in rows))
+    horizontal = col == 1
+    for i, model in enumerate(models):
+        got = {r["metric"].removeprefix(prefix): r[field] for r in rows if r["model"] == model}
+        values = [got.get(m, float("nan")) for m in metrics]
+        if horizontal:  # a log axis: no zero-length bars
+            values = [max(v, 1e-3) for v in values]
+        fig.add_trace(
+            go.Bar(
+                **({"y": metrics, "x": values, "orientation": "h"} if horizontal else {"x": metrics, "y": values}),
+                name=model,
+                legendgroup=model,
+                showlegend=horizontal,
+                marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
+                hovertemplate=("%{y}: %{x:.3g} x floor" if horizontal else "AUC %{x}: %{y:.3f}")
+                + "<extra>"
+                + model
+                + "</extra>",
+            ),
+            row=1,
+            col=col,
+        )
+    return metrics
 
 
 def _w1_panel(fig: go.Figure, models: Sequence[str], w1: Sequence[Mapping], w1_goal: float) -> int:
     """Left panel: grouped horizontal bars of W1 / floor per metric (log scale, plain ticks); the metric count."""
-    metrics = list(dict.fromkeys(r["metric"].removeprefix("W1 ") for r in w1))
-    for i, model in enumerate(models):
-        ratio = {r["metric"].removeprefix("W1 "): r["ratio"] for r in w1 if r["model"] == model}
-        fig.add_trace(
-            go.Bar(
-                y=metrics,
-                x=[max(ratio.get(m, float("nan")), 1e-3) for m in metrics],
-                orientation="h",
-                name=model,
-                legendgroup=model,
-                marker_color=_model_colour(i),
-                hovertemplate="%{y}: %{x:.3g} x floor<extra>" + model + "</extra>",
-            ),
-            row=1,
-            col=1,
-        )
+    metrics = _bars_per_model(fig, models, w1, "W1 ", "ratio", col=1)
     fig.add_vline(x=1.0, line_color=SET_COLOURS["real"], row=1, col=1)
     fig.add_vline(x=w1_goal, line_dash="dash", line_color="#d62728", row=1, col=1)
     top = max((r["ratio"] for r in w1 if r["ratio"] > 0), default=10.0)
@@ -192,24 +203,10 @@ def _w1_panel(fig: go.Figure, models: Sequence[str], w1: Sequence[Mapping], w1_g
 
 def _auc_panel(fig: go.Figure, models: Sequence[str], aucs: Sequence[Mapping]) -> None:
     """Right panel: each model's two-sample AUCs, with the real-vs-real value (solid) and the goal (dashed)."""
-    metrics = list(dict.fromkeys(r["metric"].removeprefix("two-sample AUC ") for r in aucs))
-    for i, model in enumerate(models):
-        value = {r["metric"].removeprefix("two-sample AUC "): r["value"] for r in aucs if r["model"] == model}
-        fig.add_trace(
-            go.Bar(
-                x=metrics,
-                y=[value.get(m, float("nan")) for m in metrics],
-                name=model,
-                legendgroup=model,
-                showlegend=False,
-                marker_color=_model_colour(i),
-                hovertemplate="AUC %{x}: %{y:.3f}<extra>" + model + "</extra>",
-            ),
-            row=1,
-            col=2,
-        )
-    floors = {r["metric"].removeprefix("two-sample AUC "): r["floor"] for r in aucs}
-    goals = {r["metric"].removeprefix("two-sample AUC "): _goal_value(r["goal"]) for r in aucs}
+    prefix = "two-sample AUC "
+    metrics = _bars_per_model(fig, models, aucs, prefix, "value", col=2)
+    floors = {r["metric"].removeprefix(prefix): r["floor"] for r in aucs}
+    goals = {r["metric"].removeprefix(prefix): _goal_value(r["goal"]) for r in aucs}
     for j, m in enumerate(metrics):
         lines = [(floors[m], "solid", SET_COLOURS["real"]), (goals[m], "dash", "#d62728")]
         for y, dash, colour in lines:

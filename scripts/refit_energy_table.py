@@ -1,6 +1,10 @@
 """Refit a shipped checkpoint's channel-energy table with today's `core.data.energies` fit, in place (and add
 the other fits of the training jets that older configs lack, such as the readout thresholds):
-``python scripts/refit_energy_table.py checkpoints/unet_32``.
+``python scripts/refit_energy_table.py checkpoints/unet_32 [--multiplicity]``.
+
+``--multiplicity`` (U-Net tables in cone coordinates) adds the table that draws each channel's lit pixels inside
+and outside the cone for a jet's energies (``core.data.multiplicity``) and so turns on the multiplicity readout
+(``core.data.readout.light_by_count``): a readout rule fitted on the training jets; the weights do not change.
 
 The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
 never touches the network's weights, so a better fit of the same jets can replace it without retraining.
@@ -25,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 TABLE_KEYS = {"ddpm": "energies", "quantum": "channel_energies"}
 DERIVED = {
-    "ddpm": ("hard_threshold",),
+    "ddpm": ("hard_threshold", "multiplicity_table"),
     "quantum": ("zero_below",),
 }  # other fits of the training jets that never touch the weights
 EMBEDDED = "embedded sample (assets/jets_sample.h5)"
@@ -39,7 +43,7 @@ def same_jets(old: dict, new: dict) -> bool:
     )
 
 
-def refit(checkpoint: Path) -> str:
+def refit(checkpoint: Path, multiplicity: bool = False) -> str:
     from core.atomic import write_text_atomic
     from core.data.readers import load_tensors
     from core.training.registry import build_task
@@ -52,6 +56,10 @@ def refit(checkpoint: Path) -> str:
     key = TABLE_KEYS.get(family)
     if key is None or key not in task_config:
         raise SystemExit(f"{checkpoint}: a {family!r} model without a channel-energy table")
+    if multiplicity:
+        if family != "ddpm" or task_config[key].get("coordinates") != "cone":
+            raise SystemExit(f"{checkpoint}: --multiplicity needs a U-Net whose energy table is in cone coordinates")
+        task_config["multiplicity"] = True
     data = card.get("data", {})
     if data.get("file") != EMBEDDED:
         raise SystemExit(f"{checkpoint}: trained on {data.get('file')!r}; only the embedded sample is refitted here")
@@ -73,17 +81,26 @@ def refit(checkpoint: Path) -> str:
         f"denser in the tails (core.data.energies.TAIL_LEVELS) and the Gaussian-mixture copula "
         f"(core.data.mixture_copula)"
         + (f"; {', '.join(derived)} fitted on them" if derived else "")
+        + (
+            "; with each channel's lit pixels inside and outside the cone (the multiplicity readout)"
+            if multiplicity
+            else ""
+        )
         + "; weights unchanged. "
         f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
+        + (" --multiplicity" if multiplicity else "")
     )
     write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
-    extra = f"; added {', '.join(f'{k}={task_config[k]}' for k in added)}" if added else ""
+    shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
+    extra = f"; added {', '.join(f'{k}={v}' for k, v in shown.items())}" if added else ""
     return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets){extra}"
 
 
 def main() -> None:
-    for arg in sys.argv[1:] or ["checkpoints/unet_32"]:
-        print(refit(Path(arg)))
+    args = sys.argv[1:]
+    multiplicity = "--multiplicity" in args
+    for arg in [a for a in args if a != "--multiplicity"] or ["checkpoints/unet_32"]:
+        print(refit(Path(arg), multiplicity))
 
 
 if __name__ == "__main__":

@@ -324,3 +324,56 @@ def test_a_deposit_the_network_puts_under_a_hard_threshold_reads_out_at_the_thre
     expected = torch.where(x < thr.view(1, 3, 1, 1), 0, x)
     expected[:, 0] = torch.where(x[:, 0] > 0, x[:, 0].clamp_min(thr[0]), 0)
     assert torch.allclose(task.to_gev(task.prepare(x)), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_light_by_count_lights_the_highest_pixels_of_each_region_at_least_at_the_level():
+    from core.data.readout import light_by_count
+
+    inside = torch.zeros(4, 4, dtype=torch.bool)
+    inside[1:3, 1:3] = True  # 4 pixels in, 12 out
+    score = torch.arange(16.0).view(1, 1, 4, 4).repeat(1, 3, 1, 1)
+    values = torch.full((1, 3, 4, 4), 0.0)
+    values[0, :, 2, 2] = 7.0  # the highest inside pixel holds a deposit, the others are empty
+    counts = torch.tensor([[[2, 0, 9], [3, 0, 20]]])  # (1, region, channel)
+    out = light_by_count(score, values, counts, inside, [0.5, 0.5, 0.5])
+    lit_in = (out > 0) & inside
+    lit_out = (out > 0) & ~inside
+    assert lit_in.sum((-1, -2)).tolist() == [[2, 0, 4]] and lit_out.sum((-1, -2)).tolist() == [[3, 0, 12]]
+    assert lit_in[0, 0, 2, 2] and lit_in[0, 0, 2, 1] and not lit_in[0, 0, 1, 1]  # scores 10 and 9, not 5
+    assert lit_out[0, 0, 3, 1:].all() and not lit_out[0, 0, 3, 0]  # the three highest outside: 15, 14, 13
+    assert out[0, 0, 2, 2] == 7.0 and out[0, 0, 2, 1] == 0.5  # a deposit keeps its value, a new one gets the level
+
+
+def test_multiplicity_table_draws_counts_that_follow_the_energies_and_the_sample_lights_that_many():
+    from core.data.energies import region_energies
+    from core.data.multiplicity import draw_counts, fit_counts, region_counts
+
+    gen = torch.Generator().manual_seed(3)
+    n, size = 400, 16
+    energy = 20 + 200 * torch.rand(n, generator=gen)
+    x = torch.zeros(n, 3, size, size)
+    for i in range(n):  # more deposits in more energetic jets, spread over the whole image
+        k = int(energy[i] // 10)
+        idx = torch.randperm(size * size, generator=gen)[:k]
+        x[i].view(3, -1)[:, idx] = energy[i] / k
+    y = (torch.arange(n) % 2).long()
+    regions, counts = region_energies(x), region_counts(x, 0.4)
+    table = fit_counts(regions, counts, y.numpy(), 0.4)
+    drawn = draw_counts(table, torch.from_numpy(regions), y, torch.Generator().manual_seed(0))
+    assert drawn.dtype == torch.int64 and drawn.shape == (n, 2, 3) and (drawn >= 0).all()
+    # Jets of the training set's energies get counts of jets with nearly their energies: close to their own.
+    total = torch.from_numpy(counts).sum((1, 2)).float()
+    assert torch.corrcoef(torch.stack([drawn.sum((1, 2)).float(), total]))[0, 1] > 0.9
+    same = draw_counts(table, torch.from_numpy(regions), y, torch.Generator().manual_seed(0))
+    assert torch.equal(same, drawn)  # seeded
+
+    task = build_task({**default_config("ddpm", size), "multiplicity": True}, x, y)
+    assert "multiplicity_table" in task.config()
+    labels = y[:6]
+    _, want = task.draw_numbers(6, labels, torch.Generator().manual_seed(5))
+    out = task.sample(task.model, 6, labels=labels, sampler="ddim", sampler_steps=2,
+                      generator=torch.Generator().manual_seed(5))  # fmt: skip
+    region = torch.from_numpy(region_counts(torch.ones(1, 3, size, size), 0.4))  # pixels per region
+    assert torch.equal(torch.from_numpy(region_counts(out, 0.4)), torch.minimum(want, region))
+    plain = build_task(default_config("ddpm", size), x, y)
+    assert "multiplicity_table" not in plain.config() and plain.draw_numbers(2, labels[:2], None)[1] is None

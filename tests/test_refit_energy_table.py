@@ -53,3 +53,28 @@ def test_refit_refuses_a_table_of_other_jets(tmp_path):
     with pytest.raises(SystemExit, match="not describe the same jets"):
         refit.refit(ckpt)
     assert json.loads((ckpt / "config.json").read_text()) == config  # nothing written
+
+
+def test_refit_with_multiplicity_adds_the_counts_keeps_the_weights_and_is_then_a_fixed_point(tmp_path):
+    refit = _script()
+    ckpt = tmp_path / "unet_32"
+    shutil.copytree(ROOT / "checkpoints" / "unet_32", ckpt)
+    weights = (ckpt / "ema.safetensors").read_bytes()
+    config = json.loads((ckpt / "config.json").read_text())
+    for key in ("multiplicity", "multiplicity_table"):  # the checkpoint as shipped before the table
+        config["task"].pop(key, None)
+    (ckpt / "config.json").write_text(json.dumps(config))
+    before = config["task"]
+    refit.refit(ckpt, multiplicity=True)
+    once = json.loads((ckpt / "config.json").read_text())
+    task = once["task"]
+    assert task["multiplicity"] and set(task["multiplicity_table"]) >= {"0", "1", "scale", "neighbours"}
+    assert _close(task["energies"], before["energies"])  # the energy table is unchanged
+    assert (ckpt / "ema.safetensors").read_bytes() == weights
+    assert "--multiplicity" in json.loads((ckpt / "model_card.json").read_text())["energy_table_refit"]
+    refit.refit(ckpt)  # the flag lives in the config now: a plain refit keeps the counts
+    assert _close(json.loads((ckpt / "config.json").read_text()), once)
+    quantum = tmp_path / "quantum"
+    shutil.copytree(ROOT / "checkpoints" / "quantum_hybrid", quantum)
+    with pytest.raises(SystemExit, match="--multiplicity needs a U-Net"):
+        refit.refit(quantum, multiplicity=True)

@@ -41,3 +41,23 @@ def suppress_below(x: torch.Tensor, levels: list[float]) -> torch.Tensor:
     out = torch.where(x < thr, torch.zeros_like(x), x)
     emptied = (out.sum((-1, -2), keepdim=True) <= 0) & (x.sum((-1, -2), keepdim=True) > 0)
     return torch.where(emptied, x, out)
+
+
+def light_by_count(
+    score: torch.Tensor, values: torch.Tensor, counts: torch.Tensor, inside: torch.Tensor, levels: list[float]
+) -> torch.Tensor:
+    """(N, C, H, W) GeV images whose lit pixels are, per channel and region (inside the cone, outside it), the
+    ``counts[n, region, c]`` pixels of highest ``score``; each holds its value in ``values``, at least its
+    channel's readout level. The multiplicity readout: how many deposits a jet has is drawn with its energies
+    (``core.data.energies``), where they go is the generator's choice (its highest pixels). Ties in
+    ``score`` are broken by index: give it a small random jitter to spread them."""
+    thr = torch.as_tensor(levels, dtype=values.dtype, device=values.device).view(1, -1, 1, 1)
+    floor = torch.maximum(values, thr)
+    out = torch.zeros_like(values)
+    for region, mask in enumerate((inside, ~inside)):
+        mask = mask.to(values.device)
+        masked = torch.where(mask, score, torch.full_like(score, -torch.inf)).flatten(2)
+        rank = masked.argsort(-1, descending=True).argsort(-1).view_as(values)
+        wanted = counts[:, region, :].to(values.device)[:, :, None, None]
+        out = torch.where((rank < wanted) & mask, floor, out)
+    return out

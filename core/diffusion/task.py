@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data.energies import (
+    JET_RADIUS,
+    cone_mask,
     draw_channel_energies,
     draw_region_energies,
     fit_cone_energies,
@@ -21,7 +23,8 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
-from core.data.readout import hard_thresholds, zero_suppression
+from core.data.multiplicity import draw_counts, fit_counts, region_counts
+from core.data.readout import hard_thresholds, light_by_count, zero_suppression
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
 from core.diffusion.schedules import make_schedule
@@ -186,12 +189,22 @@ class DiffusionTask:
     def draw_energies(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Energies from the fitted copula of each jet's class (all jets when unlabelled): (n, 3) GeV per
         channel, or (n, 2, 3) inside and outside the jet cone for a table in cone coordinates."""
+        return self.draw_numbers(n, labels, generator)[0]
+
+    def draw_numbers(
+        self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The energies (as :meth:`draw_energies`) and, from a table fitted with multiplicities, each channel's
+        lit pixels inside and outside the cone (n, 2, 3), drawn together (else None)."""
         keys = labels.cpu() if labels is not None else torch.full((n,), -1)
         if generator is not None and generator.device.type != "cpu":
             generator = torch.Generator().manual_seed(generator.initial_seed())
         table = self._config["energies"]
-        draw = draw_region_energies if is_cone_table(table) else draw_channel_energies
-        return draw(table, keys, generator)
+        if not is_cone_table(table):
+            return draw_channel_energies(table, keys, generator), None
+        energies = draw_region_energies(table, keys, generator)
+        counts = self._config.get("multiplicity_table")
+        return energies, None if counts is None else draw_counts(counts, energies, labels, generator)
 
     def eps_fn(
         self,
@@ -301,7 +314,7 @@ class DiffusionTask:
             raise JetInputError(f"sampler {sampler!r}: unknown; use one of {', '.join(SAMPLERS)}")
         device = next(net.parameters()).device
         # Energies first (their own draws), so a seed gives the same jets with or without a trajectory.
-        energies = self.draw_energies(n, labels, generator) if self.energy_condition else None
+        energies, counts = self.draw_numbers(n, labels, generator) if self.energy_condition else (None, None)
         cond = self.condition(channel_totals(energies)).to(device) if energies is not None else None
         if labels is not None:
             labels = labels.to(device)
@@ -314,26 +327,37 @@ class DiffusionTask:
             out = run_sampler(sampler, fn, x_T, self.schedule, sampler_steps, generator, trajectory, **options)
         finally:
             net.train(was_training)
+        lit = None
+        if counts is not None:  # the multiplicity readout; ties among the network's pixels broken at random
+            jitter = torch.rand((n, 3, self.size, self.size), generator=_cpu(generator))
+            lit = (counts, jitter)
         if not trajectory:
-            return self._to_jets(out, energies)
+            return self._to_jets(out, energies, lit)
         x, trace = out
-        return self._trajectory(x, trace, energies)
+        return self._trajectory(x, trace, energies, lit)
 
-    def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None) -> torch.Tensor:
-        """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for."""
+    def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None, lit=None) -> torch.Tensor:
+        """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for.
+        ``lit`` (counts (n, 2, 3), jitter (n, 3, H, W)): light each channel's drawn number of pixels inside and
+        outside the cone, the network's highest (``core.data.readout.light_by_count``), before the rescaling."""
         x = self.to_gev(z).cpu()
+        if lit is not None:
+            counts, jitter = lit
+            score = (z.float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0 + 1e-6 * jitter
+            inside = cone_mask(self.size, self._config["energies"]["radius"])
+            x = light_by_count(score, x, counts, inside, self.zero_below or [0.0, 0.0, 0.0])
         if energies is None:
             return x
         if energies.ndim == 3:  # inside and outside the cone, each rescaled to its own energy
             return rescale_regions(x, energies, self._config["energies"]["radius"])
         return rescale_channels(x, energies)
 
-    def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None) -> Trajectory:
+    def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None, lit=None) -> Trajectory:
         return Trajectory(
             t=list(trace.t),
             xt=torch.stack([s.float().cpu() for s in trace.xt]),
-            x0=torch.stack([self._to_jets(s, energies) for s in trace.x0]),
-            final=self._to_jets(x, energies),
+            x0=torch.stack([self._to_jets(s, energies, lit) for s in trace.x0]),
+            final=self._to_jets(x, energies, lit),
         )
 
     def reconstructor(
@@ -403,20 +427,33 @@ def build_network(config: dict) -> nn.Module:
     return UNet(UNetConfig.from_dict(config["network"]))
 
 
+def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
+    """A CPU generator continuing ``generator``'s seed (CPU draws of a sample made on a GPU)."""
+    if generator is None or generator.device.type == "cpu":
+        return generator
+    return torch.Generator().manual_seed(generator.initial_seed())
+
+
 def channel_totals(energies: torch.Tensor) -> torch.Tensor:
     """(N, 3) channel energies from (N, 3) or from (N, 2, 3) energies inside and outside the cone."""
     return energies.sum(1) if energies.ndim == 3 else energies
 
 
-def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None) -> dict:
-    """The per-class copula of the energies inside and outside the jet cone, and the normalisation of the
-    network's energy condition (the channel totals)."""
+def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None, multiplicity: bool = False) -> dict:
+    """The per-class copula of the energies inside and outside the jet cone, the normalisation of the network's
+    energy condition, and with ``multiplicity`` the table that draws each channel's lit pixels inside and
+    outside the cone for the drawn energies (``core.data.multiplicity``)."""
     energies = x.double().sum((-1, -2))  # (N, 3) GeV
     logs = torch.log1p(energies)
-    return {
-        "energies": fit_cone_energies(region_energies(x), None if y is None else y.numpy()),
+    labels = None if y is None else y.numpy()
+    regions = region_energies(x)
+    out = {
+        "energies": fit_cone_energies(regions, labels),
         "energy_norm": {"mean": logs.mean(0).tolist(), "std": logs.std(0).clamp_min(1e-6).tolist()},
     }
+    if multiplicity:
+        out["multiplicity_table"] = fit_counts(regions, region_counts(x, JET_RADIUS), labels, JET_RADIUS)
+    return out
 
 
 def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> DiffusionTask:
@@ -430,8 +467,10 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         config["zero_below"] = zero_suppression(x_train)
     if "hard_threshold" not in config and x_train is not None:
         config["hard_threshold"] = hard_thresholds(x_train)
+    if config.get("multiplicity") and "multiplicity_table" not in config and x_train is not None:
+        config["multiplicity_table"] = fit_energy_model(x_train, y_train, True)["multiplicity_table"]
     if config.get("energy_condition") and "energies" not in config:
         if x_train is None:
             raise JetInputError("task config: an energy-conditioned model needs training jets to fit its energies on")
-        config.update(fit_energy_model(x_train, y_train))
+        config.update(fit_energy_model(x_train, y_train, bool(config.get("multiplicity"))))
     return DiffusionTask(config, build_network(config), make_transform(config["transform"]))

@@ -35,7 +35,10 @@ def test_the_quantum_recipe_is_the_shipped_model_and_multi_stage_recipes_say_so(
     assert quantum.chain_jets == card["task"]["hybrid"]["chain_jets"] and quantum.channel_context
     assert quantum.profile_weight == card["task"]["hybrid"]["profile_weight"] and quantum.lr == 0.005
     unet = shipped_recipe("ddpm")
-    assert unet.stages == 6 and unet.request.steps == 2000
+    assert (
+        unet.stages == 6 and unet.request.steps == 2000
+    )  # training stages; the readout refit after them trains nothing
+    assert unet.command.endswith("refit_energy_table.py checkpoints/unet_32 --multiplicity")
     note = recipe_note(unet, max_steps=500)
     assert "stage 1 of 6" in note and "capped at this server's limit of 500" in note
     assert "stage" not in recipe_note(shipped_recipe("quantum"), None)

@@ -56,11 +56,13 @@ def shipped_recipe(family: str, root: Path = CHECKPOINTS) -> Recipe | None:
     command = json.loads(card_path.read_text()).get("command")
     if not command:
         return None
-    stages = [s.strip() for s in command.split("&&") if s.strip()]
-    request = parse_train_command(stages[0])
+    steps = [s.strip() for s in command.split("&&") if s.strip()]
+    request = parse_train_command(steps[0])
     if request.family != family:
         raise JetInputError(f"recipe of {name}: its command trains {request.family!r}, not {family!r}")
-    return Recipe(name, request, len(stages), command)
+    # Training stages only: a step after them (a readout table refitted on the same jets) trains nothing.
+    stages = sum(s.startswith(("python -m core train", "torchrun")) for s in steps)
+    return Recipe(name, request, stages, command)
 
 
 def recipe_note(recipe: Recipe, max_steps: int | None) -> str:

@@ -366,6 +366,8 @@ def test_multiplicity_table_draws_counts_that_follow_the_energies_and_the_sample
     assert torch.corrcoef(torch.stack([drawn.sum((1, 2)).float(), total]))[0, 1] > 0.9
     same = draw_counts(table, torch.from_numpy(regions), y, torch.Generator().manual_seed(0))
     assert torch.equal(same, drawn)  # seeded
+    pooled = draw_counts(table, torch.from_numpy(regions), None, torch.Generator().manual_seed(0))
+    assert torch.corrcoef(torch.stack([pooled.sum((1, 2)).float(), total]))[0, 1] > 0.9  # unlabelled: every class
 
     task = build_task({**default_config("ddpm", size), "multiplicity": True}, x, y)
     assert "multiplicity_table" in task.config()

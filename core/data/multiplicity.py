@@ -67,11 +67,14 @@ def draw_counts(
     query = torch.log1p(e.clamp_min(0)).reshape(n, -1) / scale
     pick = torch.randint(int(table["neighbours"]), (n,), generator=generator)
     out = torch.zeros(n, 6, dtype=torch.int64)
+    groups = {k: v for k, v in table.items() if isinstance(v, dict)}
     for key in sorted(set(keys)):
-        group = table.get(key) or next(v for k, v in table.items() if isinstance(v, dict))
+        # An unlabelled jet (or a class the table lacks) draws from the jets of every class.
+        members = [groups[key]] if key in groups else list(groups.values())
         rows = torch.tensor([i for i, k in enumerate(keys) if k == key])
-        ref = torch.tensor(group["log_energies"], dtype=torch.float64) / scale
+        ref = torch.tensor([e for g in members for e in g["log_energies"]], dtype=torch.float64) / scale
+        counts = torch.tensor([c for g in members for c in g["counts"]], dtype=torch.int64)
         near = torch.cdist(query[rows], ref).topk(min(int(table["neighbours"]), len(ref)), largest=False).indices
         chosen = near[torch.arange(len(rows)), pick[rows] % near.shape[1]]
-        out[rows] = torch.tensor(group["counts"], dtype=torch.int64)[chosen]
+        out[rows] = counts[chosen]
     return out.view(n, 2, 3)

@@ -344,7 +344,7 @@ class DiffusionTask:
         if lit is not None:
             counts, jitter = lit
             score = (z.float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0 + 1e-6 * jitter
-            inside = cone_mask(self.size, self._config["energies"]["radius"])
+            inside = cone_mask(self.size, self._config["multiplicity_table"]["radius"])  # the counts' own cone
             x = light_by_count(score, x, counts, inside, self.zero_below or [0.0, 0.0, 0.0])
         if energies is None:
             return x
@@ -439,21 +439,22 @@ def channel_totals(energies: torch.Tensor) -> torch.Tensor:
     return energies.sum(1) if energies.ndim == 3 else energies
 
 
-def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None, multiplicity: bool = False) -> dict:
-    """The per-class copula of the energies inside and outside the jet cone, the normalisation of the network's
-    energy condition, and with ``multiplicity`` the table that draws each channel's lit pixels inside and
-    outside the cone for the drawn energies (``core.data.multiplicity``)."""
+def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None) -> dict:
+    """The per-class copula of the energies inside and outside the jet cone, and the normalisation of the
+    network's energy condition (the channel totals)."""
     energies = x.double().sum((-1, -2))  # (N, 3) GeV
     logs = torch.log1p(energies)
-    labels = None if y is None else y.numpy()
-    regions = region_energies(x)
-    out = {
-        "energies": fit_cone_energies(regions, labels),
+    return {
+        "energies": fit_cone_energies(region_energies(x), None if y is None else y.numpy()),
         "energy_norm": {"mean": logs.mean(0).tolist(), "std": logs.std(0).clamp_min(1e-6).tolist()},
     }
-    if multiplicity:
-        out["multiplicity_table"] = fit_counts(regions, region_counts(x, JET_RADIUS), labels, JET_RADIUS)
-    return out
+
+
+def fit_multiplicity(x: torch.Tensor, y: torch.Tensor | None) -> dict:
+    """The table that draws each channel's lit pixels inside and outside the cone for a jet's region energies
+    (``core.data.multiplicity``), from the training jets."""
+    labels = None if y is None else y.numpy()
+    return fit_counts(region_energies(x), region_counts(x, JET_RADIUS), labels, JET_RADIUS)
 
 
 def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> DiffusionTask:
@@ -467,10 +468,10 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         config["zero_below"] = zero_suppression(x_train)
     if "hard_threshold" not in config and x_train is not None:
         config["hard_threshold"] = hard_thresholds(x_train)
-    if config.get("multiplicity") and "multiplicity_table" not in config and x_train is not None:
-        config["multiplicity_table"] = fit_energy_model(x_train, y_train, True)["multiplicity_table"]
     if config.get("energy_condition") and "energies" not in config:
         if x_train is None:
             raise JetInputError("task config: an energy-conditioned model needs training jets to fit its energies on")
-        config.update(fit_energy_model(x_train, y_train, bool(config.get("multiplicity"))))
+        config.update(fit_energy_model(x_train, y_train))
+    if config.get("multiplicity") and "multiplicity_table" not in config and x_train is not None:
+        config["multiplicity_table"] = fit_multiplicity(x_train, y_train)
     return DiffusionTask(config, build_network(config), make_transform(config["transform"]))

@@ -197,8 +197,7 @@ class DiffusionTask:
         """The energies (as :meth:`draw_energies`) and, from a table fitted with multiplicities, each channel's
         lit pixels inside and outside the cone (n, 2, 3), drawn together (else None)."""
         keys = labels.cpu() if labels is not None else torch.full((n,), -1)
-        if generator is not None and generator.device.type != "cpu":
-            generator = torch.Generator().manual_seed(generator.initial_seed())
+        generator = _cpu(generator)
         table = self._config["energies"]
         if not is_cone_table(table):
             return draw_channel_energies(table, keys, generator), None

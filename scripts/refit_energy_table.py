@@ -2,9 +2,10 @@
 the other fits of the training jets that older configs lack, such as the readout thresholds):
 ``python scripts/refit_energy_table.py checkpoints/unet_32 [--multiplicity]``.
 
-``--multiplicity`` (U-Net tables in cone coordinates) adds the table that draws each channel's lit pixels inside
-and outside the cone for a jet's energies (``core.data.multiplicity``) and so turns on the multiplicity readout
-(``core.data.readout.light_by_count``): a readout rule fitted on the training jets; the weights do not change.
+``--multiplicity`` (U-Net tables in cone coordinates) adds, or refits, the table that draws each channel's lit
+pixels inside and outside the cone for a jet's energies and channel widths (``core.data.multiplicity``) and so
+turns on the multiplicity readout (``core.data.readout.light_by_count``): a readout rule fitted on the training
+jets; the weights do not change.
 
 The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
 never touches the network's weights, so a better fit of the same jets can replace it without retraining.
@@ -66,11 +67,15 @@ def refit(checkpoint: Path, multiplicity: bool = False) -> str:
     x, y = load_tensors(ROOT / "assets" / "jets_sample.h5", size=int(data["size"]))
     if len(x) != int(data["jets"]):
         raise SystemExit(f"{checkpoint}: the card names {data['jets']} jets, the file holds {len(x)}")
-    rebuilt = build_task({k: v for k, v in task_config.items() if k != key}, x, y).config()
+    # With --multiplicity the multiplicity table is refitted too (today's builder matches on channel widths).
+    dropped = {key, "multiplicity_table"} if multiplicity else {key}
+    rebuilt = build_task({k: v for k, v in task_config.items() if k not in dropped}, x, y).config()
     old, new = task_config[key], rebuilt[key]
     if not same_jets(old, new):
         raise SystemExit(f"{checkpoint}: the refitted table does not describe the same jets; nothing written")
     task_config[key] = new
+    if multiplicity:
+        task_config.pop("multiplicity_table", None)
     added = [k for k in DERIVED.get(family, ()) if k not in task_config and k in rebuilt]
     for k in added:  # fitted on the training jets by today's builder, absent from older configs
         task_config[k] = rebuilt[k]
@@ -82,7 +87,8 @@ def refit(checkpoint: Path, multiplicity: bool = False) -> str:
         f"(core.data.mixture_copula)"
         + (f"; {', '.join(derived)} fitted on them" if derived else "")
         + (
-            "; with each channel's lit pixels inside and outside the cone (the multiplicity readout)"
+            "; with each channel's lit pixels inside and outside the cone, matched on the jet's energies and "
+            "channel widths (the multiplicity readout)"
             if multiplicity
             else ""
         )

@@ -3,13 +3,14 @@ prediction through the task, classifier-free guidance (weight 0 is the unconditi
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from core.data.energies import cone_mask, region_energies
 from core.data.readout import hard_thresholds
-from core.data.transforms import LogTransform
+from core.data.transforms import LogTransform, pixel_geometry
 from core.diffusion.seed_baseline import SimpleDiffusionCNN
 from core.diffusion.task import DiffusionTask, build_task, default_config
 from core.diffusion.unet import NULL_LABEL, UNet, config_with_parameters, count_parameters, unet_config
@@ -344,6 +345,32 @@ def test_light_by_count_lights_the_highest_pixels_of_each_region_at_least_at_the
     assert out[0, 0, 2, 2] == 7.0 and out[0, 0, 2, 1] == 0.5  # a deposit keeps its value, a new one gets the level
 
 
+def test_multiplicity_table_matches_on_channel_widths_when_fitted_with_them():
+    from core.data.multiplicity import channel_widths, draw_counts, fit_counts
+
+    # Same energies everywhere; the number of deposits follows the width alone (a broad jet has more).
+    n = 200
+    regions = np.full((n, 2, 3), 50.0)
+    widths = np.repeat(np.linspace(0.02, 0.3, n)[:, None], 3, axis=1)
+    counts = np.repeat((widths[:, :1] * 100).round().astype(int)[:, None, :], 2, axis=1).repeat(3, axis=2)
+    table = fit_counts(regions, counts, None, 0.4, widths=widths)
+    for w in (0.05, 0.25):
+        drawn = draw_counts(table, torch.from_numpy(regions[:10]), None, torch.Generator().manual_seed(0),
+                            widths=np.full((10, 3), w))  # fmt: skip
+        assert (drawn - round(w * 100)).abs().max() <= 2  # the 20 nearest widths are within 0.02 of w
+    by_energy = draw_counts(table, torch.from_numpy(regions[:10]), None, torch.Generator().manual_seed(0))
+    assert by_energy.shape == (10, 2, 3)  # without widths: the energies alone (every jet is as near)
+    with pytest.raises(JetInputError, match="widths"):
+        draw_counts(table, torch.from_numpy(regions[:2]), None, widths=np.zeros((3, 3)))
+    with pytest.raises(JetInputError, match="without widths"):
+        draw_counts(fit_counts(regions, counts, None, 0.4), torch.from_numpy(regions[:2]), None, widths=widths[:2])
+    # The width of a channel with one pixel at Delta R = r is r; an empty channel's is 0.
+    x = torch.zeros(1, 3, 32, 32)
+    x[0, 1, 16, 16] = 5.0
+    deta, dphi = pixel_geometry(32)
+    assert channel_widths(x, 0.4)[0].tolist() == pytest.approx([0.0, float(np.hypot(deta[16, 16], dphi[16, 16])), 0.0])
+
+
 def test_multiplicity_table_draws_counts_that_follow_the_energies_and_the_sample_lights_that_many():
     from core.data.energies import region_energies
     from core.data.multiplicity import draw_counts, fit_counts, region_counts
@@ -370,12 +397,14 @@ def test_multiplicity_table_draws_counts_that_follow_the_energies_and_the_sample
     assert torch.corrcoef(torch.stack([pooled.sum((1, 2)).float(), total]))[0, 1] > 0.9  # unlabelled: every class
 
     task = build_task({**default_config("ddpm", size), "multiplicity": True}, x, y)
-    assert "multiplicity_table" in task.config()
+    table = task.config()["multiplicity_table"]
+    assert len(table["scale"]) == 9 and len(table["1"]["widths"][0]) == 3  # energies and channel widths
     labels = y[:6]
-    _, want = task.draw_numbers(6, labels, torch.Generator().manual_seed(5))
     out = task.sample(task.model, 6, labels=labels, sampler="ddim", sampler_steps=2,
                       generator=torch.Generator().manual_seed(5))  # fmt: skip
-    region = torch.from_numpy(region_counts(torch.ones(1, 3, size, size), 0.4))  # pixels per region
-    assert torch.equal(torch.from_numpy(region_counts(out, 0.4)), torch.minimum(want, region))
+    region = torch.from_numpy(region_counts(torch.ones(1, 3, size, size), 0.4)).view(-1)  # pixels per region
+    lit = torch.from_numpy(region_counts(out, 0.4)).view(6, -1)
+    for jet, label in zip(lit, labels.tolist(), strict=True):  # each jet is lit as one training jet of its class was
+        assert any(torch.equal(jet, torch.minimum(torch.tensor(c), region)) for c in table[str(label)]["counts"])
     plain = build_task(default_config("ddpm", size), x, y)
     assert "multiplicity_table" not in plain.config() and plain.draw_numbers(2, labels[:2], None)[1] is None

@@ -74,6 +74,18 @@ def test_refit_with_multiplicity_adds_the_counts_keeps_the_weights_and_is_then_a
     assert "--multiplicity" in json.loads((ckpt / "model_card.json").read_text())["energy_table_refit"]
     refit.refit(ckpt)  # the flag lives in the config now: a plain refit keeps the counts
     assert _close(json.loads((ckpt / "config.json").read_text()), once)
+    shipped = json.loads((ROOT / "checkpoints" / "unet_32" / "config.json").read_text())["task"]
+    assert _close(task["multiplicity_table"], shipped["multiplicity_table"])  # the shipped table is today's fit
+    assert len(task["multiplicity_table"]["scale"]) == 9  # energies and channel widths
+    # A table fitted before the widths (energies alone) is refitted by --multiplicity, not kept.
+    table = task["multiplicity_table"]
+    table["scale"] = table["scale"][:6]
+    for group in ("0", "1"):
+        table[group].pop("widths")
+    (ckpt / "config.json").write_text(json.dumps(once))
+    refit.refit(ckpt, multiplicity=True)
+    again = json.loads((ckpt / "config.json").read_text())["task"]["multiplicity_table"]
+    assert _close(again, shipped["multiplicity_table"])
     quantum = tmp_path / "quantum"
     shutil.copytree(ROOT / "checkpoints" / "quantum_hybrid", quantum)
     with pytest.raises(SystemExit, match="--multiplicity needs a U-Net"):

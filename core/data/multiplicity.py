@@ -3,10 +3,13 @@
 A real jet's lit pixels come with its energy: more energy outside the cone, more faint deposits there. The
 U-Net draws a jet's energies inside and outside the cone from a copula (``core.data.energies``); its network
 then places too few faint deposits, too bright (issue 13). Here each channel's lit pixels inside and outside
-the cone are drawn for the jet's drawn energies from training jets of its class with the nearest energies
-(k nearest neighbours in standardised log energy), and the readout (``core.data.readout.light_by_count``)
-lights that many of the network's highest pixels. The table stores a seeded subset of the training jets'
-region energies and counts (numbers only, no images).
+the cone are drawn from training jets of its class nearest to it (k nearest neighbours), and the readout
+(``core.data.readout.light_by_count``) lights that many of the network's highest pixels. Nearest in what: the
+jet's drawn energies (standardised log energy), and, in a table fitted with them, the widths of the network's
+own channels inside the cone: a broad jet has more deposits than a narrow one of the same energy, and counts
+drawn for the energies alone came with no memory of the shape they were lit in (generated jets' multiplicities
+and masses were uncorrelated; issue 13). The table stores a seeded subset of the training jets' region
+energies, channel widths and counts (numbers only, no images).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import torch
 
 from core.data.energies import cone_mask
+from core.data.transforms import pixel_geometry
 from core.errors import JetInputError
 
 NEIGHBOURS = 20
@@ -28,18 +32,39 @@ def region_counts(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:
     return torch.stack([(lit & inside).sum((-1, -2)), (lit & ~inside).sum((-1, -2))], 1).numpy()
 
 
+def channel_widths(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:
+    """(N, 3, H, W) GeV images -> (N, 3): each channel's pT-weighted mean Delta R from the axis within the cone
+    (0 for a channel empty there), the shape the counts are matched on."""
+    e = torch.as_tensor(x).double().clamp_min(0)
+    deta, dphi = pixel_geometry(e.shape[-1])
+    dr = torch.from_numpy(np.hypot(deta, dphi))
+    e = e * (dr < radius)
+    return ((e * dr).sum((-1, -2)) / e.sum((-1, -2)).clamp_min(1e-12)).numpy()
+
+
 def fit_counts(
-    regions: np.ndarray, counts: np.ndarray, labels: np.ndarray | None, radius: float, seed: int = 0
+    regions: np.ndarray,
+    counts: np.ndarray,
+    labels: np.ndarray | None,
+    radius: float,
+    seed: int = 0,
+    widths: np.ndarray | None = None,
 ) -> dict:
     """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log region energies
-    (N, 6) and counts (N, 6), with the scale the distances use."""
+    (N, 6), channel widths (N, 3) when given, and counts (N, 6), with the scale the distances use."""
     r, k = np.asarray(regions, dtype=np.float64), np.asarray(counts)
     if r.shape != k.shape or r.ndim != 3 or r.shape[1:] != (2, 3) or len(r) < NEIGHBOURS:
         raise JetInputError(
             f"multiplicity table: expected region energies and counts of one shape (N >= {NEIGHBOURS}, 2, 3), "
             f"got {r.shape} and {k.shape}"
         )
+    if widths is not None and np.shape(widths) != (len(r), 3):
+        raise JetInputError(
+            f"multiplicity table: expected channel widths of shape ({len(r)}, 3), got {np.shape(widths)}"
+        )
     logs = np.log1p(np.clip(r, 0, None)).reshape(len(r), -1)
+    if widths is not None:
+        logs = np.concatenate([logs, np.asarray(widths, dtype=np.float64)], axis=1)
     y = np.full(len(r), -1) if labels is None else np.asarray(labels).reshape(-1)
     rng = np.random.default_rng(seed)
     groups = {}
@@ -49,32 +74,66 @@ def fit_counts(
             continue
         keep = np.sort(rng.choice(rows, size=min(JETS_PER_CLASS, len(rows)), replace=False))
         groups["all" if lab == -1 else str(int(lab))] = {
-            "log_energies": np.round(logs[keep], 4).tolist(),
+            "log_energies": np.round(logs[keep, :6], 4).tolist(),
+            **({"widths": np.round(logs[keep, 6:], 5).tolist()} if widths is not None else {}),
             "counts": k[keep].reshape(len(keep), -1).astype(int).tolist(),
         }
     return {"radius": float(radius), "neighbours": NEIGHBOURS, "scale": logs.std(0).clip(1e-6).tolist(), **groups}
 
 
+def uses_widths(table: dict) -> bool:
+    """Whether the table matches jets on their channel widths as well as their energies."""
+    return len(table["scale"]) > 6
+
+
+def draw_picks(table: dict, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(n,) which of its nearest training jets each jet takes its counts from: drawn with the energies, before
+    the image exists (a seed gives the same jets), and used once the widths are known (:func:`draw_counts`)."""
+    return torch.randint(int(table["neighbours"]), (n,), generator=generator)
+
+
 def draw_counts(
-    table: dict, energies: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator | None = None
+    table: dict,
+    energies: torch.Tensor,
+    labels: torch.Tensor | None,
+    generator: torch.Generator | None = None,
+    widths: torch.Tensor | np.ndarray | None = None,
+    picks: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(n, 2, 3) int64 lit pixels for jets with region energies ``energies`` (n, 2, 3) GeV: those of one of the
-    ``neighbours`` training jets of the jet's class nearest in log energy, chosen at random."""
+    """(n, 2, 3) int64 lit pixels for jets with region energies ``energies`` (n, 2, 3) GeV and, when given (a
+    table fitted with them), channel widths ``widths`` (n, 3): those of one of the ``neighbours`` training jets
+    of the jet's class nearest to them, chosen by ``picks`` (drawn here from ``generator`` when not given)."""
     e = torch.as_tensor(energies, dtype=torch.float64)
     n = len(e)
     keys = ["all"] * n if labels is None else [str(int(v)) for v in torch.as_tensor(labels).tolist()]
     scale = torch.tensor(table["scale"], dtype=torch.float64)
-    query = torch.log1p(e.clamp_min(0)).reshape(n, -1) / scale
-    pick = torch.randint(int(table["neighbours"]), (n,), generator=generator)
+    query = torch.log1p(e.clamp_min(0)).reshape(n, -1)
+    dims = 6  # the energies alone, unless widths are given
+    if widths is not None:
+        if not uses_widths(table) or tuple(np.shape(widths)) != (n, 3):
+            raise JetInputError(
+                f"multiplicity table: channel widths of shape {tuple(np.shape(widths))} given; the table "
+                + (f"expects ({n}, 3)" if uses_widths(table) else "was fitted without widths")
+            )
+        query = torch.cat([query, torch.as_tensor(np.asarray(widths), dtype=torch.float64)], 1)
+        dims = 9
+    scale = scale[:dims]
+    query = query / scale
+    pick = draw_picks(table, n, generator) if picks is None else torch.as_tensor(picks)
     out = torch.zeros(n, 6, dtype=torch.int64)
     groups = {k: v for k, v in table.items() if isinstance(v, dict)}
     for key in sorted(set(keys)):
         # An unlabelled jet (or a class the table lacks) draws from the jets of every class.
         members = [groups[key]] if key in groups else list(groups.values())
         rows = torch.tensor([i for i, k in enumerate(keys) if k == key])
-        ref = torch.tensor([e for g in members for e in g["log_energies"]], dtype=torch.float64) / scale
+        ref = torch.tensor([_features(g, i) for g in members for i in range(len(g["counts"]))], dtype=torch.float64)
+        ref = ref[:, :dims] / scale
         counts = torch.tensor([c for g in members for c in g["counts"]], dtype=torch.int64)
         near = torch.cdist(query[rows], ref).topk(min(int(table["neighbours"]), len(ref)), largest=False).indices
         chosen = near[torch.arange(len(rows)), pick[rows] % near.shape[1]]
         out[rows] = counts[chosen]
     return out.view(n, 2, 3)
+
+
+def _features(group: dict, i: int) -> list[float]:
+    return group["log_energies"][i] + (group["widths"][i] if "widths" in group else [])

@@ -23,7 +23,14 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
-from core.data.multiplicity import draw_counts, fit_counts, region_counts
+from core.data.multiplicity import (
+    channel_widths,
+    draw_counts,
+    draw_picks,
+    fit_counts,
+    region_counts,
+    uses_widths,
+)
 from core.data.readout import hard_thresholds, light_by_count, zero_suppression
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
@@ -194,8 +201,9 @@ class DiffusionTask:
     def draw_numbers(
         self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The energies (as :meth:`draw_energies`) and, from a table fitted with multiplicities, each channel's
-        lit pixels inside and outside the cone (n, 2, 3), drawn together (else None)."""
+        """The energies (as :meth:`draw_energies`) and, from a table fitted with multiplicities, which of the
+        nearest training jets each jet takes its lit pixels from (n,) (else None): drawn together, so that a seed
+        gives the same jets; the counts themselves are read once the image exists (:meth:`_to_jets`)."""
         keys = labels.cpu() if labels is not None else torch.full((n,), -1)
         generator = _cpu(generator)
         table = self._config["energies"]
@@ -203,7 +211,7 @@ class DiffusionTask:
             return draw_channel_energies(table, keys, generator), None
         energies = draw_region_energies(table, keys, generator)
         counts = self._config.get("multiplicity_table")
-        return energies, None if counts is None else draw_counts(counts, energies, labels, generator)
+        return energies, None if counts is None else draw_picks(counts, n, generator)
 
     def eps_fn(
         self,
@@ -313,7 +321,7 @@ class DiffusionTask:
             raise JetInputError(f"sampler {sampler!r}: unknown; use one of {', '.join(SAMPLERS)}")
         device = next(net.parameters()).device
         # Energies first (their own draws), so a seed gives the same jets with or without a trajectory.
-        energies, counts = self.draw_numbers(n, labels, generator) if self.energy_condition else (None, None)
+        energies, picks = self.draw_numbers(n, labels, generator) if self.energy_condition else (None, None)
         cond = self.condition(channel_totals(energies)).to(device) if energies is not None else None
         if labels is not None:
             labels = labels.to(device)
@@ -327,9 +335,9 @@ class DiffusionTask:
         finally:
             net.train(was_training)
         lit = None
-        if counts is not None:  # the multiplicity readout; ties among the network's pixels broken at random
+        if picks is not None:  # the multiplicity readout; ties among the network's pixels broken at random
             jitter = torch.rand((n, 3, self.size, self.size), generator=_cpu(generator))
-            lit = (counts, jitter)
+            lit = (picks, jitter, None if labels is None else labels.cpu())
         if not trajectory:
             return self._to_jets(out, energies, lit)
         x, trace = out
@@ -337,19 +345,33 @@ class DiffusionTask:
 
     def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None, lit=None) -> torch.Tensor:
         """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for.
-        ``lit`` (counts (n, 2, 3), jitter (n, 3, H, W)): light each channel's drawn number of pixels inside and
-        outside the cone, the network's highest (``core.data.readout.light_by_count``), before the rescaling."""
+        ``lit`` (picks (n,), jitter (n, 3, H, W), labels): light each channel's number of pixels inside and
+        outside the cone, those of a training jet near this one (:meth:`_light`), the network's highest
+        (``core.data.readout.light_by_count``), before the rescaling."""
         x = self.to_gev(z).cpu()
         if lit is not None:
-            counts, jitter = lit
-            score = (z.float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0 + 1e-6 * jitter
-            inside = cone_mask(self.size, self._config["multiplicity_table"]["radius"])  # the counts' own cone
-            x = light_by_count(score, x, counts, inside, self.zero_below or [0.0, 0.0, 0.0])
+            x = self._light(z, x, energies, lit)
         if energies is None:
             return x
         if energies.ndim == 3:  # inside and outside the cone, each rescaled to its own energy
             return rescale_regions(x, energies, self._config["energies"]["radius"])
         return rescale_channels(x, energies)
+
+    def _light(self, z: torch.Tensor, x: torch.Tensor, energies: torch.Tensor, lit) -> torch.Tensor:
+        """The multiplicity readout of GeV image ``x`` (model-space ``z`` ranks the pixels). A table fitted with
+        channel widths is read twice: counts for the energies alone light a first image, whose widths (those of
+        a jet with a real jet's number of deposits; the network's unlit image, with every faint pixel, is far
+        broader) then choose the counts that are lit."""
+        picks, jitter, labels = lit
+        table = self._config["multiplicity_table"]
+        score = (z.float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0 + 1e-6 * jitter
+        inside = cone_mask(self.size, table["radius"])  # the counts' own cone
+        levels = self.zero_below or [0.0, 0.0, 0.0]
+        counts = draw_counts(table, energies, labels, picks=picks)
+        if uses_widths(table):
+            widths = channel_widths(light_by_count(score, x, counts, inside, levels), table["radius"])
+            counts = draw_counts(table, energies, labels, widths=widths, picks=picks)
+        return light_by_count(score, x, counts, inside, levels)
 
     def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None, lit=None) -> Trajectory:
         return Trajectory(
@@ -453,7 +475,8 @@ def fit_multiplicity(x: torch.Tensor, y: torch.Tensor | None) -> dict:
     """The table that draws each channel's lit pixels inside and outside the cone for a jet's region energies
     (``core.data.multiplicity``), from the training jets."""
     labels = None if y is None else y.numpy()
-    return fit_counts(region_energies(x), region_counts(x, JET_RADIUS), labels, JET_RADIUS)
+    counts, widths = region_counts(x, JET_RADIUS), channel_widths(x, JET_RADIUS)
+    return fit_counts(region_energies(x), counts, labels, JET_RADIUS, widths=widths)
 
 
 def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> DiffusionTask:

@@ -231,6 +231,14 @@ class TrainRequest(Request):
         group=DIFFUSION,
         label="Without energy condition",
     )
+    no_multiplicity: bool = option(
+        False,
+        "ddpm: let the network's own pixels decide how many deposits a jet has (default: the multiplicity "
+        "readout, each channel's lit pixels inside and outside the cone taken from training jets near the "
+        "generated one in energies and channel widths, core.data.multiplicity)",
+        group=DIFFUSION,
+        label="Without multiplicity readout",
+    )
     # The hybrid quantum model.
     encoder: str = option(
         "amplitude",

@@ -49,6 +49,13 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
     assert card["steps"] == 3 and card["command"].startswith("python -m core train --model ddpm")
     assert "--steps 3" in card["command"] and card["data"]["jets"] == 12
     assert len(json.loads((out / "trainer_state.json").read_text())["losses"]) == 3
+    task = json.loads((out / "config.json").read_text())["task"]
+    table = task["multiplicity_table"]  # the multiplicity readout is on by default, fitted on the 12 jets
+    assert task["multiplicity"] and table["neighbours"] == min(len(table[k]["counts"]) for k in ("0", "1")) < 20
+    plain = tmp_path / "plain"
+    assert _train(jets16, plain, "ddpm", 1, "--no-multiplicity") == 0
+    assert "multiplicity_table" not in json.loads((plain / "config.json").read_text())["task"]
+    assert "--no-multiplicity" in json.loads((plain / "model_card.json").read_text())["command"]
     samples = tmp_path / "s.h5"
     assert (
         main(

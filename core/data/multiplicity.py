@@ -53,9 +53,9 @@ def fit_counts(
     """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log region energies
     (N, 6), channel widths (N, 3) when given, and counts (N, 6), with the scale the distances use."""
     r, k = np.asarray(regions, dtype=np.float64), np.asarray(counts)
-    if r.shape != k.shape or r.ndim != 3 or r.shape[1:] != (2, 3) or len(r) < NEIGHBOURS:
+    if r.shape != k.shape or r.ndim != 3 or r.shape[1:] != (2, 3) or len(r) < 1:
         raise JetInputError(
-            f"multiplicity table: expected region energies and counts of one shape (N >= {NEIGHBOURS}, 2, 3), "
+            f"multiplicity table: expected region energies and counts of one shape (N >= 1, 2, 3), "
             f"got {r.shape} and {k.shape}"
         )
     if widths is not None and np.shape(widths) != (len(r), 3):
@@ -70,15 +70,16 @@ def fit_counts(
     groups = {}
     for lab in np.unique(y).tolist():
         rows = np.flatnonzero(y == lab)
-        if len(rows) < NEIGHBOURS:
-            continue
         keep = np.sort(rng.choice(rows, size=min(JETS_PER_CLASS, len(rows)), replace=False))
         groups["all" if lab == -1 else str(int(lab))] = {
             "log_energies": np.round(logs[keep, :6], 4).tolist(),
             **({"widths": np.round(logs[keep, 6:], 5).tolist()} if widths is not None else {}),
             "counts": k[keep].reshape(len(keep), -1).astype(int).tolist(),
         }
-    return {"radius": float(radius), "neighbours": NEIGHBOURS, "scale": logs.std(0).clip(1e-6).tolist(), **groups}
+    # Few training jets (a small test run): fewer neighbours, as many as the smallest class has.
+    neighbours = min([NEIGHBOURS] + [len(g["counts"]) for g in groups.values()])
+    scale = logs.std(0).clip(1e-6) if len(logs) > 1 else np.ones(logs.shape[1])
+    return {"radius": float(radius), "neighbours": neighbours, "scale": scale.tolist(), **groups}
 
 
 def uses_widths(table: dict) -> bool:

@@ -47,7 +47,16 @@ TITLES = {"ddpm": "U-Net DDPM", "seed-baseline": "seed baseline (SimpleDiffusion
 LOSS_TITLES = {"ddpm": "loss (MSE of the network's target)", "seed-baseline": "loss (MSE of the predicted noise)"}
 # The request fields each classical family reads (the Train page shows these).
 TRAIN_OPTIONS = {
-    "ddpm": ("size", "preset", "schedule", "beta_start", "beta_end", "prediction", "no_energy_condition"),
+    "ddpm": (
+        "size",
+        "preset",
+        "schedule",
+        "beta_start",
+        "beta_end",
+        "prediction",
+        "no_energy_condition",
+        "no_multiplicity",
+    ),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
 
@@ -116,6 +125,7 @@ def config_from_request(req) -> dict:
         req.schedule,
         prediction=req.prediction,
         energy_condition=not req.no_energy_condition,
+        multiplicity=not (req.no_energy_condition or req.no_multiplicity),
         **common,
     )
 

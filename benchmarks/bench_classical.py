@@ -150,15 +150,22 @@ def effective(ckpt, spec: tuple[str, int]) -> tuple[str, int]:
 
 
 def sample(
-    ckpt, n: int, spec: tuple[str, int], seed: int, device: str, guidance: float = 1.0, guidance_from: float = 0.0
+    ckpt,
+    n: int,
+    spec: tuple[str, int],
+    seed: int,
+    device: str,
+    guidance: float | None = None,
+    guidance_from: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
     """n jets (half gluon, half quark when conditional, at classifier-free ``guidance`` from t / T =
-    ``guidance_from`` on), their labels, and the seconds it took."""
-    from core.training.sampling import labels_for, sample_images
+    ``guidance_from`` on; None: the model's weight), their labels, and the seconds it took."""
+    from core.training.sampling import default_guidance, labels_for, sample_images
 
     label = "mixed" if ckpt.task.conditional else None
     sampler, steps = effective(ckpt, spec)
     start = time.perf_counter()
+    guidance = default_guidance(ckpt) if guidance is None else guidance
     guided = label is not None and guidance != 1.0
     x = sample_images(
         ckpt, n, sampler, steps, label, guidance if label else 1.0, seed, device,
@@ -187,10 +194,17 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
     """Goal rows and raw figures of one checkpoint."""
     from core.metrics.memorisation import memorisation_check
     from core.training.checkpoint import load_checkpoint
+    from core.training.sampling import default_guidance
 
     ckpt = load_checkpoint(str(path), device=args.device)
-    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device, args.guidance, args.guidance_from)
-    print(f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))} in {sec:.0f} s", flush=True)
+    guidance = default_guidance(ckpt) if args.guidance is None else args.guidance
+    x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device, guidance, args.guidance_from)
+    print(
+        f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))}"
+        + (f", guidance {guidance:g}" if ckpt.task.conditional else "")
+        + f" in {sec:.0f} s",
+        flush=True,
+    )
     report = evaluate(real, y_real, x, y, args, classifier)
     rows = goal_rows(name, report)
     mem = memorisation_check(x, real, training, seed=args.seed)
@@ -198,12 +212,13 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
     raw = {
         "path": str(path),
         "step": ckpt.step,
+        "guidance": guidance,
         "fast_seconds": round(sec, 1),
         "report": report.to_dict(),
         "memorisation": {k: v for k, v in mem.items() if not k.startswith("distances")},
     }
     if args.best is not None:
-        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device, args.guidance, args.guidance_from)
+        xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device, guidance, args.guidance_from)
         label = " ".join(map(str, effective(ckpt, args.best)))
         print(f"{name}: {args.n} jets with {label} in {sec_b:.0f} s", flush=True)
         best = evaluate(real, y_real, xb, yb, args, classifier)
@@ -248,7 +263,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--best", default="ddim:100", help="best sampler NAME:STEPS, or 'none' to skip")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the two-sample AUCs")
     p.add_argument(
-        "--guidance", type=float, default=1.0, help="classifier-free guidance of conditional models (1: none)"
+        "--guidance",
+        type=float,
+        default=None,
+        help="classifier-free guidance of conditional models (1: none; default: each model's own)",
     )
     p.add_argument(
         "--guidance-from",
@@ -274,7 +292,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.n, args.fast, args.best, args.folds = min(args.n, 40), "fast:2", "ddim:3", 3
     args.fast = parse_sampler(args.fast)
     args.best = None if args.best == "none" else parse_sampler(args.best)
-    if not math.isfinite(args.guidance) or args.guidance < 0:
+    if args.guidance is not None and (not math.isfinite(args.guidance) or args.guidance < 0):
         raise JetInputError(f"--guidance: expected a finite weight >= 0, got {args.guidance}")
     if not math.isfinite(args.guidance_from) or not 0 <= args.guidance_from < 1:
         raise JetInputError(f"--guidance-from: expected a fraction of T in [0, 1), got {args.guidance_from}")
@@ -373,7 +391,7 @@ def main(argv=None) -> int:
         "seed": args.seed,
         "fast": args.fast,
         "best": args.best,
-        "guidance": args.guidance,
+        "guidance": "each model's own (checkpoints[...].guidance)" if args.guidance is None else args.guidance,
         "guidance_from": args.guidance_from,
         "folds": args.folds,
         "seconds": round(elapsed),

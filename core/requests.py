@@ -411,8 +411,12 @@ class SampleRequest(Request):
     label: str | None = option(
         None, "quark, gluon, mixed (half each) or none; default: mixed for conditional models", label="Label"
     )
-    guidance: float = option(
-        1.0, "classifier-free guidance weight (0 unconditional, 1 conditional)", minimum=0, label="Guidance weight"
+    guidance: float | None = option(
+        None,
+        "classifier-free guidance weight (0 unconditional, 1 conditional, > 1 sharper classes; default: the "
+        "model's, from its config: 1.5 for the shipped U-Net, 1 otherwise)",
+        minimum=0,
+        label="Guidance weight",
     )
     guidance_from: float = option(
         0.0,

@@ -285,16 +285,18 @@ if ckpt is not None:
             # One widget per capability: a choice made for an unconditional model never carries over to a
             # conditional one (which then starts at "mixed").
             label = c3.selectbox("Label", labels, key=f"gen_label_{'cond' if task.conditional else 'uncond'}")
+            own = float(getattr(task, "default_guidance", 1.0))
             guidance = float(
                 c1.number_input(
                     "Guidance weight",
                     0.0,
                     10.0,
-                    1.0,
+                    own,
                     0.5,
-                    key="gen_guidance",
+                    key=f"gen_guidance_{own:g}",  # starts at each model's own weight, never carried over
                     disabled=not task.takes_guidance,
-                    help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes",
+                    help="classifier-free guidance: 0 unconditional, 1 conditional, > 1 sharper classes; starts at "
+                    f"the model's own weight ({own:g}, from its config and model card)",
                 )
             )
             guidance_from = float(

@@ -1,6 +1,9 @@
 """Refit a shipped checkpoint's channel-energy table with today's `core.data.energies` fit, in place (and add
 the other fits of the training jets that older configs lack, such as the readout thresholds):
-``python scripts/refit_energy_table.py checkpoints/unet_32 [--multiplicity]``.
+``python scripts/refit_energy_table.py checkpoints/unet_32 [--multiplicity] [--guidance W]``.
+
+``--guidance W`` (U-Nets) records the classifier-free guidance weight the checkpoint samples at when none is
+asked (``config.json``'s ``"guidance"``; chosen on held-out jets, see the model card).
 
 ``--multiplicity`` (U-Net tables in cone coordinates) adds, or refits, the table that draws each channel's lit
 pixels inside and outside the cone for a jet's energies and channel widths (``core.data.multiplicity``) and so
@@ -18,6 +21,7 @@ the refit in the model card.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -44,7 +48,7 @@ def same_jets(old: dict, new: dict) -> bool:
     )
 
 
-def refit(checkpoint: Path, multiplicity: bool = False) -> str:
+def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None = None) -> str:
     from core.atomic import write_text_atomic
     from core.data.readers import load_tensors
     from core.training.registry import build_task
@@ -61,6 +65,10 @@ def refit(checkpoint: Path, multiplicity: bool = False) -> str:
         if family != "ddpm" or task_config[key].get("coordinates") != "cone":
             raise SystemExit(f"{checkpoint}: --multiplicity needs a U-Net whose energy table is in cone coordinates")
         task_config["multiplicity"] = True
+    if guidance is not None:
+        if family != "ddpm" or not math.isfinite(guidance) or guidance < 0:
+            raise SystemExit(f"{checkpoint}: --guidance needs a U-Net and a finite weight >= 0, got {guidance}")
+        task_config["guidance"] = float(guidance)
     data = card.get("data", {})
     if data.get("file") != EMBEDDED:
         raise SystemExit(f"{checkpoint}: trained on {data.get('file')!r}; only the embedded sample is refitted here")
@@ -92,9 +100,11 @@ def refit(checkpoint: Path, multiplicity: bool = False) -> str:
             if multiplicity
             else ""
         )
+        + (f"; samples at guidance {guidance:g} unless asked otherwise" if guidance is not None else "")
         + "; weights unchanged. "
         f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
         + (" --multiplicity" if multiplicity else "")
+        + (f" --guidance {guidance:g}" if guidance is not None else "")
     )
     write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
@@ -102,11 +112,16 @@ def refit(checkpoint: Path, multiplicity: bool = False) -> str:
     return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets){extra}"
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    multiplicity = "--multiplicity" in args
-    for arg in [a for a in args if a != "--multiplicity"] or ["checkpoints/unet_32"]:
-        print(refit(Path(arg), multiplicity))
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="*", default=["checkpoints/unet_32"], help="checkpoint folders")
+    p.add_argument("--multiplicity", action="store_true", help="add or refit the multiplicity table (U-Nets)")
+    p.add_argument("--guidance", type=float, default=None, help="the guidance weight samples get by default (U-Nets)")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    for arg in args.checkpoints:
+        print(refit(Path(arg), args.multiplicity, args.guidance))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ def test_generate_label_follows_the_checkpoint(runs_dir):  # noqa: F811
     assert_clean(at)
     label = [s for s in at.selectbox if s.label == "Label"][0]
     assert label.value == "mixed", "a conditional model must not inherit 'unconditional' from the previous one"
+    guidance = [n for n in at.number_input if n.label == "Guidance weight"][0]
+    assert guidance.value == 1.5 and not guidance.disabled  # the shipped U-Net's own weight (its config.json)
+    at.selectbox(key="gen_choice").set_value("shipped: seed_baseline_32").run()
+    guidance = [n for n in at.number_input if n.label == "Guidance weight"][0]
+    assert guidance.value == 1.0 and guidance.disabled  # no classifier-free guidance
 
 
 # ---------------------------------------------------------------- legible jet images

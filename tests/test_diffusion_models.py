@@ -227,6 +227,29 @@ def test_guidance_from_applies_the_weight_only_at_the_noisier_steps():
             run(labels=quark, guidance=2.5, guidance_from=bad)
 
 
+def test_a_checkpoint_samples_at_its_own_guidance_unless_asked(tmp_path):
+    from core.training.checkpoint import load_checkpoint, save_checkpoint
+    from core.training.sampling import default_guidance, sample_images
+
+    torch.manual_seed(0)
+    task = build_task({**default_config("ddpm", 16, prediction="eps"), "guidance": 2.5}, _jets(8))
+    with torch.no_grad():  # the head is zero-initialised; give it weights so labels matter
+        for p in task.model.head.parameters():
+            p.normal_(0, 0.1)
+    save_checkpoint(tmp_path / "ck", task, task.model)
+    assert default_guidance(load_checkpoint(tmp_path / "ck")) == 2.5
+
+    def run(guidance):
+        return sample_images(tmp_path / "ck", 3, "ddim", 3, "quark", guidance, seed=1)
+
+    own = run(None)
+    assert torch.equal(own, run(2.5)) and not torch.allclose(own, run(1.0))
+    with pytest.raises(JetInputError, match="'guidance' must be a finite weight"):
+        build_task({**default_config("ddpm", 16), "guidance": -1.0}, _jets(4))
+    baseline = build_task(default_config("seed-baseline", 16), _jets(4))
+    assert baseline.default_guidance == 1.0  # no classifier-free guidance: nothing to default
+
+
 def test_guidance_from_is_refused_for_models_without_guidance(tmp_path):
     from core.training.checkpoint import save_checkpoint
     from core.training.sampling import sample_images

@@ -86,7 +86,15 @@ def test_refit_with_multiplicity_adds_the_counts_keeps_the_weights_and_is_then_a
     refit.refit(ckpt, multiplicity=True)
     again = json.loads((ckpt / "config.json").read_text())["task"]["multiplicity_table"]
     assert _close(again, shipped["multiplicity_table"])
+    refit.main([str(ckpt), "--multiplicity", "--guidance", "1.5"])  # the sampling default, recorded with it
+    assert json.loads((ckpt / "config.json").read_text())["task"]["guidance"] == 1.5
+    assert json.loads((ckpt / "model_card.json").read_text())["energy_table_refit"].endswith(
+        "--multiplicity --guidance 1.5"
+    )
+    assert shipped["guidance"] == 1.5  # the shipped U-Net's own weight (see its model card)
     quantum = tmp_path / "quantum"
     shutil.copytree(ROOT / "checkpoints" / "quantum_hybrid", quantum)
     with pytest.raises(SystemExit, match="--multiplicity needs a U-Net"):
         refit.refit(quantum, multiplicity=True)
+    with pytest.raises(SystemExit, match="--guidance needs a U-Net"):
+        refit.refit(quantum, guidance=1.5)

@@ -38,7 +38,7 @@ def test_the_quantum_recipe_is_the_shipped_model_and_multi_stage_recipes_say_so(
     assert (
         unet.stages == 6 and unet.request.steps == 2000
     )  # training stages; the readout refit after them trains nothing
-    assert unet.command.endswith("refit_energy_table.py checkpoints/unet_32 --multiplicity")
+    assert unet.command.endswith("refit_energy_table.py checkpoints/unet_32 --multiplicity --guidance 1.5")
     note = recipe_note(unet, max_steps=500)
     assert "stage 1 of 6" in note and "capped at this server's limit of 500" in note
     assert "stage" not in recipe_note(shipped_recipe("quantum"), None)

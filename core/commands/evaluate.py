@@ -46,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="network evaluations (default: the model's)",
     )
-    g.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance weight")
+    g.add_argument(
+        "--guidance", type=float, default=None, help="classifier-free guidance weight (default: the model's)"
+    )
     g.add_argument(
         "--guidance-from",
         type=float,
@@ -121,7 +123,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
     from core.data.writers import write_cms
     from core.training.checkpoint import load_checkpoint
     from core.training.device import resolve_device
-    from core.training.sampling import labels_for, sample_images
+    from core.training.sampling import default_guidance, labels_for, sample_images
 
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device=device)
@@ -151,7 +153,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
             "checkpoint": str(args.checkpoint),
             "sampler": args.sampler,
             "sampler_steps": -1 if args.sampler_steps is None else args.sampler_steps,
-            "guidance": args.guidance,
+            "guidance": default_guidance(ckpt) if args.guidance is None else args.guidance,
             "guidance_from": args.guidance_from,
             "seed": args.seed,
             "label": "none" if label is None else label,

@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
     """The HDF5 attributes that say how the jets were made (and the command that makes them again)."""
     from core.data.layout import UNLABELLED_MEANING
+    from core.training.sampling import default_guidance
 
     attrs = {
         "generator": f"core.diffusion ({ckpt.task.family}) from {ckpt.path}",
@@ -35,7 +36,7 @@ def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
         "sampler_steps": -1 if req.sampler_steps is None else req.sampler_steps,
         "eta": -1.0 if req.eta is None else req.eta,
         "label": "none" if label is None else str(label),
-        "guidance": req.guidance,
+        "guidance": default_guidance(ckpt) if req.guidance is None else req.guidance,  # the weight used
         "guidance_from": req.guidance_from,
         "seed": req.seed,
         "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,

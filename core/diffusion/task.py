@@ -7,6 +7,8 @@ back to GeV with the inverse transform, negative GeV clamped to 0.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -152,6 +154,10 @@ class DiffusionTask:
         self.takes_guidance = (
             self.conditional
         )  # classifier-free guidance needs the label dropout of conditional training
+        # The weight samples get when none is asked (a checkpoint's measured choice; 1: the conditional model).
+        self.default_guidance = float(config.get("guidance", 1.0)) if self.takes_guidance else 1.0
+        if not (math.isfinite(self.default_guidance) and self.default_guidance >= 0):
+            raise JetInputError(f"task config: 'guidance' must be a finite weight >= 0, got {config.get('guidance')}")
         self.cond_drop = float(config.get("cond_drop", 0.0))
         self.x0_clip = config.get("x0_clip")
         self.zero_below = config.get("zero_below")

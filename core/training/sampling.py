@@ -49,6 +49,12 @@ def check_readout(ckpt: Checkpoint, shots: int | None, option: str = "shots") ->
         raise JetInputError(f"{option}: must be a positive integer, got {shots}")
 
 
+def default_guidance(ckpt: Checkpoint) -> float:
+    """The guidance weight a checkpoint samples at when none is asked: the one its config names (chosen for it
+    on held-out jets, see its model card), else 1, the conditional model itself."""
+    return float(getattr(ckpt.task, "default_guidance", 1.0))
+
+
 def check_guidance_from(ckpt: Checkpoint, guidance_from: float, option: str = "guidance from") -> None:
     """Refuse a guidance interval for a model without classifier-free guidance, or a value outside [0, 1)."""
     check_fraction(guidance_from)
@@ -84,7 +90,7 @@ def sample_images(
     sampler: str | None = None,
     sampler_steps: int | None = None,
     label: int | str | None = None,
-    guidance: float = 1.0,
+    guidance: float | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
     batch_size: int = 256,
@@ -96,12 +102,14 @@ def sample_images(
     """``n`` generated jets (n, 3, H, W) in GeV. Same arguments and seed, same images.
 
     ``label``: None (unconditional), 'quark' / 'gluon' / 1 / 0, or 'mixed'. ``guidance``: classifier-free
-    weight (0 unconditional, 1 conditional, >1 sharper classes). ``progress(k)`` is called per batch.
+    weight (0 unconditional, 1 conditional, >1 sharper classes; None: the model's, :func:`default_guidance`).
+    ``progress(k)`` is called per batch.
     ``sampler``: None means the model's default. ``shots``: readout by that many measurements per state
     (models whose ``readouts`` include "shots"; None: exact). ``guidance_from``: the guidance weight applies
     only while t / T >= this (0: every step; models with classifier-free guidance).
     """
     ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
+    guidance = default_guidance(ckpt) if guidance is None else guidance
     if eta is not None:
         options["eta"] = eta
     net = ckpt.ema.to(device)
@@ -125,7 +133,7 @@ def sample_trajectory(
     sampler: str | None = None,
     sampler_steps: int | None = None,
     label: int | str | None = None,
-    guidance: float = 1.0,
+    guidance: float | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
     shots: int | None = None,
@@ -133,6 +141,7 @@ def sample_trajectory(
 ) -> Trajectory:
     """The reverse process of ``n`` samples, step by step (see ``core.training.task.Trajectory``)."""
     ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
+    guidance = default_guidance(ckpt) if guidance is None else guidance
     net = ckpt.ema.to(device)
     return ckpt.task.sample(
         net,

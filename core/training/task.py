@@ -64,7 +64,8 @@ class Task(Protocol):
         timesteps: steps T of the forward process.
         readouts: "exact", plus "shots" for families that measure (``sample(shots=N)``; they also define
             ``readout_description(shots) -> str``).
-        takes_guidance: whether ``guidance`` changes anything.
+        takes_guidance: whether ``guidance`` changes anything; such a task may name the weight its samples
+            get when none is asked (``default_guidance``, read with ``core.training.sampling.default_guidance``).
         size: the side of the images it generates (and trains on).
 
     Besides the methods below, a task builds its ``Reconstructor`` (``reconstructor(net, labels=None,

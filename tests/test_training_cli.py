@@ -52,6 +52,14 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
     task = json.loads((out / "config.json").read_text())["task"]
     table = task["multiplicity_table"]  # the multiplicity readout is on by default, fitted on the 12 jets
     assert task["multiplicity"] and table["neighbours"] == min(len(table[k]["counts"]) for k in ("0", "1")) < 20
+    config = json.loads((out / "config.json").read_text())
+    config["task"]["guidance"] = 1.25  # a checkpoint's own weight: used, and named in the file's command
+    (out / "config.json").write_text(json.dumps(config))
+    assert (
+        main(["sample", "--checkpoint", str(out), "--n", "2", "--out", str(tmp_path / "own.h5"), "--steps", "2"]) == 0
+    )
+    with h5py.File(tmp_path / "own.h5") as f:
+        assert f.attrs["guidance"] == 1.25 and "--guidance 1.25" in f.attrs["command"]
     plain = tmp_path / "plain"
     assert _train(jets16, plain, "ddpm", 1, "--no-multiplicity") == 0
     assert "multiplicity_table" not in json.loads((plain / "config.json").read_text())["task"]

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from core.requests import SampleRequest
     from core.training.checkpoint import load_checkpoint
     from core.training.device import resolve_device
-    from core.training.sampling import check_readout, labels_for
+    from core.training.sampling import check_readout, default_guidance, labels_for
 
     req = SampleRequest.from_namespace(args)
     req.check()
@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     check_allocation(2.0 * req.n * 3 * size * size * 4, f"--n {req.n} jets of {size} x {size}")
     check_readout(ckpt, req.shots, "--shots")
     req = dataclasses.replace(req, sampler=req.sampler or ckpt.task.default_sampler)
+    if req.guidance is None and ckpt.task.takes_guidance:  # the model's own weight, named in the file's command
+        req = dataclasses.replace(req, guidance=default_guidance(ckpt))
     label = _label(req.label, ckpt.task.conditional)
     labels = labels_for(ckpt, label, req.n)
     started = time.time()

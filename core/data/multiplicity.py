@@ -5,8 +5,9 @@ U-Net draws a jet's energies inside and outside the cone from a copula (``core.d
 then places too few faint deposits, too bright (issue 13). Here each channel's lit pixels inside and outside
 the cone are drawn from training jets of its class nearest to it (k nearest neighbours), and the readout
 (``core.data.readout.light_by_count``) lights that many of the network's highest pixels. Nearest in what: the
-jet's drawn energies (standardised log energy), and, in a table fitted with them, the widths of the network's
-own channels inside the cone: a broad jet has more deposits than a narrow one of the same energy, and counts
+jet's drawn energies (standardised log energy), and, in a table fitted with them, its channel widths inside the
+cone (those of the jet as first lit for its energies alone: ``DiffusionTask._light``): a broad jet has more
+deposits than a narrow one of the same energy, and counts
 drawn for the energies alone came with no memory of the shape they were lit in (generated jets' multiplicities
 and masses were uncorrelated; issue 13). The table stores a seeded subset of the training jets' region
 energies, channel widths and counts (numbers only, no images).

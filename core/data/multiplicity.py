@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from core.data.energies import cone_mask
-from core.data.transforms import pixel_geometry
+from core.data.observables import channel_widths as observable_widths
 from core.errors import JetInputError
 
 NEIGHBOURS = 20
@@ -34,13 +34,10 @@ def region_counts(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:
 
 
 def channel_widths(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:
-    """(N, 3, H, W) GeV images -> (N, 3): each channel's pT-weighted mean Delta R from the axis within the cone
-    (0 for a channel empty there), the shape the counts are matched on."""
-    e = torch.as_tensor(x).double().clamp_min(0)
-    deta, dphi = pixel_geometry(e.shape[-1])
-    dr = torch.from_numpy(np.hypot(deta, dphi))
-    e = e * (dr < radius)
-    return ((e * dr).sum((-1, -2)) / e.sum((-1, -2)).clamp_min(1e-12)).numpy()
+    """(N, 3, H, W) GeV images -> (N, 3): each channel's width within the cone
+    (``core.data.observables.channel_widths``), 0 for a channel empty there (a distance needs a number): the
+    shape the counts are matched on."""
+    return np.nan_to_num(observable_widths(x, radius), nan=0.0)
 
 
 def fit_counts(

@@ -11,28 +11,12 @@ import numpy as np
 import torch
 
 from core.data.layout import CHANNELS
-from core.data.transforms import pixel_geometry
+from core.data.observables import channel_widths
 from core.errors import JetInputError
 
+__all__ = ["PAIRS", "channel_widths", "width_correlations"]
+
 PAIRS = ((0, 1), (1, 2), (0, 2))  # Tracks-ECAL, ECAL-HCAL, Tracks-HCAL
-
-
-def channel_widths(x: torch.Tensor | np.ndarray, radius: float | None = 0.4) -> np.ndarray:
-    """(N, 3): each channel's energy-weighted mean Delta R from the jet axis (pixels within ``radius``).
-
-    A channel with no energy gets NaN (it has no width).
-    """
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    arr = arr.astype(np.float64)
-    if arr.ndim != 4 or arr.shape[1] != 3 or arr.shape[2] != arr.shape[3]:
-        raise JetInputError(f"channel widths: expected (N, 3, H, H) images, got shape {arr.shape}")
-    deta, dphi = pixel_geometry(arr.shape[-1])
-    dr = np.hypot(deta, dphi)
-    if radius is not None:
-        arr = arr * (dr < radius)
-    energy = arr.sum(axis=(2, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(energy > 0, (arr * dr).sum(axis=(2, 3)) / energy, np.nan)
 
 
 def width_correlations(x: torch.Tensor | np.ndarray, radius: float | None = 0.4) -> dict[str, float]:

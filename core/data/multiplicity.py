@@ -125,8 +125,7 @@ def draw_counts(
         # An unlabelled jet (or a class the table lacks) draws from the jets of every class.
         members = [groups[key]] if key in groups else list(groups.values())
         rows = torch.tensor([i for i, k in enumerate(keys) if k == key])
-        ref = torch.tensor([_features(g, i) for g in members for i in range(len(g["counts"]))], dtype=torch.float64)
-        ref = ref[:, :dims] / scale
+        ref = torch.from_numpy(np.concatenate([_features(g)[:, :dims] for g in members])) / scale
         counts = torch.tensor([c for g in members for c in g["counts"]], dtype=torch.int64)
         near = torch.cdist(query[rows], ref).topk(min(int(table["neighbours"]), len(ref)), largest=False).indices
         chosen = near[torch.arange(len(rows)), pick[rows] % near.shape[1]]
@@ -134,5 +133,7 @@ def draw_counts(
     return out.view(n, 2, 3)
 
 
-def _features(group: dict, i: int) -> list[float]:
-    return group["log_energies"][i] + (group["widths"][i] if "widths" in group else [])
+def _features(group: dict) -> np.ndarray:
+    """(n, 6 or 9) one table group's log energies, then its channel widths when it has them."""
+    parts = [group["log_energies"]] + ([group["widths"]] if "widths" in group else [])
+    return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts], axis=1)

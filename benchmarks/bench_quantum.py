@@ -6,7 +6,10 @@ real jets (``assets/jets_heldout.h5``: physics W1 per observable, FPD, with the 
 models generate a jet *shape*; the classical energies are drawn the same way for every model (by default
 the three channel energies from the per-class copula of ``core.data.energies``; ``--energy total`` draws one
 total and lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets
-keep their multiplicity) turns shapes into images. The classical references: the project's U-Net DDPM
+keep their multiplicity) turns shapes into images; since 6 December the default readout is the shipped model's own
+(``--readout multiplicity``, ``core.quantum.lit_pixels``: each channel lights as many of its most probable pixels
+as a training jet of the class near it in energy has), fitted on the training jets and given to every model
+alike, so that the lit pixels are no longer what tells the models apart. The classical references: the project's U-Net DDPM
 trained at the same resolution by the same loop (``unet``: the tiny preset; ``unet-matched``: the width whose
 parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
 (``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
@@ -57,8 +60,10 @@ from core.data.energies import (  # noqa: E402
     rescale_regions,
 )
 from core.data.readers import load_tensors  # noqa: E402
+from core.data.readout import zero_suppression  # noqa: E402
 from core.errors import JetInputError  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
+from core.quantum.lit_pixels import draw_readout, fit_table, light  # noqa: E402
 from core.quantum.sim import shot_frequencies  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
@@ -337,6 +342,47 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
     return shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12), {"params": n_params, "angles": n_q, **info}
 
 
+def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor):
+    """The readout every model's shapes go through, fitted on the training jets: ``read(shapes, labels, g)`` ->
+    GeV images (the same draws from ``g`` for every model), and a line that says what it is."""
+    size = args.size
+    totals_tr = x_tr.sum((1, 2, 3))
+    quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
+    copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
+    cone_copula = fit_cone_energies(region_energies(x_tr), y_tr) if args.energy == "cone" else None
+    shapes_tr = x_tr.reshape(len(x_tr), -1) / totals_tr[:, None].clamp_min(1e-9)
+    shots = fit_shots(shapes_tr, x_tr, torch.Generator().manual_seed(0))
+
+    def energies(labels, g):
+        if args.energy == "channels":
+            return draw_channel_energies(copula, labels, g)
+        if args.energy == "cone":  # each channel's cone and rest get their own energies, as the U-Net's do
+            return draw_region_energies(cone_copula, labels, g)
+        return draw_totals(quantiles, len(labels), g)[:, None]
+
+    if args.readout == "shots":  # every run before 6 December: the fitted number of shots per jet shape
+
+        def read(shapes, labels, g):
+            drawn = shots_readout(shapes, shots, g)
+            e = energies(labels, g)
+            rescale = rescale_regions if e.ndim == 3 else rescale_channels
+            if e.shape[-1] == 1:
+                return (drawn * e).reshape(-1, 3, size, size)
+            return rescale(drawn.reshape(-1, 3, size, size), e)
+
+        return read, shots, f"{shots} shots per jet (fitted)"
+    if args.energy == "total":
+        raise SystemExit("--readout multiplicity needs per-channel energies (--energy channels or cone)")
+    table, levels = fit_table(x_tr, y_tr, args.energy), zero_suppression(x_tr)
+
+    def read(shapes, labels, g):  # the shipped model's readout (core.quantum.lit_pixels)
+        e = energies(labels, g)
+        drawn = draw_readout(table, len(labels), (3, size, size), g)
+        return light(table, shapes.reshape(-1, 3, size, size), e, labels, drawn, levels)
+
+    return read, shots, "multiplicity (each channel lit as a training jet near it in energy)"
+
+
 def quality(args) -> dict:
     size = args.size
     if size != 8 and set(args.models) - {
@@ -349,20 +395,14 @@ def quality(args) -> dict:
     }:
         raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
     x_tr, y_tr, x_te, y_te = load_data(args)
-    n_train = len(x_tr)
-    totals_tr = x_tr.sum((1, 2, 3))
-    quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
-    copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
-    cone_copula = fit_cone_energies(region_energies(x_tr), y_tr) if args.energy == "cone" else None
-    shapes_tr = x_tr.reshape(n_train, -1) / totals_tr[:, None].clamp_min(1e-9)
-    g0 = torch.Generator().manual_seed(0)
-    shots = fit_shots(shapes_tr, x_tr, g0)
+    shapes_tr = x_tr.reshape(len(x_tr), -1) / x_tr.sum((1, 2, 3))[:, None].clamp_min(1e-9)
+    read, shots, what = make_readout(args, x_tr, y_tr)
     from core.metrics.channel_correlation import width_correlations
 
     corr = ", ".join(f"{k} {v:.3f}" for k, v in width_correlations(x_te).items())
     print(
-        f"# data: {n_train} training jets ({args.data or 'the embedded sample'}), {len(x_te)} held-out jets "
-        f"({args.heldout}), {size} x {size}; readout shots fitted: {shots}; held-out width correlations: {corr}"
+        f"# data: {len(x_tr)} training jets ({args.data or 'the embedded sample'}), {len(x_te)} held-out jets "
+        f"({args.heldout}), {size} x {size}; readout: {what}; held-out width correlations: {corr}"
     )
     labels = torch.cat([torch.zeros(args.n, dtype=torch.long), torch.ones(args.n, dtype=torch.long)])
     results: dict = {}
@@ -371,14 +411,8 @@ def quality(args) -> dict:
             t0 = time.perf_counter()
             shapes, info = train_and_sample(name, args, x_tr, y_tr, shapes_tr, labels, seed)
             train_s = time.perf_counter() - t0
-            g = torch.Generator().manual_seed(2000 + seed)  # the same energies and readout noise for every model
-            read = shots_readout(shapes, shots, g)
-            if args.energy == "channels":
-                imgs = rescale_channels(read.reshape(-1, 3, size, size), draw_channel_energies(copula, labels, g))
-            elif args.energy == "cone":  # each channel's cone and rest get their own energies, as the U-Net's do
-                imgs = rescale_regions(read.reshape(-1, 3, size, size), draw_region_energies(cone_copula, labels, g))
-            else:
-                imgs = (read * draw_totals(quantiles, len(labels), g)[:, None]).reshape(-1, 3, size, size)
+            # The same energies and readout draws for every model.
+            imgs = read(shapes, labels, torch.Generator().manual_seed(2000 + seed))
             metrics = evaluate(x_te, y_te, imgs, labels, seed)
             results.setdefault(name, []).append({"seed": seed, "time_s": train_s, **info, "metrics": metrics})
             w = {k: round(v[0], 3) for k, v in metrics.items() if k.startswith("W1") or k.startswith("FPD")}
@@ -387,7 +421,7 @@ def quality(args) -> dict:
                 f"angles {info['angles']}: {w}",
                 flush=True,
             )
-    return {"shots": shots, "results": results}
+    return {"shots": shots, "readout": args.readout, "results": results}
 
 
 def summarise(q: dict) -> str:
@@ -631,6 +665,13 @@ def main(argv=None) -> int:
         default="channels",
         choices=("channels", "cone", "total"),
         help="classical energies given to every model (cone: inside and outside the jet cone, as the U-Net's)",
+    )
+    p.add_argument(
+        "--readout",
+        default="multiplicity",
+        choices=("multiplicity", "shots"),
+        help="how every model's shapes become images: the shipped model's multiplicity readout, or the fitted "
+        "number of shots (every run before 6 December)",
     )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--skip-speed", action="store_true")

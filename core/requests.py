@@ -233,10 +233,10 @@ class TrainRequest(Request):
     )
     no_multiplicity: bool = option(
         False,
-        "ddpm: let the network's own pixels decide how many deposits a jet has (default: the multiplicity "
-        "readout, each channel's lit pixels inside and outside the cone taken from training jets near the "
-        "generated one in energies and channel widths, core.data.multiplicity)",
-        group=DIFFUSION,
+        "ddpm and quantum: let the model's own pixels decide how many deposits a jet has (default: the "
+        "multiplicity readout, each channel's lit pixels inside and outside the cone taken from training jets near "
+        "the generated one, in energies and, for the U-Net, channel widths: core.data.multiplicity; "
+        "core.quantum.lit_pixels)",
         label="Without multiplicity readout",
     )
     # The hybrid quantum model.

@@ -5,10 +5,11 @@ the other fits of the training jets that older configs lack, such as the readout
 ``--guidance W`` (U-Nets) records the classifier-free guidance weight the checkpoint samples at when none is
 asked (``config.json``'s ``"guidance"``; chosen on held-out jets, see the model card).
 
-``--multiplicity`` (U-Net tables in cone coordinates) adds, or refits, the table that draws each channel's lit
-pixels inside and outside the cone for a jet's energies and channel widths (``core.data.multiplicity``) and so
-turns on the multiplicity readout (``core.data.readout.light_by_count``): a readout rule fitted on the training
-jets; the weights do not change.
+``--multiplicity`` (U-Net tables in cone coordinates, or quantum models with classical channel energies) adds,
+or refits, the table that draws each channel's lit pixels inside and outside the cone for a jet's energies (and,
+for the U-Net, its channel widths: ``core.data.multiplicity``, ``core.quantum.lit_pixels``) and so turns on the
+multiplicity readout (``core.data.readout.light_by_count``): a readout rule fitted on the training jets; the
+weights do not change.
 
 The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
 never touches the network's weights, so a better fit of the same jets can replace it without retraining.
@@ -35,7 +36,7 @@ if str(ROOT) not in sys.path:
 TABLE_KEYS = {"ddpm": "energies", "quantum": "channel_energies"}
 DERIVED = {
     "ddpm": ("hard_threshold", "multiplicity_table"),
-    "quantum": ("zero_below",),
+    "quantum": ("zero_below", "multiplicity_table"),
 }  # other fits of the training jets that never touch the weights
 EMBEDDED = "embedded sample (assets/jets_sample.h5)"
 
@@ -46,6 +47,12 @@ def same_jets(old: dict, new: dict) -> bool:
     return set(groups) == {k for k in new if isinstance(new[k], dict) and "corr" in new[k]} and all(
         old[g]["jets"] == new[g]["jets"] and np.allclose(old[g]["corr"], new[g]["corr"], atol=1e-9) for g in groups
     )
+
+
+def indent_of(path: Path) -> int:
+    """The indent a JSON file was written with (the cards differ), so that a refit changes only what it refits."""
+    lines = path.read_text().splitlines()
+    return len(lines[1]) - len(lines[1].lstrip()) if len(lines) > 1 else 2
 
 
 def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None = None) -> str:
@@ -62,8 +69,12 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
     if key is None or key not in task_config:
         raise SystemExit(f"{checkpoint}: a {family!r} model without a channel-energy table")
     if multiplicity:
-        if family != "ddpm" or task_config[key].get("coordinates") != "cone":
-            raise SystemExit(f"{checkpoint}: --multiplicity needs a U-Net whose energy table is in cone coordinates")
+        cone_unet = family == "ddpm" and task_config[key].get("coordinates") == "cone"
+        if not (cone_unet or family == "quantum"):
+            raise SystemExit(
+                f"{checkpoint}: --multiplicity needs a U-Net whose energy table is in cone coordinates, or a "
+                "quantum model with classical channel energies"
+            )
         task_config["multiplicity"] = True
     if guidance is not None:
         if family != "ddpm" or not math.isfinite(guidance) or guidance < 0:
@@ -87,7 +98,9 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
     added = [k for k in DERIVED.get(family, ()) if k not in task_config and k in rebuilt]
     for k in added:  # fitted on the training jets by today's builder, absent from older configs
         task_config[k] = rebuilt[k]
-    write_text_atomic(checkpoint / "config.json", json.dumps(config, indent=2) + "\n")
+    write_text_atomic(
+        checkpoint / "config.json", json.dumps(config, indent=indent_of(checkpoint / "config.json")) + "\n"
+    )
     derived = [k for k in DERIVED.get(family, ()) if k in task_config]
     card["energy_table_refit"] = (
         f"{time.strftime('%Y-%m-%d', time.gmtime())}: table refitted on the same jets with quantile levels "
@@ -95,8 +108,9 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
         f"(core.data.mixture_copula)"
         + (f"; {', '.join(derived)} fitted on them" if derived else "")
         + (
-            "; with each channel's lit pixels inside and outside the cone, matched on the jet's energies and "
-            "channel widths (the multiplicity readout)"
+            "; with each channel's lit pixels inside and outside the cone, matched on the jet's energies"
+            + (" and channel widths" if family == "ddpm" else "")
+            + " (the multiplicity readout)"
             if multiplicity
             else ""
         )
@@ -106,7 +120,7 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
         + (" --multiplicity" if multiplicity else "")
         + (f" --guidance {guidance:g}" if guidance is not None else "")
     )
-    write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
+    write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
     extra = f"; added {', '.join(f'{k}={v}' for k, v in shown.items())}" if added else ""
     return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets){extra}"
@@ -117,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", default=["checkpoints/unet_32"], help="checkpoint folders")
-    p.add_argument("--multiplicity", action="store_true", help="add or refit the multiplicity table (U-Nets)")
+    p.add_argument("--multiplicity", action="store_true", help="add or refit the multiplicity table")
     p.add_argument("--guidance", type=float, default=None, help="the guidance weight samples get by default (U-Nets)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     for arg in args.checkpoints:

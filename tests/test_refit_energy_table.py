@@ -94,7 +94,10 @@ def test_refit_with_multiplicity_adds_the_counts_keeps_the_weights_and_is_then_a
     assert shipped["guidance"] == 1.5  # the shipped U-Net's own weight (see its model card)
     quantum = tmp_path / "quantum"
     shutil.copytree(ROOT / "checkpoints" / "quantum_hybrid", quantum)
-    with pytest.raises(SystemExit, match="--multiplicity needs a U-Net"):
-        refit.refit(quantum, multiplicity=True)
+    flat = json.loads((ckpt / "config.json").read_text())
+    flat["task"]["energies"]["coordinates"] = "channels"  # a U-Net table of channel totals: no cone to count in
+    (ckpt / "config.json").write_text(json.dumps(flat))
+    with pytest.raises(SystemExit, match="--multiplicity needs a U-Net whose energy table is in cone coordinates"):
+        refit.refit(ckpt, multiplicity=True)
     with pytest.raises(SystemExit, match="--guidance needs a U-Net"):
         refit.refit(quantum, guidance=1.5)

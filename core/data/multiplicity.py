@@ -11,6 +11,10 @@ deposits than a narrow one of the same energy, and counts
 drawn for the energies alone came with no memory of the shape they were lit in (generated jets' multiplicities
 and masses were uncorrelated; issue 13). The table stores a seeded subset of the training jets' region
 energies, channel widths and counts (numbers only, no images).
+
+The quantum model (``core.quantum.task``) reads its Born probabilities the same way; its jets' classical numbers
+are the three channel totals (N, 3), so its table matches on those (``energy_dims`` 3; the U-Net's region
+energies are 6).
 """
 
 from __future__ import annotations
@@ -48,12 +52,13 @@ def fit_counts(
     seed: int = 0,
     widths: np.ndarray | None = None,
 ) -> dict:
-    """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log region energies
-    (N, 6), channel widths (N, 3) when given, and counts (N, 6), with the scale the distances use."""
+    """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log energies, channel
+    widths (N, 3) when given, and counts (N, 6), with the scale the distances use. ``regions``: each jet's
+    energies as its sampler draws them, inside and outside the cone (N, 2, 3) or channel totals (N, 3)."""
     r, k = np.asarray(regions, dtype=np.float64), np.asarray(counts)
-    if r.shape != k.shape or r.ndim != 3 or r.shape[1:] != (2, 3) or len(r) < 1:
+    if r.shape[1:] not in ((2, 3), (3,)) or k.shape != (len(r), 2, 3) or len(r) < 1:
         raise JetInputError(
-            f"multiplicity table: expected region energies and counts of one shape (N >= 1, 2, 3), "
+            f"multiplicity table: expected energies (N >= 1, 2, 3) or (N, 3) and counts (N, 2, 3), "
             f"got {r.shape} and {k.shape}"
         )
     if widths is not None and np.shape(widths) != (len(r), 3):
@@ -61,6 +66,7 @@ def fit_counts(
             f"multiplicity table: expected channel widths of shape ({len(r)}, 3), got {np.shape(widths)}"
         )
     logs = np.log1p(np.clip(r, 0, None)).reshape(len(r), -1)
+    dims = logs.shape[1]
     if widths is not None:
         logs = np.concatenate([logs, np.asarray(widths, dtype=np.float64)], axis=1)
     y = np.full(len(r), -1) if labels is None else np.asarray(labels).reshape(-1)
@@ -70,19 +76,25 @@ def fit_counts(
         rows = np.flatnonzero(y == lab)
         keep = np.sort(rng.choice(rows, size=min(JETS_PER_CLASS, len(rows)), replace=False))
         groups["all" if lab == -1 else str(int(lab))] = {
-            "log_energies": np.round(logs[keep, :6], 4).tolist(),
-            **({"widths": np.round(logs[keep, 6:], 5).tolist()} if widths is not None else {}),
+            "log_energies": np.round(logs[keep, :dims], 4).tolist(),
+            **({"widths": np.round(logs[keep, dims:], 5).tolist()} if widths is not None else {}),
             "counts": k[keep].reshape(len(keep), -1).astype(int).tolist(),
         }
     # Few training jets (a small test run): fewer neighbours, as many as the smallest class has.
     neighbours = min([NEIGHBOURS] + [len(g["counts"]) for g in groups.values()])
     scale = logs.std(0).clip(1e-6) if len(logs) > 1 else np.ones(logs.shape[1])
-    return {"radius": float(radius), "neighbours": neighbours, "scale": scale.tolist(), **groups}
+    shape = {} if dims == 6 else {"energy_dims": dims}  # tables fitted before channel totals have 6
+    return {"radius": float(radius), "neighbours": neighbours, "scale": scale.tolist(), **shape, **groups}
+
+
+def energy_dims(table: dict) -> int:
+    """How many energies the table matches on: 6 (inside and outside the cone) or 3 (channel totals)."""
+    return int(table.get("energy_dims", 6))
 
 
 def uses_widths(table: dict) -> bool:
     """Whether the table matches jets on their channel widths as well as their energies."""
-    return len(table["scale"]) > 6
+    return len(table["scale"]) > energy_dims(table)
 
 
 def draw_picks(table: dict, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -99,15 +111,20 @@ def draw_counts(
     widths: torch.Tensor | np.ndarray | None = None,
     picks: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(n, 2, 3) int64 lit pixels for jets with region energies ``energies`` (n, 2, 3) GeV and, when given (a
-    table fitted with them), channel widths ``widths`` (n, 3): those of one of the ``neighbours`` training jets
-    of the jet's class nearest to them, chosen by ``picks`` (drawn here from ``generator`` when not given)."""
+    """(n, 2, 3) int64 lit pixels for jets with energies ``energies`` GeV, (n, 2, 3) or (n, 3) as the table was
+    fitted, and, when given (a table fitted with them), channel widths ``widths`` (n, 3): those of one of the
+    ``neighbours`` training jets of the jet's class nearest to them, chosen by ``picks`` (drawn here from
+    ``generator`` when not given)."""
     e = torch.as_tensor(energies, dtype=torch.float64)
     n = len(e)
+    dims = energy_dims(table)  # the energies alone, unless widths are given
+    if e.reshape(n, -1).shape[1] != dims:
+        raise JetInputError(
+            f"multiplicity table: energies of shape {tuple(e.shape)} given; the table was fitted on {dims} per jet"
+        )
     keys = ["all"] * n if labels is None else [str(int(v)) for v in torch.as_tensor(labels).tolist()]
     scale = torch.tensor(table["scale"], dtype=torch.float64)
     query = torch.log1p(e.clamp_min(0)).reshape(n, -1)
-    dims = 6  # the energies alone, unless widths are given
     if widths is not None:
         if not uses_widths(table) or tuple(np.shape(widths)) != (n, 3):
             raise JetInputError(
@@ -115,7 +132,7 @@ def draw_counts(
                 + (f"expects ({n}, 3)" if uses_widths(table) else "was fitted without widths")
             )
         query = torch.cat([query, torch.as_tensor(np.asarray(widths), dtype=torch.float64)], 1)
-        dims = 9
+        dims += 3
     scale = scale[:dims]
     query = query / scale
     pick = draw_picks(table, n, generator) if picks is None else torch.as_tensor(picks)
@@ -134,6 +151,6 @@ def draw_counts(
 
 
 def _features(group: dict) -> np.ndarray:
-    """(n, 6 or 9) one table group's log energies, then its channel widths when it has them."""
+    """(n, energies [+ 3]) one table group's log energies, then its channel widths when it has them."""
     parts = [group["log_energies"]] + ([group["widths"]] if "widths" in group else [])
     return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts], axis=1)

@@ -111,8 +111,9 @@ def sample_on_device(
         raise JetInputError(f"shots: must be a positive integer, got {shots}")
     labels = torch.as_tensor(labels, dtype=torch.long)
     probs = device_probabilities(task, net, prepared, labels, kind, level, shots, seed)
-    aux = task.draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
-    return task.decode(torch.as_tensor(probs), aux).float()
+    numbers = torch.Generator().manual_seed(int(seed) + 1)  # the energies, then the readout's draws
+    aux = task.draw_aux(labels, numbers)
+    return task.read_jets(torch.as_tensor(probs), aux, labels, numbers).float()
 
 
 def device_run(ckpt, labels: torch.Tensor | None, args, command: str) -> tuple[torch.Tensor, dict]:

@@ -23,9 +23,12 @@ def quality_vs_shots(
     g = torch.Generator().manual_seed(int(seed))
     labels = torch.as_tensor(labels, dtype=torch.long)
     probs, _ = task.sample_probs(net, labels, generator=g)
-    aux = task.draw_aux(labels, torch.Generator().manual_seed(int(seed) + 1))
+    numbers = torch.Generator().manual_seed(int(seed) + 1)
+    aux = task.draw_aux(labels, numbers)
+    lit = task.draw_lit(labels, numbers)  # the same readout draws for every shot count
     rows = []
     for shots in (*shot_counts, None):
         read = probs if shots is None else shot_frequencies(probs, int(shots), torch.Generator().manual_seed(seed))
-        rows.append({"shots": shots, **shape_distances(real, task.decode(read, aux).float())})
+        jets = task.decode(read, aux, lit=lit, labels=labels)
+        rows.append({"shots": shots, **shape_distances(real, jets.float())})
     return rows

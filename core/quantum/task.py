@@ -31,6 +31,7 @@ from core.quantum.channels import check_generation, valid_channels
 from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context_rows, context_size, radial_profile
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
+from core.quantum.lit_pixels import draw_readout, fit_table, light
 from core.quantum.sim import shot_frequencies
 from core.quantum.sparsity import sparsity_features
 from core.training.task import Trajectory
@@ -50,6 +51,7 @@ def default_config(
     energy: str | None = None,
     layout: str | None = None,
     channel_context: bool = False,
+    multiplicity: bool = False,
     **hybrid,
 ) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields.
@@ -57,7 +59,8 @@ def default_config(
     New amplitude models default to one state per channel with classical channel energies (the best
     variant in ``benchmarks/bench_quantum.py``); FRQI or ``energy="total"`` mean the joint layout.
     ``channel_context``: draw a jet's channel states one after the other, each given the earlier ones'
-    radial profile and core lean (``core.quantum.context``).
+    radial profile and core lean (``core.quantum.context``). ``multiplicity``: read the final state with the
+    multiplicity readout (``core.quantum.lit_pixels``; classical channel energies only).
     """
     if layout is None:
         layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels", "cone") else "joint"
@@ -70,6 +73,7 @@ def default_config(
         **({"energy": energy} if energy else {}),
         "layout": layout,
         **({"channel_context": True} if channel_context else {}),
+        **({"multiplicity": True} if multiplicity else {}),
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
 
@@ -89,6 +93,7 @@ TRAIN_OPTIONS = (
     "profile_weight",
     "profile_sparsity",
     "width_weight",
+    "no_multiplicity",
 )
 
 
@@ -139,6 +144,7 @@ def config_from_request(req) -> dict:
         width_weight=req.width_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
+        multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
     )
 
 
@@ -354,17 +360,46 @@ class QuantumTask:
             out[i] = np.interp(u[i], qs, curve)
         return torch.as_tensor(out)[:, None]
 
-    def decode(self, probs: torch.Tensor, aux: torch.Tensor, zero_suppress: bool = True) -> torch.Tensor:
+    @property
+    def multiplicity_table(self) -> dict | None:
+        """The multiplicity readout's table (``core.quantum.lit_pixels``), or None: every pixel with weight lit."""
+        return self._config.get("multiplicity_table")
+
+    def draw_lit(self, labels: torch.Tensor, generator: torch.Generator | None) -> tuple | None:
+        """What the multiplicity readout draws for jets of ``labels`` (None without a table); drawn after the
+        energies, so that a checkpoint without a table samples what it always did."""
+        table = self.multiplicity_table
+        return None if table is None else draw_readout(table, len(labels), (3, self.size, self.size), generator)
+
+    def read_jets(
+        self, probs: torch.Tensor, aux: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Final Born probabilities (or shot frequencies) -> GeV jets, with the multiplicity readout when the
+        model has one (its draws from ``generator``)."""
+        return self.decode(probs, aux, lit=self.draw_lit(labels, generator), labels=labels)
+
+    def decode(
+        self,
+        probs: torch.Tensor,
+        aux: torch.Tensor,
+        zero_suppress: bool = True,
+        lit: tuple | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Born probabilities of the state rows (N * rows_per_jet, 2**n) and the classical numbers per jet,
         (N, 1), channel energies (N, 3) or energies inside and outside the cone (N, 2, 3) -> GeV images
         (N, 3, size, size). ``zero_suppress=False`` skips the detector's zero suppression (for shapes decoded
-        with unit energies, whose pixels are fractions, not GeV)."""
+        with unit energies, whose pixels are fractions, not GeV). ``lit`` (:meth:`draw_lit`) and the jets'
+        ``labels``: the multiplicity readout instead of the zero suppression."""
         aux = torch.as_tensor(aux, dtype=torch.float64)
         probs = probs.double().reshape(-1, probs.shape[-1])
         if aux.ndim == 3 or aux.shape[-1] == 3:
             rescale = rescale_regions if aux.ndim == 3 else rescale_channels
             shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
-            x = rescale(shapes.reshape(-1, 3, self.size, self.size), aux)
+            shapes = shapes.reshape(-1, 3, self.size, self.size)
+            if lit is not None:
+                return light(self.multiplicity_table, shapes, aux, labels, lit, self.zero_below)
+            x = rescale(shapes, aux)
             if self.zero_below is None or not zero_suppress:
                 return x
             # The detector's readout: no pixel under the training jets' zero-suppression level (no track under
@@ -393,6 +428,7 @@ class QuantumTask:
             "channel": cfg.channel,
             "diffusion_steps": cfg.diffusion_steps,
             "channel_context": self.channel_context,
+            "multiplicity_readout": self.multiplicity_table is not None,
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -407,10 +443,15 @@ class QuantumTask:
 
     def readout_description(self, shots: int | None) -> str:
         """How the final state was read, for files and cards."""
+        lit = (
+            "; each channel lights the lit pixels of a training jet near it in energy, its most probable ones"
+            if self.multiplicity_table is not None
+            else ""
+        )
         if shots is None:
-            return "exact Born probabilities"
+            return "exact Born probabilities" + lit
         where = " (per channel with one state per channel)" if self.layout == "per_channel" else ""
-        return f"{shots} shots per state{where} from the final Born distribution"
+        return f"{shots} shots per state{where} from the final Born distribution" + lit
 
     def sample(
         self,
@@ -444,10 +485,11 @@ class QuantumTask:
         if shots is not None:
             probs = shot_frequencies(probs, int(shots), generator)
         aux = self.draw_aux(labels, generator)
-        final = self.decode(probs, aux)
+        lit = self.draw_lit(labels, generator)
+        final = self.decode(probs, aux, lit=lit, labels=labels)
         if not trajectory:
             return final
-        imgs = torch.stack([self.decode(p, aux) for p in history])
+        imgs = torch.stack([self.decode(p, aux, lit=lit, labels=labels) for p in history])
         t_list = list(range(self.hybrid_cfg.diffusion_steps, 0, -1))
         start = torch.zeros_like(final)
         return Trajectory(t=t_list, xt=torch.cat([start[None], imgs]), x0=imgs, final=final, extra={"probs": probs})
@@ -499,6 +541,12 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
     if x_train is not None and energy == "cone" and "channel_energies" not in config:
         config["channel_energies"] = fit_cone_energies(region_energies(prepare_images(x_train, config["size"])), y)
+    if config.get("multiplicity") and energy == "total":
+        raise JetInputError(
+            "quantum model multiplicity readout needs classical channel energies ('channels' or 'cone')"
+        )
+    if x_train is not None and config.get("multiplicity") and "multiplicity_table" not in config:
+        config["multiplicity_table"] = fit_table(prepare_images(x_train, config["size"]), y, energy)
     if x_train is not None and energy == "total" and "aux_quantiles" not in config:
         aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()  # joint layout only
         config["aux_quantiles"] = _aux_quantiles(aux, y)

@@ -138,7 +138,8 @@ def device_run(ckpt, labels: torch.Tensor | None, args, command: str) -> tuple[t
         "noise": noise_label("device", args.noise_scale),
         "noise_scale": float(args.noise_scale),
         "shots": shots,
-        "readout": f"{shots} shots per state on Aer (density matrix) with the {prepared.backend} noise model",
+        "readout": f"{shots} shots per state on Aer (density matrix) with the {prepared.backend} noise model"
+        + ckpt.task.lit_note,
     }
     return x, attrs
 

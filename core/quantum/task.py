@@ -441,13 +441,16 @@ class QuantumTask:
 
         return reverse_circuit(net, t, label, seed=seed, channel=channel)
 
+    @property
+    def lit_note(self) -> str:
+        """What the multiplicity readout adds to a readout's description ("" without it)."""
+        if self.multiplicity_table is None:
+            return ""
+        return "; each channel lights the lit pixels of a training jet near it in energy, its most probable ones"
+
     def readout_description(self, shots: int | None) -> str:
         """How the final state was read, for files and cards."""
-        lit = (
-            "; each channel lights the lit pixels of a training jet near it in energy, its most probable ones"
-            if self.multiplicity_table is not None
-            else ""
-        )
+        lit = self.lit_note
         if shots is None:
             return "exact Born probabilities" + lit
         where = " (per channel with one state per channel)" if self.layout == "per_channel" else ""

@@ -476,6 +476,46 @@ def against_unet(q: dict) -> str:
     return "\n".join(lines)
 
 
+BASELINES = ("kolle", "patch", "msquddpm")  # the re-implemented quantum baselines
+
+
+def _score(metric: str, value: float) -> float:
+    """Lower is better: a distance, or the two-sample AUC's distance from 0.5 (indistinguishable)."""
+    return abs(value - 0.5) if "AUC" in metric else value
+
+
+def seed_by_seed(q: dict) -> str:
+    """Per metric, on how many seeds the project's model (the first ``hybrid*`` column) beats every quantum
+    baseline, ties (equal values, as the shared readout's lit pixels can be) and which baseline wins the others."""
+    res = q["results"]
+    ours = next((n for n in res if n.startswith("hybrid")), None)
+    rivals = [n for n in BASELINES if n in res]
+    if ours is None or not rivals:
+        return ""
+    lines = [f"| metric | {ours}: seeds won | tied | lost (to) |", "|---|---|---|---|"]
+    totals = [0, 0, 0]
+    for k in res[ours][0]["metrics"]:
+        won, tied, lost = 0, 0, []
+        for run in res[ours]:
+            mine = _score(k, run["metrics"][k][0])
+            others = {n: _score(k, r["metrics"][k][0]) for n in rivals for r in res[n] if r["seed"] == run["seed"]}
+            if not others or not np.isfinite(mine):
+                continue
+            best = min(others, key=others.get)
+            if np.isclose(mine, others[best], rtol=1e-9, atol=0.0):
+                tied += 1
+            elif mine < others[best]:
+                won += 1
+            else:
+                lost.append(best)
+        totals = [totals[0] + won, totals[1] + tied, totals[2] + len(lost)]
+        lines.append(
+            f"| {k} | {won} | {tied} | {len(lost)}" + (f" ({', '.join(sorted(set(lost)))})" if lost else "") + " |"
+        )
+    lines.append(f"| all rows | {totals[0]} | {totals[1]} | {totals[2]} |")
+    return "\n".join(lines)
+
+
 def _qiskit_template(circ):
     from qiskit import QuantumCircuit
     from qiskit.circuit import ParameterVector
@@ -636,7 +676,7 @@ QUICK = {
     "n": 24,
     "max_jets": 200,
     "heldout_jets": 200,
-    "models": ["hybrid-6q", "unet", "unet-matched", "classical"],
+    "models": ["hybrid-6q", "unet", "unet-matched", "classical", "patch"],
     "devices": ["nairobi"],
     "device_n": 1,
     "device_shots": 256,
@@ -700,6 +740,8 @@ def main(argv=None) -> int:
                 merged["results"].setdefault(name, []).extend(rows)
         print(summarise(merged))
         print(against_unet(merged) or "")
+        wins = seed_by_seed(merged)
+        print(f"\n# seed by seed against every re-implemented quantum baseline\n{wins}" if wins else "")
         return 0
     report = {"args": vars(args)}
     if not args.skip_speed:
@@ -711,6 +753,10 @@ def main(argv=None) -> int:
         q = quality(args)
         report["quality"] = q
         print(summarise(q))
+        wins = seed_by_seed(q)
+        if wins:
+            print("\n# seed by seed against every re-implemented quantum baseline")
+            print(wins, flush=True)
         table = against_unet(q)
         if table:
             print("\n# quantum over the classical U-Net at the same resolution, shape distances (goal: <= 2x)")

@@ -27,7 +27,8 @@ def test_quick_benchmark_prints_every_table(capsys, tmp_path):
     for header in (
         "# load average",
         "| simulator task | torch (ours) | qiskit-aer | aer / torch |",
-        "| metric | floor | hybrid-6q | unet | unet-matched | classical |",
+        "| metric | floor | hybrid-6q | unet | unet-matched | classical | patch |",
+        "| metric | hybrid-6q: seeds won | tied | lost (to) |",
         "| shape metric | hybrid-6q / unet |",
         "# nairobi: chain depth",
         "| device errors x 0.1 |",
@@ -52,6 +53,27 @@ def test_the_unet_table_divides_shape_distances_and_checks_the_2x_goal():
     q["results"]["hybrid-6q"] = [row(3.0, 1e-3, 9)]
     assert "| W1 jet mass [GeV] | 1.50x pass |" in _bench().against_unet(q)
     assert _bench().against_unet({"results": {"hybrid-6q": [row(1, 1, 1)]}}) == ""  # no U-Net in the run
+
+
+def test_seed_by_seed_counts_wins_ties_and_the_baseline_that_won():
+    def run(seed, mass, auc, lit):
+        metrics = {"W1 jet mass [GeV]": (mass, 0.5), "C2ST AUC": (auc, 0.5), "W1 lit": (lit, 0.1)}
+        return {"seed": seed, "metrics": metrics}
+
+    q = {
+        "results": {
+            "hybrid-6q-widths": [run(0, 1.0, 0.90, 0.2), run(1, 3.0, 0.40, 0.2)],
+            "kolle": [run(0, 2.0, 0.99, 0.2), run(1, 2.5, 0.95, 0.2)],
+            "patch": [run(0, 4.0, 0.97, 0.2), run(1, 5.0, 1.00, 0.2)],
+            "unet": [run(0, 0.1, 0.6, 0.0), run(1, 0.1, 0.6, 0.0)],  # not a quantum baseline: never counted
+        }
+    }
+    table = _bench().seed_by_seed(q)
+    assert "| W1 jet mass [GeV] | 1 | 0 | 1 (kolle) |" in table
+    assert "| C2ST AUC | 2 | 0 | 0 |" in table  # 0.40 is nearer 0.5 than 0.95: the AUC counts by |AUC - 0.5|
+    assert "| W1 lit | 0 | 2 | 0 |" in table  # the same value: a tie, not a win
+    assert "| all rows | 3 | 2 | 1 |" in table
+    assert _bench().seed_by_seed({"results": {"unet": [run(0, 1, 1, 1)]}}) == ""
 
 
 def test_merged_runs_from_older_jsons_show_a_dash_for_the_rows_they_lack():

@@ -342,21 +342,22 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
     return shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12), {"params": n_params, "angles": n_q, **info}
 
 
-def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor):
-    """The readout every model's shapes go through, fitted on the training jets: ``read(shapes, labels, g)`` ->
-    GeV images (the same draws from ``g`` for every model), and a line that says what it is."""
+def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str):
+    """The readout every model's shapes go through, with the classical ``energy`` model, fitted on the training
+    jets: ``read(shapes, labels, g)`` -> GeV images (the same draws from ``g`` for every model), and a line that
+    says what it is."""
     size = args.size
     totals_tr = x_tr.sum((1, 2, 3))
     quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
     copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
-    cone_copula = fit_cone_energies(region_energies(x_tr), y_tr) if args.energy == "cone" else None
+    cone_copula = fit_cone_energies(region_energies(x_tr), y_tr) if energy == "cone" else None
     shapes_tr = x_tr.reshape(len(x_tr), -1) / totals_tr[:, None].clamp_min(1e-9)
     shots = fit_shots(shapes_tr, x_tr, torch.Generator().manual_seed(0))
 
     def energies(labels, g):
-        if args.energy == "channels":
+        if energy == "channels":
             return draw_channel_energies(copula, labels, g)
-        if args.energy == "cone":  # each channel's cone and rest get their own energies, as the U-Net's do
+        if energy == "cone":  # each channel's cone and rest get their own energies, as the U-Net's do
             return draw_region_energies(cone_copula, labels, g)
         return draw_totals(quantiles, len(labels), g)[:, None]
 
@@ -371,9 +372,9 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor):
             return rescale(drawn.reshape(-1, 3, size, size), e)
 
         return read, shots, f"{shots} shots per jet (fitted)"
-    if args.energy == "total":
+    if energy == "total":
         raise SystemExit("--readout multiplicity needs per-channel energies (--energy channels or cone)")
-    table, levels = fit_table(x_tr, y_tr, args.energy), zero_suppression(x_tr)
+    table, levels = fit_table(x_tr, y_tr, energy), zero_suppression(x_tr)
 
     def read(shapes, labels, g):  # the shipped model's readout (core.quantum.lit_pixels)
         e = energies(labels, g)
@@ -396,32 +397,45 @@ def quality(args) -> dict:
         raise SystemExit(f"--size {size}: the baselines are built for 8 x 8; use --models hybrid-6q unet unet-matched")
     x_tr, y_tr, x_te, y_te = load_data(args)
     shapes_tr = x_tr.reshape(len(x_tr), -1) / x_tr.sum((1, 2, 3))[:, None].clamp_min(1e-9)
-    read, shots, what = make_readout(args, x_tr, y_tr)
+    # Each model's shapes are read with every energy model asked for (the training does not depend on it).
+    modes = list(dict.fromkeys([args.energy, *(args.also_energy or [])]))
+    readouts = {mode: make_readout(args, x_tr, y_tr, mode) for mode in modes}
+    shots, what = readouts[args.energy][1:]
     from core.metrics.channel_correlation import width_correlations
 
     corr = ", ".join(f"{k} {v:.3f}" for k, v in width_correlations(x_te).items())
     print(
         f"# data: {len(x_tr)} training jets ({args.data or 'the embedded sample'}), {len(x_te)} held-out jets "
-        f"({args.heldout}), {size} x {size}; readout: {what}; held-out width correlations: {corr}"
+        f"({args.heldout}), {size} x {size}; readout: {what}; energies: {', '.join(modes)}; held-out width "
+        f"correlations: {corr}"
     )
     labels = torch.cat([torch.zeros(args.n, dtype=torch.long), torch.ones(args.n, dtype=torch.long)])
-    results: dict = {}
+    by_energy: dict = {mode: {} for mode in modes}
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         for name in args.models:
             t0 = time.perf_counter()
             shapes, info = train_and_sample(name, args, x_tr, y_tr, shapes_tr, labels, seed)
             train_s = time.perf_counter() - t0
-            # The same energies and readout draws for every model.
-            imgs = read(shapes, labels, torch.Generator().manual_seed(2000 + seed))
-            metrics = evaluate(x_te, y_te, imgs, labels, seed)
-            results.setdefault(name, []).append({"seed": seed, "time_s": train_s, **info, "metrics": metrics})
-            w = {k: round(v[0], 3) for k, v in metrics.items() if k.startswith("W1") or k.startswith("FPD")}
-            print(
-                f"{name:14s} seed {seed}: {info['steps']} steps in {train_s:.0f}s, params {info['params']}, "
-                f"angles {info['angles']}: {w}",
-                flush=True,
-            )
-    return {"shots": shots, "readout": args.readout, "results": results}
+            for mode, (read, _, _) in readouts.items():
+                # The same energies and readout draws for every model.
+                imgs = read(shapes, labels, torch.Generator().manual_seed(2000 + seed))
+                metrics = evaluate(x_te, y_te, imgs, labels, seed)
+                row = {"seed": seed, "time_s": train_s, **info, "metrics": metrics}
+                by_energy[mode].setdefault(name, []).append(row)
+                w = {k: round(v[0], 3) for k, v in metrics.items() if k.startswith("W1") or k.startswith("FPD")}
+                print(
+                    f"{name:14s} seed {seed} ({mode} energies): {info['steps']} steps in {train_s:.0f}s, params "
+                    f"{info['params']}, angles {info['angles']}: {w}",
+                    flush=True,
+                )
+    others = {mode: {"results": res} for mode, res in by_energy.items() if mode != args.energy}
+    return {
+        "shots": shots,
+        "readout": args.readout,
+        "energy": args.energy,
+        "results": by_energy[args.energy],
+        "other_energies": others,
+    }
 
 
 def summarise(q: dict) -> str:
@@ -670,6 +684,35 @@ def shots_and_correlations(args, ckpt, real, y_real) -> dict:
     return {"shots": rows, "correlations": corr}
 
 
+def merge_runs(runs: list[dict]) -> dict:
+    """One quality record from the ``quality`` parts of several runs' JSONs (each energy model's table merged)."""
+    merged: dict = {"shots": runs[0]["shots"], "energy": runs[0].get("energy", "channels"), "results": {}}
+    for run in runs:
+        for name, rows in run["results"].items():
+            merged["results"].setdefault(name, []).extend(rows)
+        for mode, other in run.get("other_energies", {}).items():
+            table = merged.setdefault("other_energies", {}).setdefault(mode, {"results": {}})["results"]
+            for name, rows in other["results"].items():
+                table.setdefault(name, []).extend(rows)
+    return merged
+
+
+def print_quality(q: dict) -> None:
+    """The quality table, seed by seed against the baselines and over the U-Net, for each energy model read."""
+    for mode, part in [(q.get("energy", "channels"), q), *q.get("other_energies", {}).items()]:
+        print(f"\n# classical energies: {mode}")
+        print(summarise(part))
+        for title, table in (
+            ("seed by seed against every re-implemented quantum baseline", seed_by_seed(part)),
+            (
+                "quantum over the classical U-Net at the same resolution, shape distances (goal: <= 2x)",
+                against_unet(part),
+            ),
+        ):
+            if table:
+                print(f"\n# {title}\n{table}", flush=True)
+
+
 QUICK = {
     "seeds": 1,
     "budget": 2.0,
@@ -713,6 +756,13 @@ def main(argv=None) -> int:
         help="how every model's shapes become images: the shipped model's multiplicity readout, or the fitted "
         "number of shots (every run before 6 December)",
     )
+    p.add_argument(
+        "--also-energy",
+        nargs="+",
+        default=None,
+        choices=("channels", "cone"),
+        help="read every model's shapes with these energy models too (one more table each; no extra training)",
+    )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-device", action="store_true", help="skip part 3 (devices, shots, correlations)")
@@ -733,15 +783,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     print(f"# load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores", flush=True)
     if args.merge:
-        runs = [json.loads(Path(f).read_text())["quality"] for f in args.merge]
-        merged: dict = {"shots": runs[0]["shots"], "results": {}}
-        for run in runs:
-            for name, rows in run["results"].items():
-                merged["results"].setdefault(name, []).extend(rows)
-        print(summarise(merged))
-        print(against_unet(merged) or "")
-        wins = seed_by_seed(merged)
-        print(f"\n# seed by seed against every re-implemented quantum baseline\n{wins}" if wins else "")
+        print_quality(merge_runs([json.loads(Path(f).read_text())["quality"] for f in args.merge]))
         return 0
     report = {"args": vars(args)}
     if not args.skip_speed:
@@ -752,15 +794,7 @@ def main(argv=None) -> int:
     if not args.skip_quality:
         q = quality(args)
         report["quality"] = q
-        print(summarise(q))
-        wins = seed_by_seed(q)
-        if wins:
-            print("\n# seed by seed against every re-implemented quantum baseline")
-            print(wins, flush=True)
-        table = against_unet(q)
-        if table:
-            print("\n# quantum over the classical U-Net at the same resolution, shape distances (goal: <= 2x)")
-            print(table, flush=True)
+        print_quality(q)
     if not args.skip_device:
         ckpt, real, y_real = _shipped(args)
         report["device"] = device_tables(args, ckpt, real)

@@ -2,6 +2,10 @@
 the other fits of the training jets that older configs lack, such as the readout thresholds):
 ``python scripts/refit_energy_table.py checkpoints/unet_32 [--multiplicity] [--guidance W]``.
 
+``--energy cone`` (quantum models) changes the classical energy model the checkpoint samples with: each channel's
+energy inside and outside the jet cone (the U-Net's copula) instead of the channel totals; the circuit learned
+shapes only, so its weights stay. With it the tables are fitted anew (the same jets, checked by their count).
+
 ``--guidance W`` (U-Nets) records the classifier-free guidance weight the checkpoint samples at when none is
 asked (``config.json``'s ``"guidance"``; chosen on held-out jets, see the model card).
 
@@ -39,6 +43,18 @@ DERIVED = {
     "quantum": ("zero_below", "multiplicity_table"),
 }  # other fits of the training jets that never touch the weights
 EMBEDDED = "embedded sample (assets/jets_sample.h5)"
+ENERGY_WORDS = {
+    "channels": "each channel's total (copula per class)",
+    "cone": "each channel's energy inside and outside the R = 0.4 cone (copula per class, as the U-Net's)",
+}
+
+
+def same_jet_counts(old: dict, new: dict) -> bool:
+    """Whether two tables of different kinds (channel totals, cone regions) were fitted on as many jets per group."""
+    groups = {k for k in old if isinstance(old[k], dict) and "jets" in old[k]}
+    return groups == {k for k in new if isinstance(new[k], dict) and "jets" in new[k]} and all(
+        old[g]["jets"] == new[g]["jets"] for g in groups
+    )
 
 
 def same_jets(old: dict, new: dict) -> bool:
@@ -55,7 +71,9 @@ def indent_of(path: Path) -> int:
     return len(lines[1]) - len(lines[1].lstrip()) if len(lines) > 1 else 2
 
 
-def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None = None) -> str:
+def refit(
+    checkpoint: Path, multiplicity: bool = False, guidance: float | None = None, energy: str | None = None
+) -> str:
     from core.atomic import write_text_atomic
     from core.data.readers import load_tensors
     from core.training.registry import build_task
@@ -80,6 +98,11 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
         if family != "ddpm" or not math.isfinite(guidance) or guidance < 0:
             raise SystemExit(f"{checkpoint}: --guidance needs a U-Net and a finite weight >= 0, got {guidance}")
         task_config["guidance"] = float(guidance)
+    changed = energy is not None and energy != task_config.get("energy")
+    if energy is not None and (family != "quantum" or energy not in ("channels", "cone")):
+        raise SystemExit(f"{checkpoint}: --energy takes 'channels' or 'cone', for quantum models; got {energy!r}")
+    if changed:
+        task_config["energy"] = energy
     data = card.get("data", {})
     if data.get("file") != EMBEDDED:
         raise SystemExit(f"{checkpoint}: trained on {data.get('file')!r}; only the embedded sample is refitted here")
@@ -87,13 +110,13 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
     if len(x) != int(data["jets"]):
         raise SystemExit(f"{checkpoint}: the card names {data['jets']} jets, the file holds {len(x)}")
     # With --multiplicity the multiplicity table is refitted too (today's builder matches on channel widths).
-    dropped = {key, "multiplicity_table"} if multiplicity else {key}
+    dropped = {key, "multiplicity_table"} if multiplicity or changed else {key}
     rebuilt = build_task({k: v for k, v in task_config.items() if k not in dropped}, x, y).config()
     old, new = task_config[key], rebuilt[key]
-    if not same_jets(old, new):
+    if not (same_jet_counts(old, new) if changed else same_jets(old, new)):
         raise SystemExit(f"{checkpoint}: the refitted table does not describe the same jets; nothing written")
     task_config[key] = new
-    if multiplicity:
+    if multiplicity or changed:
         task_config.pop("multiplicity_table", None)
     added = [k for k in DERIVED.get(family, ()) if k not in task_config and k in rebuilt]
     for k in added:  # fitted on the training jets by today's builder, absent from older configs
@@ -115,10 +138,12 @@ def refit(checkpoint: Path, multiplicity: bool = False, guidance: float | None =
             else ""
         )
         + (f"; samples at guidance {guidance:g} unless asked otherwise" if guidance is not None else "")
+        + (f"; classical energies: {ENERGY_WORDS[energy]}" if energy is not None else "")
         + "; weights unchanged. "
         f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
         + (" --multiplicity" if multiplicity else "")
         + (f" --guidance {guidance:g}" if guidance is not None else "")
+        + (f" --energy {energy}" if energy is not None else "")
     )
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
@@ -132,10 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", default=["checkpoints/unet_32"], help="checkpoint folders")
     p.add_argument("--multiplicity", action="store_true", help="add or refit the multiplicity table")
+    p.add_argument("--energy", choices=("channels", "cone"), default=None, help="the classical energy model (quantum)")
     p.add_argument("--guidance", type=float, default=None, help="the guidance weight samples get by default (U-Nets)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     for arg in args.checkpoints:
-        print(refit(Path(arg), args.multiplicity, args.guidance))
+        print(refit(Path(arg), args.multiplicity, args.guidance, args.energy))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ def test_light_keeps_the_energies_lights_the_most_probable_pixels_and_never_a_ze
 
 
 def test_the_quantum_task_samples_with_the_readout_and_without_it_as_before():
+    torch.manual_seed(0)  # the untrained circuit's angles
     x, y = _sparse_jets()
     config = default_config(8, layers=2, diffusion_steps=2, latent=4, hidden=16)
     task = build_task({**config, "multiplicity": True}, x, y)
@@ -91,7 +92,6 @@ def test_the_quantum_task_samples_with_the_readout_and_without_it_as_before():
     before = plain.sample(plain.model, 5, labels=labels, generator=torch.Generator().manual_seed(3))
     # Same state, same energies: the readout moves energy between pixels of a channel, never between channels.
     assert torch.allclose(out.sum((-1, -2)), before.sum((-1, -2)), rtol=1e-5)
-    assert (out > 0).sum() < (before > 0).sum()  # the exact readout lights every pixel with weight
     table = task.config()["multiplicity_table"]
     # Every jet lights each channel as some training jet of its class did (counts are bounded by that jet's).
     train_counts = torch.from_numpy(region_counts(x, table["radius"])).view(len(x), -1)
@@ -102,7 +102,10 @@ def test_the_quantum_task_samples_with_the_readout_and_without_it_as_before():
         assert ((jet[None] <= own).all(1)).any()
     g = torch.Generator().manual_seed(3)
     probs, _ = plain.sample_probs(plain.model, labels, generator=g)
-    assert torch.equal(before, plain.decode(probs, plain.draw_aux(labels, g)))  # no table: nothing more drawn
+    aux = plain.draw_aux(labels, g)
+    assert torch.equal(before, plain.decode(probs, aux))  # no table: nothing more drawn
+    unsuppressed = plain.decode(probs, aux, zero_suppress=False)  # every pixel with weight lit
+    assert (out > 0).sum((-1, -2)).max() <= 12 < (unsuppressed > 0).sum((-1, -2)).min()  # k <= 12 a channel
     assert task.card()["multiplicity_readout"] and not plain.card()["multiplicity_readout"]
     assert "training jet near it" in task.readout_description(None)
     few = task.sample(task.model, 5, labels=labels, generator=torch.Generator().manual_seed(3), shots=2)
@@ -140,3 +143,12 @@ def test_refit_adds_the_readout_to_a_quantum_checkpoint_and_keeps_its_weights(tm
     assert task["multiplicity"] and task["multiplicity_table"] == shipped  # the shipped table is today's fit
     assert (ckpt / "ema.safetensors").read_bytes() == weights
     assert (ckpt / "config.json").read_text().startswith('{\n "')  # written with the file's own indent
+    assert task["energy"] == "cone" and len(task["multiplicity_table"]["scale"]) == 6  # matched on region energies
+    refit.refit(ckpt, energy="channels")  # back to channel totals: both tables fitted anew, the weights kept
+    task = json.loads((ckpt / "config.json").read_text())["task"]
+    assert task["energy"] == "channels" and task["multiplicity_table"]["energy_dims"] == 3
+    assert task["channel_energies"].get("coordinates") != "cone"  # a copula of the channel totals
+    assert (ckpt / "ema.safetensors").read_bytes() == weights
+    assert json.loads((ckpt / "model_card.json").read_text())["energy_table_refit"].endswith("--energy channels")
+    with pytest.raises(SystemExit, match="--energy takes 'channels' or 'cone'"):
+        refit.refit(ckpt, energy="total")

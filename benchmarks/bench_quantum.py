@@ -3,9 +3,11 @@
 Part 1 (quality): every model trains for the same wall-clock budget on the same 3 x 8 x 8 jets, then
 generates ``--n`` jets per class; ``core.metrics.report.evaluate_sets`` compares them with held-out
 real jets (``assets/jets_heldout.h5``: physics W1 per observable, FPD, with the real-vs-real floor). All
-models generate a jet *shape*; the classical energies are drawn the same way for every model (by default
-the three channel energies from the per-class copula of ``core.data.energies``; ``--energy total`` draws one
-total and lets the shape carry the channel split), and the same finite-shot readout (N fitted so real jets
+models generate a jet *shape*; the classical energies are drawn the same way for every model (by default, since
+6 December, each channel's energy inside and outside the jet cone from the per-class copula of
+``core.data.energies``, the U-Net's and the shipped quantum model's energy model; ``--energy channels`` the three
+channel totals; ``--energy total`` one total, the shape carrying the channel split; ``--also-energy`` reads the
+same shapes with another energy model too), and the same finite-shot readout (N fitted so real jets
 keep their multiplicity) turns shapes into images; since 6 December the default readout is the shipped model's own
 (``--readout multiplicity``, ``core.quantum.lit_pixels``: each channel lights as many of its most probable pixels
 as a training jet of the class near it in energy has), fitted on the training jets and given to every model
@@ -745,9 +747,10 @@ def main(argv=None) -> int:
     )
     p.add_argument(
         "--energy",
-        default="channels",
+        default="cone",
         choices=("channels", "cone", "total"),
-        help="classical energies given to every model (cone: inside and outside the jet cone, as the U-Net's)",
+        help="classical energies given to every model (cone, the default since 6 December: inside and outside the "
+        "jet cone, as the U-Net's and the shipped quantum model's; channels: each channel's total)",
     )
     p.add_argument(
         "--readout",

@@ -502,7 +502,8 @@ def _score(metric: str, value: float) -> float:
 
 def seed_by_seed(q: dict) -> str:
     """Per metric, on how many seeds the project's model (the first ``hybrid*`` column) beats every quantum
-    baseline, ties (equal values, as the shared readout's lit pixels can be) and which baseline wins the others."""
+    baseline, ties (equal to float32 precision, as the shared readout's lit pixels and, with cone energies, the channel
+    fractions are) and which baseline wins the others."""
     res = q["results"]
     ours = next((n for n in res if n.startswith("hybrid")), None)
     rivals = [n for n in BASELINES if n in res]
@@ -518,7 +519,8 @@ def seed_by_seed(q: dict) -> str:
             if not others or not np.isfinite(mine):
                 continue
             best = min(others, key=others.get)
-            if np.isclose(mine, others[best], rtol=1e-9, atol=0.0):
+            # Equal to the images' float32 precision: the shared energy model and readout set the value.
+            if np.isclose(mine, others[best], rtol=1e-5, atol=0.0):
                 tied += 1
             elif mine < others[best]:
                 won += 1

@@ -64,7 +64,7 @@ def test_seed_by_seed_counts_wins_ties_and_the_baseline_that_won():
         "results": {
             "hybrid-6q-widths": [run(0, 1.0, 0.90, 0.2), run(1, 3.0, 0.40, 0.2)],
             "kolle": [run(0, 2.0, 0.99, 0.2), run(1, 2.5, 0.95, 0.2)],
-            "patch": [run(0, 4.0, 0.97, 0.2), run(1, 5.0, 1.00, 0.2)],
+            "patch": [run(0, 4.0, 0.97, 0.2), run(1, 5.0, 1.00, 0.2 * (1 + 1e-7))],  # float32 noise: a tie
             "unet": [run(0, 0.1, 0.6, 0.0), run(1, 0.1, 0.6, 0.0)],  # not a quantum baseline: never counted
         }
     }

@@ -624,7 +624,17 @@ def _md(rows: list[dict], keys: list[str]) -> str:
     return "\n".join(lines)
 
 
-DIST_KEYS = ["mean W1 / spread", "mass", "width", "ptd", "mult_tracks", "mult_ecal", "mult_hcal"]
+DIST_KEYS = [
+    "mean W1 / spread",
+    "mass",
+    "width",
+    "ptd",
+    "mult_tracks",
+    "mult_ecal",
+    "mult_hcal",
+    "mass (whole image)",
+    "width (whole image)",
+]
 
 
 def _shipped(args):

@@ -128,7 +128,10 @@ def _show_circuit(transpiled: dict, backend: str) -> None:
 def _show_report(report: dict) -> None:
     table = pd.DataFrame(report["rows"]).drop(columns=["kind", "level"])
     show_table(table, f"device_noise_{report['attrs']['backend']}", key="dev_table")
-    st.caption("W1 distances to real jets (the chosen data set, pooled); mean W1 / spread averages the six shape rows.")
+    st.caption(
+        "W1 distances to real jets (the chosen data set, pooled), within R = 0.4 unless marked whole image; "
+        "mean W1 / spread averages the six shape rows within R = 0.4."
+    )
     first = label_name(report["labels"][0])
     with st.expander("The first generated jet at each noise level (same latent, same energies)", expanded=True):
         for i, (name, x) in enumerate(report["images"].items()):

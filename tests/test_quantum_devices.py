@@ -61,6 +61,8 @@ def test_noise_scaling_is_monotone_in_the_distances(tiny):
     jets = {s: sample_on_device(task, net, prepared, labels, "device", s, shots=None, seed=5) for s in (0, 0.1, 1)}
     dist = [shape_distances(jets[0], jets[s])["mean W1 / spread"] for s in (0, 0.1, 1)]
     assert dist[0] == 0 and dist[0] < dist[1] < dist[2]
+    whole = shape_distances(jets[0], jets[1])
+    assert whole["mass (whole image)"] > 0 and shape_distances(jets[0], jets[0])["width (whole image)"] == 0
     depol = [
         shape_distances(jets[0], sample_on_device(task, net, prepared, labels, "depolarizing", p, None, 5))
         for p in (1e-3, 1e-2)

@@ -158,7 +158,8 @@ def noise_conditions() -> list[tuple[str, float]]:
 def shape_distances(reference: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
     """W1 of the shape observables within R = 0.4 between two jet sets, and their mean in units of the reference's
     spread; and the mass and width over the whole image (``mass (whole image)``, ``width (whole image)``): with
-    energies drawn inside and outside the cone, a device's noise shows there, not within the four central pixels."""
+    energies drawn inside and outside the cone the four central pixels hold a fixed energy, and shapes differ most
+    outside them."""
     from core.data.observables import jet_observables
     from core.metrics.physics import wasserstein_distances
 

@@ -8,12 +8,13 @@ models generate a jet *shape*; the classical energies are drawn the same way for
 ``core.data.energies``, the U-Net's and the shipped quantum model's energy model; ``--energy channels`` the three
 channel totals; ``--energy total`` one total, the shape carrying the channel split; ``--also-energy`` reads the
 same shapes with another energy model too), and the same finite-shot readout (N fitted so real jets
-keep their multiplicity) turns shapes into images; since 6 December the default readout is the shipped model's own
-(``--readout multiplicity``, ``core.quantum.lit_pixels``: each channel lights as many of its most probable pixels
-as a training jet of the class near it in energy has), fitted on the training jets and given to every model
-alike, so that the lit pixels are no longer what tells the models apart. The classical references: the project's U-Net DDPM
-trained at the same resolution by the same loop (``unet``: the tiny preset; ``unet-matched``: the width whose
-parameter count is nearest the quantum model's angle network + circuit angles), and a small MLP-DDPM
+keep their multiplicity) turns shapes into images; since 6 December the default readout is the shipped model's
+own (``--readout multiplicity``, ``core.quantum.lit_pixels``: each channel lights as many of its most probable
+pixels as a training jet of the class near it in energy has), fitted on the training jets and given to every
+model alike, so that the lit pixels are no longer what tells the models apart. The classical references: the
+project's U-Net DDPM trained at the same resolution by the same loop (``unet``: the tiny preset;
+``unet-matched``: the width whose parameter count is nearest the quantum model's angle network + circuit
+angles), and a small MLP-DDPM
 (``classical``). A second table gives each quantum model's shape distances over the U-Net's (goal <= 2x).
 ``hybrid-6q-shared``: the shipped architecture with one latent per jet for its three channel states;
 ``hybrid-6q-ctx``: the same, its channels drawn in turn, each given the earlier ones' radial profiles;
@@ -344,17 +345,14 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
     return shapes / shapes.sum(-1, keepdim=True).clamp_min(1e-12), {"params": n_params, "angles": n_q, **info}
 
 
-def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str):
+def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str, shots: int):
     """The readout every model's shapes go through, with the classical ``energy`` model, fitted on the training
     jets: ``read(shapes, labels, g)`` -> GeV images (the same draws from ``g`` for every model), and a line that
-    says what it is."""
+    says what it is. ``shots``: the shots per jet of ``--readout shots``."""
     size = args.size
-    totals_tr = x_tr.sum((1, 2, 3))
-    quantiles = np.quantile(totals_tr.numpy(), np.linspace(0, 1, 101)).tolist()
-    copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr)
+    quantiles = np.quantile(x_tr.sum((1, 2, 3)).numpy(), np.linspace(0, 1, 101)).tolist() if energy == "total" else None
+    copula = fit_channel_energies(x_tr.sum((2, 3)), y_tr) if energy == "channels" else None
     cone_copula = fit_cone_energies(region_energies(x_tr), y_tr) if energy == "cone" else None
-    shapes_tr = x_tr.reshape(len(x_tr), -1) / totals_tr[:, None].clamp_min(1e-9)
-    shots = fit_shots(shapes_tr, x_tr, torch.Generator().manual_seed(0))
 
     def energies(labels, g):
         if energy == "channels":
@@ -373,7 +371,7 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str):
                 return (drawn * e).reshape(-1, 3, size, size)
             return rescale(drawn.reshape(-1, 3, size, size), e)
 
-        return read, shots, f"{shots} shots per jet (fitted)"
+        return read, f"{shots} shots per jet (fitted)"
     if energy == "total":
         raise SystemExit("--readout multiplicity needs per-channel energies (--energy channels or cone)")
     table, levels = fit_table(x_tr, y_tr, energy), zero_suppression(x_tr)
@@ -383,7 +381,7 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str):
         drawn = draw_readout(table, len(labels), (3, size, size), g)
         return light(table, shapes.reshape(-1, 3, size, size), e, labels, drawn, levels)
 
-    return read, shots, "multiplicity (each channel lit as a training jet near it in energy)"
+    return read, "multiplicity (each channel lit as a training jet near it in energy)"
 
 
 def quality(args) -> dict:
@@ -401,8 +399,9 @@ def quality(args) -> dict:
     shapes_tr = x_tr.reshape(len(x_tr), -1) / x_tr.sum((1, 2, 3))[:, None].clamp_min(1e-9)
     # Each model's shapes are read with every energy model asked for (the training does not depend on it).
     modes = list(dict.fromkeys([args.energy, *(args.also_energy or [])]))
-    readouts = {mode: make_readout(args, x_tr, y_tr, mode) for mode in modes}
-    shots, what = readouts[args.energy][1:]
+    shots = fit_shots(shapes_tr, x_tr, torch.Generator().manual_seed(0))
+    readouts = {mode: make_readout(args, x_tr, y_tr, mode, shots) for mode in modes}
+    what = readouts[args.energy][1]
     from core.metrics.channel_correlation import width_correlations
 
     corr = ", ".join(f"{k} {v:.3f}" for k, v in width_correlations(x_te).items())
@@ -418,7 +417,7 @@ def quality(args) -> dict:
             t0 = time.perf_counter()
             shapes, info = train_and_sample(name, args, x_tr, y_tr, shapes_tr, labels, seed)
             train_s = time.perf_counter() - t0
-            for mode, (read, _, _) in readouts.items():
+            for mode, (read, _) in readouts.items():
                 # The same energies and readout draws for every model.
                 imgs = read(shapes, labels, torch.Generator().manual_seed(2000 + seed))
                 metrics = evaluate(x_te, y_te, imgs, labels, seed)
@@ -502,8 +501,8 @@ def _score(metric: str, value: float) -> float:
 
 def seed_by_seed(q: dict) -> str:
     """Per metric, on how many seeds the project's model (the first ``hybrid*`` column) beats every quantum
-    baseline, ties (equal to float32 precision, as the shared readout's lit pixels and, with cone energies, the channel
-    fractions are) and which baseline wins the others."""
+    baseline, ties (equal to float32 precision, as the shared readout's lit pixels and, with cone energies, the
+    channel fractions are) and which baseline wins the others."""
     res = q["results"]
     ours = next((n for n in res if n.startswith("hybrid")), None)
     rivals = [n for n in BASELINES if n in res]

@@ -71,6 +71,32 @@ def indent_of(path: Path) -> int:
     return len(lines[1]) - len(lines[1].lstrip()) if len(lines) > 1 else 2
 
 
+def refit_note(
+    checkpoint: Path, family: str, derived: list[str], multiplicity: bool, guidance: float | None, energy: str | None
+) -> str:
+    """What the model card records about a refit, ending with the command that repeats it."""
+    return (
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}: table refitted on the same jets with quantile levels "
+        f"denser in the tails (core.data.energies.TAIL_LEVELS) and the Gaussian-mixture copula "
+        f"(core.data.mixture_copula)"
+        + (f"; {', '.join(derived)} fitted on them" if derived else "")
+        + (
+            "; with each channel's lit pixels inside and outside the cone, matched on the jet's energies"
+            + (" and channel widths" if family == "ddpm" else "")
+            + " (the multiplicity readout)"
+            if multiplicity
+            else ""
+        )
+        + (f"; samples at guidance {guidance:g} unless asked otherwise" if guidance is not None else "")
+        + (f"; classical energies: {ENERGY_WORDS[energy]}" if energy is not None else "")
+        + "; weights unchanged. "
+        f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
+        + (" --multiplicity" if multiplicity else "")
+        + (f" --guidance {guidance:g}" if guidance is not None else "")
+        + (f" --energy {energy}" if energy is not None else "")
+    )
+
+
 def refit(
     checkpoint: Path, multiplicity: bool = False, guidance: float | None = None, energy: str | None = None
 ) -> str:
@@ -125,26 +151,7 @@ def refit(
         checkpoint / "config.json", json.dumps(config, indent=indent_of(checkpoint / "config.json")) + "\n"
     )
     derived = [k for k in DERIVED.get(family, ()) if k in task_config]
-    card["energy_table_refit"] = (
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}: table refitted on the same jets with quantile levels "
-        f"denser in the tails (core.data.energies.TAIL_LEVELS) and the Gaussian-mixture copula "
-        f"(core.data.mixture_copula)"
-        + (f"; {', '.join(derived)} fitted on them" if derived else "")
-        + (
-            "; with each channel's lit pixels inside and outside the cone, matched on the jet's energies"
-            + (" and channel widths" if family == "ddpm" else "")
-            + " (the multiplicity readout)"
-            if multiplicity
-            else ""
-        )
-        + (f"; samples at guidance {guidance:g} unless asked otherwise" if guidance is not None else "")
-        + (f"; classical energies: {ENERGY_WORDS[energy]}" if energy is not None else "")
-        + "; weights unchanged. "
-        f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()}"
-        + (" --multiplicity" if multiplicity else "")
-        + (f" --guidance {guidance:g}" if guidance is not None else "")
-        + (f" --energy {energy}" if energy is not None else "")
-    )
+    card["energy_table_refit"] = refit_note(checkpoint, family, derived, multiplicity, guidance, energy)
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
     extra = f"; added {', '.join(f'{k}={v}' for k, v in shown.items())}" if added else ""

@@ -1,12 +1,13 @@
 """The quantum model's multiplicity readout: how many pixels of each channel a generated jet lights.
 
-Born probabilities times a channel energy light every pixel a state gives any weight (over the whole image the
-W1 of lit Tracks and HCAL pixels was 37x and 21x its real-vs-real floor: issue 14), or as many as shots land on. Here, as for the U-Net (``core.data.multiplicity``), each channel's lit pixels inside and outside
-the cone are those of one of the 20 training jets of the jet's class nearest to it in its drawn energies; the
-readout lights that many of the state's most probable pixels (``core.data.readout.light_by_count``) and gives
-each channel back its energy. Where the state puts nothing (a pixel no shot landed on) nothing is lit: the
-rule never invents a deposit the measurement did not see. The table is numbers fitted on the training jets, a
-readout rule like the zero-suppression levels; the circuit does not change.
+Born probabilities times a channel energy light every pixel a state gives any weight (over the whole image the W1 of
+lit Tracks and HCAL pixels was 37x and 21x its real-vs-real floor: issue 14), or as many as shots land on. Here, as
+for the U-Net (``core.data.multiplicity``), each channel's lit pixels inside and outside the cone are those of one
+of the 20 training jets of the jet's class nearest to it in its drawn energies; the readout lights that many of the
+state's most probable pixels (``core.data.readout.light_by_count``) and gives each channel back its energy. Where
+the state puts nothing (a pixel no shot landed on) nothing is lit: the rule never invents a deposit the measurement
+did not see. The table is numbers fitted on the training jets, a readout rule like the zero-suppression levels; the
+circuit does not change.
 """
 
 from __future__ import annotations

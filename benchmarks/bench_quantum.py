@@ -636,6 +636,9 @@ DIST_KEYS = [
 ]
 
 
+NOISELESS_KEYS = ["energy moved vs noiseless", "mean W1 / spread vs noiseless"]
+
+
 def _shipped(args):
     from core.training.checkpoint import load_checkpoint
 
@@ -664,7 +667,7 @@ def device_tables(args, ckpt, real) -> dict:
             f"{a['physical_qubits']}; {len(labels)} jets, {args.device_shots} shots per state "
             f"({time.perf_counter() - t0:.0f} s)"
         )
-        print(_md(rows, ["noise", *DIST_KEYS]), flush=True)
+        print(_md(rows, ["noise", *DIST_KEYS, *NOISELESS_KEYS]), flush=True)
         out[name] = {"attrs": a, "rows": rows}
     return out
 

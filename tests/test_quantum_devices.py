@@ -16,7 +16,7 @@ from core.cli import main  # noqa: E402
 from core.errors import JetInputError  # noqa: E402
 from core.quantum import devices  # noqa: E402
 from core.quantum.device_chain import chain_angles, chain_probabilities_torch, chain_template, run_chain  # noqa: E402
-from core.quantum.device_sampling import prepare, sample_on_device, shape_distances  # noqa: E402
+from core.quantum.device_sampling import energy_moved, noise_table, prepare, sample_on_device, shape_distances  # noqa: E402
 from core.quantum.task import build_task, default_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,35 @@ def test_noise_scaling_is_monotone_in_the_distances(tiny):
         for p in (1e-3, 1e-2)
     ]
     assert 0 < depol[0]["mean W1 / spread"] < depol[1]["mean W1 / spread"]
+
+
+def test_energy_moved_is_the_share_of_each_jet_in_other_pixels():
+    a = torch.zeros(2, 3, 2, 2)
+    a[0, 0, 0, 0], a[1, 1, 1, 1] = 4.0, 2.0
+    b = a.clone()
+    b[0, 0, 0, 0], b[0, 0, 1, 0] = 3.0, 1.0  # a quarter of jet 0 moved, jet 1 untouched
+    assert energy_moved(a, b) == pytest.approx(0.125)
+    assert energy_moved(a, a) == 0 and energy_moved(a, a.roll(1, dims=2)) == pytest.approx(1.0)
+
+
+def test_noise_table_compares_every_row_with_the_noiseless_jets(tiny):
+    task, net = tiny
+    labels = torch.tensor([0, 1] * 8)
+    prepared = prepare(net, "nairobi", seed=0)
+    conditions = [("device", 0.1), ("device", 0.0), ("device", 1.0)]  # the noiseless row need not come first
+    rows, images = noise_table(task, net, prepared, labels, images_real(task), 4096, seed=2, conditions=conditions)
+    moved = {r["level"]: r["energy moved vs noiseless"] for r in rows}
+    assert moved[0.0] == 0 and rows[1]["mean W1 / spread vs noiseless"] == 0
+    assert 0 < moved[0.1] < moved[1.0]
+    again, _ = noise_table(
+        task, net, prepared, labels, images_real(task), 4096, 2, [("device", 1.0)], noiseless=images["device errors x 0"]
+    )
+    assert again[0]["energy moved vs noiseless"] == pytest.approx(moved[1.0])
+
+
+def images_real(task) -> torch.Tensor:
+    """A few jets that stand in for real ones (the columns under test do not depend on them)."""
+    return torch.rand(8, 3, task.size, task.size, generator=torch.Generator().manual_seed(0))
 
 
 def test_routing_stays_on_a_compact_set_of_qubits():

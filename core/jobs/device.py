@@ -131,12 +131,15 @@ def _work(body: dict, log: RunWriter, stop: threading.Event) -> tuple[str, str]:
     real = prepare_images(x, ckpt.task.size)
     prepared = _transpile(ckpt, body, log)
     labels = torch.tensor([1] * n + [0] * n)
-    rows, images = [], {}
+    rows, images, noiseless = [], {}, None  # the zero-noise jets, which every later row is compared with
     for k, condition in enumerate(conditions):
         if stop.is_set():
             return STOPPED, f"stopped after {k} of {len(conditions)} noise conditions"
         log.phase(f"running the chain on Aer: {condition[0]} noise x {condition[1]:g} ({k + 1} of {len(conditions)})")
-        r, im = noise_table(ckpt.task, ckpt.ema, prepared, labels, real, int(body["shots"]), seed, [condition])
+        r, im = noise_table(
+            ckpt.task, ckpt.ema, prepared, labels, real, int(body["shots"]), seed, [condition], noiseless
+        )
+        noiseless = next(iter(im.values())) if noiseless is None and condition[1] == 0 else noiseless
         rows += r
         images.update(im)
         log.step = k + 1

@@ -172,19 +172,53 @@ def shape_distances(reference: torch.Tensor, images: torch.Tensor) -> dict[str, 
     return w1
 
 
+def energy_moved(reference: torch.Tensor, images: torch.Tensor) -> float:
+    """Mean over jets of the fraction of a jet's energy in other pixels than in its ``reference`` twin (0 to 1).
+
+    Same seed, same latents and energies: what the noise alone did to each jet, which distances between
+    distributions hide when the noise moves energy between jets' pixels in ways that average out.
+    """
+    a, b = reference.flatten(1).double(), images.flatten(1).double()
+    total = a.sum(1).clamp_min(1e-12)
+    return float((0.5 * (a - b).abs().sum(1) / total).mean())
+
+
+def noiseless_columns(noiseless: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+    """How far noisy jets are from the same jets generated without noise: per jet and as distributions."""
+    return {
+        "energy moved vs noiseless": energy_moved(noiseless, images),
+        "mean W1 / spread vs noiseless": shape_distances(noiseless, images)["mean W1 / spread"],
+    }
+
+
 def noise_table(
-    task, net, prepared: PreparedChain, labels, real: torch.Tensor, shots: int | None, seed: int = 0, conditions=None
+    task,
+    net,
+    prepared: PreparedChain,
+    labels,
+    real: torch.Tensor,
+    shots: int | None,
+    seed: int = 0,
+    conditions=None,
+    noiseless: torch.Tensor | None = None,
 ) -> tuple[list[dict], dict[str, torch.Tensor]]:
     """Distances of device-generated jets to ``real`` jets for each noise condition (same seed, same latents).
 
-    Returns one row per condition and the generated images keyed by the condition's label.
+    Each row also compares its jets with the same jets at zero noise: ``noiseless`` when given, else the first
+    zero-noise condition's (rows before it get the columns once it is known). Returns one row per condition and
+    the generated images keyed by the condition's label.
     """
     rows, images = [], {}
     for kind, level in conditions or noise_conditions():
         x = sample_on_device(task, net, prepared, labels, kind, level, shots, seed)
         label = noise_label(kind, level)
         images[label] = x
+        if noiseless is None and level == 0:
+            noiseless = x
         rows.append({"noise": label, "kind": kind, "level": level, **shape_distances(real, x)})
+    if noiseless is not None:
+        for row, x in zip(rows, images.values()):
+            row.update(noiseless_columns(noiseless, x))
     return rows, images
 
 

@@ -217,7 +217,7 @@ def noise_table(
             noiseless = x
         rows.append({"noise": label, "kind": kind, "level": level, **shape_distances(real, x)})
     if noiseless is not None:
-        for row, x in zip(rows, images.values()):
+        for row, x in zip(rows, images.values(), strict=True):
             row.update(noiseless_columns(noiseless, x))
     return rows, images
 

@@ -89,7 +89,15 @@ def test_noise_table_compares_every_row_with_the_noiseless_jets(tiny):
     assert moved[0.0] == 0 and rows[1]["mean W1 / spread vs noiseless"] == 0
     assert 0 < moved[0.1] < moved[1.0]
     again, _ = noise_table(
-        task, net, prepared, labels, images_real(task), 4096, 2, [("device", 1.0)], noiseless=images["device errors x 0"]
+        task,
+        net,
+        prepared,
+        labels,
+        images_real(task),
+        4096,
+        2,
+        [("device", 1.0)],
+        noiseless=images["device errors x 0"],
     )
     assert again[0]["energy moved vs noiseless"] == pytest.approx(moved[1.0])
 

@@ -307,6 +307,14 @@ class TrainRequest(Request):
         minimum=0,
         label="Channel-width MMD weight (whole jets)",
     )
+    lean_weight: float = option(
+        0.0,
+        "with --chain-jets and --profile-weight: weight of an MMD of whole jets' core splits alone (each channel's "
+        "core energy over its four quadrants, sorted), for how a jet shares its central pixels, in HCAL above all",
+        group=QUANTUM,
+        minimum=0,
+        label="Core-split MMD weight (whole jets)",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

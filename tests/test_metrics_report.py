@@ -176,6 +176,9 @@ def test_cli_writes_the_table_and_json(tmp_path, classifier, capsys):
     argv = ["evaluate", "--real", real, "--generated", gen, "--no-classifier", "--inception-jets", "0"]
     assert main([*argv, "--no-two-sample"]) == 0
     assert "two-sample" not in capsys.readouterr().out
+    assert main([*argv, "--no-two-sample", "--separating"]) == 0
+    table = capsys.readouterr().out.split("which features tell them apart")[1]
+    assert "HCAL: shares of its 8 brightest pixels" in table and "observables within R = 0.4" in table
 
 
 def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):

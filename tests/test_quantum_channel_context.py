@@ -355,3 +355,39 @@ def test_the_width_term_compares_whole_jets_three_channel_widths():
                         width_weight=2.0)  # fmt: skip
     assert "width term" not in request_summary(full) and "--width-weight" in full.to_argv()
     assert HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "width_weight"}).width_weight == 0
+
+
+def test_the_core_split_term_compares_whole_jets_sorted_core_quadrants():
+    """``lean_weight``: the chain term adds W x the MMD of each jet's three core splits (the profile's four
+    quadrant fractions of each channel, sorted so that orientation does not count, side by side)."""
+    from core.quantum.context import LEAN
+    from core.quantum.hybrid import chain_term, feature_mmd
+
+    x, y = shared_width_jets(6)
+    task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)
+    cfg = task.model.cfg
+    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
+    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
+    seen = []
+
+    def recording(probs):
+        out = task.channel_profiles(probs)
+        seen.append(out.detach())
+        return out
+
+    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn, recording)
+    with_lean = HybridConfig.from_dict({**cfg.to_dict(), "lean_weight": 2.0})
+    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), with_lean, 3, ctx, task.in_turn,
+                      task.channel_profiles)  # fmt: skip
+    splits = [f[:, LEAN].sort(-1, descending=True).values.reshape(6, 12) for f in seen]
+    real = radial_profile(x[:, 2])[:, LEAN]  # HCAL's quadrant fractions, straight from the images
+    assert torch.allclose(splits[1][:, 8:], real.sort(-1, descending=True).values, atol=1e-5)
+    assert torch.allclose(splits[1].reshape(6, 3, 4).sum(-1), torch.ones(6, 3), atol=1e-5)  # fractions of a core
+    expected = base.item() + 2.0 * feature_mmd(splits[0], splits[1], y, y).item()
+    assert both.item() == pytest.approx(expected, rel=1e-5)
+    from core.quantum.task import TRAIN_OPTIONS, request_summary
+
+    assert "lean_weight" in TRAIN_OPTIONS
+    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, lean_weight=2.0)
+    assert "core-split term" in request_summary(alone) and "--lean-weight" in alone.to_argv()
+    assert HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "lean_weight"}).lean_weight == 0

@@ -33,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--no-two-sample", action="store_true", help="skip the two-sample classifier AUCs (observables, pixels)"
     )
     p.add_argument("--two-sample-folds", type=int, default=5, help="cross-validation folds of the two-sample AUCs")
+    p.add_argument(
+        "--separating",
+        action="store_true",
+        help="also the two-sample AUC of each group of features alone (observables, channel energies, lit pixels "
+        "above a few energies, each channel's brightest pixels' shares): what tells generated jets from real ones",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the subsets and the real halves")
     p.add_argument("--no-figures", action="store_true", help="write report.json only")
     g = p.add_argument_group("with --checkpoint")
@@ -216,6 +222,7 @@ def _report(args: argparse.Namespace, x_real, x_gen, y_real, y_gen, conditional)
     classifier = False if args.no_classifier else load_classifier(args.classifier or DEFAULT_DIR)
     stages = ["jet-feature FID / KID", "Inception", "physics distances", "classifier verdict"]
     stages += [] if args.no_two_sample else ["two-sample"] * 4
+    stages += ["separating features"] * 7 if args.separating else []
     with tqdm(total=len(stages), desc="evaluate", unit="stage") as bar:
 
         def progress(msg: str) -> None:
@@ -236,6 +243,7 @@ def _report(args: argparse.Namespace, x_real, x_gen, y_real, y_gen, conditional)
                 progress=progress,
                 two_sample=not args.no_two_sample,
                 two_sample_folds=args.two_sample_folds,
+                separating=args.separating,
             )
 
 
@@ -271,6 +279,11 @@ def run(args: argparse.Namespace) -> int:
         f"({report.info['image_size']} x {report.info['image_size']}); floor = real vs real, same N"
     )
     print(format_table(report.rows))
+    if "separating_features" in report.details:
+        from core.metrics.separating_features import format_separating
+
+        print("\nwhich features tell them apart (the same classifier on each group alone, same jets):")
+        print(format_separating(report.details["separating_features"]))
     if out is not None:
         _write_outputs(report, x_real, x_gen, out, figures=not args.no_figures)
     return 0

@@ -126,6 +126,7 @@ def evaluate_sets(
     progress: Callable[[str], None] | None = None,
     two_sample: bool | tuple[str, ...] = True,
     two_sample_folds: int = 5,
+    separating: bool = False,
 ) -> EvaluationReport:
     """All set metrics of ``generated`` against ``real`` (both (N, 3, H, W) GeV, same size), with floors.
 
@@ -134,6 +135,8 @@ def evaluate_sets(
     ``conditional``: whether ``y_generated`` are intended labels (default: when both classes appear and no
     jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
     ``two_sample``: which two-sample classifiers to run (True: observables and pixels; False or () skips them).
+    ``separating``: also the two-sample AUC of each group of features alone (``details["separating_features"]``,
+    :mod:`core.metrics.separating_features`): what tells the sets apart.
     """
     say = progress or (lambda _msg: None)
     real = as_images(real, "real jets")
@@ -160,6 +163,10 @@ def evaluate_sets(
     physics, obs_a, obs_g = _physics_rows(ra, gen, rb, seed, say, details)
     rows += physics
     rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
+    if separating:
+        from core.metrics.separating_features import separating_features
+
+        details["separating_features"] = separating_features(ra, gen, rb, two_sample_folds, seed, say)
     if y_generated is not None and y_real is not None and classifier is not False:
         y_gen = torch.as_tensor(y_generated).long()[split.generated]
         y_ra = torch.as_tensor(y_real).long()[split.real_a]

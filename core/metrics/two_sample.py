@@ -192,8 +192,11 @@ def classifier_auc(
     folds: int = 5,
     seed: int = 0,
     config: TrainConfig | None = None,
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
     """Cross-validated ROC AUC of a classifier telling jets ``b`` (positive) from jets ``a`` (N, 3, H, W GeV).
+
+    ``features``: what the MLP reads, jets -> (N, F) float32 (default :func:`observable_features`).
 
     Returns ``{"auc": mean over folds, "std": spread over folds, "pooled": AUC of all out-of-fold scores,
     "folds": [...], "n": (len(a), len(b))}``.
@@ -208,13 +211,15 @@ def classifier_auc(
     cfg = config or (TrainConfig() if kind == "observables" else TrainConfig(lr=2e-3, max_epochs=60, patience=8))
     # Callers may hold inference mode (evaluate does): training needs autograd and ordinary tensors.
     with torch.inference_mode(False), torch.enable_grad():
-        return _cross_validate(a.clone(), b.clone(), kind, folds, seed, cfg)
+        return _cross_validate(a.clone(), b.clone(), kind, folds, seed, cfg, features or observable_features)
 
 
-def _cross_validate(a: torch.Tensor, b: torch.Tensor, kind: str, folds: int, seed: int, cfg: TrainConfig) -> dict:
+def _cross_validate(
+    a: torch.Tensor, b: torch.Tensor, kind: str, folds: int, seed: int, cfg: TrainConfig, features: Callable
+) -> dict:
     x = torch.cat([a, b])
     y = torch.cat([torch.zeros(len(a)), torch.ones(len(b))])
-    obs = observable_features(x)
+    obs = features(x)
     img = pixel_inputs(x) if kind == "pixels" else None
     y_np = y.numpy().astype(int)
     scores, per_fold = np.zeros(len(y)), []

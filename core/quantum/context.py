@@ -18,6 +18,7 @@ RING_EDGES = (1.0, 2.0, 3.0)  # in units of size / 8 pixels from the jet axis: 4
 FEATURES_PER_CHANNEL = len(RING_EDGES) + 1 + 1 + 4  # ring fractions, mean distance, core quadrant fractions
 EARLIER_CHANNELS = 2  # Tracks and ECAL can inform the channels after them
 MEAN_DISTANCE = len(RING_EDGES) + 1  # where a profile holds the channel's energy-weighted mean distance (its width)
+LEAN = slice(MEAN_DISTANCE + 1, MEAN_DISTANCE + 5)  # where it holds the core's four quadrant fractions
 
 
 def radial_profile(images: torch.Tensor) -> torch.Tensor:

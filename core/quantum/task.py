@@ -93,6 +93,7 @@ TRAIN_OPTIONS = (
     "profile_weight",
     "profile_sparsity",
     "width_weight",
+    "lean_weight",
     "no_multiplicity",
 )
 
@@ -142,6 +143,7 @@ def config_from_request(req) -> dict:
         profile_weight=req.profile_weight,
         profile_sparsity=req.profile_sparsity,
         width_weight=req.width_weight,
+        lean_weight=req.lean_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
         multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
@@ -173,6 +175,10 @@ def request_summary(req) -> str:
     )
     if req.width_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
         chain += " The width term acts on whole jets with the profile term: it needs whole jets and a profile weight."
+    if req.lean_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
+        chain += (
+            " The core-split term acts on whole jets with the profile term: it needs whole jets and a profile weight."
+        )
     if req.profile_sparsity and req.profile_weight <= 0:
         chain += " Pixel spread is part of the profile term: it needs a profile weight above 0."
     if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:

@@ -239,6 +239,13 @@ class TrainRequest(Request):
         "core.quantum.lit_pixels)",
         label="Without multiplicity readout",
     )
+    hcal_towers: bool = option(
+        False,
+        "ddpm at 32 x 32: draw HCAL as the detector's 5 x 5-pixel towers, each at its centre pixel, and spread them "
+        "over their pixels at the end (core.data.hcal_towers): real HCAL images are exactly such towers",
+        group=DIFFUSION,
+        label="HCAL as towers",
+    )
     # The hybrid quantum model.
     encoder: str = option(
         "amplitude",

@@ -25,6 +25,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
+from core.data.hcal_towers import TOWER_SIZE, from_tower_space, to_tower_space
 from core.data.multiplicity import (
     channel_widths,
     draw_counts,
@@ -58,6 +59,7 @@ TRAIN_OPTIONS = {
         "prediction",
         "no_energy_condition",
         "no_multiplicity",
+        "hcal_towers",
     ),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
@@ -128,6 +130,7 @@ def config_from_request(req) -> dict:
         prediction=req.prediction,
         energy_condition=not req.no_energy_condition,
         multiplicity=not (req.no_energy_condition or req.no_multiplicity),
+        **({"hcal_towers": True} if req.hcal_towers else {}),
         **common,
     )
 
@@ -164,6 +167,10 @@ class DiffusionTask:
         self.hard_threshold = [bool(v) for v in config.get("hard_threshold", [False] * 3)]
         self.zero_gap = float(config.get("zero_gap", 0.0))
         self.energy_condition = bool(config.get("energy_condition", False))
+        # HCAL drawn as towers at their centre pixels (core.data.hcal_towers), spread over its pixels at the end.
+        self.hcal_towers = bool(config.get("hcal_towers", False))
+        if self.hcal_towers and self.size != TOWER_SIZE:
+            raise JetInputError(f"hcal_towers: defined at {TOWER_SIZE} x {TOWER_SIZE}, not {self.size} x {self.size}")
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
             raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
 
@@ -178,6 +185,8 @@ class DiffusionTask:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[-1] != self.size or x.shape[-2] != self.size:
             raise JetInputError(f"training images: expected (N, 3, {self.size}, {self.size}), got {tuple(x.shape)}")
+        if self.hcal_towers:
+            x = to_tower_space(x.float())
         z = self.transform.forward(x.float())
         if self.zero_gap > 0:
             # Empty pixels stay at -1; every deposit moves up to at least -1 + 2 gap, so the network's
@@ -367,11 +376,15 @@ class DiffusionTask:
         x = self.to_gev(z).cpu()
         if lit is not None:
             x = self._light(z, x, energies, lit)
-        if energies is None:
-            return x
-        if energies.ndim == 3:  # inside and outside the cone, each rescaled to its own energy
-            return rescale_regions(x, energies, self._config["energies"]["radius"])
-        return rescale_channels(x, energies)
+        if energies is not None and energies.ndim == 3:  # inside and outside the cone, each to its own energy
+            x = rescale_regions(x, energies, self._config["energies"]["radius"])
+        elif energies is not None:
+            x = rescale_channels(x, energies)
+        return self.to_pixels(x)
+
+    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """GeV images in the model's own layout -> detector pixels (HCAL towers spread over their pixels)."""
+        return from_tower_space(x) if self.hcal_towers else x
 
     def _light(self, z: torch.Tensor, x: torch.Tensor, energies: torch.Tensor, lit) -> torch.Tensor:
         """The multiplicity readout of GeV image ``x`` (model-space ``z`` ranks the pixels). A table fitted with
@@ -436,7 +449,11 @@ class DiffusionTask:
             return run_sampler(sampler, eps_fn, xt.to(device), schedule, sampler_steps, g, start=int(t)).to(xt.device)
 
         return GaussianReconstructor(
-            schedule=schedule, x0_fn=x0_fn, to_model=to_model, to_gev=self.to_gev, reverse_fn=reverse_fn
+            schedule=schedule,
+            x0_fn=x0_fn,
+            to_model=to_model,
+            to_gev=lambda z: self.to_pixels(self.to_gev(z)),
+            reverse_fn=reverse_fn,
         )
 
     def card(self) -> dict:
@@ -446,6 +463,7 @@ class DiffusionTask:
             "schedule": self.schedule.config(),
             "prediction": self.prediction,
             "energy_condition": self.energy_condition,
+            **({"hcal_towers": True} if self.hcal_towers else {}),
             **({"preset": self._config["preset"]} if "preset" in self._config else {}),
         }
 
@@ -498,6 +516,12 @@ def fit_multiplicity(x: torch.Tensor, y: torch.Tensor | None) -> dict:
 def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> DiffusionTask:
     """Registry builder: fit the log transform and the zero-suppression levels on ``x_train`` when absent."""
     config = dict(config)
+    if config.get("hcal_towers") and int(config["size"]) != TOWER_SIZE:
+        raise JetInputError(
+            f"hcal_towers: defined at {TOWER_SIZE} x {TOWER_SIZE}, not {config['size']} x {config['size']}"
+        )
+    if config.get("hcal_towers") and x_train is not None:  # every fit reads HCAL as the network draws it
+        x_train = to_tower_space(torch.as_tensor(x_train).float())
     if "transform" not in config:
         if x_train is None:
             raise JetInputError("task config: no 'transform' and no training data to fit one on")

@@ -168,9 +168,7 @@ class DiffusionTask:
         self.zero_gap = float(config.get("zero_gap", 0.0))
         self.energy_condition = bool(config.get("energy_condition", False))
         # HCAL drawn as towers at their centre pixels (core.data.hcal_towers), spread over its pixels at the end.
-        self.hcal_towers = bool(config.get("hcal_towers", False))
-        if self.hcal_towers and self.size != TOWER_SIZE:
-            raise JetInputError(f"hcal_towers: defined at {TOWER_SIZE} x {TOWER_SIZE}, not {self.size} x {self.size}")
+        self.hcal_towers = bool(config.get("hcal_towers", False))  # at 32 x 32 only: build_task checks
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
             raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
 

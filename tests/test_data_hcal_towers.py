@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.data.hcal_towers import HCAL, TOWERS, _geometry, from_tower_space, to_tower_space, towers_of
+from core.data.hcal_towers import (
+    HCAL,
+    TOWERS,
+    _geometry,
+    centre_pixels,
+    from_tower_space,
+    to_tower_space,
+    towers_of,
+)
 from core.data.readers import load_tensors
 from core.diffusion.task import build_task, default_config
 from core.errors import JetInputError
@@ -63,3 +71,17 @@ def test_a_tower_model_samples_jets_whose_hcal_is_towers(jets):
                       generator=torch.Generator().manual_seed(1))  # fmt: skip
     torch.testing.assert_close(from_tower_space(to_tower_space(out)), out, rtol=1e-4, atol=1e-5)
     assert float(out[:, HCAL].sum()) > 0
+
+
+def test_the_multiplicity_readout_lights_towers_at_their_centres(jets):
+    """A tower model's readout lights HCAL only at tower centres: a pixel lit between two centres would join a
+    tower already lit, and the jet would have fewer towers than its drawn count."""
+    torch.manual_seed(0)
+    y = torch.arange(len(jets)) % 2
+    task = build_task(default_config("ddpm", 32, hcal_towers=True, multiplicity=True), jets, y)
+    assert int(centre_pixels().sum()) == TOWERS**2
+    task.to_pixels = lambda x: x  # keep the tower layout, to look at what the readout lit
+    layout = task.sample(task.model.eval(), 6, labels=torch.tensor([0, 1] * 3), sampler_steps=2,
+                         generator=torch.Generator().manual_seed(2))  # fmt: skip
+    hcal = layout[:, HCAL]
+    assert float(hcal[:, ~centre_pixels()].abs().max()) == 0 and float(hcal[:, centre_pixels()].sum()) > 0

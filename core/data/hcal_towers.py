@@ -49,6 +49,14 @@ def _check(x: torch.Tensor, what: str) -> None:
         )
 
 
+def centre_pixels() -> torch.Tensor:
+    """(32, 32) bool: the pixels that hold a tower in the tower layout (25 x 25 of them)."""
+    _, _, centres, _ = _geometry()
+    mask = torch.zeros(TOWER_SIZE, TOWER_SIZE, dtype=torch.bool)
+    mask[centres[:, None], centres[None, :]] = True
+    return mask
+
+
 def towers_of(hcal: torch.Tensor) -> torch.Tensor:
     """(N, 32, 32) HCAL pixels (GeV) -> (N, 25, 25) tower pT, by least squares (exact for detector images);
     negative round-off and towers below 1e-6 of the jet's largest set to 0."""

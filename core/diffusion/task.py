@@ -25,7 +25,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
-from core.data.hcal_towers import TOWER_SIZE, from_tower_space, to_tower_space
+from core.data.hcal_towers import HCAL, TOWER_SIZE, centre_pixels, from_tower_space, to_tower_space
 from core.data.multiplicity import (
     channel_widths,
     draw_counts,
@@ -392,6 +392,8 @@ class DiffusionTask:
         picks, jitter, labels = lit
         table = self._config["multiplicity_table"]
         score = (z.float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0 + 1e-6 * jitter
+        if self.hcal_towers:  # a tower is lit at its centre; a deposit between centres would merge into one
+            score[:, HCAL] = torch.where(centre_pixels(), score[:, HCAL], torch.full_like(score[:, HCAL], -1.0))
         inside = cone_mask(self.size, table["radius"])  # the counts' own cone
         levels = self.zero_below or [0.0, 0.0, 0.0]
         counts = draw_counts(table, energies, labels, picks=picks)

@@ -58,6 +58,12 @@ def test_other_sizes_are_refused_with_the_shape():
         to_tower_space(torch.zeros(2, 3, 8, 8))
     with pytest.raises(JetInputError, match="hcal_towers: defined at 32 x 32, not 16 x 16"):
         build_task(default_config("ddpm", 16, hcal_towers=True), torch.rand(8, 3, 16, 16), torch.zeros(8).long())
+    from core.diffusion.task import config_from_request
+    from core.requests import TrainRequest
+
+    with pytest.raises(JetInputError, match="--hcal-towers: defined at 32 x 32, not --size 16"):
+        config_from_request(TrainRequest(family="ddpm", size=16, hcal_towers=True))
+    assert config_from_request(TrainRequest(family="ddpm", size=32, hcal_towers=True))["hcal_towers"] is True
 
 
 def test_a_tower_model_samples_jets_whose_hcal_is_towers(jets):

@@ -122,6 +122,8 @@ def config_from_request(req) -> dict:
     common = {"timesteps": req.timesteps, "beta_start": req.beta_start, "beta_end": req.beta_end}
     if req.family == "seed-baseline":
         return default_config(req.family, req.size, **common)
+    if req.hcal_towers and req.size != TOWER_SIZE:  # before any data is read
+        raise JetInputError(f"--hcal-towers: defined at {TOWER_SIZE} x {TOWER_SIZE}, not --size {req.size}")
     return default_config(
         req.family,
         req.size,

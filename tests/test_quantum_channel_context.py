@@ -319,11 +319,10 @@ def test_the_train_page_summary_says_when_the_whole_jet_options_do_nothing():
     assert "Whole jets need channels in turn" in request_summary(alone)
 
 
-def test_the_width_term_compares_whole_jets_three_channel_widths():
-    """``width_weight``: the chain term adds W x the MMD of each jet's three mean distances (the profile's width
-    column of Tracks, ECAL and HCAL side by side), read from the same profiles the profile term compares."""
-    from core.quantum.context import MEAN_DISTANCE
-    from core.quantum.hybrid import chain_term, feature_mmd
+def _chain_term_with(field: str, weight: float):
+    """The chain term of six whole jets without and with ``field`` = ``weight`` (same draws), the generated
+    and real profiles the first saw, and the jets, labels and config."""
+    from core.quantum.hybrid import chain_term
 
     x, y = shared_width_jets(6)
     task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)
@@ -338,10 +337,19 @@ def test_the_width_term_compares_whole_jets_three_channel_widths():
         return out
 
     base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn, recording)
-    gen_rows, real_rows = seen
-    with_width = HybridConfig.from_dict({**cfg.to_dict(), "width_weight": 3.0})
-    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), with_width, 3, ctx, task.in_turn,
+    weighted = HybridConfig.from_dict({**cfg.to_dict(), field: weight})
+    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), weighted, 3, ctx, task.in_turn,
                       task.channel_profiles)  # fmt: skip
+    return base, both, seen, x, y, cfg
+
+
+def test_the_width_term_compares_whole_jets_three_channel_widths():
+    """``width_weight``: the chain term adds W x the MMD of each jet's three mean distances (the profile's width
+    column of Tracks, ECAL and HCAL side by side), read from the same profiles the profile term compares."""
+    from core.quantum.context import MEAN_DISTANCE
+    from core.quantum.hybrid import feature_mmd
+
+    base, both, (gen_rows, real_rows), x, y, cfg = _chain_term_with("width_weight", 3.0)
     widths = [f[:, MEAN_DISTANCE].reshape(6, 3) for f in (gen_rows, real_rows)]
     assert torch.allclose(widths[1][:, 0], radial_profile(x[:, 0])[:, MEAN_DISTANCE].double().float(), atol=1e-5)
     expected = base.item() + 3.0 * feature_mmd(widths[0], widths[1], y, y).item()
@@ -361,24 +369,9 @@ def test_the_core_split_term_compares_whole_jets_sorted_core_quadrants():
     """``lean_weight``: the chain term adds W x the MMD of each jet's three core splits (the profile's four
     quadrant fractions of each channel, sorted so that orientation does not count, side by side)."""
     from core.quantum.context import LEAN
-    from core.quantum.hybrid import chain_term, feature_mmd
+    from core.quantum.hybrid import feature_mmd
 
-    x, y = shared_width_jets(6)
-    task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)
-    cfg = task.model.cfg
-    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
-    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
-    seen = []
-
-    def recording(probs):
-        out = task.channel_profiles(probs)
-        seen.append(out.detach())
-        return out
-
-    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn, recording)
-    with_lean = HybridConfig.from_dict({**cfg.to_dict(), "lean_weight": 2.0})
-    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), with_lean, 3, ctx, task.in_turn,
-                      task.channel_profiles)  # fmt: skip
+    base, both, seen, x, y, cfg = _chain_term_with("lean_weight", 2.0)
     splits = [f[:, LEAN].sort(-1, descending=True).values.reshape(6, 12) for f in seen]
     real = radial_profile(x[:, 2])[:, LEAN]  # HCAL's quadrant fractions, straight from the images
     assert torch.allclose(splits[1][:, 8:], real.sort(-1, descending=True).values, atol=1e-5)

@@ -222,7 +222,10 @@ def _report(args: argparse.Namespace, x_real, x_gen, y_real, y_gen, conditional)
     classifier = False if args.no_classifier else load_classifier(args.classifier or DEFAULT_DIR)
     stages = ["jet-feature FID / KID", "Inception", "physics distances", "classifier verdict"]
     stages += [] if args.no_two_sample else ["two-sample"] * 4
-    stages += ["separating features"] * 7 if args.separating else []
+    if args.separating:
+        from core.metrics.separating_features import feature_groups
+
+        stages += ["separating features"] * len(feature_groups())
     with tqdm(total=len(stages), desc="evaluate", unit="stage") as bar:
 
         def progress(msg: str) -> None:

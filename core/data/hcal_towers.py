@@ -20,11 +20,11 @@ from functools import lru_cache
 
 import torch
 
-from core.data.layout import HCAL_TOWER, IMAGE_SIZE
+from core.data.layout import CHANNELS, HCAL_TOWER, IMAGE_SIZE
 from core.data.transforms import coarse_index
 from core.errors import JetInputError
 
-HCAL = 2  # channel index
+HCAL = CHANNELS.index("HCAL")
 TOWER_SIZE = 32  # the image size whose coarse pixels are finer than the towers (25 towers on 32 pixels)
 TOWERS = IMAGE_SIZE // HCAL_TOWER  # 25 per axis
 
@@ -60,7 +60,7 @@ def centre_pixels() -> torch.Tensor:
 def towers_of(hcal: torch.Tensor) -> torch.Tensor:
     """(N, 32, 32) HCAL pixels (GeV) -> (N, 25, 25) tower pT, by least squares (exact for detector images);
     negative round-off and towers below 1e-6 of the jet's largest set to 0."""
-    a, pinv, _, _ = _geometry()
+    _, pinv, _, _ = _geometry()
     t = pinv @ hcal.double() @ pinv.T
     t = t.clamp_min(0)
     return torch.where(t > 1e-6 * t.flatten(1).amax(1).clamp_min(1e-300)[:, None, None], t, torch.zeros_like(t))

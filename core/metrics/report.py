@@ -321,7 +321,12 @@ def format_table(rows: list[MetricRow]) -> str:
     for r in rows:
         model = _fmt(r.model) + (f" +- {_fmt(r.error)}" if r.error is not None else "")
         body.append((r.metric, model, _fmt(r.floor), r.unit))
-    widths = [max(len(line[i]) for line in body) for i in range(4)]
+    return text_table(body)
+
+
+def text_table(body: list[tuple[str, ...]]) -> str:
+    """Rows of cells (the first one the header) as left-aligned columns, a rule under the header."""
+    widths = [max(len(line[i]) for line in body) for i in range(len(body[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in body]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

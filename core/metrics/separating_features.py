@@ -17,11 +17,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from core.data.layout import CHANNELS
 from core.data.observables import jet_observables
 from core.metrics.checks import as_images
+from core.metrics.report import text_table
 from core.metrics.two_sample import classifier_auc
 
-CHANNEL_NAMES = ("Tracks", "ECAL", "HCAL")
 BRIGHTEST = 8  # pixels per channel whose shares of the channel's energy a group reads
 LIT_LEVELS = (0.0, 0.1, 1.0, 10.0)  # GeV: pixels above each, per channel
 
@@ -53,7 +54,7 @@ def feature_groups() -> dict[str, Callable[[torch.Tensor], np.ndarray]]:
         "channel totals and brightest pixels": _totals_and_peaks,
         "lit pixels above " + ", ".join(f"{v:g}" for v in LIT_LEVELS) + " GeV": _lit_counts,
     }
-    for c, name in enumerate(CHANNEL_NAMES):
+    for c, name in enumerate(CHANNELS):
         groups[f"{name}: shares of its {BRIGHTEST} brightest pixels"] = lambda x, c=c: brightest_shares(x, c)
     return groups
 
@@ -97,7 +98,4 @@ def format_separating(rows: list[dict]) -> str:
     body = [("features read alone", "n", "AUC generated vs real", "floor (real vs real)")]
     for r in sorted(rows, key=lambda r: -r["model"]):
         body.append((r["group"], str(r["features"]), f"{r['model']:.3f}", f"{r['floor']:.3f}"))
-    widths = [max(len(line[i]) for line in body) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in body]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(body)

@@ -102,7 +102,7 @@ def _result_view(result: SampleResult, run_dir: Path) -> None:
         show_figure(
             reverse_animation(traj.x0, traj.t, 0, result.info.get("alpha_bar")), "reverse_process", key="gen_reverse"
         )
-        _trajectory_scrubber(traj)
+        _trajectory_scrubber(traj, bool(result.info.get("hcal_towers")))
     _distances(run_dir, int(x.shape[-1]))
 
 
@@ -176,15 +176,24 @@ def _real_vs_generated(x) -> None:
 
 
 @st.fragment
-def _trajectory_scrubber(traj) -> None:
+def _trajectory_scrubber(traj, hcal_towers: bool = False) -> None:
     """x_t and the network's x0 estimate at every step for one jet of the recorded trajectory (a fragment)."""
     with guard("the denoising trajectory"):
         n = int(traj.x0.shape[1])
         jet = int(st.number_input("Jet of the recorded trajectory", 0, n - 1, 0, key="gen_traj_jet")) if n > 1 else 0
-        show_figure(trajectory_figure(traj.xt, traj.x0, traj.t, jet), "denoising_trajectory", key="gen_traj")
+        title = "x_t (model space, HCAL as towers)" if hcal_towers else "x_t (model space)"
+        fig = trajectory_figure(traj.xt, traj.x0, traj.t, jet, xt_title=title)
+        show_figure(fig, "denoising_trajectory", key="gen_traj")
         st.caption(
             "Drag the slider: top, the state x_t the sampler holds before each step; bottom, its estimate of "
             "the clean jet at that step. Each row keeps one colour range over all steps."
+            + (
+                " This model draws HCAL as towers, each tower's pT at the pixel holding its centre (7 rows and "
+                "columns stay empty), so x_t shows HCAL in that layout; the estimate below is spread over the "
+                "towers' pixels as the detector does."
+                if hcal_towers
+                else ""
+            )
         )
 
 

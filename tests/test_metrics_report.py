@@ -177,8 +177,9 @@ def test_cli_writes_the_table_and_json(tmp_path, classifier, capsys):
     assert main([*argv, "--no-two-sample"]) == 0
     assert "two-sample" not in capsys.readouterr().out
     assert main([*argv, "--no-two-sample", "--separating"]) == 0
-    table = capsys.readouterr().out.split("which features tell them apart")[1]
+    table, masses = capsys.readouterr().out.split("which features tell them apart")[1].split("jet mass comes from")
     assert "HCAL: shares of its 8 brightest pixels" in table and "observables within R = 0.4" in table
+    assert "HCAL R < 0.4 x HCAL R > 0.4" in masses and "all pairs: mean m^2" in masses
 
 
 def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):

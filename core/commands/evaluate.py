@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--separating",
         action="store_true",
         help="also the two-sample AUC of each group of features alone (observables, channel energies, lit pixels "
-        "above a few energies, each channel's brightest pixels' shares): what tells generated jets from real ones",
+        "above a few energies, each channel's brightest pixels' shares): what tells generated jets from real ones; "
+        "and the mean jet mass squared split over pairs of calorimeter groups within and outside the cone",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the subsets and the real halves")
     p.add_argument("--no-figures", action="store_true", help="write report.json only")
@@ -287,6 +288,11 @@ def run(args: argparse.Namespace) -> int:
 
         print("\nwhich features tell them apart (the same classifier on each group alone, same jets):")
         print(format_separating(report.details["separating_features"]))
+    if "mass_terms" in report.details:
+        from core.metrics.mass_terms import format_mass_terms
+
+        print("\nwhere the whole-image jet mass comes from: mean m^2 [GeV^2] by pair of calorimeter groups")
+        print(format_mass_terms(report.details["mass_terms"]))
     if out is not None:
         _write_outputs(report, x_real, x_gen, out, figures=not args.no_figures)
     return 0

@@ -136,7 +136,9 @@ def evaluate_sets(
     jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
     ``two_sample``: which two-sample classifiers to run (True: observables and pixels; False or () skips them).
     ``separating``: also the two-sample AUC of each group of features alone (``details["separating_features"]``,
-    :mod:`core.metrics.separating_features`): what tells the sets apart.
+    :mod:`core.metrics.separating_features`): what tells the sets apart; and the mean jet mass squared split
+    over pairs of calorimeter groups within and outside the cone (``details["mass_terms"]``,
+    :mod:`core.metrics.mass_terms`): where a mass excess comes from.
     """
     say = progress or (lambda _msg: None)
     real = as_images(real, "real jets")
@@ -164,9 +166,11 @@ def evaluate_sets(
     rows += physics
     rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
     if separating:
+        from core.metrics.mass_terms import mass_term_rows
         from core.metrics.separating_features import separating_features
 
         details["separating_features"] = separating_features(ra, gen, rb, two_sample_folds, seed, say)
+        details["mass_terms"] = mass_term_rows(gen, ra, rb)
     if y_generated is not None and y_real is not None and classifier is not False:
         y_gen = torch.as_tensor(y_generated).long()[split.generated]
         y_ra = torch.as_tensor(y_real).long()[split.real_a]

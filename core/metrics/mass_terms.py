@@ -6,7 +6,8 @@ mean m^2 of a sample is exactly a sum of terms, one per pair of groups: a group'
 squared, a cross term 2 p_g . p_h grows with both groups' energies and the angle between them. With the groups
 ECAL and HCAL, within and outside the jet cone, a model whose whole-image mass is off shows which pair carries
 the excess: too much energy outside the cone, deposits there too far from the core, or out-of-cone deposits
-scattered where real ones cluster (the pair "outside x outside" then grows, as it does for the U-Net).
+scattered where real ones cluster (the pairs "outside x outside" then grow, as they do for both shipped
+models: README, "Which features separate").
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.data.energies import JET_RADIUS
+from core.data.energies import JET_RADIUS, cone_mask
 from core.data.transforms import pixel_geometry
 from core.metrics.checks import as_images
 from core.metrics.report import text_table
@@ -31,7 +32,7 @@ def group_momenta(x: torch.Tensor, radius: float = JET_RADIUS) -> np.ndarray:
     ``radius`` of the image centre, in :func:`group_names` order, each pixel massless at its (deta, dphi)."""
     arr = as_images(x, "jets").double().numpy()
     deta, dphi = pixel_geometry(arr.shape[-1])
-    inside = np.hypot(deta, dphi) < radius  # as the observables' cone
+    inside = cone_mask(arr.shape[-1], radius).numpy()
     unit = np.stack([np.cosh(deta), np.cos(dphi), np.sin(dphi), np.sinh(deta)])  # (4, H, W) per GeV of pT
     out = []
     for channel in CALORIMETERS.values():

@@ -166,16 +166,23 @@ def evaluate_sets(
     rows += physics
     rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
     if separating:
-        from core.metrics.mass_terms import mass_term_rows
-        from core.metrics.separating_features import separating_features
-
-        details["separating_features"] = separating_features(ra, gen, rb, two_sample_folds, seed, say)
-        details["mass_terms"] = mass_term_rows(gen, ra, rb)
+        details.update(_separating_details(ra, gen, rb, two_sample_folds, seed, say))
     if y_generated is not None and y_real is not None and classifier is not False:
         y_gen = torch.as_tensor(y_generated).long()[split.generated]
         y_ra = torch.as_tensor(y_real).long()[split.real_a]
         rows += _verdict_rows(classifier, gen, y_gen, ra, y_ra, conditional, say, details)
     return EvaluationReport(rows, details, info, obs_a, obs_g)
+
+
+def _separating_details(ra, gen, rb, folds: int, seed: int, say) -> dict:
+    """What tells the sets apart (each feature group's AUC) and where their mass differs (pairs of groups)."""
+    from core.metrics.mass_terms import mass_term_rows
+    from core.metrics.separating_features import separating_features
+
+    return {
+        "separating_features": separating_features(ra, gen, rb, folds, seed, say),
+        "mass_terms": mass_term_rows(gen, ra, rb),
+    }
 
 
 def _usable_classifier(classifier, real: torch.Tensor, info: dict):

@@ -322,6 +322,14 @@ class TrainRequest(Request):
         minimum=0,
         label="Core-split MMD weight (whole jets)",
     )
+    halo_weight: float = option(
+        0.0,
+        "with --chain-jets and --profile-weight: weight of an MMD of whole jets' halo directions alone (angular "
+        "harmonics of each channel's energy outside R = 0.4); the halo also joins later channels' context",
+        group=QUANTUM,
+        minimum=0,
+        label="Halo-direction MMD weight (whole jets)",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

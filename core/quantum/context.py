@@ -51,6 +51,7 @@ def context_rows(profiles: torch.Tensor, channel: int) -> torch.Tensor:
     return (profiles * keep[None, :, None]).reshape(profiles.shape[0], -1)
 
 
-def context_size() -> int:
-    """Inputs the angle network gets for the context."""
-    return EARLIER_CHANNELS * FEATURES_PER_CHANNEL
+def context_size(extra: int = 0) -> int:
+    """Inputs the angle network gets for the context; ``extra`` features per channel after the profile (the
+    halo's, ``core.quantum.halo``, for a model with a halo term)."""
+    return EARLIER_CHANNELS * (FEATURES_PER_CHANNEL + extra)

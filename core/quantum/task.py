@@ -28,8 +28,10 @@ from core.data.energies import (
 from core.data.readout import suppress_below, zero_suppression
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
-from core.quantum.context import EARLIER_CHANNELS, FEATURES_PER_CHANNEL, context_rows, context_size, radial_profile
+from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
 from core.quantum.encoders import make_encoder, prepare_images
+from core.quantum.halo import FEATURES as HALO_FEATURES
+from core.quantum.halo import halo_features
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
 from core.quantum.lit_pixels import draw_readout, fit_table, light
 from core.quantum.sim import shot_frequencies
@@ -94,6 +96,7 @@ TRAIN_OPTIONS = (
     "profile_sparsity",
     "width_weight",
     "lean_weight",
+    "halo_weight",
     "no_multiplicity",
 )
 
@@ -144,6 +147,7 @@ def config_from_request(req) -> dict:
         profile_sparsity=req.profile_sparsity,
         width_weight=req.width_weight,
         lean_weight=req.lean_weight,
+        halo_weight=req.halo_weight,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
         multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
@@ -179,6 +183,8 @@ def request_summary(req) -> str:
         chain += (
             " The core-split term acts on whole jets with the profile term: it needs whole jets and a profile weight."
         )
+    if req.halo_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
+        chain += " The halo term acts on whole jets with the profile term: it needs whole jets and a profile weight."
     if req.profile_sparsity and req.profile_weight <= 0:
         chain += " Pixel spread is part of the profile term: it needs a profile weight above 0."
     if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:
@@ -240,6 +246,8 @@ class QuantumTask:
         shape = (3 // self.rows_per_jet, self.size, self.size)
         self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
+        # A halo term puts each channel's halo direction (core.quantum.halo) after its profile, context included.
+        self.halo = model.cfg.halo_weight > 0
         self.zero_below = config.get("zero_below")  # GeV per channel; absent in checkpoints saved before it
 
     @property
@@ -286,14 +294,18 @@ class QuantumTask:
         return torch.cat([profiles, sparsity_features(probs.abs())], -1)
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
-        """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F)."""
+        """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F), and with a halo
+        term the halo's direction after them."""
         shapes = self.encoder.decode(probs.abs().double(), torch.ones(len(probs), 1))
-        return radial_profile(shapes.reshape(len(probs), self.size, self.size))
+        shapes = shapes.reshape(len(probs), self.size, self.size)
+        if not self.halo:
+            return radial_profile(shapes)
+        return torch.cat([radial_profile(shapes), halo_features(shapes)], -1)
 
     def training_context(self, x: torch.Tensor) -> torch.Tensor:
         """Clean states (B, 3, 2**n) -> each row's context (B * 3, context): its jet's clean earlier channels."""
         profiles = torch.stack([self.channel_profiles(x[:, c].abs() ** 2) for c in range(EARLIER_CHANNELS)], 1)
-        return torch.stack([context_rows(profiles, c) for c in range(3)], 1).reshape(-1, context_size())
+        return torch.stack([context_rows(profiles, c) for c in range(3)], 1).reshape(-1, self.hybrid_cfg.context)
 
     def in_turn(
         self,
@@ -307,7 +319,7 @@ class QuantumTask:
         without it, one call on every row with no context."""
         if not self.channel_context:
             return run(slice(None), None)
-        profiles = torch.zeros(n, EARLIER_CHANNELS, FEATURES_PER_CHANNEL)
+        profiles = torch.zeros(n, EARLIER_CHANNELS, self.hybrid_cfg.context // EARLIER_CHANNELS)
         outs = []
         for c in range(3):
             out = run(slice(c, None, 3), context_rows(profiles, c))
@@ -538,7 +550,7 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
             raise JetInputError("quantum model channel context needs one state per channel (layout 'per_channel')")
         if hybrid.get("shared_latent"):
             raise JetInputError("quantum model: choose channel context or a shared latent, not both")
-        hybrid["context"] = context_size()
+        hybrid["context"] = context_size(HALO_FEATURES if hybrid.get("halo_weight", 0) > 0 else 0)
     hybrid["classes"] = 6 if layout == "per_channel" else 2
     cfg = HybridConfig.from_dict(hybrid)
     config["hybrid"] = cfg.to_dict()

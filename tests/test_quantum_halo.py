@@ -22,13 +22,19 @@ def _angle(size: int, row: int, col: int) -> float:
     return math.atan2(dphi[row, col], deta[row, col])
 
 
+def _distance(size: int, row: int, col: int) -> float:
+    deta, dphi = pixel_geometry(size)
+    return math.hypot(deta[row, col], dphi[row, col])
+
+
 def test_one_out_of_cone_deposit_points_at_its_pixel():
     """A core plus one deposit outside the cone: the features are the deposit's (cos, sin) of its angle and of
-    twice it, scaled by share / (share + EMPTY) (the halo's share of the channel's energy)."""
+    twice it and its distance, scaled by share / (share + EMPTY) (the halo's share of the channel's energy)."""
     image = torch.zeros(1, 8, 8)
     image[0, 3, 4], image[0, 0, 6] = 9.0, 1.0
     theta, share = _angle(8, 0, 6), 0.1
-    expected = torch.tensor([math.cos(theta), math.sin(theta), math.cos(2 * theta), math.sin(2 * theta)])
+    harmonics = [math.cos(theta), math.sin(theta), math.cos(2 * theta), math.sin(2 * theta)]
+    expected = torch.tensor([*harmonics, _distance(8, 0, 6)])
     got = halo_features(image)[0]
     assert got.tolist() == pytest.approx((expected * share / (share + EMPTY)).tolist(), abs=1e-6)
     assert torch.linalg.norm(got[:2]).item() == pytest.approx(share / (share + EMPTY), rel=1e-6)
@@ -41,14 +47,13 @@ def test_a_two_sided_stripe_has_an_axis_but_no_direction():
     stripe = torch.zeros(1, 8, 8)
     stripe[0, 3, 3], stripe[0, 0, 3], stripe[0, 7, 4] = 8.0, 1.0, 1.0  # (0, 3) and (7, 4) face each other
     t1, t2 = _angle(8, 0, 3), _angle(8, 7, 4)
-    expected = [
-        f(k * t1) + f(k * t2) for k in (1, 2) for f in (math.cos, math.sin)
-    ]  # each deposit holds 0.1 of the channel
+    expected = [f(k * t1) + f(k * t2) for k in (1, 2) for f in (math.cos, math.sin)]  # 0.1 of the channel each
+    expected.append(_distance(8, 0, 3) + _distance(8, 7, 4))
     f = halo_features(stripe)[0]
     assert f.tolist() == pytest.approx([0.1 * e / (0.2 + EMPTY) for e in expected], abs=1e-6)
-    assert torch.linalg.norm(f[:2]).item() < 0.05 and torch.linalg.norm(f[2:]).item() > 0.95
+    assert torch.linalg.norm(f[:2]).item() < 0.05 and torch.linalg.norm(f[2:4]).item() > 0.95
     even = (~cone_mask(8)).float()[None] + 5.0 * cone_mask(8).float()[None]
-    assert torch.linalg.norm(halo_features(even)[0]).item() < 0.05
+    assert torch.linalg.norm(halo_features(even)[0, :4]).item() < 0.05
     core_only = cone_mask(8).float()[None]
     assert halo_features(core_only)[0].abs().max().item() == 0.0
 
@@ -65,7 +70,8 @@ def test_the_features_match_a_pixel_by_pixel_sum(size):
                 if outside[r, c]:
                     t, e = _angle(size, r, c), float(image[r, c]) / float(image.sum())
                     halo += e
-                    for k, v in enumerate((math.cos(t), math.sin(t), math.cos(2 * t), math.sin(2 * t))):
+                    values = (math.cos(t), math.sin(t), math.cos(2 * t), math.sin(2 * t), _distance(size, r, c))
+                    for k, v in enumerate(values):
                         sums[k] += e * v
         assert got.tolist() == pytest.approx([v / (halo + EMPTY) for v in sums], abs=1e-6)
 
@@ -81,7 +87,7 @@ def _halo_task(x, y, weight: float):
 
 def test_the_halo_term_compares_whole_jets_three_halo_directions():
     """``halo_weight``: each channel's profile carries its halo after the rings (so later channels' context does
-    too: 2 x 13 inputs), and the chain term adds W x the MMD of the three channels' halos side by side."""
+    too: 2 x 14 inputs), and the chain term adds W x the MMD of the three channels' halos side by side."""
     x, y = shared_width_jets(6)
     task = _halo_task(x, y, 2.0)
     cfg = task.model.cfg
@@ -104,7 +110,9 @@ def test_the_halo_term_compares_whole_jets_three_halo_directions():
     both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn,
                       task.channel_profiles)  # fmt: skip
     halos = [f[:, FEATURES_PER_CHANNEL:].reshape(6, 3 * FEATURES) for f in seen]
-    assert torch.allclose(halos[1][:, 4:8], halo_features(x[:, 1]), atol=1e-5)  # ECAL's, straight from the images
+    assert torch.allclose(
+        halos[1][:, FEATURES : 2 * FEATURES], halo_features(x[:, 1]), atol=1e-5
+    )  # ECAL's, straight from the images
     expected = base.item() + 2.0 * feature_mmd(halos[0], halos[1], y, y).item()
     assert both.item() == pytest.approx(expected, rel=1e-5)
 

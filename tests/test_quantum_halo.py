@@ -11,7 +11,7 @@ from quantum_synth import shared_width_jets
 from core.data.energies import cone_mask
 from core.data.transforms import pixel_geometry
 from core.quantum.context import FEATURES_PER_CHANNEL, context_size
-from core.quantum.halo import EMPTY, FEATURES, halo_features
+from core.quantum.halo import EMPTY, FEATURES, halo_features, jet_halos
 from core.quantum.hybrid import HybridConfig, chain_term, feature_mmd
 from core.quantum.task import TRAIN_OPTIONS, build_task, default_config, request_summary
 from core.requests import TrainRequest
@@ -87,7 +87,8 @@ def _halo_task(x, y, weight: float):
 
 def test_the_halo_term_compares_whole_jets_three_halo_directions():
     """``halo_weight``: each channel's profile carries its halo after the rings (so later channels' context does
-    too: 2 x 14 inputs), and the chain term adds W x the MMD of the three channels' halos side by side."""
+    too: 2 x 14 inputs), and the chain term adds W x the MMD of the three channels' halos side by side with the
+    dot products of each pair's directions."""
     x, y = shared_width_jets(6)
     task = _halo_task(x, y, 2.0)
     cfg = task.model.cfg
@@ -109,10 +110,11 @@ def test_the_halo_term_compares_whole_jets_three_halo_directions():
     base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), off, 3, ctx, task.in_turn, recording)
     both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn,
                       task.channel_profiles)  # fmt: skip
-    halos = [f[:, FEATURES_PER_CHANNEL:].reshape(6, 3 * FEATURES) for f in seen]
-    assert torch.allclose(
-        halos[1][:, FEATURES : 2 * FEATURES], halo_features(x[:, 1]), atol=1e-5
-    )  # ECAL's, straight from the images
+    halos = [jet_halos(f[:, FEATURES_PER_CHANNEL:].reshape(6, 3, FEATURES)) for f in seen]
+    assert halos[1].shape == (6, 3 * FEATURES + 3)
+    ecal, hcal = halo_features(x[:, 1]), halo_features(x[:, 2])  # straight from the images
+    assert torch.allclose(halos[1][:, FEATURES : 2 * FEATURES], ecal, atol=1e-5)
+    assert torch.allclose(halos[1][:, -1], (ecal[:, :2] * hcal[:, :2]).sum(-1), atol=1e-5)  # the ECAL-HCAL pair
     expected = base.item() + 2.0 * feature_mmd(halos[0], halos[1], y, y).item()
     assert both.item() == pytest.approx(expected, rel=1e-5)
 

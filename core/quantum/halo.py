@@ -44,3 +44,13 @@ def halo_features(images: torch.Tensor, radius: float = JET_RADIUS) -> torch.Ten
     p = p / p.sum(-1, keepdim=True).clamp_min(1e-300)
     moments = p @ halo_basis(h, radius)
     return (moments[:, :FEATURES] / (moments[:, FEATURES:] + EMPTY)).float()
+
+
+def jet_halos(halos: torch.Tensor) -> torch.Tensor:
+    """A jet's channels' halo features (N, channels, FEATURES) -> (N, channels * FEATURES + pairs): side by side,
+    then for each pair of channels the dot product of their first harmonics (how far both halos point the same
+    way: a kernel on the raw directions, uniform around the axis, hardly sees whether two channels agree)."""
+    n, channels, _ = halos.shape
+    direction = halos[..., :2]
+    pairs = [(direction[:, a] * direction[:, b]).sum(-1) for a in range(channels) for b in range(a + 1, channels)]
+    return torch.cat([halos.flatten(1), torch.stack(pairs, -1)], -1)

@@ -29,6 +29,7 @@ from core.quantum.channels import ChannelSchedule, channel_class
 from core.quantum.circuit import Circuit, hardware_efficient
 from core.quantum.context import FEATURES_PER_CHANNEL, LEAN, MEAN_DISTANCE
 from core.quantum.halo import FEATURES as HALO_FEATURES
+from core.quantum.halo import jet_halos
 
 
 @dataclass
@@ -87,7 +88,7 @@ class HybridConfig:
     lean_weight: float = 0.0
     # With ``chain_jets`` and the profile term: weight of an MMD of whole jets' halo directions alone
     # (``core.quantum.halo``: angular harmonics of each channel's energy outside the cone, three channels side by
-    # side); above 0 the halo features also join each later channel's context, so a jet's channels can point
+    # side, and how far each pair points the same way); above 0 the halo features also join each later channel's context, so a jet's channels can point
     # their halos the same way. The ring profile cannot tell a halo clustered in one direction from a stripe on
     # both sides of the core, whose out-of-cone pairs made the whole-image mass 4.6x its floor. 0 = off.
     halo_weight: float = 0.0
@@ -412,10 +413,10 @@ def chain_term(
                 for f in (gen_f, real_f)
             ]
             term = term + cfg.lean_weight * feature_mmd(split[0], split[1], jets, jets)
-        if cfg.halo_weight > 0:  # the three channels' halo directions, side by side (after each ring profile)
+        if cfg.halo_weight > 0:  # the three channels' halos side by side (after each ring profile), and their pairs
             per_channel = gen_f.shape[1] // group
             halo = slice(FEATURES_PER_CHANNEL, FEATURES_PER_CHANNEL + HALO_FEATURES)
-            sides = [f.reshape(len(jets), group, per_channel)[..., halo].flatten(1) for f in (gen_f, real_f)]
+            sides = [jet_halos(f.reshape(len(jets), group, per_channel)[..., halo]) for f in (gen_f, real_f)]
             term = term + cfg.halo_weight * feature_mmd(sides[0], sides[1], jets, jets)
     return term
 

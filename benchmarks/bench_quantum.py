@@ -24,7 +24,9 @@ at a learning rate of 5e-3 (at 1e-2, the other hybrids' rate, it diverged on one
 turn from the chain's own earlier channels and compares whole jets, plus the whole-jet profile MMD (``chain_jets``,
 ``profile_weight`` 2); ``hybrid-6q-spread``: ``hybrid-6q-jets`` whose profile term (weight 4) also compares how
 each channel's energy spreads over its pixels (``profile_sparsity``, ``core.quantum.sparsity``);
-``hybrid-6q-widths``: ``hybrid-6q-spread`` plus an MMD of each jet's three channel widths (``width_weight`` 4).
+``hybrid-6q-widths``: ``hybrid-6q-spread`` plus an MMD of each jet's three channel widths (``width_weight`` 4);
+``hybrid-6q-halo``: ``hybrid-6q-widths`` plus an MMD of each jet's halos (``halo_weight`` 4, ``core.quantum.halo``:
+where each channel's energy outside R = 0.4 points and how far out it lies, and whether the channels agree).
 
 Part 2 (speed): our torch simulator against qiskit-aer on the hybrid model's circuit, forward
 (statevector and density matrix) and gradient (autograd against parameter shift), as time ratios.
@@ -143,6 +145,7 @@ def train_hybrid(
     profile_weight: float = 0.0,
     profile_sparsity: bool = False,
     width_weight: float = 0.0,
+    halo_weight: float = 0.0,
 ):
     from core.training.loop import TrainConfig, Trainer
 
@@ -160,6 +163,7 @@ def train_hybrid(
         profile_weight=profile_weight,
         profile_sparsity=profile_sparsity,
         width_weight=width_weight,
+        halo_weight=halo_weight,
     )
     task = build_task(config, x, y)
     cfg = TrainConfig(steps=100000, batch_size=64, lr=lr, warmup=20, ema_decay=0.99, seed=seed, log_every=50)
@@ -173,6 +177,7 @@ CHAINED = (
     "hybrid-6q-jets",
     "hybrid-6q-spread",
     "hybrid-6q-widths",
+    "hybrid-6q-halo",
 )  # trained through their own reverse chain
 UNETS = ("unet", "unet-matched")  # the classical U-Net at the quantum models' resolution, full and parameter-matched
 
@@ -312,12 +317,13 @@ def train_and_sample(name: str, args, x_tr, y_tr, shapes_tr, labels, seed: int) 
         chain = 1.0 if name in CHAINED else 0.0  # the whole reverse chain's ends in the loss too
         jets = name in CHAINED[1:]  # the chain's channels in turn, whole jets, profiles
         spread = name in CHAINED[2:]  # the profiles with each channel's spread over its pixels
-        widths = 4.0 if name == "hybrid-6q-widths" else 0.0  # and an MMD of each jet's three channel widths
+        widths = 4.0 if name in ("hybrid-6q-widths", "hybrid-6q-halo") else 0.0  # an MMD of a jet's channel widths
+        halo = 4.0 if name == "hybrid-6q-halo" else 0.0  # and of its channels' halos outside the cone
         lr = 5e-3 if chain else 1e-2  # at 1e-2 the chain term diverged on one seed in three
         task, net, info = train_hybrid(
             x_tr, y_tr, args.budget, seed, order, name == "hybrid-pad0", args.energy, layout, size, shared, context,
             chain_weight=chain, lr=lr, chain_jets=jets, profile_weight=(4.0 if spread else 2.0) if jets else 0.0,
-            profile_sparsity=spread, width_weight=widths,
+            profile_sparsity=spread, width_weight=widths, halo_weight=halo,
         )  # fmt: skip
         n_q, n_params = task.model.circuit.num_params, B.count_parameters(task.model)
         probs, _ = task.sample_probs(net, labels, generator=g)

@@ -40,6 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "above a few energies, each channel's brightest pixels' shares): what tells generated jets from real ones; "
         "and the mean jet mass squared split over pairs of calorimeter groups within and outside the cone",
     )
+    p.add_argument(
+        "--splits",
+        type=int,
+        default=1,
+        help="also the FPD and W1 rows over this many splits of the real jets into halves (seeds SEED, SEED+1, ...): "
+        "mean model, mean floor, their ratio and the per-split range (one split's ratio can be off by 2-5x)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the subsets and the real halves")
     p.add_argument("--no-figures", action="store_true", help="write report.json only")
     g = p.add_argument_group("with --checkpoint")
@@ -197,6 +204,8 @@ def _output_dir(args: argparse.Namespace) -> Path | None:
 
     if args.jets < 2:
         raise JetInputError(f"--jets: must be at least 2, got {args.jets}")
+    if args.splits < 1:
+        raise JetInputError(f"--splits: must be 1 or more, got {args.splits}")
     if args.inception_jets < 0:
         raise JetInputError(f"--inception-jets: must be 0 or more, got {args.inception_jets}")
     if args.checkpoint and not args.out:
@@ -267,6 +276,17 @@ def _write_outputs(report, x_real, x_gen, out: Path, figures: bool) -> None:
         print(f"figures skipped: {err}")
 
 
+def _print_splits(args: argparse.Namespace, report, x_real, x_gen) -> None:
+    """The FPD and W1 rows over ``--splits`` splits of the real jets, printed and kept in the report."""
+    from core.metrics.splits import format_splits, rows_over_splits
+
+    seeds = list(range(args.seed, args.seed + args.splits))
+    rows = rows_over_splits(x_real, x_gen, seeds, args.jets)
+    report.details["splits"] = {"seeds": seeds, "rows": rows}
+    print(f"\nover {len(seeds)} splits of the real jets into halves (seeds {seeds[0]}-{seeds[-1]}; same jets):")
+    print(format_splits(rows))
+
+
 def run(args: argparse.Namespace) -> int:
     from core.metrics.report import format_table
 
@@ -293,6 +313,8 @@ def run(args: argparse.Namespace) -> int:
 
         print("\nwhere the whole-image jet mass comes from: mean m^2 [GeV^2] by pair of calorimeter groups")
         print(format_mass_terms(report.details["mass_terms"]))
+    if args.splits > 1:
+        _print_splits(args, report, x_real, x_gen)
     if out is not None:
         _write_outputs(report, x_real, x_gen, out, figures=not args.no_figures)
     return 0

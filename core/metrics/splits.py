@@ -2,8 +2,8 @@
 
 ``evaluate`` compares the generated jets with one half of the real jets, and that half with the other (the
 floor). Both numbers move with the split: on the shipped quantum model's 2,000 jets against the 4,000 held-out
-ones, the whole-image mass was 4.6x its floor on one split and 0.9-2.5x on four others, and the ratio of a W1
-to a floor that happens to be small runs away. Here each split (seed) draws its own halves of the same real
+ones, the whole-image mass was 4.6x its floor on one split and 1.2x on another, and the ratio of a W1 to a
+floor that happens to be small runs away. Here each split (seed) draws its own halves of the same real
 jets; each W1 and FPD row gets the mean model value, the mean floor, their ratio (a goal "within k x the floor"
 is judged on it) and the range of the per-split ratios.
 """

@@ -1,14 +1,15 @@
 """Where a channel's energy outside the jet cone points: the halo features of the quantum profile term.
 
 Real jets' energy outside R = 0.4 is a subjet or a spray of radiation, clustered in one direction around the
-axis (the share of that pT along one direction is 0.50-0.56 per channel at 8 x 8), and a jet's ECAL and HCAL
-halos point the same way (cosine 0.48). The shipped circuit learned an up-down stripe instead: every jet's halo
-on the same column of pixels, on both sides of the core, so the pairs of out-of-cone deposits carry the whole
-excess of its whole-image mass (``core.metrics.mass_terms``). The radial profile (``core.quantum.context``)
-cannot see this: a ring's energy is the same whichever way the halo points. These features can: the first and
-second angular harmonics of the halo (its direction, and its axis, which also catches a two-sided stripe), and
-its energy-weighted distance from the axis (a term on direction alone drew halos closer to the core: 0.63 against
-0.71-0.77 real, and the core-halo pairs of the mass fell short by a quarter). They are functions of the Born probabilities alone, so a device's measured frequencies give them too.
+axis (the share of that pT along one direction is 0.50-0.57 per channel at 8 x 8), and a jet's ECAL and HCAL
+halos point the same way (cosine 0.48). The shipped circuit learned a stripe instead: every jet's halo on the
+same column of pixels, on both sides of the core, so the pairs of out-of-cone deposits carry the whole excess of
+its mean squared mass (``core.metrics.mass_terms``). The radial profile (``core.quantum.context``) cannot see
+this: a ring's energy is the same whichever way the halo points. These features can: the first and second
+angular harmonics of the halo (its direction, and its axis, which also catches a two-sided stripe), and its
+energy-weighted distance from the axis (a term on direction alone drew halos closer to the core: 0.63 against
+0.71-0.77 real, and the core-halo pairs of the mass fell short by a quarter). They are functions of the Born
+probabilities alone, so a device's measured frequencies give them too.
 """
 
 from __future__ import annotations

@@ -86,11 +86,12 @@ class HybridConfig:
     # At 8 x 8 the core is the four central pixels, and how a jet shares them, most of all in HCAL, whose 5 x 5
     # towers straddle them, is what a classifier tells generated jets from real ones by. 0 = off.
     lean_weight: float = 0.0
-    # With ``chain_jets`` and the profile term: weight of an MMD of whole jets' halo directions alone
-    # (``core.quantum.halo``: angular harmonics of each channel's energy outside the cone, three channels side by
-    # side, and how far each pair points the same way); above 0 the halo features also join each later channel's context, so a jet's channels can point
-    # their halos the same way. The ring profile cannot tell a halo clustered in one direction from a stripe on
-    # both sides of the core, whose out-of-cone pairs made the whole-image mass 4.6x its floor. 0 = off.
+    # With ``chain_jets`` and the profile term: weight of an MMD of whole jets' halos alone (``core.quantum.halo``:
+    # angular harmonics and distance of each channel's energy outside the cone, three channels side by side, and
+    # how far each pair points the same way); above 0 the halo features also join each later channel's context,
+    # so a jet's channels can point their halos the same way. The ring profile cannot tell a halo clustered in one
+    # direction from a stripe on both sides of the core, whose out-of-cone pairs carry the excess of the mean
+    # squared whole-image mass. Measured, not shipped (README, "The hybrid model"). 0 = off.
     halo_weight: float = 0.0
     extra: dict = field(default_factory=dict)
 

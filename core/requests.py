@@ -246,6 +246,15 @@ class TrainRequest(Request):
         group=DIFFUSION,
         label="HCAL as towers",
     )
+    noise_correlation: float = option(
+        0.0,
+        "ddpm: correlation, in [0, 1), of the diffusion noise between a pixel's three channels, in training and "
+        "sampling (core.diffusion.noise): a jet's channels see one shower, and shared noise lets their reverse "
+        "paths put deposits on the same pixels; 0 = independent channels",
+        group=DIFFUSION,
+        minimum=0,
+        label="Noise correlation between channels",
+    )
     # The hybrid quantum model.
     encoder: str = option(
         "amplitude",

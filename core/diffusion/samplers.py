@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from core.diffusion.noise import channel_noise
 from core.diffusion.schedules import NoiseSchedule, posterior_coefficients, x0_from_eps
 from core.errors import JetInputError
 
@@ -66,8 +67,8 @@ def _tt(t: int, x: torch.Tensor) -> torch.Tensor:
     return torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
 
 
-def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+def _noise(x: torch.Tensor, generator: torch.Generator | None, correlation: float = 0.0) -> torch.Tensor:
+    return channel_noise(x.shape, correlation, generator, x.device, x.dtype)
 
 
 def _predict(eps_fn: EpsFn, x: torch.Tensor, schedule: NoiseSchedule, t: int, s: int | None):
@@ -89,13 +90,14 @@ def ddpm(
     generator=None,
     trace: Trace | None = None,
     start: int | None = None,
+    correlation: float = 0.0,
 ) -> torch.Tensor:
     """Ancestral sampling: x_s ~ q(x_s | x_t, x0_hat), the DDPM posterior between two kept steps."""
     for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
         ab_t, ab_s, eps, x0 = _predict(eps_fn, x, schedule, t, s)
         c0, ct, var = (float(v) for v in posterior_coefficients(ab_t, ab_s))  # the respaced step t -> s
         mean = c0 * x0 + ct * x
-        x = mean + var**0.5 * _noise(x, generator) if s is not None else mean
+        x = mean + var**0.5 * _noise(x, generator, correlation) if s is not None else mean
         if trace is not None:
             trace.t.append(t), trace.x0.append(x0), trace.xt.append(x)
     return x
@@ -110,6 +112,7 @@ def ddim(
     trace: Trace | None = None,
     eta: float = 0.0,
     start: int | None = None,
+    correlation: float = 0.0,
 ) -> torch.Tensor:
     """DDIM: x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma z; eta = 0 is deterministic."""
     if not 0.0 <= eta <= 1.0:
@@ -119,7 +122,7 @@ def ddim(
         sigma = (eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()).item()
         x = ab_s.sqrt().item() * x0 + max(float(1 - ab_s) - sigma**2, 0.0) ** 0.5 * eps
         if sigma > 0:
-            x = x + sigma * _noise(x, generator)
+            x = x + sigma * _noise(x, generator, correlation)
         if trace is not None:
             trace.t.append(t), trace.x0.append(x0), trace.xt.append(x)
     return x
@@ -146,8 +149,10 @@ def dpm_solver_2m(
     generator=None,
     trace: Trace | None = None,
     start: int | None = None,
+    correlation: float = 0.0,
 ) -> torch.Tensor:
-    """DPM-Solver++(2M): multistep second order in lambda = log(alpha / sigma), first order on the last step."""
+    """DPM-Solver++(2M): multistep second order in lambda = log(alpha / sigma), first order on the last step.
+    Deterministic: ``correlation`` (of the noise between channels) only shaped x_T."""
     pairs = _pairs(timesteps_for(schedule, sampler_steps, start, spacing="logsnr"))
     d_prev, h_prev = None, None
     for i, (t, s) in enumerate(pairs):
@@ -191,11 +196,13 @@ def run_sampler(
     generator: torch.Generator | None = None,
     trajectory: bool = False,
     start: int | None = None,
+    correlation: float = 0.0,
     **options,
 ) -> torch.Tensor | tuple[torch.Tensor, Trace]:
     """Run sampler ``name`` from ``x_T`` (a state at step ``start``, default T - 1).
 
-    With ``trajectory`` also return the ``Trace`` of every step. ``options``: ``eta`` for ddim.
+    With ``trajectory`` also return the ``Trace`` of every step. ``correlation``: of the noise a stochastic step
+    draws, between channels (the model's, ``core.diffusion.noise``). ``options``: ``eta`` for ddim.
     """
     if name not in SAMPLERS:
         raise JetInputError(f"sampler {name!r}: unknown; use one of {', '.join(SAMPLERS)}")
@@ -206,6 +213,14 @@ def run_sampler(
     trace = Trace(xt=[x_T]) if trajectory else None
     with torch.no_grad():
         x = SAMPLERS[name](
-            eps_fn, x_T, schedule, int(sampler_steps), generator=generator, trace=trace, start=start, **options
+            eps_fn,
+            x_T,
+            schedule,
+            int(sampler_steps),
+            generator=generator,
+            trace=trace,
+            start=start,
+            correlation=correlation,
+            **options,
         )
     return (x, trace) if trajectory else x

@@ -36,6 +36,7 @@ from core.data.multiplicity import (
 )
 from core.data.readout import hard_thresholds, light_by_count, zero_suppression
 from core.data.transforms import fit_transform, make_transform
+from core.diffusion.noise import channel_noise, check_correlation
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
 from core.diffusion.schedules import make_schedule
 from core.diffusion.seed_baseline import SEED_TIMESTEPS, SimpleDiffusionCNN
@@ -60,6 +61,7 @@ TRAIN_OPTIONS = {
         "no_energy_condition",
         "no_multiplicity",
         "hcal_towers",
+        "noise_correlation",
     ),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
@@ -133,6 +135,7 @@ def config_from_request(req) -> dict:
         energy_condition=not req.no_energy_condition,
         multiplicity=not (req.no_energy_condition or req.no_multiplicity),
         **({"hcal_towers": True} if req.hcal_towers else {}),
+        **({"noise_correlation": check_correlation(req.noise_correlation)} if req.noise_correlation else {}),
         **common,
     )
 
@@ -171,6 +174,8 @@ class DiffusionTask:
         self.energy_condition = bool(config.get("energy_condition", False))
         # HCAL drawn as towers at their centre pixels (core.data.hcal_towers), spread over its pixels at the end.
         self.hcal_towers = bool(config.get("hcal_towers", False))  # at 32 x 32 only: build_task checks
+        # Correlation of the noise between a pixel's channels (core.diffusion.noise), in training and sampling.
+        self.noise_correlation = check_correlation(config.get("noise_correlation", 0.0))
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
             raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
 
@@ -199,7 +204,7 @@ class DiffusionTask:
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
         t = torch.randint(0, self.schedule.timesteps, (n,), generator=generator, device=x.device)
-        eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        eps = channel_noise(x.shape, self.noise_correlation, generator, x.device, x.dtype)
         xt = self.schedule.q_sample(x, t, eps)
         labels = None
         if self.conditional:
@@ -350,13 +355,23 @@ class DiffusionTask:
         cond = self.condition(channel_totals(energies)).to(device) if energies is not None else None
         if labels is not None:
             labels = labels.to(device)
-        x_T = torch.randn((n, 3, self.size, self.size), generator=generator, device=device)
+        x_T = channel_noise((n, 3, self.size, self.size), self.noise_correlation, generator, device)
         options = {"eta": eta} if eta is not None and sampler == "ddim" else {}
         was_training = net.training
         net.eval()
         try:
             fn = self.eps_fn(net, labels, guidance, cond, guidance_from)
-            out = run_sampler(sampler, fn, x_T, self.schedule, sampler_steps, generator, trajectory, **options)
+            out = run_sampler(
+                sampler,
+                fn,
+                x_T,
+                self.schedule,
+                sampler_steps,
+                generator,
+                trajectory,
+                correlation=self.noise_correlation,
+                **options,
+            )
         finally:
             net.train(was_training)
         lit = None
@@ -430,7 +445,7 @@ class DiffusionTask:
 
         device = next(net.parameters()).device
         labels = labels.to(device) if labels is not None and self.conditional else None
-        schedule = self.schedule
+        schedule, correlation = self.schedule, self.noise_correlation
         jets: dict = {}  # an energy-conditioned model reconstructs given each jet's own channel energies
 
         def to_model(x0: torch.Tensor) -> torch.Tensor:
@@ -448,7 +463,9 @@ class DiffusionTask:
         def reverse_fn(xt: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
             seed = int(torch.randint(0, 2**62, (1,), generator=generator))
             g = torch.Generator(device).manual_seed(seed)
-            return run_sampler(sampler, eps_fn, xt.to(device), schedule, sampler_steps, g, start=int(t)).to(xt.device)
+            xd = xt.to(device)
+            out = run_sampler(sampler, eps_fn, xd, schedule, sampler_steps, g, start=int(t), correlation=correlation)
+            return out.to(xt.device)
 
         return GaussianReconstructor(
             schedule=schedule,
@@ -456,6 +473,7 @@ class DiffusionTask:
             to_model=to_model,
             to_gev=lambda z: self.to_pixels(self.to_gev(z)),
             reverse_fn=reverse_fn,
+            correlation=correlation,
         )
 
     def card(self) -> dict:
@@ -466,6 +484,7 @@ class DiffusionTask:
             "prediction": self.prediction,
             "energy_condition": self.energy_condition,
             **({"hcal_towers": True} if self.hcal_towers else {}),
+            **({"noise_correlation": self.noise_correlation} if self.noise_correlation else {}),
             **({"preset": self._config["preset"]} if "preset" in self._config else {}),
         }
 

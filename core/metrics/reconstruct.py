@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from core.diffusion.noise import channel_noise
 from core.errors import JetInputError
 from core.metrics.checks import as_images
 from core.metrics.paired import paired_metrics
@@ -67,6 +68,7 @@ class GaussianReconstructor:
     to_model: Callable[[torch.Tensor], torch.Tensor] = _identity
     to_gev: Callable[[torch.Tensor], torch.Tensor] = _identity
     reverse_fn: Callable[[torch.Tensor, int, torch.Generator], torch.Tensor] | None = None
+    correlation: float = 0.0  # of the forward noise between channels (core.diffusion.noise)
 
     @property
     def timesteps(self) -> int:
@@ -74,7 +76,7 @@ class GaussianReconstructor:
 
     def noise(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         z0 = self.to_model(x0)
-        eps = torch.randn(z0.shape, generator=generator, dtype=z0.dtype)
+        eps = channel_noise(z0.shape, self.correlation, generator, dtype=z0.dtype)
         return self.schedule.q_sample(z0, t, eps)
 
     def noisy_gev(self, xt: torch.Tensor) -> torch.Tensor:
@@ -94,7 +96,9 @@ class GaussianReconstructor:
         def eps_fn(x: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
             return self.schedule.eps_from_x0(x, ts, self.x0_fn(x, ts))
 
-        x = run_sampler("ddpm", eps_fn, xt, self.schedule, int(t) + 1, generator, start=int(t))
+        x = run_sampler(
+            "ddpm", eps_fn, xt, self.schedule, int(t) + 1, generator, start=int(t), correlation=self.correlation
+        )
         return self.to_gev(x).clamp_min(0)
 
 

@@ -61,3 +61,42 @@ def test_empty_channels_are_skipped_and_too_few_refused():
     assert np.isnan(channel_widths(x)[:8, 2]).all()
     with pytest.raises(JetInputError, match="ECAL-HCAL: fewer than 3 jets"):
         width_correlations(x)
+
+
+def _two_pixel_jet(size: int = 8):
+    """Tracks on the two central pixels (3 and 4 GeV), ECAL on the first of them only, HCAL on a pixel at the
+    image's corner (outside R = 0.4): cosines 3/5 (Tracks-ECAL), and nothing in HCAL within the cone."""
+    x = np.zeros((1, 3, size, size))
+    c = size // 2
+    x[0, 0, c, c], x[0, 0, c - 1, c] = 3.0, 4.0
+    x[0, 1, c, c] = 2.0
+    x[0, 2, 0, 0] = 5.0
+    return x
+
+
+def test_channel_overlaps_are_the_cosines_of_the_images_within_the_cone():
+    from core.metrics.channel_correlation import channel_overlaps
+
+    x = _two_pixel_jet()
+    within = channel_overlaps(x)[0]
+    assert within[0] == pytest.approx(3 / 5)  # Tracks-ECAL: (3 x 2) / (5 x 2)
+    assert np.isnan(within[1]) and np.isnan(within[2])  # HCAL holds nothing within R = 0.4
+    whole = channel_overlaps(x, radius=None)[0]
+    assert whole[1] == pytest.approx(0.0) and whole[2] == pytest.approx(0.0)  # no pixel holds both
+    same = np.repeat(x[:, :1], 3, axis=1) * np.array([1.0, 7.0, 0.5])[None, :, None, None]
+    assert channel_overlaps(same) == pytest.approx(np.ones((1, 3)))  # one image times a factor: 1
+    with pytest.raises(JetInputError, match=r"channel overlaps: expected \(N, 3, H, W\)"):
+        channel_overlaps(np.zeros((2, 2, 8, 8)))
+
+
+def test_overlap_rows_compare_generated_with_real_and_real_with_real():
+    from core.metrics.channel_correlation import format_overlaps, overlap_rows
+
+    real, _ = _toy(np.eye(3), n=200)
+    aligned = np.repeat(real[:, :1], 3, axis=1)  # every channel on the Tracks pixel
+    rows = overlap_rows(aligned, real, real)
+    assert [r["pair"] for r in rows] == ["Tracks-ECAL", "ECAL-HCAL", "Tracks-HCAL"]
+    for r in rows:
+        assert r["generated"] == pytest.approx(1.0) and r["floor"] == pytest.approx(0.0)
+        assert r["difference"] == pytest.approx(1.0 - r["real"]) and r["real"] < 0.5  # independent pixels
+    assert "Tracks-ECAL" in format_overlaps(rows).splitlines()[2]

@@ -180,6 +180,8 @@ def test_cli_writes_the_table_and_json(tmp_path, classifier, capsys):
     table, masses = capsys.readouterr().out.split("which features tell them apart")[1].split("jet mass comes from")
     assert "HCAL: shares of its 8 brightest pixels" in table and "observables within R = 0.4" in table
     assert "HCAL R < 0.4 x HCAL R > 0.4" in masses and "all pairs: mean m^2" in masses
+    masses, overlaps = masses.split("do the channels' deposits sit on the same pixels")
+    assert "Tracks-ECAL" in overlaps and "floor (real vs real)" in overlaps
 
 
 def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):

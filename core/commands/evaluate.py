@@ -313,6 +313,11 @@ def run(args: argparse.Namespace) -> int:
 
         print("\nwhere the whole-image jet mass comes from: mean m^2 [GeV^2] by pair of calorimeter groups")
         print(format_mass_terms(report.details["mass_terms"]))
+    if "channel_overlaps" in report.details:
+        from core.metrics.channel_correlation import format_overlaps
+
+        print("\ndo the channels' deposits sit on the same pixels: mean cosine of two channels' images within R = 0.4")
+        print(format_overlaps(report.details["channel_overlaps"]))
     if args.splits > 1:
         _print_splits(args, report, x_real, x_gen)
     if out is not None:

@@ -138,7 +138,8 @@ def evaluate_sets(
     ``separating``: also the two-sample AUC of each group of features alone (``details["separating_features"]``,
     :mod:`core.metrics.separating_features`): what tells the sets apart; and the mean jet mass squared split
     over pairs of calorimeter groups within and outside the cone (``details["mass_terms"]``,
-    :mod:`core.metrics.mass_terms`): where a mass excess comes from.
+    :mod:`core.metrics.mass_terms`): where a mass excess comes from; and the mean overlap of each pair of
+    channels within the cone (``details["channel_overlaps"]``, :mod:`core.metrics.channel_correlation`).
     """
     say = progress or (lambda _msg: None)
     real = as_images(real, "real jets")
@@ -175,13 +176,16 @@ def evaluate_sets(
 
 
 def _separating_details(ra, gen, rb, folds: int, seed: int, say) -> dict:
-    """What tells the sets apart (each feature group's AUC) and where their mass differs (pairs of groups)."""
+    """What tells the sets apart (each feature group's AUC), where their mass differs (pairs of groups) and
+    whether their channels' deposits sit on the same pixels (overlaps within the cone)."""
+    from core.metrics.channel_correlation import overlap_rows
     from core.metrics.mass_terms import mass_term_rows
     from core.metrics.separating_features import separating_features
 
     return {
         "separating_features": separating_features(ra, gen, rb, folds, seed, say),
         "mass_terms": mass_term_rows(gen, ra, rb),
+        "channel_overlaps": overlap_rows(gen, ra, rb),
     }
 
 

@@ -135,11 +135,10 @@ def evaluate_sets(
     ``conditional``: whether ``y_generated`` are intended labels (default: when both classes appear and no
     jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
     ``two_sample``: which two-sample classifiers to run (True: observables and pixels; False or () skips them).
-    ``separating``: also the two-sample AUC of each group of features alone (``details["separating_features"]``,
-    :mod:`core.metrics.separating_features`): what tells the sets apart; and the mean jet mass squared split
-    over pairs of calorimeter groups within and outside the cone (``details["mass_terms"]``,
-    :mod:`core.metrics.mass_terms`): where a mass excess comes from; and the mean overlap of each pair of
-    channels within the cone (``details["channel_overlaps"]``, :mod:`core.metrics.channel_correlation`).
+    ``separating``: also what tells the sets apart and where: each feature group's AUC alone
+    (``details["separating_features"]``), the mean jet mass squared by pair of calorimeter groups within and
+    outside the cone (``details["mass_terms"]``) and each pair of channels' mean overlap within the cone
+    (``details["channel_overlaps"]``); see :func:`_separating_details`.
     """
     say = progress or (lambda _msg: None)
     real = as_images(real, "real jets")

@@ -1,8 +1,8 @@
 """Gaussian noise whose three channels are correlated at each pixel: the forward process of a jet's one shower.
 
 A jet's Tracks, ECAL and HCAL deposits sit on the same pixels (the charged hadrons are seen by all three): the
-energy-weighted cosine between a real jet's Tracks and ECAL images within R = 0.4 is 0.72 at 32 x 32. The shipped
-U-Net, trained with independent noise per channel, draws them at 0.53: each channel's reverse path decides where
+energy-weighted cosine between a real jet's Tracks and ECAL images within R = 0.4 is 0.71 at 32 x 32. The shipped
+U-Net, trained with independent noise per channel, draws them at 0.57: each channel's reverse path decides where
 its deposits go from its own noise, and a small network does not tie the three decisions together. With noise
 of correlation rho between the channels of a pixel (unit variance each), the forward process is still Gaussian
 with a fixed covariance, so the same losses and samplers hold as long as every draw, in training and sampling,

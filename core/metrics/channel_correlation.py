@@ -41,7 +41,7 @@ def channel_overlaps(x: torch.Tensor | np.ndarray, radius: float | None = JET_RA
     """(N, 3, H, W) GeV -> (N, 3): per jet, the cosine between the two channels' images of each pair in
     :data:`PAIRS`, over the pixels within ``radius`` of the axis (None: the whole image); NaN where a channel
     holds nothing there."""
-    arr = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).double()
+    arr = torch.as_tensor(x).double()
     if arr.ndim != 4 or arr.shape[1] != 3:
         raise JetInputError(f"channel overlaps: expected (N, 3, H, W) images, got shape {tuple(arr.shape)}")
     if radius is not None:

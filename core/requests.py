@@ -339,6 +339,13 @@ class TrainRequest(Request):
         minimum=0,
         label="Halo-direction MMD weight (whole jets)",
     )
+    energy_context: bool = option(
+        False,
+        "with --channel-context and --energy cone: each channel's shape is drawn given the jet's energies inside and "
+        "outside the cone (the copula's draw), as the U-Net's is; real jets' in-cone concentration follows them",
+        group=QUANTUM,
+        label="Shapes given the jet's energies",
+    )
     shared_latent: bool = option(
         False,
         "one state per channel: one latent per jet for its three channel states, and an MMD on whole jets",

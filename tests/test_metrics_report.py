@@ -181,7 +181,9 @@ def test_cli_writes_the_table_and_json(tmp_path, classifier, capsys):
     assert "HCAL: shares of its 8 brightest pixels" in table and "observables within R = 0.4" in table
     assert "HCAL R < 0.4 x HCAL R > 0.4" in masses and "all pairs: mean m^2" in masses
     masses, overlaps = masses.split("do the channels' deposits sit on the same pixels")
+    overlaps, energy_shape = overlaps.split("does each channel's shape follow its energy")
     assert "Tracks-ECAL" in overlaps and "floor (real vs real)" in overlaps
+    assert all(name in energy_shape for name in ("Tracks", "ECAL", "HCAL"))
 
 
 def test_cli_bad_input_exits_2(tmp_path, classifier, capsys):

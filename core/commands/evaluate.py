@@ -318,6 +318,11 @@ def run(args: argparse.Namespace) -> int:
 
         print("\ndo the channels' deposits sit on the same pixels: mean cosine of two channels' images within R = 0.4")
         print(format_overlaps(report.details["channel_overlaps"]))
+    if "energy_shape" in report.details:
+        from core.metrics.energy_shape import format_energy_shape
+
+        print("\ndoes each channel's shape follow its energy: correlation of its pTD with its energy, within R = 0.4")
+        print(format_energy_shape(report.details["energy_shape"]))
     if args.splits > 1:
         _print_splits(args, report, x_real, x_gen)
     if out is not None:

@@ -135,10 +135,8 @@ def evaluate_sets(
     ``conditional``: whether ``y_generated`` are intended labels (default: when both classes appear and no
     jet is unlabelled, y = -1; unlabelled samples are compared with all real jets, never per class).
     ``two_sample``: which two-sample classifiers to run (True: observables and pixels; False or () skips them).
-    ``separating``: also what tells the sets apart and where: each feature group's AUC alone
-    (``details["separating_features"]``), the mean jet mass squared by pair of calorimeter groups within and
-    outside the cone (``details["mass_terms"]``) and each pair of channels' mean overlap within the cone
-    (``details["channel_overlaps"]``); see :func:`_separating_details`.
+    ``separating``: also what tells the sets apart and where (``details``: "separating_features",
+    "mass_terms", "channel_overlaps", "energy_shape"); see :func:`_separating_details`.
     """
     say = progress or (lambda _msg: None)
     real = as_images(real, "real jets")
@@ -166,7 +164,8 @@ def evaluate_sets(
     rows += physics
     rows += two_sample_rows(ra, gen, rb, two_sample, two_sample_folds, seed, say, details, info)
     if separating:
-        details.update(_separating_details(ra, gen, rb, two_sample_folds, seed, say))
+        labels = _split_labels(y_generated, y_real, split)  # each channel's energy and shape are read per class
+        details.update(_separating_details(ra, gen, rb, two_sample_folds, seed, say, labels))
     if y_generated is not None and y_real is not None and classifier is not False:
         y_gen = torch.as_tensor(y_generated).long()[split.generated]
         y_ra = torch.as_tensor(y_real).long()[split.real_a]
@@ -174,10 +173,22 @@ def evaluate_sets(
     return EvaluationReport(rows, details, info, obs_a, obs_g)
 
 
-def _separating_details(ra, gen, rb, folds: int, seed: int, say) -> dict:
-    """What tells the sets apart (each feature group's AUC), where their mass differs (pairs of groups) and
-    whether their channels' deposits sit on the same pixels (overlaps within the cone)."""
+def _split_labels(y_generated, y_real, split) -> tuple | None:
+    """The labels of the generated jets and the two real halves, when every jet of both sets has a class."""
+    if y_generated is None or y_real is None:
+        return None
+    y_gen, y_all = torch.as_tensor(y_generated).long(), torch.as_tensor(y_real).long()
+    if (y_gen == UNLABELLED).any() or (y_all == UNLABELLED).any():
+        return None
+    return y_gen[split.generated], y_all[split.real_a], y_all[split.real_b]
+
+
+def _separating_details(ra, gen, rb, folds: int, seed: int, say, labels: tuple | None = None) -> dict:
+    """What tells the sets apart (each feature group's AUC), where their mass differs (pairs of groups),
+    whether their channels' deposits sit on the same pixels (overlaps within the cone) and whether each channel's
+    concentration follows its energy (``labels``: the three sets' classes, read within each)."""
     from core.metrics.channel_correlation import overlap_rows
+    from core.metrics.energy_shape import energy_shape_rows
     from core.metrics.mass_terms import mass_term_rows
     from core.metrics.separating_features import separating_features
 
@@ -185,6 +196,7 @@ def _separating_details(ra, gen, rb, folds: int, seed: int, say) -> dict:
         "separating_features": separating_features(ra, gen, rb, folds, seed, say),
         "mass_terms": mass_term_rows(gen, ra, rb),
         "channel_overlaps": overlap_rows(gen, ra, rb),
+        "energy_shape": energy_shape_rows(gen, ra, rb, labels),
     }
 
 

@@ -93,6 +93,11 @@ class HybridConfig:
     # direction from a stripe on both sides of the core, whose out-of-cone pairs carry the excess of the mean
     # squared whole-image mass. Measured, not shipped (README, "The hybrid model"). 0 = off.
     halo_weight: float = 0.0
+    # Inputs of the jet's classical energies in every channel row's context (``core.quantum.energy_context``: its
+    # six energies inside and outside the cone): each channel's shape is drawn given the energies the copula drew
+    # for it, as the U-Net's is. Without them a channel's concentration cannot follow its energy, as real jets'
+    # does. 0 = off (every older config); counted in ``context``.
+    energy_context: int = 0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

@@ -10,6 +10,7 @@ energy (quantiles per class) and lets the state carry the channel split as well.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -30,6 +31,8 @@ from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
 from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
 from core.quantum.encoders import make_encoder, prepare_images
+from core.quantum.energy_context import FEATURES as ENERGY_FEATURES
+from core.quantum.energy_context import energy_features, fit_energy_norm
 from core.quantum.halo import FEATURES as HALO_FEATURES
 from core.quantum.halo import halo_features
 from core.quantum.hybrid import HybridConfig, HybridModel, hybrid_loss, sample_states
@@ -97,6 +100,7 @@ TRAIN_OPTIONS = (
     "width_weight",
     "lean_weight",
     "halo_weight",
+    "energy_context",
     "no_multiplicity",
 )
 
@@ -148,6 +152,7 @@ def config_from_request(req) -> dict:
         width_weight=req.width_weight,
         lean_weight=req.lean_weight,
         halo_weight=req.halo_weight,
+        energy_context=ENERGY_FEATURES if req.energy_context else 0,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
         multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
@@ -243,6 +248,9 @@ class QuantumTask:
         self.layout = config.get("layout", "joint")
         self.rows_per_jet = 3 if self.layout == "per_channel" else 1
         self.channel_context = bool(model.cfg.context)
+        # Energy context (core.quantum.energy_context): prepared jets carry their features after the amplitudes.
+        self.energy_context = model.cfg.energy_context > 0
+        self.state_size = 2**model.cfg.data_qubits
         shape = (3 // self.rows_per_jet, self.size, self.size)
         self.encoder = make_encoder(config["encoder"], shape, **encoder_options(config))
         self.hybrid_cfg = model.cfg
@@ -275,14 +283,29 @@ class QuantumTask:
         if x.ndim != 4 or x.shape[1] != 3:
             raise JetInputError(f"training images: expected (N, 3, H, W), got {tuple(x.shape)}")
         small = prepare_images(x, self.size)
-        return self.encode_rows(small).reshape(len(small), self.rows_per_jet, -1)
+        states = self.encode_rows(small).reshape(len(small), self.rows_per_jet, -1)
+        if not self.energy_context:
+            return states
+        feats = energy_features(region_energies(small), self._config["energy_norm"])
+        return torch.cat([states, feats[:, None, :].expand(-1, self.rows_per_jet, -1).to(states.dtype)], -1)
+
+    def split_prepared(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Prepared jets -> their clean states (B, rows, 2**n) and, with energy context, the energy features
+        (B, FEATURES) that ``prepare`` put after the amplitudes."""
+        if not self.energy_context:
+            return x, None
+        return x[..., : self.state_size], x[:, 0, self.state_size :].real.float()
 
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x, extra = self.split_prepared(x)
         rows = x.reshape(-1, x.shape[-1])
-        ctx = self.training_context(x) if self.channel_context else None
+        ctx = self.training_context(x, extra) if self.channel_context else None
+        in_turn = None
+        if self.channel_context:
+            in_turn = partial(self.in_turn, extra=extra) if self.energy_context else self.in_turn
         return hybrid_loss(
             net, rows, self.row_labels(y), generator, self.hybrid_cfg, group=self.rows_per_jet, ctx=ctx,
-            in_turn=self.in_turn if self.channel_context else None, profiles=self.loss_profiles,
+            in_turn=in_turn, profiles=self.loss_profiles,
         )  # fmt: skip
 
     def loss_profiles(self, probs: torch.Tensor) -> torch.Tensor:
@@ -302,37 +325,59 @@ class QuantumTask:
             return radial_profile(shapes)
         return torch.cat([radial_profile(shapes), halo_features(shapes)], -1)
 
-    def training_context(self, x: torch.Tensor) -> torch.Tensor:
-        """Clean states (B, 3, 2**n) -> each row's context (B * 3, context): its jet's clean earlier channels."""
+    def training_context(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Clean states (B, 3, 2**n) -> each row's context (B * 3, context): its jet's clean earlier channels,
+        and with energy context its energy features ``extra`` (B, FEATURES)."""
         profiles = torch.stack([self.channel_profiles(x[:, c].abs() ** 2) for c in range(EARLIER_CHANNELS)], 1)
-        return torch.stack([context_rows(profiles, c) for c in range(3)], 1).reshape(-1, self.hybrid_cfg.context)
+        rows = [self.row_context(context_rows(profiles, c), extra) for c in range(3)]
+        return torch.stack(rows, 1).reshape(-1, self.hybrid_cfg.context)
+
+    def row_context(self, earlier: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+        """A channel row's context: its earlier channels' profiles, then the jet's energy features (energy context
+        only; a model with it refuses to run without them)."""
+        if not self.energy_context:
+            return earlier
+        if extra is None:
+            raise JetInputError(
+                "this quantum model draws each channel's shape given the jet's energies (energy context): "
+                "this path does not supply them"
+            )
+        return torch.cat([earlier, extra.to(earlier.dtype)], -1)
 
     def in_turn(
         self,
         n: int,
         run: Callable[[slice, torch.Tensor | None], torch.Tensor],
         probabilities: Callable[[torch.Tensor], torch.Tensor],
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Run ``run(rows, ctx)`` on the state rows of ``n`` jets (jet-major, a channel's rows are
         ``slice(c, None, 3)``) and return its outputs in row order. With channel context the channels run in turn,
         each with the context of the earlier channels' results (their Born probabilities: ``probabilities(out)``);
-        without it, one call on every row with no context."""
+        without it, one call on every row with no context. ``extra``: the jets' energy features (energy context)."""
         if not self.channel_context:
             return run(slice(None), None)
-        profiles = torch.zeros(n, EARLIER_CHANNELS, self.hybrid_cfg.context // EARLIER_CHANNELS)
+        per_channel = (self.hybrid_cfg.context - self.hybrid_cfg.energy_context) // EARLIER_CHANNELS
+        profiles = torch.zeros(n, EARLIER_CHANNELS, per_channel)
         outs = []
         for c in range(3):
-            out = run(slice(c, None, 3), context_rows(profiles, c))
+            out = run(slice(c, None, 3), self.row_context(context_rows(profiles, c), extra))
             if c < EARLIER_CHANNELS:
                 profiles[:, c] = self.channel_profiles(probabilities(out))
             outs.append(out)
         return torch.stack(outs, 1).reshape(3 * n, *outs[0].shape[1:])
 
     def sample_probs(
-        self, net: nn.Module, labels: torch.Tensor, generator: torch.Generator | None = None, record: bool = False
+        self,
+        net: nn.Module,
+        labels: torch.Tensor,
+        generator: torch.Generator | None = None,
+        record: bool = False,
+        energies: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Final Born probabilities of every state row (N * rows_per_jet, 2**n), and with ``record`` each reverse
-        step's. With channel context the channels are drawn in turn, each given the ones drawn before it."""
+        step's. With channel context the channels are drawn in turn, each given the ones drawn before it (and
+        with energy context the jets' drawn ``energies``, (N, 2, 3) GeV)."""
         labels = torch.as_tensor(labels, dtype=torch.long)
         conditions = self.row_labels(labels)
         histories: list[list[torch.Tensor]] = []
@@ -343,10 +388,16 @@ class QuantumTask:
             histories.append(h)
             return p
 
-        probs = self.in_turn(len(labels), run, lambda p: p)
+        probs = self.in_turn(len(labels), run, lambda p: p, extra=self.energy_extra(energies))
         steps = len(histories[0]) if record else 0
         history = [torch.stack([h[k] for h in histories], 1).reshape(len(probs), -1) for k in range(steps)]
         return probs, history
+
+    def energy_extra(self, energies: torch.Tensor | None) -> torch.Tensor | None:
+        """The energy-context features of drawn energies (N, 2, 3) GeV; None without energy context or energies."""
+        if not self.energy_context or energies is None:
+            return None
+        return energy_features(energies, self._config["energy_norm"])
 
     @property
     def per_channel_energy(self) -> bool:
@@ -502,10 +553,14 @@ class QuantumTask:
         if labels is None:
             labels = torch.randint(0, 2, (n,), generator=generator)
         labels = torch.as_tensor(labels, dtype=torch.long)
-        probs, history = self.sample_probs(net, labels, generator=generator, record=trajectory)
+        # With energy context the energies come first: the circuit draws each shape given them. Otherwise they are
+        # drawn after the states, so that older checkpoints sample what they always did from a seed.
+        aux = self.draw_aux(labels, generator) if self.energy_context else None
+        probs, history = self.sample_probs(net, labels, generator=generator, record=trajectory, energies=aux)
         if shots is not None:
             probs = shot_frequencies(probs, int(shots), generator)
-        aux = self.draw_aux(labels, generator)
+        if aux is None:
+            aux = self.draw_aux(labels, generator)
         lit = self.draw_lit(labels, generator)
         final = self.decode(probs, aux, lit=lit, labels=labels)
         if not trajectory:
@@ -551,24 +606,42 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         if hybrid.get("shared_latent"):
             raise JetInputError("quantum model: choose channel context or a shared latent, not both")
         hybrid["context"] = context_size(HALO_FEATURES if hybrid.get("halo_weight", 0) > 0 else 0)
+        hybrid["context"] += int(hybrid.get("energy_context", 0))
+    if hybrid.get("energy_context") and not (config.get("channel_context") and energy == "cone"):
+        raise JetInputError(
+            "quantum model energy context: needs channels in turn (channel context) and cone energies (energy 'cone')"
+        )
     hybrid["classes"] = 6 if layout == "per_channel" else 2
     cfg = HybridConfig.from_dict(hybrid)
     config["hybrid"] = cfg.to_dict()
     config["family"] = "quantum"
-    y = None if y_train is None else np.asarray(y_train)
-    if x_train is not None and energy in ("channels", "cone") and "zero_below" not in config:
-        config["zero_below"] = zero_suppression(prepare_images(x_train, config["size"]))
-    if x_train is not None and energy == "channels" and "channel_energies" not in config:
-        config["channel_energies"] = fit_channel_energies(channel_energies(prepare_images(x_train, config["size"])), y)
-    if x_train is not None and energy == "cone" and "channel_energies" not in config:
-        config["channel_energies"] = fit_cone_energies(region_energies(prepare_images(x_train, config["size"])), y)
+    if x_train is not None:
+        _fit_training_tables(config, x_train, y_train, encoder, cfg)
+    if cfg.energy_context and "energy_norm" not in config:
+        raise JetInputError("quantum model energy context: the config lacks the fitted 'energy_norm'")
     if config.get("multiplicity") and energy == "total":
         raise JetInputError(
             "quantum model multiplicity readout needs classical channel energies ('channels' or 'cone')"
         )
-    if x_train is not None and config.get("multiplicity") and "multiplicity_table" not in config:
-        config["multiplicity_table"] = fit_table(prepare_images(x_train, config["size"]), y, energy)
-    if x_train is not None and energy == "total" and "aux_quantiles" not in config:
-        aux = encoder.encode(prepare_images(x_train, int(config["size"]))).aux[:, 0].numpy()  # joint layout only
-        config["aux_quantiles"] = _aux_quantiles(aux, y)
     return QuantumTask(config, HybridModel(cfg))
+
+
+def _fit_training_tables(config: dict, x_train: torch.Tensor, y_train, encoder, cfg: HybridConfig) -> None:
+    """Fit, into ``config``, what the task reads from its training jets and the config lacks: zero-suppression
+    levels, the classical energy table, the energy context's scale, the multiplicity table."""
+    energy = config["energy"]
+    small = prepare_images(x_train, int(config["size"]))
+    y = None if y_train is None else np.asarray(y_train)
+    if energy in ("channels", "cone") and "zero_below" not in config:
+        config["zero_below"] = zero_suppression(small)
+    if energy == "channels" and "channel_energies" not in config:
+        config["channel_energies"] = fit_channel_energies(channel_energies(small), y)
+    if energy == "cone" and "channel_energies" not in config:
+        config["channel_energies"] = fit_cone_energies(region_energies(small), y)
+    if cfg.energy_context and "energy_norm" not in config:
+        config["energy_norm"] = fit_energy_norm(region_energies(small))
+    if config.get("multiplicity") and energy != "total" and "multiplicity_table" not in config:
+        config["multiplicity_table"] = fit_table(small, y, energy)
+    if energy == "total" and "aux_quantiles" not in config:
+        aux = encoder.encode(small).aux[:, 0].numpy()  # joint layout only
+        config["aux_quantiles"] = _aux_quantiles(aux, y)

@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.checkpoint}: one state per channel only (this one is {task.layout})")
     cfg = task.hybrid_cfg
     x, y = load_tensors(HELDOUT, size=32, max_jets=args.jets, seed=args.seed)[:2]
-    states = task.prepare(x)
-    ctx = task.training_context(states) if task.channel_context else None
+    states, extra = task.split_prepared(task.prepare(x))
+    ctx = task.training_context(states, extra) if task.channel_context else None
     rows, labels = states.reshape(len(x) * 3, -1), task.row_labels(y)
     c = torch.arange(task.size) - (task.size - 1) / 2
     rim = ((c[:, None] ** 2 + c[None, :] ** 2).sqrt() >= args.rim).reshape(-1)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"t = {t}: noisy {fmt(rim_fractions(task, noisy.abs() ** 2, rim))}"
                 f"  one-step output {fmt(rim_fractions(task, data_probabilities(out, cfg.data_qubits), rim))}"
             )
-        _, history = task.sample_probs(net, y, generator=g, record=True)
+        _, history = task.sample_probs(net, y, generator=g, record=True, energies=task.energies_of(x))
     for k, probs in enumerate(history):
         print(f"sampling chain, step t = {cfg.diffusion_steps - k}:    {fmt(rim_fractions(task, probs, rim))}")
     return 0

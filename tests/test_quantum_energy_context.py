@@ -95,3 +95,27 @@ def test_energy_context_refuses_what_cannot_supply_the_energies():
     assert "--energy-context" in req.to_argv()
     old = {k: v for k, v in HybridConfig().to_dict().items() if k != "energy_context"}
     assert HybridConfig.from_dict(old).energy_context == 0
+
+
+def test_reconstruction_and_the_shot_study_give_the_circuit_the_jets_energies():
+    """Compare's reconstructions read each real jet's own energies into the context; the shot study draws them
+    before the states."""
+    from core.quantum.shot_study import quality_vs_shots
+
+    x, y = shared_width_jets(8)
+    task = _task(x, y)
+    seen = []
+    original = task.model.angles
+
+    def spy(t, labels, z, ctx=None):
+        seen.append(ctx.detach().clone())
+        return original(t, labels, z, ctx)
+
+    task.model.angles = spy
+    rec = task.reconstructor(task.model, y)
+    g = torch.Generator().manual_seed(0)
+    rec.predict_x0(rec.noise(x, torch.tensor(2), g), torch.tensor(2))
+    own = energy_features(region_energies(prepare_images(x, 4)), task.config()["energy_norm"])
+    assert seen and all(torch.allclose(ctx[:, -FEATURES:], own, atol=1e-6) for ctx in seen)
+    rows = quality_vs_shots(task, task.model, y, x, shot_counts=(64,), seed=0)
+    assert [r["shots"] for r in rows] == [64, None]

@@ -74,13 +74,22 @@ def noise_label(kind: str, level: float) -> str:
 
 
 def device_probabilities(
-    task, net, prepared: PreparedChain, labels: torch.Tensor, kind: str, level: float, shots, seed: int
+    task,
+    net,
+    prepared: PreparedChain,
+    labels: torch.Tensor,
+    kind: str,
+    level: float,
+    shots,
+    seed: int,
+    energies: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Measured data-qubit distributions (N * rows_per_jet, 2**n) of the jets ``labels`` on the device.
 
     A channel-context model runs its channels in turn (``task.in_turn``): each channel's chains get the context
     of the distributions measured for the jet's earlier channels, as a device run would have to; each run has its
-    own simulator seed (seed, seed + 1, ...)."""
+    own simulator seed (seed, seed + 1, ...). ``energies``: the jets' drawn energies, for a model that draws its
+    shapes given them (energy context)."""
     g = torch.Generator().manual_seed(int(seed))
     cond = task.row_labels(labels)
     z = draw_latents(net.cfg, len(cond), task.rows_per_jet, g)
@@ -91,7 +100,7 @@ def device_probabilities(
         angles = chain_angles(net, cond[rows], z[rows], ctx)
         return torch.as_tensor(run_chain(prepared.transpiled, angles, prepared.measured, noise, shots, next(run_seeds)))
 
-    return task.in_turn(len(labels), run, lambda p: p).numpy()
+    return task.in_turn(len(labels), run, lambda p: p, extra=task.energy_extra(energies)).numpy()
 
 
 def sample_on_device(
@@ -110,9 +119,9 @@ def sample_on_device(
     if shots is not None and shots < 1:
         raise JetInputError(f"shots: must be a positive integer, got {shots}")
     labels = torch.as_tensor(labels, dtype=torch.long)
-    probs = device_probabilities(task, net, prepared, labels, kind, level, shots, seed)
     numbers = torch.Generator().manual_seed(int(seed) + 1)  # the energies, then the readout's draws
     aux = task.draw_aux(labels, numbers)
+    probs = device_probabilities(task, net, prepared, labels, kind, level, shots, seed, energies=aux)
     return task.read_jets(torch.as_tensor(probs), aux, labels, numbers).float()
 
 

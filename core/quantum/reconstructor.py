@@ -91,7 +91,7 @@ class QuantumReconstructor:
         def run(rows: slice, ctx: torch.Tensor | None) -> torch.Tensor:
             return self.net(xt.states[rows], t[rows], self.row_labels[rows], z[rows], ctx)
 
-        out = self.task.in_turn(len(self.labels), run, self.probabilities)
+        out = self.task.in_turn(len(self.labels), run, self.probabilities, extra=self.task.energy_extra(xt.energies))
         return self.task.decode(self.probabilities(out), xt.energies)
 
     @torch.no_grad()
@@ -105,7 +105,7 @@ class QuantumReconstructor:
                 0
             ]
 
-        return self.task.in_turn(len(self.labels), run, self.probabilities)
+        return self.task.in_turn(len(self.labels), run, self.probabilities, extra=self.task.energy_extra(xt.energies))
 
     def probabilities(self, out: torch.Tensor) -> torch.Tensor:
         """Born probabilities of the data qubits of a step's output, ancillas traced (N, 2**n)."""

@@ -22,9 +22,9 @@ def quality_vs_shots(
     """One row per shot count (and one for exact probabilities, ``shots = None``) with the shape distances."""
     g = torch.Generator().manual_seed(int(seed))
     labels = torch.as_tensor(labels, dtype=torch.long)
-    probs, _ = task.sample_probs(net, labels, generator=g)
     numbers = torch.Generator().manual_seed(int(seed) + 1)
     aux = task.draw_aux(labels, numbers)
+    probs, _ = task.sample_probs(net, labels, generator=g, energies=aux)
     lit = task.draw_lit(labels, numbers)  # the same readout draws for every shot count
     rows = []
     for shots in (*shot_counts, None):

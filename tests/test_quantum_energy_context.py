@@ -119,3 +119,21 @@ def test_reconstruction_and_the_shot_study_give_the_circuit_the_jets_energies():
     assert seen and all(torch.allclose(ctx[:, -FEATURES:], own, atol=1e-6) for ctx in seen)
     rows = quality_vs_shots(task, task.model, y, x, shot_counts=(64,), seed=0)
     assert [r["shots"] for r in rows] == [64, None]
+
+
+def test_a_balanced_context_kernel_weighs_every_input_alike():
+    """Balanced: each input divided by its spread, so scaling one input changes nothing and a wide input cannot
+    drown a narrow one; unbalanced, the wide input decides."""
+    from core.quantum.hybrid import context_kernel
+
+    g = torch.Generator().manual_seed(0)
+    ctx = torch.randn(40, 3, generator=g)
+    labels = torch.zeros(40, dtype=torch.long)
+    wide = ctx * torch.tensor([100.0, 1.0, 1.0])
+    assert torch.allclose(context_kernel(wide, labels, True), context_kernel(ctx, labels, True), atol=1e-9)
+    only_first = context_kernel(ctx[:, :1] * 100, labels)
+    assert torch.allclose(context_kernel(wide, labels), only_first, atol=0.05)  # the others hardly count
+    by_hand = ctx.double() / ctx.double().std(0)
+    d2 = torch.cdist(by_hand, by_hand).pow(2)
+    expected = torch.exp(-d2 / d2[d2 > 1e-12].median())
+    assert torch.allclose(context_kernel(ctx, labels, True), expected, atol=1e-9)

@@ -240,6 +240,7 @@ def mmd_fidelity(
     powers: tuple[int, ...] = (1,),
     group: int = 1,
     ctx: torch.Tensor | None = None,
+    balanced: bool = False,
 ) -> torch.Tensor:
     """Squared MMD between generated and clean state sets, within each label.
 
@@ -249,11 +250,12 @@ def mmd_fidelity(
     fidelity of their product states, the product of the rows' fidelities; labels are given per jet.
     ``ctx`` (rows, C): each row's context (the same for its generated and its clean state); the kernel is then
     multiplied by a Gaussian kernel of the contexts, so the MMD compares the joint distributions of (context,
-    state) and a generated state must fit the context it was made for, not only the class.
+    state) and a generated state must fit the context it was made for, not only the class. ``balanced``: each
+    context input counts alike in that kernel (see :func:`context_kernel`).
     """
     if ctx is not None and (y_gen.shape != y_real.shape or not torch.equal(y_gen, y_real)):
         raise JetInputError("MMD with contexts: generated and clean rows must be the same rows (same labels)")
-    kc = 1.0 if ctx is None else context_kernel(ctx, y_real)
+    kc = 1.0 if ctx is None else context_kernel(ctx, y_real, balanced)
 
     def kern(a, b):
         f = overlap_kernel(a[0::group], b[0::group], data_qubits)
@@ -293,11 +295,13 @@ def feature_mmd(
     y_gen: torch.Tensor,
     y_real: torch.Tensor,
     ctx: torch.Tensor | None = None,
+    balanced: bool = False,
 ) -> torch.Tensor:
     """Squared MMD within each label between feature vectors (N, F), with a sum of Gaussian kernels on the
     features standardised by the real ones' spread, bandwidths ``PROFILE_SCALES`` times the median squared distance
     between real items (both fixed: no gradient flows through the kernel's scale). ``ctx``: the rows' contexts
-    (generated and real rows are the same rows), whose kernel multiplies this one, as in ``mmd_fidelity``."""
+    (generated and real rows are the same rows), whose kernel multiplies this one, as in ``mmd_fidelity``
+    (``balanced`` likewise)."""
     scale = real.detach().double().std(0).clamp_min(1e-6)
     a, b = gen.double() / scale, real.double() / scale
     d_rr = torch.cdist(b, b).pow(2)
@@ -306,16 +310,23 @@ def feature_mmd(
     def kern(d2):
         return sum(torch.exp(-d2 / (s * h)) for s in PROFILE_SCALES) / len(PROFILE_SCALES)
 
-    kc = 1.0 if ctx is None else context_kernel(ctx, y_real)
+    kc = 1.0 if ctx is None else context_kernel(ctx, y_real, balanced)
     kgg, krr, kgr = kern(torch.cdist(a, a).pow(2)), kern(d_rr), kern(torch.cdist(a, b).pow(2))
     return mmd_from_kernels(kc * kgg, kc * krr, kc * kgr, y_gen, y_real)
 
 
-def context_kernel(ctx: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def context_kernel(ctx: torch.Tensor, labels: torch.Tensor, balanced: bool = False) -> torch.Tensor:
     """exp(-|c_i - c_j|^2 / h) over the rows' contexts (rows, C), h the median nonzero squared distance between
     rows of the same label (the median heuristic, on the pairs the MMD compares: rows of different channels have
-    contexts of different kinds; 1 when all are equal): a positive kernel, 1 between equal contexts."""
+    contexts of different kinds; 1 when all are equal): a positive kernel, 1 between equal contexts.
+
+    ``balanced``: each input first divided by its spread over the rows (inputs that never vary stay 0), so that
+    every input counts alike. The energy context's standardised log energies (spread 1) would otherwise outweigh
+    the profiles' fractions (spread about 0.1) some 30 to 60 times, and the kernel would no longer see whether a
+    channel fits the earlier channels' shapes."""
     c = ctx.detach().double()
+    if balanced:
+        c = c / c.std(0, keepdim=True).clamp_min(1e-6)
     d2 = torch.cdist(c, c).pow(2)
     same = labels[:, None] == labels[None, :]
     nonzero = d2[same & (d2 > 1e-12)]
@@ -357,7 +368,10 @@ def hybrid_loss(
     loss = cfg.fid_weight * (keep.to(infid.dtype) * infid).mean()
     if cfg.mmd_weight > 0:
         powers = tuple(cfg.kernel_powers)
-        loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+        balanced = cfg.energy_context > 0
+        loss = loss + cfg.mmd_weight * mmd_fidelity(
+            out, psi0, y, y, cfg.data_qubits, powers, ctx=ctx, balanced=balanced
+        )
         if per > 1:  # whole jets: the fidelity of their channels' product states, already sharp (no powers)
             jets = y[::per]
             loss = loss + cfg.mmd_weight * mmd_fidelity(out, psi0, jets, jets, cfg.data_qubits, (1,), group=per)
@@ -390,10 +404,11 @@ def chain_term(
     powers = tuple(cfg.kernel_powers)
     if not (cfg.chain_jets and in_turn is not None and group > 1):
         ends, _ = run_chain(model, start, cfg.diffusion_steps, y, z, generator, ctx=ctx)
-        term = cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx)
+        balanced = cfg.energy_context > 0
+        term = cfg.chain_weight * mmd_fidelity(ends, psi0, y, y, cfg.data_qubits, powers, ctx=ctx, balanced=balanced)
         if cfg.profile_weight > 0 and profiles is not None:  # per row, joint with the row's (clean) context
             gen_f, real_f = profiles(data_probabilities(ends, cfg.data_qubits)), profiles(psi0.abs() ** 2)
-            term = term + cfg.profile_weight * feature_mmd(gen_f, real_f, y, y, ctx)
+            term = term + cfg.profile_weight * feature_mmd(gen_f, real_f, y, y, ctx, balanced)
         return term
 
     def run(rows: slice, row_ctx: torch.Tensor | None) -> torch.Tensor:

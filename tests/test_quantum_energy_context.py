@@ -27,6 +27,19 @@ def _task(x, y, energy: str = "cone", channel_context: bool = True):
     return build_task(cfg, x, y)
 
 
+def _record_contexts(task) -> list:
+    """Make the task's angle network keep a copy of every context it is given; returns the list it fills."""
+    seen = []
+    original = task.model.angles
+
+    def spy(t, labels, z, ctx=None):
+        seen.append(ctx.detach().clone())
+        return original(t, labels, z, ctx)
+
+    task.model.angles = spy
+    return seen
+
+
 def test_features_are_standardised_log_energies_of_the_training_jets():
     e = np.array([[[1.0, 2.0, 3.0], [0.0, 1.0, 0.5]], [[3.0, 4.0, 1.0], [2.0, 0.0, 0.5]]])
     norm = fit_energy_norm(e)
@@ -63,14 +76,7 @@ def test_sampling_gives_every_channel_row_the_energies_drawn_for_its_jet():
     are rescaled to exactly those energies."""
     x, y = shared_width_jets(8)
     task = _task(x, y)
-    seen = []
-    original = task.model.angles
-
-    def spy(t, labels, z, ctx=None):
-        seen.append(ctx.detach().clone())
-        return original(t, labels, z, ctx)
-
-    task.model.angles = spy
+    seen = _record_contexts(task)
     labels = torch.tensor([0, 1, 1, 0])
     jets = task.sample(task.model, 4, labels=labels, generator=torch.Generator().manual_seed(3))
     drawn = task.draw_aux(labels, torch.Generator().manual_seed(3))
@@ -104,14 +110,7 @@ def test_reconstruction_and_the_shot_study_give_the_circuit_the_jets_energies():
 
     x, y = shared_width_jets(8)
     task = _task(x, y)
-    seen = []
-    original = task.model.angles
-
-    def spy(t, labels, z, ctx=None):
-        seen.append(ctx.detach().clone())
-        return original(t, labels, z, ctx)
-
-    task.model.angles = spy
+    seen = _record_contexts(task)
     rec = task.reconstructor(task.model, y)
     g = torch.Generator().manual_seed(0)
     rec.predict_x0(rec.noise(x, torch.tensor(2), g), torch.tensor(2))

@@ -366,6 +366,7 @@ class TrainRequest(Request):
         "and outside the jet cone (copula, as the U-Net's), or one total",
         choices=(None, "channels", "cone", "total"),
         group=QUANTUM,
+        label="Classical energies",
     )
     pad_first: bool = option(False, "amplitude encoder: unused basis states first (|0...0> is no pixel)", group=QUANTUM)
     # Live monitoring (the dashboard's job; the CLI can ask for it too).

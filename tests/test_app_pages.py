@@ -382,6 +382,24 @@ def test_train_page_fills_in_the_shipped_recipe(monkeypatch, data_path):
     assert {k: v for k, v in vars(got).items() if v != getattr(expected, k)} == {}
 
 
+def test_train_page_requests_shapes_given_the_jets_energies(monkeypatch, data_path):
+    """The quantum form offers the classical energy model and the energy context, and Start requests both."""
+    import core.jobs.training as training
+    from core.jobs import JobLimitError
+
+    seen = []
+    monkeypatch.setattr(training, "train_argv", lambda req, *a, **k: seen.append(req) or (_ for _ in ()).throw(
+        JobLimitError("captured")))  # fmt: skip
+    at = make_app("pages/train.py", data_path)
+    at.selectbox(key="train_family").set_value("quantum").run()
+    at.checkbox(key="train_quantum_energy_context").check()
+    at.checkbox(key="train_quantum_channel_context").check()
+    at.selectbox(key="train_quantum_energy").set_value("cone")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    assert len(seen) == 1 and seen[0].energy == "cone" and seen[0].energy_context and seen[0].channel_context
+
+
 def test_train_page_bad_data():
     at = make_app("pages/train.py", "/no/such/file.h5")
     assert not at.exception

@@ -13,7 +13,7 @@ from core.quantum.context import context_size
 from core.quantum.encoders import prepare_images
 from core.quantum.energy_context import FEATURES, energy_features, fit_energy_norm
 from core.quantum.hybrid import HybridConfig
-from core.quantum.task import TRAIN_OPTIONS, build_task, default_config
+from core.quantum.task import TRAIN_OPTIONS, build_task, default_config, request_summary
 from core.requests import TrainRequest
 
 
@@ -136,3 +136,10 @@ def test_a_balanced_context_kernel_weighs_every_input_alike():
     d2 = torch.cdist(by_hand, by_hand).pow(2)
     expected = torch.exp(-d2 / d2[d2 > 1e-12].median())
     assert torch.allclose(context_kernel(ctx, labels, True), expected, atol=1e-9)
+
+
+def test_the_train_page_says_what_energy_context_needs_before_the_job_starts():
+    alone = TrainRequest(family="quantum", energy_context=True)
+    assert "need channels in turn and cone energies" in request_summary(alone)
+    ready = TrainRequest(family="quantum", channel_context=True, energy="cone", energy_context=True)
+    assert "need channels in turn" not in request_summary(ready)

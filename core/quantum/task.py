@@ -93,6 +93,7 @@ TRAIN_OPTIONS = (
     "diffusion_steps",
     "ancillas",
     "channel_context",
+    "energy",
     "chain_weight",
     "chain_jets",
     "profile_weight",
@@ -196,6 +197,8 @@ def request_summary(req) -> str:
         chain += " Whole jets and the profile term act only with a whole-chain weight above 0."
     if req.chain_jets and not req.channel_context:
         chain += " Whole jets need channels in turn."
+    if req.energy_context and not (req.channel_context and req.energy == "cone"):
+        chain += " Shapes given the jet's energies need channels in turn and cone energies (energy 'cone')."
 
     return (
         f"{n} data qubits{where} + {req.ancillas} ancilla(s); {energy}. Channels that can generate: {channels}.{chain}"

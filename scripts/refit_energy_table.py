@@ -127,6 +127,8 @@ def refit(
     changed = energy is not None and energy != task_config.get("energy")
     if energy is not None and (family != "quantum" or energy not in ("channels", "cone")):
         raise SystemExit(f"{checkpoint}: --energy takes 'channels' or 'cone', for quantum models; got {energy!r}")
+    if energy not in (None, "cone") and task_config.get("hybrid", {}).get("energy_context"):
+        raise SystemExit(f"{checkpoint}: its circuit draws shapes given cone energies (energy context); keep 'cone'")
     if changed:
         task_config["energy"] = energy
     data = card.get("data", {})

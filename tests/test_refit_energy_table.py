@@ -101,3 +101,15 @@ def test_refit_with_multiplicity_adds_the_counts_keeps_the_weights_and_is_then_a
         refit.refit(ckpt, multiplicity=True)
     with pytest.raises(SystemExit, match="--guidance needs a U-Net"):
         refit.refit(quantum, guidance=1.5)
+
+
+def test_refit_keeps_the_cone_energies_an_energy_context_circuit_was_trained_for(tmp_path):
+    refit = _script()
+    ckpt = tmp_path / "quantum"
+    shutil.copytree(ROOT / "checkpoints" / "quantum_hybrid", ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    config["task"]["hybrid"]["energy_context"] = 6  # as a model trained with --energy-context would say
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match="energy context"):
+        refit.refit(ckpt, energy="channels")
+    assert json.loads((ckpt / "config.json").read_text()) == config  # nothing written

@@ -287,6 +287,29 @@ def _print_splits(args: argparse.Namespace, report, x_real, x_gen) -> None:
     print(format_splits(rows))
 
 
+# What ``evaluate --separating`` adds after the table: report.details key, heading, formatter (module, name).
+SEPARATING_DETAILS = (
+    ("separating_features", "which features tell them apart (the same classifier on each group alone, same jets):",
+     "core.metrics.separating_features", "format_separating"),
+    ("mass_terms", "where the whole-image jet mass comes from: mean m^2 [GeV^2] by pair of calorimeter groups",
+     "core.metrics.mass_terms", "format_mass_terms"),
+    ("channel_overlaps", "do the channels' deposits sit on the same pixels: mean cosine of two channels' images "
+     "within R = 0.4", "core.metrics.channel_correlation", "format_overlaps"),
+    ("energy_shape", "does each channel's shape follow its energy: correlation of its pTD with its energy, within "
+     "R = 0.4", "core.metrics.energy_shape", "format_energy_shape"),
+)  # fmt: skip
+
+
+def _print_details(details: dict) -> None:
+    """The tables of ``evaluate --separating`` that the report holds, each under its heading."""
+    import importlib
+
+    for key, heading, module, name in SEPARATING_DETAILS:
+        if key in details:
+            print(f"\n{heading}")
+            print(getattr(importlib.import_module(module), name)(details[key]))
+
+
 def run(args: argparse.Namespace) -> int:
     from core.metrics.report import format_table
 
@@ -303,26 +326,7 @@ def run(args: argparse.Namespace) -> int:
         f"({report.info['image_size']} x {report.info['image_size']}); floor = real vs real, same N"
     )
     print(format_table(report.rows))
-    if "separating_features" in report.details:
-        from core.metrics.separating_features import format_separating
-
-        print("\nwhich features tell them apart (the same classifier on each group alone, same jets):")
-        print(format_separating(report.details["separating_features"]))
-    if "mass_terms" in report.details:
-        from core.metrics.mass_terms import format_mass_terms
-
-        print("\nwhere the whole-image jet mass comes from: mean m^2 [GeV^2] by pair of calorimeter groups")
-        print(format_mass_terms(report.details["mass_terms"]))
-    if "channel_overlaps" in report.details:
-        from core.metrics.channel_correlation import format_overlaps
-
-        print("\ndo the channels' deposits sit on the same pixels: mean cosine of two channels' images within R = 0.4")
-        print(format_overlaps(report.details["channel_overlaps"]))
-    if "energy_shape" in report.details:
-        from core.metrics.energy_shape import format_energy_shape
-
-        print("\ndoes each channel's shape follow its energy: correlation of its pTD with its energy, within R = 0.4")
-        print(format_energy_shape(report.details["energy_shape"]))
+    _print_details(report.details)
     if args.splits > 1:
         _print_splits(args, report, x_real, x_gen)
     if out is not None:

@@ -48,7 +48,7 @@ DEFAULT_CHECKPOINTS = {
 }
 DEFAULT_REAL = ROOT / "assets" / "jets_heldout.h5"
 AUC_GOALS = {"two-sample AUC (observables)": 0.60, "two-sample AUC (pixels)": 0.70}
-W1_GOAL, FPD_GOAL, VERDICT_GOAL, FAST_GOAL = 2.0, 1.0, 0.03, 1.10
+W1_GOAL, FPD_GOAL, VERDICT_GOAL, FAST_GOAL, FAST_EVALUATIONS = 2.0, 1.0, 0.03, 1.10, 20
 
 
 def goal_row(model: str, metric: str, value, floor, ratio, goal: str, ok) -> dict:
@@ -90,13 +90,14 @@ def summary_values(report) -> dict[str, float]:
     return out
 
 
-def fast_vs_best_rows(name: str, fast: dict, best: dict, label: str) -> list[dict]:
+def fast_vs_best_rows(name: str, fast: dict, best: dict, label: str, prefix: str = "fast") -> list[dict]:
     """Fast sampler against the best one: ratio fast / best, pass when <= 1.10 (or fast is lower)."""
     out = []
     for metric, v in fast.items():
         b = best[metric]
         ratio = v / b if b > 0 else float("inf") if v > b else 1.0
-        out.append(goal_row(name, f"fast / {label}: {metric}", v, b, ratio, f"<= {FAST_GOAL}x", ratio <= FAST_GOAL))
+        row = goal_row(name, f"{prefix} / {label}: {metric}", v, b, ratio, f"<= {FAST_GOAL}x", ratio <= FAST_GOAL)
+        out.append(row)
     return out
 
 
@@ -143,6 +144,28 @@ def parse_sampler(spec: str) -> tuple[str, int]:
     return name, int(steps)
 
 
+def evaluations(
+    ckpt, spec: tuple[str, int], guidance: float, guidance_from: float, logsnr_floor: float | None = None
+) -> int | None:
+    """Network evaluations per jet of sampler ``spec`` on this checkpoint, guidance included (None for a family
+    with its own fixed reverse process)."""
+    from core.diffusion.samplers import network_evaluations
+
+    schedule = getattr(ckpt.task, "schedule", None)
+    if schedule is None:
+        return None
+    sampler, steps = effective(ckpt, spec)
+    guided = bool(ckpt.task.conditional) and guidance not in (0.0, 1.0)
+    floor = logsnr_floor if sampler == "fast" else None
+    return network_evaluations(sampler, schedule, steps, guided, guidance_from if guided else 0.0, logsnr_floor=floor)
+
+
+def evaluation_row(name: str, fast: int | None, best: int | None) -> dict:
+    """The fast sampler's cost in network evaluations per jet (guided steps count twice), beside the best one's."""
+    ok = None if fast is None else fast <= FAST_EVALUATIONS
+    return goal_row(name, "fast sampler: network evaluations per jet", fast, best, None, f"<= {FAST_EVALUATIONS}", ok)
+
+
 def effective(ckpt, spec: tuple[str, int]) -> tuple[str, int]:
     """The sampler and its steps, at most the model's T (the seed baseline has T = 50)."""
     sampler, steps = spec
@@ -157,9 +180,11 @@ def sample(
     device: str,
     guidance: float | None = None,
     guidance_from: float = 0.0,
+    logsnr_floor: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
     """n jets (half gluon, half quark when conditional, at classifier-free ``guidance`` from t / T =
-    ``guidance_from`` on; None: the model's weight), their labels, and the seconds it took."""
+    ``guidance_from`` on; None: the model's weight), their labels, and the seconds it took. ``logsnr_floor``:
+    the fast sampler's (``core.diffusion.samplers.timesteps_for``)."""
     from core.training.sampling import default_guidance, labels_for, sample_images
 
     label = "mixed" if ckpt.task.conditional else None
@@ -170,6 +195,7 @@ def sample(
     x = sample_images(
         ckpt, n, sampler, steps, label, guidance if label else 1.0, seed, device,
         guidance_from=guidance_from if guided else 0.0,
+        logsnr_floor=logsnr_floor if sampler == "fast" else None,
     )  # fmt: skip
     return x.cpu(), labels_for(ckpt, label, n), time.perf_counter() - start
 
@@ -199,9 +225,11 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
     ckpt = load_checkpoint(str(path), device=args.device)
     guidance = default_guidance(ckpt) if args.guidance is None else args.guidance
     x, y, sec = sample(ckpt, args.n, args.fast, args.seed, args.device, guidance, args.guidance_from)
+    nfe = evaluations(ckpt, args.fast, guidance, args.guidance_from)
     print(
         f"{name}: {args.n} jets with {' '.join(map(str, effective(ckpt, args.fast)))}"
         + (f", guidance {guidance:g}" if ckpt.task.conditional else "")
+        + ("" if nfe is None else f", {nfe} network evaluations per jet")
         + f" in {sec:.0f} s",
         flush=True,
     )
@@ -214,17 +242,46 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
         "step": ckpt.step,
         "guidance": guidance,
         "fast_seconds": round(sec, 1),
+        "fast_evaluations": nfe,
         "report": report.to_dict(),
         "memorisation": {k: v for k, v in mem.items() if not k.startswith("distances")},
     }
     if args.best is not None:
         xb, yb, sec_b = sample(ckpt, args.n, args.best, args.seed, args.device, guidance, args.guidance_from)
         label = " ".join(map(str, effective(ckpt, args.best)))
-        print(f"{name}: {args.n} jets with {label} in {sec_b:.0f} s", flush=True)
+        nfe_best = evaluations(ckpt, args.best, guidance, args.guidance_from)
+        print(f"{name}: {args.n} jets with {label} ({nfe_best} network evaluations per jet) in {sec_b:.0f} s")
         best = evaluate(real, y_real, xb, yb, args, classifier)
-        rows += fast_vs_best_rows(name, summary_values(report), summary_values(best), label)
-        raw.update({"best_seconds": round(sec_b, 1), "best_report": best.to_dict()})
+        raw.update({"best_seconds": round(sec_b, 1), "best_evaluations": nfe_best, "best_report": best.to_dict()})
+        against, cost = report, nfe
+        if args.budget is not None:
+            against, cost, raw["budget"] = budget_report(ckpt, real, y_real, guidance, args, classifier)
+        rows.append(evaluation_row(name, cost, nfe_best))
+        prefix = "fast" if args.budget is None else "budget " + " ".join(map(str, effective(ckpt, args.budget)))
+        rows += fast_vs_best_rows(name, summary_values(against), summary_values(best), label, prefix)
     return rows, raw
+
+
+def budget_report(ckpt, real, y_real, guidance: float, args, classifier):
+    """The sampler held to the goal's budget of network evaluations (``--budget``, with its own guidance interval
+    and log-SNR floor): its report, its cost per jet, and what to keep of it."""
+    budget_from = args.guidance_from if args.budget_guidance_from is None else args.budget_guidance_from
+    x, y, sec = sample(
+        ckpt, args.n, args.budget, args.seed, args.device, guidance, budget_from, args.budget_logsnr_floor
+    )
+    nfe = evaluations(ckpt, args.budget, guidance, budget_from, args.budget_logsnr_floor)
+    spec = " ".join(map(str, effective(ckpt, args.budget)))
+    print(f"{ckpt.path}: {args.n} jets with {spec} ({nfe} network evaluations per jet) in {sec:.0f} s", flush=True)
+    report = evaluate(real, y_real, x, y, args, classifier)
+    keep = {
+        "sampler": spec,
+        "guidance_from": budget_from,
+        "logsnr_floor": args.budget_logsnr_floor,
+        "evaluations": nfe,
+        "seconds": round(sec, 1),
+        "report": report.to_dict(),
+    }
+    return report, nfe, keep
 
 
 def fmt(v) -> str:
@@ -259,7 +316,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--real", default=str(DEFAULT_REAL), help="held-out real jets (never trained on)")
     p.add_argument("--training", default=None, help="the checkpoints' training jets (default: the embedded sample)")
     p.add_argument("--n", type=int, default=2000, help="generated jets per model, and real jets per half")
-    p.add_argument("--fast", default="fast:20", help="fast sampler NAME:STEPS (<= 20 network evaluations)")
+    p.add_argument(
+        "--fast", default="fast:20", help="fast sampler NAME:STEPS (goal: <= 20 network evaluations per jet)"
+    )
     p.add_argument("--best", default="ddim:100", help="best sampler NAME:STEPS, or 'none' to skip")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the two-sample AUCs")
     p.add_argument(
@@ -274,6 +333,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.0,
         help="the guidance weight applies only while t / T >= this (0: every step)",
     )
+    p.add_argument(
+        "--budget",
+        default=None,
+        help="a sampler NAME:STEPS held to the goal's 20 network evaluations per jet (guided steps cost two), "
+        "compared with the best instead of the fast one (default: the fast one)",
+    )
+    p.add_argument("--budget-guidance-from", type=float, default=None, help="its guidance interval, t / T >= this")
+    p.add_argument("--budget-logsnr-floor", type=float, default=None, help="its log-SNR floor (fast sampler)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -294,8 +361,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.best = None if args.best == "none" else parse_sampler(args.best)
     if args.guidance is not None and (not math.isfinite(args.guidance) or args.guidance < 0):
         raise JetInputError(f"--guidance: expected a finite weight >= 0, got {args.guidance}")
-    if not math.isfinite(args.guidance_from) or not 0 <= args.guidance_from < 1:
-        raise JetInputError(f"--guidance-from: expected a fraction of T in [0, 1), got {args.guidance_from}")
+    args.budget = None if args.budget is None else parse_sampler(args.budget)
+    if args.budget_logsnr_floor is not None and not math.isfinite(args.budget_logsnr_floor):
+        raise JetInputError(f"--budget-logsnr-floor: expected a finite lambda, got {args.budget_logsnr_floor}")
+    for option, value in (
+        ("--guidance-from", args.guidance_from),
+        ("--budget-guidance-from", args.budget_guidance_from),
+    ):
+        if value is not None and (not math.isfinite(value) or not 0 <= value < 1):
+            raise JetInputError(f"{option}: expected a fraction of T in [0, 1), got {value}")
     return args
 
 
@@ -393,6 +467,9 @@ def main(argv=None) -> int:
         "best": args.best,
         "guidance": "each model's own (checkpoints[...].guidance)" if args.guidance is None else args.guidance,
         "guidance_from": args.guidance_from,
+        "budget": args.budget,
+        "budget_guidance_from": args.budget_guidance_from,
+        "budget_logsnr_floor": args.budget_logsnr_floor,
         "folds": args.folds,
         "seconds": round(elapsed),
         "load_average": os.getloadavg(),

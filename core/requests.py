@@ -441,6 +441,11 @@ class SampleRequest(Request):
         label="Sampler steps",
     )
     eta: float | None = option(None, "DDIM eta in [0, 1] (0: deterministic)", minimum=0)
+    logsnr_floor: float | None = option(
+        None,
+        "fast sampler: its log-SNR grid starts no noisier than this lambda (e.g. -3; default: at T - 1, where the "
+        "cosine schedule's lambda is -9.9), so few steps are not spent on pure noise",
+    )
     shots: int | None = option(
         None,
         "readout by measurement: shots per state from the final Born distribution (models that measure; default: "

@@ -19,6 +19,7 @@ SHIPPED = {n: ROOT / "checkpoints" / d for n, d in (("seed baseline", "seed_base
 @pytest.mark.skipif(not all((p / "config.json").exists() for p in SHIPPED.values()), reason="no checkpoint")
 def test_quick_run_prints_and_writes_the_goal_table(tmp_path, capsys):
     argv = ["--quick", "--real", str(ROOT / "assets" / "jets_sample.h5"), "--out", str(tmp_path), "--threads", "1"]
+    argv += ["--budget", "fast:3", "--budget-guidance-from", "0.5", "--budget-logsnr-floor", "-3"]
     for name, path in SHIPPED.items():
         argv += ["--checkpoint", f"{name}={path}"]
     assert main(argv) == 0
@@ -35,8 +36,13 @@ def test_quick_run_prints_and_writes_the_goal_table(tmp_path, capsys):
         ):
             assert (name, metric) in metrics
         assert any(m.startswith("memorisation") for n, m in metrics if n == name)
-        assert any(m.startswith("fast / ddim 3") for n, m in metrics if n == name)
+        assert any(m.startswith("budget fast 3 / ddim 3") for n, m in metrics if n == name)
     assert ("U-Net", "verdict: gluon called gluon (generated vs real)") in metrics  # conditional model only
+    cost = {r["model"]: r for r in data["rows"] if r["metric"] == "fast sampler: network evaluations per jet"}
+    # The budget sampler, fast 3 with its log-SNR grid from -3, visits t = 999, 967 and 0; at the U-Net's guidance
+    # 1.5 from t / T = 0.5 the first two run the network twice. ddim 3 (999, 500, 0) is guided at every step.
+    assert cost["U-Net"]["value"] == 5 and cost["U-Net"]["floor"] == 6 and cost["U-Net"]["pass"]
+    assert data["checkpoints"]["U-Net"]["budget"]["evaluations"] == 5
     assert all(isinstance(r["pass"], bool) for r in data["rows"])
     assert "| model | metric | value |" in (tmp_path / "bench_classical.md").read_text()
 
@@ -75,10 +81,11 @@ def test_guidance_reaches_the_sampler_of_conditional_models_only(monkeypatch):
     import benchmarks.bench_classical as bench
     import core.training.sampling as sampling
 
-    seen = []
+    seen, floors = [], []
 
-    def fake(ckpt, n, s, k, label, g, *a, guidance_from=0.0):
+    def fake(ckpt, n, s, k, label, g, *a, guidance_from=0.0, logsnr_floor=None):
         seen.append((label, g, guidance_from))
+        floors.append(logsnr_floor)
         return torch.zeros(1)
 
     monkeypatch.setattr(sampling, "sample_images", fake)
@@ -92,7 +99,9 @@ def test_guidance_reaches_the_sampler_of_conditional_models_only(monkeypatch):
     bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.0, guidance_from=0.3)  # no weight: no interval
     Ckpt.task.conditional = False
     bench.sample(Ckpt, 4, ("ddim", 2), 0, "cpu", guidance=1.5, guidance_from=0.3)
-    assert seen == [("mixed", 1.5, 0.3), ("mixed", 1.0, 0.0), (None, 1.0, 0.0)]
+    bench.sample(Ckpt, 4, ("fast", 2), 0, "cpu", guidance=1.5, logsnr_floor=-3.0)  # the floor: fast only
+    assert seen == [("mixed", 1.5, 0.3), ("mixed", 1.0, 0.0), (None, 1.0, 0.0), (None, 1.0, 0.0)]
+    assert floors == [None, None, None, -3.0]
     for bad in ("1", "-0.1", "nan"):
         with pytest.raises(JetInputError, match="--guidance-from: expected a fraction of T in"):
             main(["--guidance-from", bad, "--out", "/nonexistent"])

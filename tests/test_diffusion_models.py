@@ -431,3 +431,51 @@ def test_multiplicity_table_draws_counts_that_follow_the_energies_and_the_sample
         assert any(torch.equal(jet, torch.minimum(torch.tensor(c), region)) for c in table[str(label)]["counts"])
     plain = build_task(default_config("ddpm", size), x, y)
     assert "multiplicity_table" not in plain.config() and plain.draw_numbers(2, labels[:2], None)[1] is None
+
+
+class _RowCounter(nn.Module):
+    """Wraps a network and counts the image rows it is run on (a guided pass runs each jet twice)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.rows = net, 0
+
+    def forward(self, x, *args):
+        self.rows += x.shape[0]
+        return self.net(x, *args)
+
+
+# Closed forms on the cosine schedule of T = 1000: the fast sampler merges 20 log-SNR steps into 17 integer ones,
+# of which 8 of 12 (fast 14) lie at t / T >= 0.3; ddim 10 spaces evenly, 5 of them at t >= 500; from a log-SNR
+# floor of -3, fast 14 keeps its 14 steps, 6 of them at t >= 500.
+@pytest.mark.parametrize(
+    "sampler, steps, guidance, guidance_from, floor, known",
+    [
+        ("fast", 20, 1.0, 0.0, None, 17),
+        ("fast", 14, 1.5, 0.3, None, 20),
+        ("fast", 20, 1.5, 0.0, None, 34),
+        ("ddim", 10, 1.5, 0.5, None, 15),
+        ("fast", 14, 1.5, 0.5, -3.0, 20),
+    ],
+)
+def test_network_evaluations_count_what_sampling_runs(sampler, steps, guidance, guidance_from, floor, known):
+    """The count per jet that the fast-sampler goal is stated in: each visited step once, twice where guided."""
+    from core.diffusion.samplers import network_evaluations
+
+    x, y = _jets(4), torch.tensor([0, 1] * 2)
+    task = build_task(default_config("ddpm", 16, schedule="cosine"), x, y)
+    net = _RowCounter(task.model)
+    task.sample(
+        net, 4, labels=y, sampler=sampler, sampler_steps=steps, guidance=guidance,
+        guidance_from=guidance_from, generator=torch.Generator().manual_seed(0), logsnr_floor=floor,
+    )  # fmt: skip
+    guided = guidance not in (0.0, 1.0)
+    assert network_evaluations(sampler, task.schedule, steps, guided, guidance_from, logsnr_floor=floor) == known
+    assert net.rows == 4 * known
+
+
+def test_a_logsnr_floor_is_for_the_fast_sampler_only():
+    x, y = _jets(4), torch.tensor([0, 1] * 2)
+    task = build_task(default_config("ddpm", 16, schedule="cosine"), x, y)
+    with pytest.raises(JetInputError, match="log-SNR floor: for the fast sampler only, not 'ddim'"):
+        task.sample(task.model, 2, labels=y[:2], sampler="ddim", sampler_steps=3, logsnr_floor=-3.0)

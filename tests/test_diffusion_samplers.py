@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.diffusion.samplers import SAMPLERS, ddim_invert, run_sampler
+from core.diffusion.samplers import SAMPLERS, ddim_invert, network_evaluations, run_sampler, timesteps_for
 from core.diffusion.schedules import make_schedule
 from core.errors import JetInputError
 
@@ -119,3 +119,29 @@ def test_bad_sampler_settings_name_the_problem():
         run_sampler("ddim", fn, x, s, 51)
     with pytest.raises(JetInputError, match="eta"):
         run_sampler("ddim", fn, x, s, 5, eta=1.5)
+
+
+def test_a_logsnr_floor_spends_every_step_where_the_jet_forms():
+    """On the cosine schedule lambda(T - 1) = -9.9: an even log-SNR grid of 20 merges into 17 steps, 5 of them at
+    t >= 991. From a floor of -3 the grid keeps T - 1, then steps evenly from lambda = -3 to the clean end."""
+    s = make_schedule("cosine", 1000)
+    lam = 0.5 * torch.log(s.alpha_bar / (1 - s.alpha_bar))
+    plain = timesteps_for(s, 20, spacing="logsnr")
+    assert len(plain) == 17 and sum(t >= 991 for t in plain) == 5
+    ts = timesteps_for(s, 14, spacing="logsnr", logsnr_floor=-3.0)
+    assert len(ts) == 14 and ts[0] == 999 and ts[-1] == 0
+    assert abs(float(lam[ts[1]]) + 3.0) < 0.01  # the first jump lands on the floor
+    gaps = torch.diff(lam[torch.tensor(ts[1:])].double())
+    assert torch.allclose(gaps[:-3], gaps[:-3].mean(), rtol=0.05)  # even in lambda (near t = 0 integers round)
+    assert timesteps_for(s, 2, spacing="logsnr", logsnr_floor=-3.0) == [999, 0]
+    assert timesteps_for(s, 14, spacing="logsnr", logsnr_floor=-20.0) == timesteps_for(s, 14, spacing="logsnr")
+    assert network_evaluations("fast", s, 14, True, 0.5, logsnr_floor=-3.0) == 20  # 6 of 14 at t >= 500
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(JetInputError, match="log-SNR floor"):
+            timesteps_for(s, 14, spacing="logsnr", logsnr_floor=bad)
+    with pytest.raises(JetInputError, match="log-SNR floor"):
+        timesteps_for(s, 14, spacing="time", logsnr_floor=-3.0)
+    # The sampler itself walks those steps: an oracle network still lands on x0.
+    x0 = torch.randn(2, 3, 4, 4)
+    out = run_sampler("fast", oracle(s, x0), torch.randn(2, 3, 4, 4), s, 14, logsnr_floor=-3.0)
+    assert torch.allclose(out, x0, atol=1e-4)

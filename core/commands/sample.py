@@ -35,6 +35,7 @@ def _attrs(req, ckpt, label, labels, wall_time_s: float) -> dict:
         "sampler": req.sampler,
         "sampler_steps": -1 if req.sampler_steps is None else req.sampler_steps,
         "eta": -1.0 if req.eta is None else req.eta,
+        "logsnr_floor": "none" if req.logsnr_floor is None else req.logsnr_floor,
         "label": "none" if label is None else str(label),
         "guidance": default_guidance(ckpt) if req.guidance is None else req.guidance,  # the weight used
         "guidance_from": req.guidance_from,
@@ -71,6 +72,7 @@ def _generate(args, req, ckpt, label, labels, device):
         x = sample_images(
             ckpt, req.n, req.sampler, req.sampler_steps, label, req.guidance, req.seed, device, req.batch_size,
             req.eta, progress=bar.update, shots=req.shots, guidance_from=req.guidance_from,
+            logsnr_floor=req.logsnr_floor,
         )  # fmt: skip
     return x, {}
 

@@ -3,7 +3,7 @@
 A sampler sees the network only through ``eps_fn(xt, t) -> eps`` (t an (N,) int64 tensor of steps),
 so eps- and v-prediction, guidance and clipping all live in the task, and any sampler can be swapped
 at run time. Each walks a descending subset of ``sampler_steps`` integer steps from T - 1 to 0 and ends on the
-clean image (alpha_bar = 1). Samplers (NFE = ``sampler_steps``):
+clean image (alpha_bar = 1). Samplers (``network_evaluations`` counts what one costs, guidance included):
 
 - ``ddpm``: ancestral sampling from the posterior q(x_s | x_t, x0_hat) (Ho et al. 2020), respaced;
 - ``ddim``: Song et al. (2021), ``eta`` from 0 (deterministic ODE) to 1 (same law as ddpm);
@@ -12,6 +12,7 @@ clean image (alpha_bar = 1). Samplers (NFE = ``sampler_steps``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,25 +35,39 @@ class Trace:
 
 
 def timesteps_for(
-    schedule: NoiseSchedule, sampler_steps: int, start: int | None = None, spacing: str = "time"
+    schedule: NoiseSchedule,
+    sampler_steps: int,
+    start: int | None = None,
+    spacing: str = "time",
+    logsnr_floor: float | None = None,
 ) -> list[int]:
     """``sampler_steps`` integer steps from ``start`` (default T - 1) down to 0, descending.
 
     ``spacing="time"`` spaces them evenly in t; ``"logsnr"`` evenly in lambda = log(alpha / sigma), which
     multistep solvers need (a few huge steps in lambda near the clean end make them overshoot). Steps that
     round to the same integer are merged, so ``logsnr`` may return fewer than ``sampler_steps``.
+
+    ``logsnr_floor``: the log-SNR grid starts no lower than this, after ``start`` itself. The cosine schedule's
+    lambda runs down to -9.9 at T - 1, and an even grid spends several steps below -3 (SNR under 0.25 %), where
+    the network sees noise alone: of 20 asked, 17 distinct steps remain and 5 of them lie at t >= 991. With a
+    floor the first step jumps from ``start`` straight to it and every other step goes where the jet forms.
     """
     start = schedule.timesteps - 1 if start is None else int(start)
     if not 0 <= start < schedule.timesteps:
         raise JetInputError(f"sampler start step: must be between 0 and {schedule.timesteps - 1}, got {start}")
     if sampler_steps < 1 or sampler_steps > start + 1:
         raise JetInputError(f"sampler steps: must be between 1 and {start + 1}, got {sampler_steps}")
+    if logsnr_floor is not None and (spacing != "logsnr" or not math.isfinite(logsnr_floor)):
+        raise JetInputError(f"log-SNR floor: a finite lambda for the fast sampler only, got {logsnr_floor}")
     if spacing == "logsnr" and sampler_steps > 1:
         lam = 0.5 * torch.log(schedule.alpha_bar / (1 - schedule.alpha_bar))[: start + 1]
-        targets = torch.linspace(float(lam[start]), float(lam[0]), sampler_steps, dtype=torch.float64)
+        first, count, kept = float(lam[start]), sampler_steps, set()
+        if logsnr_floor is not None and logsnr_floor > first and sampler_steps > 2:
+            first, count, kept = min(float(logsnr_floor), float(lam[0])), sampler_steps - 1, {start}
+        targets = torch.linspace(first, float(lam[0]), count, dtype=torch.float64)
         # lambda decreases with t: the nearest integer step of every target.
         ts = (lam[None, :] - targets[:, None]).abs().argmin(dim=1).tolist()
-        return sorted({int(t) for t in ts}, reverse=True)
+        return sorted({int(t) for t in ts} | kept, reverse=True)
     ts = torch.linspace(start, 0, sampler_steps, dtype=torch.float64).round().long().tolist()
     return [int(t) for t in ts]
 
@@ -150,10 +165,12 @@ def dpm_solver_2m(
     trace: Trace | None = None,
     start: int | None = None,
     correlation: float = 0.0,
+    logsnr_floor: float | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M): multistep second order in lambda = log(alpha / sigma), first order on the last step.
-    Deterministic: ``correlation`` (of the noise between channels) only shaped x_T."""
-    pairs = _pairs(timesteps_for(schedule, sampler_steps, start, spacing="logsnr"))
+    Deterministic: ``correlation`` (of the noise between channels) only shaped x_T. ``logsnr_floor``: see
+    :func:`timesteps_for`."""
+    pairs = _pairs(timesteps_for(schedule, sampler_steps, start, spacing="logsnr", logsnr_floor=logsnr_floor))
     d_prev, h_prev = None, None
     for i, (t, s) in enumerate(pairs):
         ab_t, ab_s, _, d = _predict(eps_fn, x, schedule, t, s)
@@ -180,6 +197,26 @@ def dpm_solver_2m(
 
 
 SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddpm": ddpm, "ddim": ddim, "fast": dpm_solver_2m}
+SPACING = {"ddpm": "time", "ddim": "time", "fast": "logsnr"}
+
+
+def network_evaluations(
+    name: str,
+    schedule: NoiseSchedule,
+    sampler_steps: int,
+    guided: bool = False,
+    guidance_from: float = 0.0,
+    start: int | None = None,
+    logsnr_floor: float | None = None,
+) -> int:
+    """Network evaluations per jet of sampler ``name``: one per step it visits (``fast`` merges steps that round
+    to the same integer), and one more per step where classifier-free guidance runs the null label beside the
+    condition (every step with t / T >= ``guidance_from`` when ``guided``)."""
+    if name not in SAMPLERS:
+        raise JetInputError(f"sampler {name!r}: unknown; use one of {', '.join(SAMPLERS)}")
+    ts = timesteps_for(schedule, sampler_steps, start, spacing=SPACING[name], logsnr_floor=logsnr_floor)
+    extra = sum(t >= guidance_from * schedule.timesteps for t in ts) if guided else 0
+    return len(ts) + extra
 
 
 def default_sampler_steps(name: str, schedule: NoiseSchedule) -> int:
@@ -202,7 +239,8 @@ def run_sampler(
     """Run sampler ``name`` from ``x_T`` (a state at step ``start``, default T - 1).
 
     With ``trajectory`` also return the ``Trace`` of every step. ``correlation``: of the noise a stochastic step
-    draws, between channels (the model's, ``core.diffusion.noise``). ``options``: ``eta`` for ddim.
+    draws, between channels (the model's, ``core.diffusion.noise``). ``options``: ``eta`` for ddim,
+    ``logsnr_floor`` for fast.
     """
     if name not in SAMPLERS:
         raise JetInputError(f"sampler {name!r}: unknown; use one of {', '.join(SAMPLERS)}")

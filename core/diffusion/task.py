@@ -343,7 +343,10 @@ class DiffusionTask:
         eta: float | None = None,
         shots: int | None = None,
         guidance_from: float = 0.0,
+        logsnr_floor: float | None = None,
     ) -> torch.Tensor | Trajectory:
+        """``n`` jets (GeV) or, with ``trajectory``, their reverse process. ``logsnr_floor``: the fast sampler's
+        grid starts no noisier than this lambda (``core.diffusion.samplers.timesteps_for``)."""
         if shots is not None:
             raise JetInputError(f"shots: the {self.family} model does not measure; its readout is exact")
         sampler = sampler or self.default_sampler
@@ -357,6 +360,10 @@ class DiffusionTask:
             labels = labels.to(device)
         x_T = channel_noise((n, 3, self.size, self.size), self.noise_correlation, generator, device)
         options = {"eta": eta} if eta is not None and sampler == "ddim" else {}
+        if logsnr_floor is not None:
+            if sampler != "fast":
+                raise JetInputError(f"log-SNR floor: for the fast sampler only, not {sampler!r}")
+            options["logsnr_floor"] = float(logsnr_floor)
         was_training = net.training
         net.eval()
         try:

@@ -98,6 +98,7 @@ def sample_images(
     progress=None,
     shots: int | None = None,
     guidance_from: float = 0.0,
+    logsnr_floor: float | None = None,
 ) -> torch.Tensor:
     """``n`` generated jets (n, 3, H, W) in GeV. Same arguments and seed, same images.
 
@@ -106,12 +107,15 @@ def sample_images(
     ``progress(k)`` is called per batch.
     ``sampler``: None means the model's default. ``shots``: readout by that many measurements per state
     (models whose ``readouts`` include "shots"; None: exact). ``guidance_from``: the guidance weight applies
-    only while t / T >= this (0: every step; models with classifier-free guidance).
+    only while t / T >= this (0: every step; models with classifier-free guidance). ``logsnr_floor``: where
+    the fast sampler's log-SNR grid starts (``core.diffusion.samplers.timesteps_for``; None: the whole range).
     """
     ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
     guidance = default_guidance(ckpt) if guidance is None else guidance
     if eta is not None:
         options["eta"] = eta
+    if logsnr_floor is not None:
+        options["logsnr_floor"] = logsnr_floor
     net = ckpt.ema.to(device)
     out = []
     for start in range(0, n, batch_size):

@@ -260,6 +260,18 @@ def test_guidance_from_is_refused_for_models_without_guidance(tmp_path):
         sample_images(tmp_path / "ck", 2, guidance_from=0.3)
 
 
+def test_a_logsnr_floor_is_refused_for_a_model_with_its_own_reverse_steps():
+    from pathlib import Path
+
+    from core.training.sampling import sample_images
+
+    quantum = Path(__file__).resolve().parents[1] / "checkpoints" / "quantum_hybrid"
+    if not (quantum / "config.json").exists():
+        pytest.skip("no shipped quantum checkpoint")
+    with pytest.raises(JetInputError, match="log-SNR floor: .*'quantum' checkpoint, which runs its own reverse steps"):
+        sample_images(quantum, 2, logsnr_floor=-3.0)
+
+
 def test_unconditional_model_refuses_labels_and_bad_input_is_named():
     task = build_task(default_config("seed-baseline", 16), _jets(4))
     with pytest.raises(JetInputError, match="unconditional"):

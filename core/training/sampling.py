@@ -115,6 +115,11 @@ def sample_images(
     if eta is not None:
         options["eta"] = eta
     if logsnr_floor is not None:
+        if ckpt.task.default_sampler_steps is None:
+            raise JetInputError(
+                f"log-SNR floor: {ckpt.path} is a {ckpt.task.family!r} checkpoint, which runs its own reverse steps "
+                "(drop the floor)"
+            )
         options["logsnr_floor"] = logsnr_floor
     net = ckpt.ema.to(device)
     out = []

@@ -255,14 +255,14 @@ def run_checkpoint(name: str, path: Path, real, y_real, training, args, classifi
         raw.update({"best_seconds": round(sec_b, 1), "best_evaluations": nfe_best, "best_report": best.to_dict()})
         against, cost = report, nfe
         if args.budget is not None:
-            against, cost, raw["budget"] = budget_report(ckpt, real, y_real, guidance, args, classifier)
+            against, cost, raw["budget"] = budget_report(name, ckpt, real, y_real, guidance, args, classifier)
         rows.append(evaluation_row(name, cost, nfe_best))
         prefix = "fast" if args.budget is None else "budget " + " ".join(map(str, effective(ckpt, args.budget)))
         rows += fast_vs_best_rows(name, summary_values(against), summary_values(best), label, prefix)
     return rows, raw
 
 
-def budget_report(ckpt, real, y_real, guidance: float, args, classifier):
+def budget_report(name: str, ckpt, real, y_real, guidance: float, args, classifier):
     """The sampler held to the goal's budget of network evaluations (``--budget``, with its own guidance interval
     and log-SNR floor): its report, its cost per jet, and what to keep of it."""
     budget_from = args.guidance_from if args.budget_guidance_from is None else args.budget_guidance_from
@@ -271,7 +271,7 @@ def budget_report(ckpt, real, y_real, guidance: float, args, classifier):
     )
     nfe = evaluations(ckpt, args.budget, guidance, budget_from, args.budget_logsnr_floor)
     spec = " ".join(map(str, effective(ckpt, args.budget)))
-    print(f"{ckpt.path}: {args.n} jets with {spec} ({nfe} network evaluations per jet) in {sec:.0f} s", flush=True)
+    print(f"{name}: {args.n} jets with {spec} ({nfe} network evaluations per jet) in {sec:.0f} s", flush=True)
     report = evaluate(real, y_real, x, y, args, classifier)
     keep = {
         "sampler": spec,

@@ -1,10 +1,12 @@
 """Issue 13's goal table for classical checkpoints, in one run, on held-out real jets.
 
-For each checkpoint: sample N jets with the fast sampler (<= 20 network evaluations; half quark, half
-gluon for class-conditional models), score them with ``core.metrics.report.evaluate_sets`` against N
-held-out real jets (never trained on) and the floor (another N held-out jets), check memorisation against
-the training jets, and sample again with the best sampler (ddim 100 by default) to see whether the fast
-one is within 10 % of it. Each row: metric, value, floor, ratio, goal, pass / fail.
+For each checkpoint: sample N jets with the fast sampler (the model's default; half quark, half gluon for
+class-conditional models), score them with ``core.metrics.report.evaluate_sets`` against N held-out real jets
+(never trained on) and the floor (another N held-out jets), check memorisation against the training jets, and
+sample again with the best sampler (ddim 100 by default) and with the budget sampler (at most 20 network
+evaluations per jet, guided steps counting twice: fast 14, guidance from t / T = 0.5, log-SNR floor -3 by
+default) to see whether the budget one is within 10 % of the best. Each row: metric, value, floor, ratio, goal,
+pass / fail.
 
     python -m benchmarks.bench_classical [--checkpoint NAME=DIR ...] [--real FILE] [--n 2000] [--out DIR]
     python -m benchmarks.bench_classical --quick --out /tmp/bench   # tiny, for a test
@@ -14,8 +16,8 @@ one is within 10 % of it. Each row: metric, value, floor, ratio, goal, pass / fa
 their floor and the two-sample AUCs beside the real-vs-real value, one colour per model.
 
 Goals (issue 13): two-sample AUC <= 0.60 (observables) and <= 0.70 (pixels); every W1 <= 2x its floor;
-FPD <= 1; jet-classifier verdict within 0.03 of real jets per class; no memorisation; fast sampler within
-10 % of the best on AUCs, FPD and the median W1 ratio.
+FPD <= 1; jet-classifier verdict within 0.03 of real jets per class; no memorisation; a sampler at <= 20
+network evaluations within 10 % of the best on AUCs, FPD and the median W1 ratio.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ DEFAULT_CHECKPOINTS = {
 DEFAULT_REAL = ROOT / "assets" / "jets_heldout.h5"
 AUC_GOALS = {"two-sample AUC (observables)": 0.60, "two-sample AUC (pixels)": 0.70}
 W1_GOAL, FPD_GOAL, VERDICT_GOAL, FAST_GOAL, FAST_EVALUATIONS = 2.0, 1.0, 0.03, 1.10, 20
+# The sampler held to 20 evaluations (fast 14 from t / T = 0.5, floor -3: 14 + 6), chosen on the training jets.
+DEFAULT_BUDGET = ("fast:14", 0.5, -3.0)
 
 
 def goal_row(model: str, metric: str, value, floor, ratio, goal: str, ok) -> dict:
@@ -335,12 +339,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--budget",
-        default=None,
+        default=DEFAULT_BUDGET[0],
         help="a sampler NAME:STEPS held to the goal's 20 network evaluations per jet (guided steps cost two), "
-        "compared with the best instead of the fast one (default: the fast one)",
+        "compared with the best; 'none' compares the fast sampler itself",
     )
-    p.add_argument("--budget-guidance-from", type=float, default=None, help="its guidance interval, t / T >= this")
-    p.add_argument("--budget-logsnr-floor", type=float, default=None, help="its log-SNR floor (fast sampler)")
+    p.add_argument(
+        "--budget-guidance-from", type=float, default=DEFAULT_BUDGET[1], help="its guidance interval, t / T >= this"
+    )
+    p.add_argument(
+        "--budget-logsnr-floor", type=float, default=DEFAULT_BUDGET[2], help="its log-SNR floor (fast sampler)"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -361,7 +369,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.best = None if args.best == "none" else parse_sampler(args.best)
     if args.guidance is not None and (not math.isfinite(args.guidance) or args.guidance < 0):
         raise JetInputError(f"--guidance: expected a finite weight >= 0, got {args.guidance}")
-    args.budget = None if args.budget is None else parse_sampler(args.budget)
+    if args.quick and args.budget == DEFAULT_BUDGET[0]:
+        args.budget = "fast:3"
+    args.budget = None if args.budget == "none" else parse_sampler(args.budget)
     if args.budget_logsnr_floor is not None and not math.isfinite(args.budget_logsnr_floor):
         raise JetInputError(f"--budget-logsnr-floor: expected a finite lambda, got {args.budget_logsnr_floor}")
     for option, value in (

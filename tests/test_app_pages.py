@@ -424,6 +424,27 @@ def test_generate_page_without_checkpoints_and_with_a_bad_one(runs_dir, tmp_path
     assert any("no such checkpoint directory" in e.value for e in at.error)
 
 
+def test_generate_page_counts_network_evaluations_and_keeps_the_floor_to_the_fast_sampler(runs_dir):
+    """The cost of the chosen sampler in network evaluations per jet (guided steps twice), and a log-SNR floor
+    asked of another sampler refused before any job starts."""
+    at = make_app("pages/generate.py", None)
+    shipped = [o for o in at.selectbox(key="gen_choice").options if o.startswith("shipped") and "unet_32" in o]
+    if not shipped:
+        pytest.skip("no shipped U-Net")
+    at.selectbox(key="gen_choice").set_value(shipped[0]).run()
+    # The model's own sampler, fast 20: 17 distinct steps, each guided (weight 1.5) so run twice.
+    assert any("34 network evaluations per jet" in c.value for c in at.caption)
+    # The form's values count once submitted; a floor asked of DDIM is refused then, and no job starts.
+    at.selectbox(key="gen_sampler").set_value("ddim")
+    at.number_input(key="gen_steps").set_value(14)
+    at.number_input(key="gen_logsnr_floor").set_value(-3.0)
+    next(b for b in at.button if b.label == "Generate").click().run()
+    assert not at.exception
+    assert any("Log-SNR floor: the fast sampler's option" in e.value for e in at.error)
+    assert not any("network evaluations per jet" in c.value for c in at.caption)  # no cost for a refused choice
+    assert not list(runs_dir.rglob("request.json"))
+
+
 # ---------------------------------------------------------------- Compare and Quantum lab
 
 

@@ -181,3 +181,16 @@ def test_replot_without_chromium_writes_nothing_and_bad_files_are_named(tmp_path
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(JetInputError, match=r"bad\.json: not a bench_classical\.json file"):
         bench.saved_rows([str(tmp_path / "bad.json")])
+
+
+def test_the_budget_sampler_is_held_to_twenty_evaluations_by_default():
+    from benchmarks.bench_classical import parse_args
+
+    args = parse_args([])
+    assert (args.budget, args.budget_guidance_from, args.budget_logsnr_floor) == (("fast", 14), 0.5, -3.0)
+    assert parse_args(["--budget", "none"]).budget is None  # the fast sampler itself is compared
+    assert parse_args(["--quick"]).budget == ("fast", 3)
+    with pytest.raises(JetInputError, match="--budget-logsnr-floor: expected a finite lambda"):
+        parse_args(["--budget-logsnr-floor", "nan"])
+    with pytest.raises(JetInputError, match="--budget-guidance-from: expected a fraction of T"):
+        parse_args(["--budget-guidance-from", "1.5"])

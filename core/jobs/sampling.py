@@ -68,7 +68,8 @@ def _sample(req: SampleRequest, measure: dict, log: RunWriter, stop: threading.E
             return STOPPED
         k = min(req.batch_size, req.n - start)
         args = (ckpt, k, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed + start, req.device)
-        parts.append(sample_images(*args, shots=req.shots, guidance_from=req.guidance_from))
+        options = {"shots": req.shots, "guidance_from": req.guidance_from, "logsnr_floor": req.logsnr_floor}
+        parts.append(sample_images(*args, **options))
         log.step = start + k
         log.event("progress", done=start + k, total=req.n)
     samples = torch.cat(parts)
@@ -78,7 +79,7 @@ def _sample(req: SampleRequest, measure: dict, log: RunWriter, stop: threading.E
         log.phase("recording the reverse process")
         n = min(req.trajectory_n, req.n)
         args = (ckpt, n, req.sampler, req.sampler_steps, req.label, req.guidance, req.seed, req.device)
-        traj = sample_trajectory(*args, shots=req.shots, guidance_from=req.guidance_from)
+        traj = sample_trajectory(*args, shots=req.shots, guidance_from=req.guidance_from, logsnr_floor=req.logsnr_floor)
         _save_trajectory(log.dir / TRAJECTORY, traj)
     log.phase("saving")
     info = {**describe(ckpt.task), "checkpoint": str(ckpt.path), "step": ckpt.step}

@@ -66,10 +66,17 @@ def check_guidance_from(ckpt: Checkpoint, guidance_from: float, option: str = "g
 
 
 def _setup(
-    checkpoint, n: int, label, shots: int | None, seed: int, device, guidance_from: float = 0.0
+    checkpoint,
+    n: int,
+    label,
+    shots: int | None,
+    seed: int,
+    device,
+    guidance_from: float = 0.0,
+    logsnr_floor: float | None = None,
 ) -> tuple[Checkpoint, torch.Tensor | None, dict]:
-    """Checks and what every sampling call starts from: the checkpoint, the labels, the generator, the readout
-    and the guidance interval."""
+    """Checks and what every sampling call starts from: the checkpoint, the labels, the generator, the readout,
+    the guidance interval and the fast sampler's log-SNR floor."""
     if n < 1:
         raise JetInputError(f"number of samples: must be at least 1, got {n}")
     ckpt = _checkpoint(checkpoint, device)
@@ -81,6 +88,13 @@ def _setup(
         options["shots"] = int(shots)
     if guidance_from:
         options["guidance_from"] = float(guidance_from)
+    if logsnr_floor is not None:
+        if ckpt.task.default_sampler_steps is None:
+            raise JetInputError(
+                f"log-SNR floor: {ckpt.path} is a {ckpt.task.family!r} checkpoint, which runs its own reverse steps "
+                "(drop the floor)"
+            )
+        options["logsnr_floor"] = float(logsnr_floor)
     return ckpt, labels, options
 
 
@@ -110,17 +124,10 @@ def sample_images(
     only while t / T >= this (0: every step; models with classifier-free guidance). ``logsnr_floor``: where
     the fast sampler's log-SNR grid starts (``core.diffusion.samplers.timesteps_for``; None: the whole range).
     """
-    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
+    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from, logsnr_floor)
     guidance = default_guidance(ckpt) if guidance is None else guidance
     if eta is not None:
         options["eta"] = eta
-    if logsnr_floor is not None:
-        if ckpt.task.default_sampler_steps is None:
-            raise JetInputError(
-                f"log-SNR floor: {ckpt.path} is a {ckpt.task.family!r} checkpoint, which runs its own reverse steps "
-                "(drop the floor)"
-            )
-        options["logsnr_floor"] = logsnr_floor
     net = ckpt.ema.to(device)
     out = []
     for start in range(0, n, batch_size):
@@ -147,9 +154,10 @@ def sample_trajectory(
     device: str | torch.device = "cpu",
     shots: int | None = None,
     guidance_from: float = 0.0,
+    logsnr_floor: float | None = None,
 ) -> Trajectory:
     """The reverse process of ``n`` samples, step by step (see ``core.training.task.Trajectory``)."""
-    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from)
+    ckpt, labels, options = _setup(checkpoint, n, label, shots, seed, device, guidance_from, logsnr_floor)
     guidance = default_guidance(ckpt) if guidance is None else guidance
     net = ckpt.ema.to(device)
     return ckpt.task.sample(

@@ -103,6 +103,16 @@ def test_train_resume_and_sample_from_the_command_line(jets16, tmp_path, capsys)
         )
         assert "--guidance-from 0.3" in f.attrs["command"]
     assert "wrote 4 jets" in capsys.readouterr().out
+    # The fast sampler's log-SNR floor reaches the file and its command; asked of DDIM it is one line, no file.
+    floored = tmp_path / "floor.h5"
+    argv = ["sample", "--checkpoint", str(out), "--n", "2", "--steps", "5", "--logsnr-floor", "-3"]
+    assert main([*argv, "--out", str(floored)]) == 0
+    with h5py.File(floored) as f:
+        assert f.attrs["logsnr_floor"] == -3.0 and "--logsnr-floor -3" in f.attrs["command"]
+    capsys.readouterr()
+    assert main([*argv, "--sampler", "ddim", "--out", str(tmp_path / "no.h5")]) == 2
+    assert "log-SNR floor: for the fast sampler only, not 'ddim'" in capsys.readouterr().err
+    assert not (tmp_path / "no.h5").exists()
 
 
 def test_seed_baseline_trains_and_samples_unconditionally(jets16, tmp_path):

@@ -69,6 +69,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="the guidance weight applies only while t / T >= this (default 0: every step)",
     )
+    g.add_argument(
+        "--logsnr-floor",
+        type=float,
+        default=None,
+        help="fast sampler: its log-SNR grid starts no noisier than this lambda (e.g. -3; default: at T - 1)",
+    )
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
 
 
@@ -156,6 +162,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
             device,
             progress=bar.update,
             guidance_from=args.guidance_from,
+            logsnr_floor=args.logsnr_floor,
         )
     y = labels if labels is not None else torch.full((args.n,), UNLABELLED, dtype=torch.long)
     path = out / "generated.h5"
@@ -169,6 +176,7 @@ def sample_checkpoint(args: argparse.Namespace, out: Path) -> str:
             "sampler_steps": -1 if args.sampler_steps is None else args.sampler_steps,
             "guidance": default_guidance(ckpt) if args.guidance is None else args.guidance,
             "guidance_from": args.guidance_from,
+            "logsnr_floor": "none" if args.logsnr_floor is None else args.logsnr_floor,
             "seed": args.seed,
             "label": "none" if label is None else label,
             "y_meaning": "requested label (1 = quark, 0 = gluon)" if labels is not None else UNLABELLED_MEANING,

@@ -23,6 +23,7 @@ from core.diffusion.schedules import NoiseSchedule, posterior_coefficients, x0_f
 from core.errors import JetInputError
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+SPACING = {"ddpm": "time", "ddim": "time", "fast": "logsnr"}  # how each sampler spaces its steps
 
 
 @dataclass
@@ -108,7 +109,7 @@ def ddpm(
     correlation: float = 0.0,
 ) -> torch.Tensor:
     """Ancestral sampling: x_s ~ q(x_s | x_t, x0_hat), the DDPM posterior between two kept steps."""
-    for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
+    for t, s in _pairs(timesteps_for(schedule, sampler_steps, start, SPACING["ddpm"])):
         ab_t, ab_s, eps, x0 = _predict(eps_fn, x, schedule, t, s)
         c0, ct, var = (float(v) for v in posterior_coefficients(ab_t, ab_s))  # the respaced step t -> s
         mean = c0 * x0 + ct * x
@@ -132,7 +133,7 @@ def ddim(
     """DDIM: x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma z; eta = 0 is deterministic."""
     if not 0.0 <= eta <= 1.0:
         raise JetInputError(f"ddim eta: must be between 0 and 1, got {eta}")
-    for t, s in _pairs(timesteps_for(schedule, sampler_steps, start)):
+    for t, s in _pairs(timesteps_for(schedule, sampler_steps, start, SPACING["ddim"])):
         ab_t, ab_s, eps, x0 = _predict(eps_fn, x, schedule, t, s)
         sigma = (eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()).item()
         x = ab_s.sqrt().item() * x0 + max(float(1 - ab_s) - sigma**2, 0.0) ** 0.5 * eps
@@ -170,7 +171,7 @@ def dpm_solver_2m(
     """DPM-Solver++(2M): multistep second order in lambda = log(alpha / sigma), first order on the last step.
     Deterministic: ``correlation`` (of the noise between channels) only shaped x_T. ``logsnr_floor``: see
     :func:`timesteps_for`."""
-    pairs = _pairs(timesteps_for(schedule, sampler_steps, start, spacing="logsnr", logsnr_floor=logsnr_floor))
+    pairs = _pairs(timesteps_for(schedule, sampler_steps, start, SPACING["fast"], logsnr_floor=logsnr_floor))
     d_prev, h_prev = None, None
     for i, (t, s) in enumerate(pairs):
         ab_t, ab_s, _, d = _predict(eps_fn, x, schedule, t, s)
@@ -197,7 +198,6 @@ def dpm_solver_2m(
 
 
 SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddpm": ddpm, "ddim": ddim, "fast": dpm_solver_2m}
-SPACING = {"ddpm": "time", "ddim": "time", "fast": "logsnr"}
 
 
 def network_evaluations(

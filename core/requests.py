@@ -435,7 +435,8 @@ class SampleRequest(Request):
     )
     sampler_steps: int | None = option(
         None,
-        "network evaluations of the sampler (default: the model's, e.g. fast 20, ddim 50, ddpm all T)",
+        "steps of the sampler (default: the model's, e.g. fast 20, ddim 50, ddpm all T; a guided step runs the "
+        "network twice)",
         aliases=("--steps",),
         minimum=1,
         label="Sampler steps",

@@ -49,7 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the subsets and the real halves")
     p.add_argument("--no-figures", action="store_true", help="write report.json only")
-    g = p.add_argument_group("with --checkpoint")
+    _add_sampling_arguments(p.add_argument_group("with --checkpoint"))
+
+
+def _add_sampling_arguments(g) -> None:
+    """How ``--checkpoint`` samples: the options of ``core sample`` that set the jets drawn."""
     g.add_argument("--n", type=int, default=1000, help="jets to sample")
     g.add_argument("--sampler", default=None, help="a sampler from the model's table (default: the model's own)")
     g.add_argument(
@@ -58,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="sampler_steps",
         type=int,
         default=None,
-        help="network evaluations (default: the model's)",
+        help="sampler steps (default: the model's)",
     )
     g.add_argument(
         "--guidance", type=float, default=None, help="classifier-free guidance weight (default: the model's)"

@@ -14,7 +14,7 @@ Measures, in one run (print the load average beside them; the machine is shared)
   per extra idle visitor on Jets;
 - requests to any host but the app's own (blocked and listed; there must be none).
 
-    python -m benchmarks.bench_pages [--launcher serve|plain] [--profile fresh|persistent] [--extra-visitors 4]
+    python -m benchmarks.bench_pages [--launcher serve|serve-full-plotly|plain] [--profile fresh|persistent] [--extra-visitors 4]
         [--json out.json]
 
 Goals (issue 15): first Jets page <= 4 s, later visits <= 2 s, cached widget change <= 1 s,
@@ -131,11 +131,14 @@ class CpuMeter:
 
 
 def start_server(port: int, runs_dir: Path, launcher: str) -> tuple[subprocess.Popen, float, float]:
-    """Start the app (``serve``: scripts/serve.py, imports warmed first; ``plain``: ``streamlit run app.py``);
-    returns the process, its start time (monotonic) and the seconds until /health answers."""
+    """Start the app (``serve``: scripts/serve.py, imports warmed first, the partial plotly.js; ``serve-full-plotly``:
+    the same with Streamlit's full plotly.js; ``plain``: ``streamlit run app.py``); returns the process, its start
+    time (monotonic) and the seconds until /health answers."""
     env = dict(os.environ, JETLAB_RUNS_DIR=str(runs_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    cmd = [sys.executable, "scripts/serve.py"] if launcher == "serve" else [sys.executable, "-m", "streamlit", "run"]
-    cmd += [] if launcher == "serve" else ["app.py"]
+    if launcher == "serve-full-plotly":
+        env["JETLAB_PLOTLY"] = "full"
+    served = launcher.startswith("serve")
+    cmd = [sys.executable, "scripts/serve.py"] if served else [sys.executable, "-m", "streamlit", "run", "app.py"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -415,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--extra-visitors", type=int, default=4)
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--launcher", choices=["serve", "plain"], default="serve")
+    ap.add_argument("--launcher", choices=["serve", "serve-full-plotly", "plain"], default="serve")
     ap.add_argument("--max-seconds", type=float, default=900, help="stop (and print what was measured) after this")
     ap.add_argument(
         "--profile",

@@ -4,7 +4,8 @@
 waits for torch, qiskit, pandas, plotly and the core modules to import (most of the 5-10 s the first Jets
 page took). Here they are imported (every model family, scipy.stats and the fake IBM devices included: the
 Quantum lab's first visitor waited seconds for those), the embedded sample opened and plotly's figure machinery
-exercised first, and the Jets page's observable table read and checked; then the same ``streamlit run app.py``
+exercised first, and the Jets page's observable table read and checked; Streamlit's plotly chunk is pointed at the
+dashboard's partial plotly.js build (``scripts/partial_plotly.py``); then the same ``streamlit run app.py``
 starts in this process (its options and .streamlit/config.toml apply unchanged), and /_stcore/health answers
 only once all of that is done.
 """
@@ -66,7 +67,10 @@ def _import_families() -> None:
 def main() -> None:
     seconds = warm_up()
     print(f"jetlab: imports and caches warmed in {seconds:.1f} s; starting streamlit", flush=True)
+    from partial_plotly import use_partial_plotly  # scripts/ is on sys.path: this file's own folder
     from streamlit.web.cli import main as streamlit_main
+
+    print(use_partial_plotly(), flush=True)
 
     sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *sys.argv[1:]]
     streamlit_main()

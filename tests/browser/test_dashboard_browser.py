@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: `streamlit run app.py` headless on a free port, every page opened in
+"""The dashboard in a real browser: `scripts/serve.py` (`streamlit run app.py`, imports warmed and the partial
+plotly.js swapped in) headless on a free port, every page opened in
 Debian's Chromium through Playwright, plots checked, a short training run watched.
 
 Screenshots of every page go to assets/screenshots/ (the README shows them) only when asked
@@ -106,10 +107,7 @@ def server(tmp_path_factory, runs_root):
         proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                "scripts/serve.py",  # as scripts/app.sh and the Docker image start it: the partial plotly.js
                 "--server.headless",
                 "true",
                 "--server.port",
@@ -213,6 +211,9 @@ def test_every_page_renders(server, browser):
     first_plot_s = time.monotonic() - start
     print(f"first page: first plot after {first_plot_s:.1f} s")
     assert first_plot_s < 60
+    # The server swapped Streamlit's full plotly.js for the dashboard's partial build: only its traces exist.
+    traces = page.evaluate("Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
+    assert traces == PARTIAL_TRACES
     warm = browser.new_page(viewport={"width": 1400, "height": 1000})
     start = time.monotonic()
     warm.goto(server, wait_until="domcontentloaded")
@@ -328,7 +329,13 @@ def _cpu_seconds() -> dict[str, float]:
             name, cmd, cpu = proc.name(), " ".join(proc.cmdline()), proc.cpu_times()
         except psutil.Error:
             continue
-        kind = "server" if "streamlit" in cmd else "chromium" if "chrom" in name or "headless" in name else None
+        kind = (
+            "server"
+            if "streamlit" in cmd or "serve.py" in cmd
+            else "chromium"
+            if "chrom" in name or "headless" in name
+            else None
+        )
         if kind:
             out[kind] += cpu.user + cpu.system
     return out
@@ -448,10 +455,22 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
     page.get_by_role("tab", name="Noise channel").click()
     _settle(page)
     _check_page(page, 2)  # Bloch vector, whole state
+    # The 3-D sphere needs the two 3-D traces of the partial plotly.js build (scripts/partial_plotly.py).
+    page.get_by_text("3-D sphere", exact=True).click()
+    _settle(page)
+    page.wait_for_function(THREE_D_DRAWN, timeout=60_000)
     page.get_by_role("tab", name="Reverse circuit").click()
     _settle(page)
     assert page.get_by_text("Reverse circuit of a quantum model").count() == 1
     page.close()
+
+
+# A figure whose traces plotly.js knows as scatter3d and surface, drawn in a 3-D scene (an unregistered trace
+# type would fall back to a 2-D scatter, silently).
+THREE_D_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some((g) =>
+  g._fullLayout && g._fullLayout.scene && g.querySelector('.gl-container') &&
+  g._fullData.map((t) => t.type).sort().join() === 'scatter3d,surface')"""
+PARTIAL_TRACES = ["bar", "heatmap", "histogram", "scatter", "scatter3d", "surface"]
 
 
 ICON_STATE = """() => {

@@ -10,8 +10,9 @@ run and until the heatmap is drawn, read in the page (``performance.now()``), an
     python -m benchmarks.bench_plotly_bundles --partial PATH/plotly-cartesian.min.js [--rounds 6]
 
 The full bundle is the plotly Python package's own (``plotly/package_data/plotly.min.js``; Streamlit inlines a
-full build of its own in its ``PlotlyChart`` chunk). Nothing is fetched: the partial bundle is a file you give (``npm pack
-plotly.js-cartesian-dist-min``); without one the full bundle is measured alone.
+full build of its own in its ``PlotlyChart`` chunk); ``jetlab`` is the dashboard's partial build
+(``assets/plotly/plotly-jetlab.min.js``, what ``scripts/serve.py`` serves). Nothing is fetched: ``--partial`` adds
+a bundle file you give (``npm pack plotly.js-cartesian-dist-min``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ const z = Array.from({{length: 32}}, (_, i) => Array.from({{length: 32}}, (_, j)
 Plotly.newPlot('g', [{{type: 'heatmap', z: z}}], {{margin: {{t: 10}}}}).then(() => {{ window.tDrawn = performance.now(); }});
 </script></body></html>
 """
+
+
+JETLAB_BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "plotly" / "plotly-jetlab.min.js"
 
 
 def full_bundle() -> Path:
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partial", type=Path, default=None, help="a partial plotly.js bundle (e.g. npm's cartesian)")
     ap.add_argument("--rounds", type=int, default=6)
     args = ap.parse_args(argv)
-    bundles = {"full": full_bundle()}
+    bundles = {"full": full_bundle(), "jetlab": JETLAB_BUNDLE}
     if args.partial is not None:
         if not args.partial.is_file():
             raise JetInputError(f"{args.partial}: no such bundle file (npm pack plotly.js-cartesian-dist-min)")

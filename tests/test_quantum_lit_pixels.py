@@ -4,6 +4,7 @@ training jet of its class near it in energy, its most probable ones, with the dr
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -125,6 +126,21 @@ def test_the_train_request_turns_it_on_for_new_amplitude_models():
     )
 
 
+def _same_numbers(a, b, rel: float = 1e-8) -> bool:
+    """Equal nested tables, floats to ``rel``: another numpy / scipy build moves a fitted scale by ~1e-10."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_numbers(a[k], b[k], rel) for k in a)
+    if isinstance(a, list):
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(_same_numbers(u, v, rel) for u, v in zip(a, b, strict=True))
+        )
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+    return a == b
+
+
 def test_refit_adds_the_readout_to_a_quantum_checkpoint_and_keeps_its_weights(tmp_path):
     import importlib.util
 
@@ -140,7 +156,9 @@ def test_refit_adds_the_readout_to_a_quantum_checkpoint_and_keeps_its_weights(tm
     weights = (ckpt / "ema.safetensors").read_bytes()
     refit.refit(ckpt, multiplicity=True)
     task = json.loads((ckpt / "config.json").read_text())["task"]
-    assert task["multiplicity"] and task["multiplicity_table"] == shipped  # the shipped table is today's fit
+    assert task["multiplicity"] and _same_numbers(
+        task["multiplicity_table"], shipped
+    )  # the shipped table is today's fit
     assert (ckpt / "ema.safetensors").read_bytes() == weights
     assert (ckpt / "config.json").read_text().startswith('{\n "')  # written with the file's own indent
     assert task["energy"] == "cone" and len(task["multiplicity_table"]["scale"]) == 6  # matched on region energies

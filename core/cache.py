@@ -6,6 +6,7 @@ the tensors and arrays each value holds and drops the least recently used entrie
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -71,3 +72,26 @@ class ByteCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+FIGURE_FLOOR_BYTES = 2**20
+
+
+def figure_nbytes(fig: Any) -> int:
+    """What a cached plotly figure is charged: the arrays of its traces and animation frames, and at least
+    ``FIGURE_FLOOR_BYTES`` (plotly's objects around the arrays weigh far more than a small figure's numbers, so
+    a budget of B MB keeps at most B figures)."""
+    traces = list(getattr(fig, "data", ()))
+    for frame in getattr(fig, "frames", ()) or ():
+        traces += list(getattr(frame, "data", ()) or ())
+    arrays = sum(nbytes(t.to_plotly_json()) for t in traces if hasattr(t, "to_plotly_json"))
+    return max(FIGURE_FLOOR_BYTES, arrays)
+
+
+def array_digest(value: Any) -> str:
+    """A digest of an array's or tensor's dtype, shape and values: a cache key for what it holds."""
+    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    arr = np.ascontiguousarray(arr)
+    digest = hashlib.blake2b(f"{arr.dtype}{arr.shape}".encode(), digest_size=16)
+    digest.update(arr.tobytes())
+    return digest.hexdigest()

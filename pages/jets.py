@@ -23,6 +23,7 @@ from core.viz.images import channel_images, class_average_images, observable_his
 from core.viz.stats import class_overview, inline_jets, inline_ok, quick_overview, seeded_subset
 from pages._common import (
     byte_cache,
+    cached_figure,
     data_name,
     data_path,
     data_source,
@@ -147,8 +148,13 @@ def _one_jet(src, index: np.ndarray) -> None:
         if src.m0 is not None:
             cols[3].metric("Jet mass", f"{float(src.m0[i]):.1f} GeV")
         cols[4].metric("Σ pT (ECAL+HCAL)", f"{float(image[1:].sum()):.1f} GeV")
-        pooled, axis = pool_for_display(image, factor if shown == coarse else 1)
-        fig = channel_images(pooled, log=log, title=f"jet {i} ({label}), {shown}", axis=axis, height=440)
+
+        def build():
+            pooled, axis = pool_for_display(image, factor if shown == coarse else 1)
+            return channel_images(pooled, log=log, title=f"jet {i} ({label}), {shown}", axis=axis, height=440)
+
+        path = data_path()
+        fig = cached_figure(("jet_one", path, file_stamp(path), i, log, shown), build)
         show_figure(fig, f"jet_{i}_channels", key="jet_one")
 
 

@@ -13,7 +13,16 @@ from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.forward import forward_channels, quantum_forward
 from core.viz.noising import classical_forward, data_range, frame_steps, process_animation, schedule_curves
 from core.viz.quantum import forward_animation, purity_summary
-from pages._common import data_path, data_source, file_stamp, guard, jet_tensors, require_entry, show_figure
+from pages._common import (
+    cached_figure,
+    data_path,
+    data_source,
+    file_stamp,
+    guard,
+    jet_tensors,
+    require_entry,
+    show_figure,
+)
 
 require_entry()
 st.title("Forward noising")
@@ -45,17 +54,10 @@ def _quantum(path: str | None, stamp: float, jet: int, encoder: str, channel: st
     return result, small[0], enc.total_qubits()
 
 
-def _classical_section(jet: int) -> None:
-    """x_t of the chosen jet for every step of a classical schedule, as an animation beside alpha_bar and SNR."""
-    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
-    sched_name = c1.selectbox("Schedule", list(SCHEDULES), key="noise_schedule")
-    kind, default_T = SCHEDULES[sched_name]
-    timesteps = int(c2.number_input("Steps T", 2, 4000, default_T, key=f"noise_T_{sched_name}"))
-    size = int(c3.selectbox("Image size", [32, 16, 64], key="noise_size"))
-    space = c4.radio("Shown in", ["model space (log)", "GeV"], key="noise_space")
+def _classical_figure(jet: int, sched_name: str, schedule, size: int, space: str):
+    """The animation of x_t (seeded noise): built once per choice for the whole server (``cached_figure``)."""
     x, _ = jet_tensors(size)
-    schedule = make_schedule(kind, timesteps)
-    steps = frame_steps(timesteps, 50)
+    steps = frame_steps(schedule.timesteps, 50)
     if space.startswith("model"):
         transform = _fitted_transform(data_path(), file_stamp(data_path()), size)
         x0 = transform.forward(x[jet : jet + 1])[0]
@@ -66,7 +68,7 @@ def _classical_section(jet: int) -> None:
     frames = classical_forward(schedule, x0, steps, seed=0)
     zrange = data_range(frames)  # from the data: the clean jet's extremes and the noise's bulk
     labels = ["x0"] + [f"t={t}" for t in steps]
-    fig = process_animation(
+    return process_animation(
         frames,
         labels,
         [None] + steps,
@@ -76,6 +78,20 @@ def _classical_section(jet: int) -> None:
         zrange=zrange,
         title=f"{sched_name}: x_t per channel ({size}×{size})",
     )
+
+
+def _classical_section(jet: int) -> None:
+    """x_t of the chosen jet for every step of a classical schedule, as an animation beside alpha_bar and SNR."""
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    sched_name = c1.selectbox("Schedule", list(SCHEDULES), key="noise_schedule")
+    kind, default_T = SCHEDULES[sched_name]
+    timesteps = int(c2.number_input("Steps T", 2, 4000, default_T, key=f"noise_T_{sched_name}"))
+    size = int(c3.selectbox("Image size", [32, 16, 64], key="noise_size"))
+    space = c4.radio("Shown in", ["model space (log)", "GeV"], key="noise_space")
+    schedule = make_schedule(kind, timesteps)
+    path = data_path()
+    key = ("noise_classical", path, file_stamp(path), jet, sched_name, timesteps, size, space)
+    fig = cached_figure(key, lambda: _classical_figure(jet, sched_name, schedule, size, space))
     show_figure(fig, "forward_noising_classical", key="noise_classical")
     ab_end = float(schedule.alpha_bar[-1])
     st.write(

@@ -15,7 +15,17 @@ from core.quantum.forward import bloch_path, forward_channels, quantum_forward
 from core.training.checkpoint import load_checkpoint
 from core.viz.images import channel_images
 from core.viz.quantum import bloch_figure, bloch_projections, circuit_text, forward_animation, probability_image
-from pages._common import guard, jet_tensors, model_checkpoints, require_entry, show_figure, show_table
+from pages._common import (
+    cached_figure,
+    data_path,
+    file_stamp,
+    guard,
+    jet_tensors,
+    model_checkpoints,
+    require_entry,
+    show_figure,
+    show_table,
+)
 from pages._device_noise import device_noise_section
 
 require_entry()
@@ -91,21 +101,24 @@ def _encoded_view(jet: int, small, enc, encoded, encoder_name: str, size: int, o
     """The encoder's circuit, the state's Born probabilities and the jet decoded from them."""
     n_qubits, depth, drawing = _circuit(jet, encoder_name, size, order)
     _lazy_code(f"Circuit ({n_qubits} qubits, depth {depth})", drawing, "qlab_circuit_open")
-    probs = enc.probabilities(encoded)
-    if encoder_name == "dense_angle":
-        probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities anyway
+
+    def probs_figure():
+        probs = enc.probabilities(encoded)
+        if encoder_name == "dense_angle":
+            probs = encoded.state.abs() ** 2  # dense angle decodes from the state; show its Born probabilities
+        return probability_image(probs[0, 0], title=f"Born probabilities (block 0 of {enc.num_blocks})")
+
+    path = data_path()
+    key = (path, file_stamp(path), jet, encoder_name, size, order)  # what the encoded jet depends on
     col1, col2 = st.columns([1, 2])
     with col1:
-        show_figure(
-            probability_image(probs[0, 0], title=f"Born probabilities (block 0 of {enc.num_blocks})"),
-            "encoded_probabilities",
-            key="qlab_probs",
-        )
+        show_figure(cached_figure(("qlab_probs", *key), probs_figure), "encoded_probabilities", key="qlab_probs")
     with col2:
         decoded = enc.round_trip(small)[0]
-        show_figure(
-            channel_images(decoded, log=True, title="Decoded jet (GeV, log colour)"), "decoded_jet", key="qlab_decoded"
+        fig = cached_figure(
+            ("qlab_decoded", *key), lambda: channel_images(decoded, log=True, title="Decoded jet (GeV, log colour)")
         )
+        show_figure(fig, "decoded_jet", key="qlab_decoded")
         err = float((decoded - small[0]).abs().max())
         st.caption(f"Largest difference to the pooled jet: {err:.2e} GeV (exact probabilities, no shots).")
 

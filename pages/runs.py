@@ -8,6 +8,7 @@ import os
 import pandas as pd
 import streamlit as st
 
+from core.cache import array_digest
 from core.data.layout import CHANNELS
 from core.hosting import hosted
 from core.jobs import JobLimitError, read_status
@@ -19,6 +20,7 @@ from pages._common import (
     CHECKPOINTS,
     ROOT,
     byte_cache,
+    cached_figure,
     guard,
     job_manager,
     job_progress,
@@ -39,12 +41,18 @@ st.caption(
 )
 
 
+@st.cache_resource(ttl=60, show_spinner=False)
+def _shipped_runs() -> list:
+    """The shipped checkpoints' runs, read once a minute for every visitor (their configs are megabytes of JSON)."""
+    return find_runs(CHECKPOINTS, "shipped", depth=1)
+
+
 @st.cache_data(ttl=5, show_spinner=False)
 def _runs(session: str):
     from core.jobs.training import session_runs
 
     cli = os.environ.get("JETLAB_CLI_RUNS") or str(ROOT / "runs")
-    found = find_runs(CHECKPOINTS, "shipped", depth=1)
+    found = list(_shipped_runs())
     found += [r for r in (read_run(p, "trained here") for p in session_runs(session)) if r is not None]
     if not hosted():  # a hosted dashboard shows a visitor only the shipped runs and their own
         found += find_runs(cli, "command line", depth=2)
@@ -133,10 +141,15 @@ with guard("the Runs page"):
             c1, c2 = st.columns([3, 1])
             step = int(c1.slider("Step (all runs)", 0, max(1, top), max(1, top), key="runs_step"))
             channel = c2.radio("Channel", CHANNELS, index=1, horizontal=True, key="runs_channel")
-            show_figure(overlay_figure(picked, step), "runs_curves", key="runs_curves")
+            curves = tuple((str(r.path), r.step, len(r.losses), len(r.metrics)) for r in picked)  # a live run grows
+            fig = cached_figure(("runs_curves", curves, step), lambda: overlay_figure(picked, step))
+            show_figure(fig, "runs_curves", key="runs_curves")
             samples, missing = _samples_at(picked, step)
             if samples:
-                show_figure(runs_grid(samples, CHANNELS.index(channel), SAMPLE_N), "runs_samples", key="runs_grid")
+                index = CHANNELS.index(channel)
+                key = ("runs_grid", tuple((name, array_digest(a[:SAMPLE_N])) for name, a in samples.items()), index)
+                fig = cached_figure(key, lambda: runs_grid(samples, index, SAMPLE_N))
+                show_figure(fig, "runs_samples", key="runs_grid")
                 st.caption(
                     "A row per run: its preview saved at the latest step at or before the chosen one, or samples of "
                     "its final weights once the step reaches its end (shipped runs keep only those). Log colour, GeV."

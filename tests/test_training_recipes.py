@@ -58,3 +58,17 @@ def test_bad_cards_and_commands(tmp_path):
     with pytest.raises(JetInputError, match="does not parse"):
         parse_train_command("python -m core train --steps many")
     assert shipped_recipe("no-such-family") is None
+
+
+def test_a_recipe_is_parsed_once_per_version_of_its_card(tmp_path, monkeypatch):
+    import core.training.recipes as recipes
+
+    calls = []
+    monkeypatch.setattr(recipes, "parse_train_command", lambda c: calls.append(c) or parse_train_command(c))
+    card = tmp_path / "quantum_hybrid" / "model_card.json"
+    card.parent.mkdir()
+    card.write_text(json.dumps({"command": "python -m core train --model quantum --steps 10"}))
+    first = shipped_recipe("quantum", root=tmp_path)
+    assert shipped_recipe("quantum", root=tmp_path) is first and len(calls) == 1  # the Train page's every view
+    card.write_text(json.dumps({"command": "python -m core train --model quantum --steps 200"}))  # a new card
+    assert shipped_recipe("quantum", root=tmp_path).request.steps == 200 and len(calls) == 2

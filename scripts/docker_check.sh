@@ -97,6 +97,7 @@ hosted=$(docker exec "$NAME" printenv JETLAB_HOSTED)
 mem() { docker stats --no-stream --format '{{.MemUsage}}' "$NAME" | cut -d/ -f1 | tr -d ' '; }
 idle=$(mem)
 say "healthy after ${startup}s as user $user (JETLAB_HOSTED=$hosted); memory idle $idle"
+say "$(docker logs "$NAME" 2>&1 | grep -m1 'plotly' || echo 'the server printed no plotly.js line')"
 
 # 6. Every page in Chromium, with one and then five browser sessions at once.
 "$PYTHON" scripts/docker_pages.py "http://127.0.0.1:$PORT" 1 && one=$(mem)

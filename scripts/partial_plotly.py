@@ -14,6 +14,7 @@ of your own that draws maps or other traces the partial build lacks).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -113,8 +114,10 @@ def use_partial_plotly() -> str:
             raise ChunkLayoutError(f"{shown} is missing")
         try:
             folder = static_dir_with_bundle(original)
-        except PermissionError:
-            folder = static_dir_with_bundle(original, cache_root=Path(tempfile.mkdtemp(prefix="jetlab-static-")))
+        except PermissionError:  # no writable cache: a private folder of this server's, removed when it stops
+            private = Path(tempfile.mkdtemp(prefix="jetlab-static-"))
+            atexit.register(shutil.rmtree, private, ignore_errors=True)
+            folder = static_dir_with_bundle(original, cache_root=private)
     except (ChunkLayoutError, OSError, UnicodeDecodeError) as err:
         return f"jetlab: Streamlit's full plotly.js kept ({err})"
     file_util.get_static_dir = lambda: str(folder)

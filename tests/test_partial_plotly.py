@@ -179,3 +179,22 @@ def test_cache_root_follows_xdg(monkeypatch, tmp_path):
     assert pp._cache_root() == tmp_path / "jetlab" / "streamlit-static"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert pp._cache_root() == Path(os.path.expanduser("~")) / ".cache" / "jetlab" / "streamlit-static"
+
+
+def test_an_unwritable_cache_falls_back_to_a_private_folder(monkeypatch, tmp_path):
+    from streamlit import file_util
+
+    real = pp.static_dir_with_bundle
+
+    def no_cache(static_dir, bundle=pp.BUNDLE, cache_root=None):
+        if cache_root is None:  # the user's cache: not writable here
+            raise PermissionError(13, "Permission denied", str(tmp_path / "cache"))
+        return real(static_dir, bundle, cache_root)
+
+    monkeypatch.setattr(pp, "static_dir_with_bundle", no_cache)
+    monkeypatch.setattr(file_util, "get_static_dir", file_util.get_static_dir)
+    monkeypatch.setattr(pp.tempfile, "tempdir", str(tmp_path))
+    line = pp.use_partial_plotly()
+    assert line.startswith("jetlab: plotly charts run the dashboard's partial plotly.js")
+    folder = Path(file_util.get_static_dir())
+    assert folder.is_relative_to(tmp_path) and folder.parent.name.startswith("jetlab-static-")

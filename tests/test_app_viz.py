@@ -236,6 +236,43 @@ def test_runs_page_table_overlay_and_samples_at_one_step(runs_dir):  # noqa: F81
     assert [p.name for p in runs_dir.iterdir()] == [run_dir.name]
 
 
+def test_image_strip_round_trips_each_image_between_blank_gaps():
+    from core.viz.runs import image_strip
+
+    images = [np.full((4, 4), float(k + 1)) for k in range(3)]
+    strip, which = image_strip(images, gap=2)
+    assert strip.shape == which.shape == (4, 3 * 4 + 2 * 2)
+    for k, image in enumerate(images):
+        start = k * 6
+        np.testing.assert_array_equal(strip[:, start : start + 4], image)
+        assert (which[:, start : start + 4] == k).all()
+    gaps = which == -1
+    assert gaps.sum() == 2 * 2 * 4 and np.isnan(strip[gaps]).all() and not np.isnan(strip[~gaps]).any()
+
+
+def test_runs_grid_is_one_heatmap_per_run_holding_every_jet():
+    """A new tab draws one subplot per run, not one per jet; each jet's pixels are where the strip says."""
+    from core.viz.images import _colour_values
+    from core.viz.runs import runs_grid, strip_gap
+
+    rng = np.random.default_rng(0)
+    runs = {
+        "a @ 10": rng.exponential(1.0, (5, 3, 16, 16)) * (rng.random((5, 3, 16, 16)) < 0.2),
+        "b @ 20": rng.exponential(1.0, (5, 3, 8, 8)) * (rng.random((5, 3, 8, 8)) < 0.4),
+    }
+    fig = runs_grid(runs, channel=1, n=4)
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"] and len(fig.layout.shapes) == 2 * 4
+    assert len({(t.zmin, t.zmax) for t in fig.data}) == 1  # one colour scale for every run
+    for trace, (name, images) in zip(fig.data, runs.items(), strict=True):
+        z, which, size = np.array(trace.z, dtype=float), np.array(trace.customdata), images.shape[-1]
+        assert name in trace.hovertemplate
+        for k in range(4):
+            start = k * (size + strip_gap(size))
+            expected = _colour_values(images[k, 1].astype(np.float32), True)
+            np.testing.assert_allclose(z[:, start : start + size], expected, rtol=1e-6)  # NaN where empty
+            assert (which[:, start : start + size] == k).all()
+
+
 def test_runs_page_refused_sampling_job_is_one_error(runs_dir, monkeypatch):  # noqa: F811
     from core.jobs import JobLimitError
     from core.jobs.runner import JobTable

@@ -237,24 +237,69 @@ def load_preview(path: Path):
     return tensors["images"].float(), tensors.get("labels")
 
 
+def image_strip(images: list[np.ndarray], gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-size (H, W) images side by side in one array, ``gap`` NaN columns between them (drawn blank), and
+    beside it each pixel's image number (-1 in the gaps): a row of jets is one heatmap, not one subplot each."""
+    height, width = images[0].shape
+    total = len(images) * (width + gap) - gap
+    strip = np.full((height, total), np.nan, dtype=np.result_type(images[0].dtype, np.float32))
+    which = np.full((height, total), -1, dtype=np.int16)
+    for k, image in enumerate(images):
+        start = k * (width + gap)
+        strip[:, start : start + width] = image
+        which[:, start : start + width] = k
+    return strip, which
+
+
+def strip_gap(width: int) -> int:
+    """Blank pixels between two jets of a row: an eighth of an image, so rows of 8 x 8 and 32 x 32 jets line up."""
+    return max(1, round(width / 8))
+
+
+def _frame_each_image(fig: go.Figure, count: int, width: int, row: int) -> None:
+    """A thin frame around each image of a strip, so that a jet's empty edge never merges with the gap."""
+    step = width + strip_gap(width)
+    for k in range(count):
+        x0 = k * step - 0.5
+        fig.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x0 + width,
+            y0=-0.5,
+            y1=width - 0.5,
+            row=row,
+            col=1,
+            line={"color": "rgba(128, 128, 128, 0.6)", "width": 1},
+            layer="above",
+        )
+
+
 def runs_grid(samples: Mapping[str, np.ndarray], channel: int = 1, n: int = 8, log: bool = True) -> go.Figure:
     """Samples of several runs in one grid: a row per run (its label says which step), ``n`` jets per row, one
-    channel, one log colour scale for all. Runs may differ in image size (each cell keeps its own pixels)."""
-    from core.viz.images import _colour_values, _range, add_grid_cell, as_numpy
+    channel, one log colour scale for all. Each row is one heatmap (a new tab draws a few subplots, not dozens);
+    runs may differ in image size (each row keeps its own pixels)."""
+    from core.viz.images import _colour_values, _range, as_numpy, jet_heatmap
 
     names = list(samples)
     if not names:
         raise ValueError("runs_grid needs at least one run")
     arrays = [as_numpy(samples[k])[:n] for k in names]
-    ncols = max(a.shape[0] for a in arrays)
     values = [[_colour_values(a[i, channel], log) for i in range(a.shape[0])] for a in arrays]
     zmin, zmax = _range(np.concatenate([v.ravel() for row in values for v in row]))
-    fig = make_subplots(rows=len(names), cols=ncols, horizontal_spacing=0.01, vertical_spacing=0.08)
+    fig = make_subplots(rows=len(names), cols=1, vertical_spacing=0.08)
+    what = "log10 pT" if log else "pT"
     for r, row in enumerate(values):
-        for c, z in enumerate(row):
-            add_grid_cell(fig, r * ncols + c, ncols, z, (zmin, zmax), log)
-        fig.update_yaxes(title_text=names[r], title_font={"size": 11}, row=r + 1, col=1)
+        strip, which = image_strip(row, gap=strip_gap(row[0].shape[-1]))
+        trace = jet_heatmap(strip, (zmin, zmax), log, showscale=r == 0, customdata=which, hoverongaps=False)
+        trace.hovertemplate = f"jet %{{customdata}}<br>{what} %{{z:.3g}}<extra>{names[r]}</extra>"
+        fig.add_trace(trace, row=r + 1, col=1)
+        suffix = "" if r == 0 else str(r + 1)
+        fig.layout[f"yaxis{suffix}"].update(
+            scaleanchor=f"x{suffix}", constrain="domain", range=[-0.5, strip.shape[0] - 0.5], title_text=names[r]
+        )
+        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=[-0.5, strip.shape[1] - 0.5])
+        _frame_each_image(fig, len(row), row[0].shape[-1], r + 1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, title_font={"size": 11})
     fig.update_layout(height=150 * len(names) + 80, margin={"l": 120, "r": 20, "t": 40, "b": 20})
     return fig

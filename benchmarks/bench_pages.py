@@ -41,7 +41,21 @@ from core.atomic import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("JETLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+# Every request off this machine's loopback goes to a proxy that refuses it (Chromium never proxies loopback):
+# a request to another host fails at once, and ``watched`` lists it.
+OFFLINE_ARGS = ["--proxy-server=http://127.0.0.1:9"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    *OFFLINE_ARGS,
+]
+# A returning visitor's browser has the app's files in its HTTP cache. Playwright turns that cache off in a
+# context with a request route, so requests are watched, not routed, unless this is False (``--http-cache off``:
+# how the by-URL rows were measured before 7 December, every file fetched again by each new tab).
+HTTP_CACHE = True
 PAGES = ["", "noising", "train", "generate", "compare", "quantum_lab", "runs"]
 TITLES = {
     "": "Jets",
@@ -158,20 +172,28 @@ def start_server(port: int, runs_dir: Path, launcher: str) -> tuple[subprocess.P
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
+def _off_host(url: str) -> bool:
+    return not url.startswith(("data:", "blob:")) and (urlparse(url).hostname or "") not in LOCAL_HOSTS
+
+
 def watched(context, blocked: list[str]):
-    """A browser context that counts each tab's script runs and blocks (and lists in ``blocked``) every request
-    to a host but the app's own."""
+    """A browser context that counts each tab's script runs and lists in ``blocked`` every request to a host but
+    the app's own (the browser's ``OFFLINE_ARGS`` make them fail; with ``HTTP_CACHE`` off, a route aborts them)."""
+
+    def seen(request) -> None:
+        if _off_host(request.url):
+            blocked.append(request.url)
 
     def route(route) -> None:
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
+        if _off_host(route.request.url):
             route.abort()
+        else:
+            route.continue_()
 
     context.add_init_script(RUN_COUNTER)
-    context.route("**/*", route)
+    context.on("request", seen)
+    if not HTTP_CACHE:
+        context.route("**/*", route)
     return context
 
 
@@ -321,6 +343,7 @@ def run(extra_visitors: int, launcher: str = "serve", max_seconds: float = 900, 
     base = f"http://127.0.0.1:{port}"
     blocked: list[str] = []
     res: dict = {"load_average_start": os.getloadavg(), "launcher": launcher, "profile": profile}
+    res["http_cache"] = "on" if HTTP_CACHE else "off"
     with tempfile.TemporaryDirectory() as runs_dir, tempfile.TemporaryDirectory() as profile_dir:
         proc, t_start, res["server_health_s"] = start_server(port, Path(runs_dir), launcher)
         watchdog = _watchdog(max_seconds, proc, res)
@@ -386,6 +409,7 @@ def report(res: dict) -> str:
     lines = [f"load average at start {res['load_average_start']}, at end {res['load_average_end']}"]
     lines.append(
         f"launcher: {res['launcher']}; browser profile: {res.get('profile', 'fresh')}; "
+        f"HTTP cache for returning visitors: {res.get('http_cache', 'off')}; "
         f"process start -> /health: {res['server_health_s']:.1f} s"
     )
     lines.append(
@@ -414,6 +438,21 @@ def chromium_missing() -> bool:
     return True
 
 
+def add_http_cache_option(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--http-cache",
+        choices=["on", "off"],
+        default="on",
+        help="the browser's HTTP cache for returning visitors (off: every new tab fetches every file again, as "
+        "Playwright does in a context with a request route)",
+    )
+
+
+def use_http_cache(choice: str) -> None:
+    global HTTP_CACHE
+    HTTP_CACHE = choice == "on"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--extra-visitors", type=int, default=4)
@@ -427,9 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the first visitor's browser profile: Playwright's off-the-record one, or one on disk (an everyday "
         "browser's, with its compiled-code cache); extra idle visitors always get fresh ones",
     )
+    add_http_cache_option(ap)
     args = ap.parse_args(argv)
     if chromium_missing():
         return 2
+    use_http_cache(args.http_cache)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed benchmark still stops its server
     res = run(args.extra_visitors, args.launcher, args.max_seconds, args.profile)
     print(report(res))

@@ -30,8 +30,10 @@ from benchmarks.bench_pages import (
     Visitor,
     _free_port,
     _wait_for_jobs,
+    add_http_cache_option,
     chromium_missing,
     start_server,
+    use_http_cache,
     watched,
 )
 
@@ -52,7 +54,10 @@ def run(pages: list[str], rounds: int) -> dict:
     """Per page and server: the (wall, busy) seconds of every round; the load average around them."""
     from playwright.sync_api import sync_playwright
 
+    from benchmarks import bench_pages
+
     res: dict = {"load_average_start": os.getloadavg(), "rounds": rounds, "times": {}}
+    res["http_cache"] = "on" if bench_pages.HTTP_CACHE else "off"
     servers: dict[str, tuple] = {}
     blocked: list[str] = []
     with tempfile.TemporaryDirectory() as runs_dir:
@@ -87,7 +92,7 @@ def report(res: dict) -> str:
     lines = [
         f"load average at start {tuple(round(v, 2) for v in res['load_average_start'])}, at end "
         f"{tuple(round(v, 2) for v in res['load_average_end'])}; median of {res['rounds']} new tabs per page and "
-        "server, opened by URL, rounds alternating",
+        f"server, opened by URL, rounds alternating; the browser's HTTP cache {res.get('http_cache', 'off')}",
         f"{'page':<17}{'partial':>9}{'full':>9}{'ratio':>8}   main thread busy: partial / full",
     ]
     for path, by_server in res["times"].items():
@@ -105,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated page paths ('' is the Jets page)")
+    add_http_cache_option(ap)
     args = ap.parse_args(argv)
+    use_http_cache(args.http_cache)
     pages = args.pages.split(",")
     unknown = [p for p in pages if p not in TITLES]
     if unknown:

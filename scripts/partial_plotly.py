@@ -4,7 +4,9 @@ Streamlit inlines the whole of plotly.js (4.7 MB: maps, 3-D, WebGL, finance, ...
 and a new browser tab runs all of it before it draws a figure: about 1 s of the tab's main thread on the pages
 with figures (``benchmarks/bench_figure_cost.py``). The dashboard draws scatter, bar, histogram, heatmap and (on
 request) one 3-D Bloch sphere, so ``assets/plotly/plotly-jetlab.min.js`` registers only those
-(``scripts/build_plotly_bundle.sh`` re-creates it from npm's ``plotly.js`` sources). Here the chunk's plotly
+(``scripts/build_plotly_bundle.sh`` re-creates it from npm's ``plotly.js`` sources; its ``entry.js`` registers the
+two 3-D traces only when a figure first needs them, and skips the draw Streamlit makes of each figure hidden before
+it knows the column's width, which is redrawn at once at that width). Here the chunk's plotly
 module is swapped for that build in a copy of Streamlit's static folder, and ``scripts/serve.py`` points
 Streamlit at the copy. Anything unexpected (another Streamlit build, a missing bundle, a folder that cannot be
 written) leaves Streamlit's own files in place with one line saying why: the dashboard then works as before,

@@ -299,7 +299,7 @@ def runs_grid(samples: Mapping[str, np.ndarray], channel: int = 1, n: int = 8, l
         )
         fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=[-0.5, strip.shape[1] - 0.5])
         _frame_each_image(fig, len(row), row[0].shape[-1], r + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, title_font={"size": 11})
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, title_font={"size": 11})
     fig.update_layout(height=150 * len(names) + 80, margin={"l": 120, "r": 20, "t": 40, "b": 20})
     return fig

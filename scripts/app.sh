@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet -r requirements.txt
+.venv/bin/python -m pip install --quiet -c constraints.txt -r requirements.txt
 exec .venv/bin/python scripts/serve.py "$@"   # streamlit run app.py, imports and the first page warmed first

@@ -103,10 +103,31 @@ def static_dir_with_bundle(static_dir: Path, bundle: Path = BUNDLE, cache_root: 
     return target
 
 
+def revalidate_plotly_chunk() -> bool:
+    """Have Streamlit serve its plotly chunk with ``Cache-Control: no-cache`` (the browser revalidates it by its
+    ETag: a 304 while it is unchanged) instead of a year of ``immutable``. The chunk keeps Streamlit's file name
+    whichever plotly.js it holds (this build, a rebuilt one, Streamlit's own with ``JETLAB_PLOTLY=full``), so a
+    browser would otherwise keep the first one it saw. False when this Streamlit has no such rule to extend."""
+    try:
+        from streamlit.web.server.starlette import starlette_static_routes as routes
+    except ImportError:
+        return False
+    pattern = getattr(routes, "_NO_CACHE_PATTERN", None)
+    if not isinstance(pattern, re.Pattern):
+        return False
+    if not pattern.search(_CHUNK_EXAMPLE):
+        routes._NO_CACHE_PATTERN = re.compile(rf"(?:{pattern.pattern})|(?:^|/)PlotlyChart\.[^/]+\.js$")
+    return True
+
+
+_CHUNK_EXAMPLE = "static/js/PlotlyChart.example.js"
+
+
 def use_partial_plotly() -> str:
     """Point Streamlit's static file server at the patched copy; returns one line saying what was done."""
     from streamlit import file_util
 
+    revalidate_plotly_chunk()
     if os.environ.get("JETLAB_PLOTLY", "").strip().lower() == "full":
         return "jetlab: Streamlit's full plotly.js kept (JETLAB_PLOTLY=full)"
     original = Path(file_util.get_static_dir())

@@ -198,3 +198,17 @@ def test_an_unwritable_cache_falls_back_to_a_private_folder(monkeypatch, tmp_pat
     assert line.startswith("jetlab: plotly charts run the dashboard's partial plotly.js")
     folder = Path(file_util.get_static_dir())
     assert folder.is_relative_to(tmp_path) and folder.parent.name.startswith("jetlab-static-")
+
+
+def test_the_plotly_chunk_is_revalidated_while_other_hashed_files_stay_immutable(monkeypatch):
+    """Its name is Streamlit's whichever plotly.js it holds: a browser must ask again (a 304 while unchanged)."""
+    from streamlit.web.server.starlette import starlette_static_routes as routes
+
+    monkeypatch.setattr(routes, "_NO_CACHE_PATTERN", routes._NO_CACHE_PATTERN)  # restored after the test
+    assert pp.revalidate_plotly_chunk() and pp.revalidate_plotly_chunk()  # twice: extended once
+    pattern = routes._NO_CACHE_PATTERN
+    assert pattern.pattern.count("PlotlyChart") == 1
+    for no_cache in ("static/js/PlotlyChart.D9Z0_fxz.js", "index.html", "manifest.json"):
+        assert pattern.search(no_cache), no_cache
+    for cached in ("static/js/index.DormvYxC.js", "static/js/PlotlyChart.D9Z0_fxz.js.map", "static/media/a.woff2"):
+        assert not pattern.search(cached), cached

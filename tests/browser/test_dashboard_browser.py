@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import warnings
 from dataclasses import replace
@@ -216,6 +217,7 @@ def test_every_page_renders(server, browser):
     # The server swapped Streamlit's full plotly.js for the dashboard's partial build: only its traces exist.
     traces = page.evaluate("Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
     assert traces == PARTIAL_TRACES_2D  # the 3-D ones are registered with the first 3-D figure
+    _check_chunk_is_revalidated(page)
     warm = browser.new_page(viewport={"width": 1400, "height": 1000})
     start = time.monotonic()
     warm.goto(server, wait_until="domcontentloaded")
@@ -473,6 +475,21 @@ def test_training_live_chart_then_generate_compare_and_quantum_lab(server, brows
 THREE_D_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some((g) =>
   g._fullLayout && g._fullLayout.scene && g.querySelector('.gl-container') &&
   g._fullData.map((t) => t.type).sort().join() === 'scatter3d,surface')"""
+
+
+def _check_chunk_is_revalidated(page) -> None:
+    """The plotly chunk comes with no-cache and its ETag answers 304 (other hashed files: a year, immutable)."""
+    chunk = page.evaluate(
+        "performance.getEntriesByType('resource').map((r) => r.name).find((n) => /PlotlyChart\\.[^/]+\\.js$/.test(n))"
+    )
+    with urllib.request.urlopen(chunk, timeout=30) as r:
+        assert r.headers["Cache-Control"] == "no-cache"
+        etag = r.headers["ETag"]
+    again = urllib.request.Request(chunk, headers={"If-None-Match": etag})
+    with pytest.raises(urllib.error.HTTPError, match="304"):
+        urllib.request.urlopen(again, timeout=30)
+
+
 PARTIAL_TRACES = ["bar", "heatmap", "histogram", "scatter", "scatter3d", "surface"]
 PARTIAL_TRACES_2D = PARTIAL_TRACES[:4]
 # Every plot shown (Streamlit keeps a plot hidden until its column's width is known: a closed expander's) has

@@ -117,6 +117,10 @@ def test_average_image_titles_do_not_sit_on_the_axis_titles_above():
     fig = class_average_images({"quark": np.random.rand(3, 16, 16), "gluon": np.random.rand(3, 16, 16)})
     titled = [ax for name, ax in fig.layout.to_plotly_json().items() if name.startswith("xaxis") and ax.get("title")]
     assert len(titled) == 3  # Δφ under the bottom row only
+    layout = fig.layout.to_plotly_json()
+    x_ticks = [layout[f"xaxis{k or ''}"]["showticklabels"] for k in (0, 2, 3, 4, 5, 6)]
+    y_ticks = [layout[f"yaxis{k or ''}"]["showticklabels"] for k in (0, 2, 3, 4, 5, 6)]
+    assert x_ticks == [False] * 3 + [True] * 3 and y_ticks == [True, False, False] * 2  # outer panels only
 
 
 # ---------------------------------------------------------------- labels

@@ -202,8 +202,9 @@ def image_rows(
     title: str | None = None,
 ) -> go.Figure:
     """Named images (C, H, W) in GeV as rows, channels as columns; one colour scale per channel shared by the rows,
-    so a real and a generated (or reconstructed) jet are read on the same scale. Axis titles on the bottom row and
-    the first column only, so a row's panel titles never sit on the axis titles of the row above."""
+    so a real and a generated (or reconstructed) jet are read on the same scale. Axis titles and tick labels on the
+    bottom row and the first column only (every panel has the same axes), so a row's panel titles never sit on
+    the axis labels of the row above, and a new tab measures half the text."""
     names = list(images)
     if not names:
         raise ValueError("image_rows needs at least one image")
@@ -224,10 +225,12 @@ def image_rows(
                 z, (zmin, zmax), log, axis, what, domain_end + 0.01, colour_title, showscale=r == 0, name=names[r]
             )
             fig.add_trace(heat, row=r + 1, col=c + 1)
-    for k in range(len(names) * n_ch):  # square pixels in every panel
-        suffix = "" if k == 0 else str(k + 1)
-        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", range=edges(axis))
-        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edges(axis))
+    for k in range(len(names) * n_ch):  # square pixels in every panel; tick labels on the outer panels only
+        suffix, last_row, first_col = "" if k == 0 else str(k + 1), k >= (len(names) - 1) * n_ch, k % n_ch == 0
+        fig.layout[f"yaxis{suffix}"].update(
+            scaleanchor=f"x{suffix}", constrain="domain", range=edges(axis), showticklabels=first_col
+        )
+        fig.layout[f"xaxis{suffix}"].update(constrain="domain", range=edges(axis), showticklabels=last_row)
     fig.update_xaxes(title_text="Δφ", row=len(names))
     fig.update_yaxes(title_text="Δη", col=1)
     fig.update_layout(

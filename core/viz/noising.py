@@ -181,8 +181,9 @@ def _add_images(fig: go.Figure, first: np.ndarray, axis: np.ndarray, zrange, spa
         )
         fig.update_xaxes(title_text="Δφ", title_standoff=4, row=1, col=col, constrain="domain", range=edges(axis))
         anchor = fig.get_subplot(1, col).xaxis.plotly_name.replace("axis", "")  # square pixels
-        fig.update_yaxes(
+        fig.update_yaxes(  # Δη labelled on the first panel only: the three share their axes and colour scale
             title_text="Δη" if c == 0 else None,
+            showticklabels=c == 0,
             title_standoff=2,
             row=1,
             col=col,

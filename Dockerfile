@@ -38,10 +38,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv
 
-COPY requirements.txt /tmp/requirements.txt
-# The CPU build of torch (the default wheel pulls gigabytes of CUDA libraries).
-RUN pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+COPY requirements.txt constraints.txt /tmp/
+# The CPU build of torch (the default wheel pulls gigabytes of CUDA libraries); every other package at the version
+# the test suite last passed with (constraints.txt).
+RUN pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} -c /tmp/constraints.txt -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt /tmp/constraints.txt
 
 # The code belongs to root and is read-only to the app's user; the app writes only under /tmp.
 COPY . /app

@@ -63,7 +63,7 @@ fi
 args=(--build-arg "BASE_IMAGE=$BASE")
 if [ "${LOCAL_WHEELS:-1}" = 1 ]; then
     say "downloading wheels with this machine's pip (log: $WORK/download.log)"
-    "$PYTHON" -m pip download --only-binary=:all: -r requirements.txt -d "$WORK/wheels" >"$WORK/download.log" 2>&1 \
+    "$PYTHON" -m pip download --only-binary=:all: -c constraints.txt -r requirements.txt -d "$WORK/wheels" >"$WORK/download.log" 2>&1 \
         || { tail -n 20 "$WORK/download.log"; echo "error: pip download failed" >&2; exit 1; }
     MPORT=8765
     "$PYTHON" -m http.server "$MPORT" --bind 127.0.0.1 --directory "$WORK/wheels" >"$WORK/wheels.log" 2>&1 &

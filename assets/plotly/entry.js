@@ -27,7 +27,7 @@ function registerThreeD(traces) {
 }
 
 // Streamlit first draws each figure hidden, before it knows the column's width, and draws it again at that
-// width straight after: the first draw (a third of a new tab's plotting time) is never seen. Draw only the empty
+// width straight after: the first draw (most of a new tab's plotting time, cold) is never seen. Draw only the empty
 // frame then (it sets up the graph div and its events); the figure itself is drawn once, at its width.
 function unseenFirstDraw(gd, figure) {
     return gd && gd.style && gd.style.visibility === 'hidden' && figure && !Array.isArray(figure) &&

@@ -3,7 +3,8 @@
 
 Measures, in one run (print the load average beside them; the machine is shared):
 - server start: process start to /_stcore/health answering;
-- first visitor: the Jets page from the request to "settled" (script run finished, every plot drawn),
+- first visitor: the Jets page from the request to "settled" (script run finished, every plot on view drawn
+  visibly, at its width, with its traces),
   and the same counted from the server's process start;
 - later visits: every page reached through the sidebar, and every page opened by URL in a new tab (a new
   session) of the same browser;
@@ -83,8 +84,15 @@ SETTLED = """(n0) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning' || window.__runs <= n0) return false;
   if (document.querySelector('[data-testid="stSpinner"], [data-testid="stSkeleton"]')) return false;
-  const plots = [...document.querySelectorAll('.js-plotly-plot')];
-  return plots.every((p) => p.querySelector('.main-svg'));
+  // Every chart on view (not in a closed expander or tab) drawn as the visitor sees it: shown (Streamlit keeps a
+  // chart hidden until it knows the column's width, and plotly.js may have drawn it hidden), at that width, with
+  // its traces; a chart whose plotly.js is still loading is a skeleton, above.
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter((c) => c.offsetParent);
+  return charts.every((c) => {
+    const g = c.querySelector('.js-plotly-plot');
+    return g && g.querySelector('.main-svg') && g.style.visibility !== 'hidden' && g._fullLayout && g.layout &&
+      g.layout.width !== undefined && Math.abs(g._fullLayout.width - g.layout.width) < 1 && g._fullData.length > 0;
+  });
 }"""
 
 

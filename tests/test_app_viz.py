@@ -254,6 +254,17 @@ def test_image_strip_round_trips_each_image_between_blank_gaps():
     assert gaps.sum() == 2 * 2 * 4 and np.isnan(strip[gaps]).all() and not np.isnan(strip[~gaps]).any()
 
 
+def test_loss_curves_are_sent_at_most_two_thousand_points_with_both_ends():
+    from core.viz.runs import curve_points
+
+    values = np.cumsum(np.random.default_rng(0).random(17_000))
+    steps, shown = curve_points(values)
+    assert steps.size == shown.size == 2000 and (steps[0], steps[-1]) == (1, 17_000)
+    assert np.all(np.diff(steps) > 0) and np.allclose(shown, values[steps - 1], rtol=1e-6)
+    short_steps, short = curve_points(values[:30])
+    assert short_steps.tolist() == list(range(1, 31)) and short.size == 30  # short runs: every step
+
+
 def test_runs_grid_is_one_heatmap_per_run_holding_every_jet():
     """A new tab draws one subplot per run, not one per jet; each jet's pixels are where the strip says."""
     from core.viz.images import _colour_values

@@ -176,6 +176,16 @@ def smooth(values: np.ndarray, k: int) -> np.ndarray:
     return (c[1:] - c[np.arange(1, v.size + 1) - n]) / n
 
 
+CURVE_POINTS = 2000  # a running mean over 50 steps has no detail finer than this on a figure's width
+
+
+def curve_points(values: np.ndarray, max_points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Steps (from 1) and values of a per-step curve at no more than ``max_points`` evenly spaced steps, the first
+    and last included: a 17,000-step run's loss is sent and drawn as 2,000 points, not 17,000."""
+    idx = np.unique(np.linspace(0, values.size - 1, min(values.size, max_points)).round().astype(np.int64))
+    return idx + 1, np.asarray(values, dtype=np.float32)[idx]
+
+
 def overlay_figure(runs: Sequence[Run], step: int | None = None, smooth_k: int = 50) -> go.Figure:
     """Loss (smoothed, log) and every interval metric of the chosen runs overlaid, one colour per run, with a
     dashed line at the chosen global ``step``."""
@@ -188,8 +198,9 @@ def overlay_figure(runs: Sequence[Run], step: int | None = None, smooth_k: int =
         if r.losses.size:
             y = smooth(r.losses, smooth_k)
             all_losses.append(y)
+            steps, shown = curve_points(y)
             fig.add_trace(
-                go.Scatter(x=np.arange(1, y.size + 1), y=y, name=r.name, line={"color": colour}, legendgroup=r.name),
+                go.Scatter(x=steps, y=shown, name=r.name, line={"color": colour}, legendgroup=r.name),
                 row=1,
                 col=1,
             )

@@ -298,11 +298,11 @@ def runs_grid(samples: Mapping[str, np.ndarray], channel: int = 1, n: int = 8, l
     values = [[_colour_values(a[i, channel], log) for i in range(a.shape[0])] for a in arrays]
     zmin, zmax = _range(np.concatenate([v.ravel() for row in values for v in row]))
     fig = make_subplots(rows=len(names), cols=1, vertical_spacing=0.08)
-    what = "log10 pT" if log else "pT"
+    value = "log10 pT %{z:.2f}" if log else "pT %{z:.3g} GeV"
     for r, row in enumerate(values):
         strip, which = image_strip(row, gap=strip_gap(row[0].shape[-1]))
         trace = jet_heatmap(strip, (zmin, zmax), log, showscale=r == 0, customdata=which, hoverongaps=False)
-        trace.hovertemplate = f"jet %{{customdata}}<br>{what} %{{z:.3g}}<extra>{names[r]}</extra>"
+        trace.hovertemplate = f"jet %{{customdata}}<br>{value}<extra>{names[r]}</extra>"
         fig.add_trace(trace, row=r + 1, col=1)
         suffix = "" if r == 0 else str(r + 1)
         fig.layout[f"yaxis{suffix}"].update(

@@ -189,6 +189,11 @@ class TrainRequest(Request):
     )
     out: str | None = option(None, "checkpoint directory")
     resume: bool = option(False, "continue from the checkpoint in --out")
+    init_from: str | None = option(
+        None,
+        "start the network from this checkpoint's EMA weights (same family and network; a fresh optimizer at step "
+        "0; everything fitted on the jets, such as the layout with --hcal-towers, is this run's own)",
+    )
     batch_size: int = option(32, "batch size per process", flag="--batch", minimum=1, label="Batch size")
     lr: float = option(1e-3, "peak learning rate (AdamW)", label="Learning rate")
     lr_schedule: str = option(

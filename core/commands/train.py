@@ -34,6 +34,24 @@ def _load(req, out: Path):
     return x, y, load_checkpoint(out, with_optimizer=True) if resuming else None
 
 
+def _check_init_from(req) -> None:
+    """``--init-from``: a checkpoint directory other than ``--out``, and not with ``--resume`` (one line, before
+    any data is read)."""
+    from core.errors import JetInputError
+
+    if not req.init_from:
+        return
+    source = Path(req.init_from)
+    if req.resume:
+        raise JetInputError(
+            "--init-from starts a new run from another checkpoint's weights; --resume continues --out: use one of them"
+        )
+    if not (source / "config.json").is_file():
+        raise JetInputError(f"--init-from {source}: not a checkpoint directory (config.json is missing)")
+    if source.resolve() == Path(req.out).resolve():
+        raise JetInputError(f"--init-from {source}: is --out itself; write the new checkpoint to another folder")
+
+
 def _run_log(req, out: Path):
     """The run directory's log in ``--out`` (request, events, status: ``core.jobs.rundir``); rank 0 only."""
     from core.jobs.rundir import RUNNING, RunWriter
@@ -99,6 +117,7 @@ def _train(args: argparse.Namespace) -> int:
     req.check()  # unknown family, bad choice -> one line before anything is read
     from core.outputs import check_train_out
 
+    _check_init_from(req)
     check_train_out(req.out, req.data, req.resume, getattr(args, "force", False))  # never destroy work
     req.train_config()  # EMA, warm-up, checkpoint interval ranges: one line before any work
     if req.threads:
@@ -113,6 +132,10 @@ def _train(args: argparse.Namespace) -> int:
     log = _run_log(req, out)
     name = req.data or "embedded sample (assets/jets_sample.h5)"
     prepared = prepare_training(req, x, y, name, resumed=ckpt, on_phase=log.phase if log else None)
+    if req.init_from:
+        from core.training.checkpoint import load_initial_weights
+
+        prepared.card["initialised_from"] = load_initial_weights(prepared.task, req.init_from)
     trainer = prepared.trainer(out, inference_only=req.inference_only)
     if ckpt is not None:
         trainer.restore(ckpt)

@@ -231,3 +231,31 @@ def load_checkpoint(
     task.model.to(device)
     ema.to(device).eval()
     return Checkpoint(path, task, ema, config, state, card, opt_state, has_raw)
+
+
+def load_initial_weights(task: Task, source: str | os.PathLike) -> dict:
+    """Start ``task``'s network from the EMA weights of the checkpoint ``source`` (``train --init-from``).
+
+    Only the network's tensors are taken: everything the task fitted on its own training jets (transform, energy
+    model, readout tables, data layout) stays the new task's. Why: a trained network carries over to another data
+    layout (a U-Net moved to ``--hcal-towers``) in far fewer steps than a start from scratch. The family and every
+    tensor's name and shape must agree; returns the source's path, family and step for the model card."""
+    ckpt = load_checkpoint(source)
+    if ckpt.task.family != task.family:
+        raise JetInputError(f"--init-from {source}: holds a {ckpt.task.family!r} model, not {task.family!r}")
+    theirs, ours = ckpt.ema.state_dict(), task.model.state_dict()
+    missing, extra = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+    if missing or extra:
+        names = ", ".join((missing or extra)[:3])
+        raise JetInputError(
+            f"--init-from {source}: its network differs ({'lacks' if missing else 'has extra'} {names}); "
+            "train with the same preset and network options"
+        )
+    for name, tensor in ours.items():
+        if theirs[name].shape != tensor.shape:
+            raise JetInputError(
+                f"--init-from {source}: {name} has shape {tuple(theirs[name].shape)} there and "
+                f"{tuple(tensor.shape)} here; train with the same preset and network options"
+            )
+    task.model.load_state_dict(theirs)
+    return {"path": str(source), "family": ckpt.task.family, "step": ckpt.step}

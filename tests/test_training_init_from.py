@@ -23,7 +23,7 @@ def _weights(directory) -> dict[str, torch.Tensor]:
 def test_a_run_starts_from_the_weights_of_a_checkpoint_in_another_layout(tmp_path, capsys):
     source, moved, fresh = tmp_path / "pixels", tmp_path / "towers", tmp_path / "fresh"
     assert _train(source, "--seed", "3") == 0
-    # At a learning rate of 1e-12 the one step moves no weight by 1e-6: the new run's network is exactly the source's EMA network.
+    # At a learning rate of 1e-12 one step moves no weight by 1e-6: the new network is the source's EMA network.
     assert _train(moved, "--init-from", str(source), "--hcal-towers", "--lr", "1e-12", "--seed", "4") == 0
     assert _train(fresh, "--hcal-towers", "--lr", "1e-12", "--seed", "4") == 0
     capsys.readouterr()

@@ -12,8 +12,9 @@ asked (``config.json``'s ``"guidance"``; chosen on held-out jets, see the model 
 ``--multiplicity`` (U-Net tables in cone coordinates, or quantum models with classical channel energies) adds,
 or refits, the table that draws each channel's lit pixels inside and outside the cone for a jet's energies (and,
 for the U-Net, its channel widths: ``core.data.multiplicity``, ``core.quantum.lit_pixels``) and so turns on the
-multiplicity readout (``core.data.readout.light_by_count``): a readout rule fitted on the training jets; the
-weights do not change.
+multiplicity readout (``core.data.readout.light_by_count``), with each region's concentration from the same
+neighbour (``core.data.readout.match_concentration``): readout rules fitted on the training jets; the weights
+do not change.
 
 The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
 never touches the network's weights, so a better fit of the same jets can replace it without retraining.
@@ -75,7 +76,13 @@ def indent_of(path: Path) -> int:
 
 
 def refit_note(
-    checkpoint: Path, family: str, derived: list[str], multiplicity: bool, guidance: float | None, energy: str | None
+    checkpoint: Path,
+    family: str,
+    derived: list[str],
+    multiplicity: bool,
+    guidance: float | None,
+    energy: str | None,
+    concentrations: bool = False,
 ) -> str:
     """What the model card records about a refit, ending with the command that repeats it."""
     return (
@@ -87,6 +94,11 @@ def refit_note(
             "; with each channel's lit pixels inside and outside the cone, matched on the jet's energies"
             + (" and channel widths" if family == "ddpm" else "")
             + " (the multiplicity readout)"
+            + (
+                ", and each region's energy shared among them as in the same training jet (the concentration readout)"
+                if concentrations
+                else ""
+            )
             if multiplicity
             else ""
         )
@@ -104,6 +116,7 @@ def refit(
     checkpoint: Path, multiplicity: bool = False, guidance: float | None = None, energy: str | None = None
 ) -> str:
     from core.atomic import write_text_atomic
+    from core.data.multiplicity import has_concentrations
     from core.data.readers import load_tensors
     from core.training.registry import build_task
 
@@ -156,7 +169,8 @@ def refit(
         checkpoint / "config.json", json.dumps(config, indent=indent_of(checkpoint / "config.json")) + "\n"
     )
     derived = [k for k in DERIVED.get(family, ()) if k in task_config]
-    card["energy_table_refit"] = refit_note(checkpoint, family, derived, multiplicity, guidance, energy)
+    shares = has_concentrations(task_config.get("multiplicity_table") or {})
+    card["energy_table_refit"] = refit_note(checkpoint, family, derived, multiplicity, guidance, energy, shares)
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
     extra = f"; added {', '.join(f'{k}={v}' for k, v in shown.items())}" if added else ""

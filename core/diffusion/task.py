@@ -28,13 +28,14 @@ from core.data.energies import (
 from core.data.hcal_towers import HCAL, TOWER_SIZE, centre_pixels, from_tower_space, to_tower_space
 from core.data.multiplicity import (
     channel_widths,
-    draw_counts,
+    draw_neighbours,
     draw_picks,
     fit_counts,
+    region_concentrations,
     region_counts,
     uses_widths,
 )
-from core.data.readout import hard_thresholds, light_by_count, zero_suppression
+from core.data.readout import hard_thresholds, light_by_count, match_concentration, zero_suppression
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.noise import channel_noise, check_correlation
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
@@ -420,11 +421,14 @@ class DiffusionTask:
             score[:, HCAL] = torch.where(centre_pixels(), score[:, HCAL], torch.full_like(score[:, HCAL], -1.0))
         inside = cone_mask(self.size, table["radius"])  # the counts' own cone
         levels = self.zero_below or [0.0, 0.0, 0.0]
-        counts = draw_counts(table, energies, labels, picks=picks)
+        drawn = draw_neighbours(table, energies, labels, picks=picks)
         if uses_widths(table):
-            widths = channel_widths(light_by_count(score, x, counts, inside, levels), table["radius"])
-            counts = draw_counts(table, energies, labels, widths=widths, picks=picks)
-        return light_by_count(score, x, counts, inside, levels)
+            widths = channel_widths(light_by_count(score, x, drawn["counts"], inside, levels), table["radius"])
+            drawn = draw_neighbours(table, energies, labels, widths=widths, picks=picks)
+        out = light_by_count(score, x, drawn["counts"], inside, levels)
+        if "concentrations" in drawn:  # how each region's energy is shared: as in the same neighbour
+            out = match_concentration(out, drawn["concentrations"], inside, levels)
+        return out
 
     def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None, lit=None) -> Trajectory:
         return Trajectory(
@@ -533,12 +537,14 @@ def fit_energy_model(x: torch.Tensor, y: torch.Tensor | None) -> dict:
     }
 
 
-def fit_multiplicity(x: torch.Tensor, y: torch.Tensor | None) -> dict:
+def fit_multiplicity(x: torch.Tensor, y: torch.Tensor | None, concentrations: bool = False) -> dict:
     """The table that draws each channel's lit pixels inside and outside the cone for a jet's region energies
-    (``core.data.multiplicity``), from the training jets."""
+    (``core.data.multiplicity``), from the training jets; with ``concentrations``, also how each region's
+    energy is shared (the concentration readout)."""
     labels = None if y is None else y.numpy()
     counts, widths = region_counts(x, JET_RADIUS), channel_widths(x, JET_RADIUS)
-    return fit_counts(region_energies(x), counts, labels, JET_RADIUS, widths=widths)
+    shares = region_concentrations(x, JET_RADIUS) if concentrations else None
+    return fit_counts(region_energies(x), counts, labels, JET_RADIUS, widths=widths, concentrations=shares)
 
 
 def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch.Tensor | None = None) -> DiffusionTask:
@@ -563,5 +569,9 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
             raise JetInputError("task config: an energy-conditioned model needs training jets to fit its energies on")
         config.update(fit_energy_model(x_train, y_train))
     if config.get("multiplicity") and "multiplicity_table" not in config and x_train is not None:
-        config["multiplicity_table"] = fit_multiplicity(x_train, y_train)
+        # The concentration readout for HCAL drawn as towers only: real HCAL pixels are towers spread over their
+        # pixels, and a pixel-HCAL network's single HCAL pixels given their concentration went to 5x the in-cone
+        # mass and width floors (README, "The concentration readout").
+        towers = bool(config.get("hcal_towers"))
+        config["multiplicity_table"] = fit_multiplicity(x_train, y_train, concentrations=towers)
     return DiffusionTask(config, build_network(config), make_transform(config["transform"]))

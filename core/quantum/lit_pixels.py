@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from core.data.energies import JET_RADIUS, cone_mask, region_energies, rescale_channels, rescale_regions
-from core.data.multiplicity import draw_counts, draw_picks, fit_counts, region_counts
-from core.data.readout import light_by_count
+from core.data.multiplicity import draw_neighbours, draw_picks, fit_counts, region_concentrations, region_counts
+from core.data.readout import light_by_count, match_concentration
 
 
 def fit_table(small: torch.Tensor, labels: torch.Tensor | np.ndarray | None, energy: str) -> dict:
@@ -25,7 +25,8 @@ def fit_table(small: torch.Tensor, labels: torch.Tensor | np.ndarray | None, ene
     the model draws: channel totals (``energy="channels"``) or energies inside and outside the cone ("cone")."""
     energies = region_energies(small) if energy == "cone" else small.double().sum((-1, -2)).numpy()
     y = None if labels is None else np.asarray(labels)
-    return fit_counts(energies, region_counts(small, JET_RADIUS), y, JET_RADIUS)
+    counts, concentrations = region_counts(small, JET_RADIUS), region_concentrations(small, JET_RADIUS)
+    return fit_counts(energies, counts, y, JET_RADIUS, concentrations=concentrations)
 
 
 def draw_readout(table: dict, n: int, shape: tuple[int, ...], generator: torch.Generator | None) -> tuple:
@@ -50,6 +51,9 @@ def light(
     rescale = rescale_regions if e.ndim == 3 else rescale_channels
     values = rescale(shapes, e).double()
     score = shapes.double() / shapes.double().sum((-1, -2), keepdim=True).clamp_min(1e-300) + 1e-9 * jitter
-    counts = draw_counts(table, e, labels, picks=picks)
-    lit = light_by_count(score, values, counts, cone_mask(shapes.shape[-1], table["radius"]), levels or [0.0] * 3)
+    drawn = draw_neighbours(table, e, labels, picks=picks)
+    inside = cone_mask(shapes.shape[-1], table["radius"])
+    lit = light_by_count(score, values, drawn["counts"], inside, levels or [0.0] * 3)
+    if "concentrations" in drawn:  # how each region's energy is shared: as in the same neighbour
+        lit = match_concentration(lit, drawn["concentrations"], inside, levels or [0.0] * 3)
     return rescale(torch.where(shapes > 0, lit, torch.zeros_like(lit)), e)

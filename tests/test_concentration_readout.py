@@ -130,3 +130,4 @@ def test_the_u_net_fits_concentrations_with_hcal_towers_only():
     towers = build_task({**default_config("ddpm", 32), "multiplicity": True, "hcal_towers": True}, x, y)
     assert not has_concentrations(pixels.config()["multiplicity_table"])
     assert has_concentrations(towers.config()["multiplicity_table"])
+    assert towers.card()["concentration_readout"] and "concentration_readout" not in pixels.card()

@@ -115,6 +115,7 @@ def test_the_quantum_task_samples_with_the_readout_and_without_it_as_before():
     assert (out > 0).sum((-1, -2)).max() <= 12 < (unsuppressed > 0).sum((-1, -2)).min()  # k <= 12 a channel
     assert task.card()["multiplicity_readout"] and not plain.card()["multiplicity_readout"]
     assert "training jet near it" in task.readout_description(None)
+    assert "as concentrated as in that jet" in task.readout_description(None) and task.card()["concentration_readout"]
     few = task.sample(task.model, 5, labels=labels, generator=torch.Generator().manual_seed(3), shots=2)
     assert ((few > 0).sum((-1, -2)) <= 2).all()  # shots light at most as many pixels as they landed on
     with pytest.raises(JetInputError, match="multiplicity readout needs classical channel energies"):

@@ -31,6 +31,7 @@ from core.data.multiplicity import (
     draw_neighbours,
     draw_picks,
     fit_counts,
+    has_concentrations,
     region_concentrations,
     region_counts,
     uses_widths,
@@ -495,6 +496,11 @@ class DiffusionTask:
             "prediction": self.prediction,
             "energy_condition": self.energy_condition,
             **({"hcal_towers": True} if self.hcal_towers else {}),
+            **(
+                {"concentration_readout": True}
+                if has_concentrations(self._config.get("multiplicity_table") or {})
+                else {}
+            ),
             **({"noise_correlation": self.noise_correlation} if self.noise_correlation else {}),
             **({"preset": self._config["preset"]} if "preset" in self._config else {}),
         }

@@ -26,6 +26,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
+from core.data.multiplicity import has_concentrations
 from core.data.readout import suppress_below, zero_suppression
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
@@ -501,6 +502,7 @@ class QuantumTask:
             "diffusion_steps": cfg.diffusion_steps,
             "channel_context": self.channel_context,
             "multiplicity_readout": self.multiplicity_table is not None,
+            "concentration_readout": has_concentrations(self.multiplicity_table or {}),
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -518,7 +520,10 @@ class QuantumTask:
         """What the multiplicity readout adds to a readout's description ("" without it)."""
         if self.multiplicity_table is None:
             return ""
-        return "; each channel lights the lit pixels of a training jet near it in energy, its most probable ones"
+        note = "; each channel lights the lit pixels of a training jet near it in energy, its most probable ones"
+        if has_concentrations(self.multiplicity_table):
+            note += ", each region's energy shared among them as concentrated as in that jet"
+        return note
 
     def readout_description(self, shots: int | None) -> str:
         """How the final state was read, for files and cards."""

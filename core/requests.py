@@ -244,6 +244,13 @@ class TrainRequest(Request):
         "core.quantum.lit_pixels)",
         label="Without multiplicity readout",
     )
+    no_concentration: bool = option(
+        False,
+        "quantum, and ddpm with HCAL as towers: leave each lit region's energy shared as the model drew it "
+        "(default: the concentration readout, each region as concentrated as in the training jet that gives its "
+        "lit pixels: core.data.readout.match_concentration)",
+        label="Without concentration readout",
+    )
     hcal_towers: bool = option(
         False,
         "ddpm at 32 x 32: draw HCAL as the detector's 5 x 5-pixel towers, each at its centre pixel, and spread them "

@@ -131,3 +131,20 @@ def test_the_u_net_fits_concentrations_with_hcal_towers_only():
     assert not has_concentrations(pixels.config()["multiplicity_table"])
     assert has_concentrations(towers.config()["multiplicity_table"])
     assert towers.card()["concentration_readout"] and "concentration_readout" not in pixels.card()
+
+
+def test_no_concentration_turns_it_off_for_both_families():
+    from core.diffusion.task import config_from_request as ddpm_config
+    from core.quantum.task import build_task as build_quantum
+    from core.quantum.task import config_from_request as quantum_config
+    from core.requests import TrainRequest
+
+    x = _sparse_jets(60, 32, seed=7) * 20
+    y = (torch.arange(60) % 2).long()
+    for off in (False, True):
+        towers = TrainRequest(family="ddpm", size=32, hcal_towers=True, no_concentration=off)
+        table = build_task(ddpm_config(towers), x, y).config()["multiplicity_table"]
+        assert has_concentrations(table) is not off
+        quantum = TrainRequest(family="quantum", size=8, energy="cone", no_concentration=off)
+        table = build_quantum(quantum_config(quantum), x, y).config()["multiplicity_table"]
+        assert has_concentrations(table) is not off

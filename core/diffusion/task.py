@@ -62,6 +62,7 @@ TRAIN_OPTIONS = {
         "prediction",
         "no_energy_condition",
         "no_multiplicity",
+        "no_concentration",
         "hcal_towers",
         "noise_correlation",
     ),
@@ -137,6 +138,7 @@ def config_from_request(req) -> dict:
         energy_condition=not req.no_energy_condition,
         multiplicity=not (req.no_energy_condition or req.no_multiplicity),
         **({"hcal_towers": True} if req.hcal_towers else {}),
+        **({"concentration": False} if req.no_concentration else {}),
         **({"noise_correlation": check_correlation(req.noise_correlation)} if req.noise_correlation else {}),
         **common,
     )
@@ -578,6 +580,6 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         # The concentration readout for HCAL drawn as towers only: real HCAL pixels are towers spread over their
         # pixels, and a pixel-HCAL network's single HCAL pixels given their concentration went to 5x the in-cone
         # mass and width floors (README, "The concentration readout").
-        towers = bool(config.get("hcal_towers"))
-        config["multiplicity_table"] = fit_multiplicity(x_train, y_train, concentrations=towers)
+        shares = bool(config.get("hcal_towers")) and config.get("concentration", True)
+        config["multiplicity_table"] = fit_multiplicity(x_train, y_train, concentrations=shares)
     return DiffusionTask(config, build_network(config), make_transform(config["transform"]))

@@ -20,13 +20,16 @@ from core.data.multiplicity import draw_neighbours, draw_picks, fit_counts, regi
 from core.data.readout import light_by_count, match_concentration
 
 
-def fit_table(small: torch.Tensor, labels: torch.Tensor | np.ndarray | None, energy: str) -> dict:
+def fit_table(
+    small: torch.Tensor, labels: torch.Tensor | np.ndarray | None, energy: str, concentrations: bool = True
+) -> dict:
     """The table for training jets ``small`` (N, 3, size, size) GeV at the model's size, matched on the numbers
-    the model draws: channel totals (``energy="channels"``) or energies inside and outside the cone ("cone")."""
+    the model draws: channel totals (``energy="channels"``) or energies inside and outside the cone ("cone"),
+    with each region's concentration (the concentration readout) unless ``concentrations`` is False."""
     energies = region_energies(small) if energy == "cone" else small.double().sum((-1, -2)).numpy()
     y = None if labels is None else np.asarray(labels)
-    counts, concentrations = region_counts(small, JET_RADIUS), region_concentrations(small, JET_RADIUS)
-    return fit_counts(energies, counts, y, JET_RADIUS, concentrations=concentrations)
+    shares = region_concentrations(small, JET_RADIUS) if concentrations else None
+    return fit_counts(energies, region_counts(small, JET_RADIUS), y, JET_RADIUS, concentrations=shares)
 
 
 def draw_readout(table: dict, n: int, shape: tuple[int, ...], generator: torch.Generator | None) -> tuple:

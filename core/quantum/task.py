@@ -58,6 +58,7 @@ def default_config(
     layout: str | None = None,
     channel_context: bool = False,
     multiplicity: bool = False,
+    concentration: bool = True,
     **hybrid,
 ) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields.
@@ -66,7 +67,8 @@ def default_config(
     variant in ``benchmarks/bench_quantum.py``); FRQI or ``energy="total"`` mean the joint layout.
     ``channel_context``: draw a jet's channel states one after the other, each given the earlier ones'
     radial profile and core lean (``core.quantum.context``). ``multiplicity``: read the final state with the
-    multiplicity readout (``core.quantum.lit_pixels``; classical channel energies only).
+    multiplicity readout (``core.quantum.lit_pixels``; classical channel energies only), with each region's
+    energy shared as in the training jet that gives its counts unless ``concentration`` is False.
     """
     if layout is None:
         layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels", "cone") else "joint"
@@ -80,6 +82,7 @@ def default_config(
         "layout": layout,
         **({"channel_context": True} if channel_context else {}),
         **({"multiplicity": True} if multiplicity else {}),
+        **({} if concentration else {"concentration": False}),
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
 
@@ -104,6 +107,7 @@ TRAIN_OPTIONS = (
     "halo_weight",
     "energy_context",
     "no_multiplicity",
+    "no_concentration",
 )
 
 
@@ -158,6 +162,7 @@ def config_from_request(req) -> dict:
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
         multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
+        concentration=not req.no_concentration,
     )
 
 
@@ -649,7 +654,7 @@ def _fit_training_tables(config: dict, x_train: torch.Tensor, y_train, encoder, 
     if cfg.energy_context and "energy_norm" not in config:
         config["energy_norm"] = fit_energy_norm(region_energies(small))
     if config.get("multiplicity") and energy != "total" and "multiplicity_table" not in config:
-        config["multiplicity_table"] = fit_table(small, y, energy)
+        config["multiplicity_table"] = fit_table(small, y, energy, concentrations=config.get("concentration", True))
     if energy == "total" and "aux_quantiles" not in config:
         aux = encoder.encode(small).aux[:, 0].numpy()  # joint layout only
         config["aux_quantiles"] = _aux_quantiles(aux, y)

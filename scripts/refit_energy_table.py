@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 TABLE_KEYS = {"ddpm": "energies", "quantum": "channel_energies"}
 DERIVED = {
     "ddpm": ("hard_threshold", "multiplicity_table"),
-    "quantum": ("zero_below", "multiplicity_table"),
+    "quantum": ("zero_below", "hard_threshold", "multiplicity_table"),
 }  # other fits of the training jets that never touch the weights
 EMBEDDED = "embedded sample (assets/jets_sample.h5)"
 ENERGY_WORDS = {

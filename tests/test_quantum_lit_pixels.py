@@ -100,6 +100,10 @@ def test_the_quantum_task_samples_with_the_readout_and_without_it_as_before():
     # Same state, same energies: the readout moves energy between pixels of a channel, never between channels.
     assert torch.allclose(out.sum((-1, -2)), before.sum((-1, -2)), rtol=1e-5)
     table = task.config()["multiplicity_table"]
+    # Deposits of exactly 10 GeV: every channel reads out at a hard threshold, and no lit pixel is under it.
+    assert task.hard_threshold == [True, True, True] and plain.hard_threshold == [True, True, True]
+    levels = torch.tensor(task.zero_below).view(1, 3, 1, 1)
+    assert ((out == 0) | (out >= levels * (1 - 1e-5))).all()
     # Every jet lights each channel as some training jet of its class did (counts are bounded by that jet's).
     train_counts = torch.from_numpy(region_counts(x, table["radius"])).view(len(x), -1)
     for jet, label in zip(

@@ -36,7 +36,13 @@ from core.data.multiplicity import (
     region_counts,
     uses_widths,
 )
-from core.data.readout import hard_thresholds, light_by_count, match_concentration, zero_suppression
+from core.data.readout import (
+    hard_thresholds,
+    hold_threshold,
+    light_by_count,
+    match_concentration,
+    zero_suppression,
+)
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.noise import channel_noise, check_correlation
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
@@ -402,10 +408,14 @@ class DiffusionTask:
         x = self.to_gev(z).cpu()
         if lit is not None:
             x = self._light(z, x, energies, lit)
+        inside = None
         if energies is not None and energies.ndim == 3:  # inside and outside the cone, each to its own energy
             x = rescale_regions(x, energies, self._config["energies"]["radius"])
+            inside = cone_mask(self.size, self._config["energies"]["radius"])
         elif energies is not None:
             x = rescale_channels(x, energies)
+        if energies is not None and self.zero_below is not None and any(self.hard_threshold):
+            x = hold_threshold(x, inside, self.zero_below, self.hard_threshold)  # no track under the cut
         return self.to_pixels(x)
 
     def to_pixels(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from core.data.energies import (
+    JET_RADIUS,
+    cone_mask,
     draw_channel_energies,
     draw_region_energies,
     fit_channel_energies,
@@ -27,7 +29,7 @@ from core.data.energies import (
     rescale_regions,
 )
 from core.data.multiplicity import has_concentrations
-from core.data.readout import suppress_below, zero_suppression
+from core.data.readout import hard_thresholds, hold_threshold, suppress_below, zero_suppression
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
 from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
@@ -266,6 +268,8 @@ class QuantumTask:
         # A halo term puts each channel's halo direction (core.quantum.halo) after its profile, context included.
         self.halo = model.cfg.halo_weight > 0
         self.zero_below = config.get("zero_below")  # GeV per channel; absent in checkpoints saved before it
+        # Which channels read out at a hard threshold (the tracker's cut); absent before 7 December: none held.
+        self.hard_threshold = [bool(v) for v in config.get("hard_threshold", [False] * 3)]
 
     @property
     def timesteps(self) -> int:
@@ -476,14 +480,22 @@ class QuantumTask:
             shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
             shapes = shapes.reshape(-1, 3, self.size, self.size)
             if lit is not None:
-                return light(self.multiplicity_table, shapes, aux, labels, lit, self.zero_below)
+                return self._hold(light(self.multiplicity_table, shapes, aux, labels, lit, self.zero_below), aux)
             x = rescale(shapes, aux)
             if self.zero_below is None or not zero_suppress:
                 return x
             # The detector's readout: no pixel under the training jets' zero-suppression level (no track under
             # the tracker's cut); the channel energies drawn for the jet stay what they were.
-            return rescale(suppress_below(x, self.zero_below), aux)
+            return self._hold(rescale(suppress_below(x, self.zero_below), aux), aux)
         return self.encoder.decode(probs[:, None, :], aux).clamp_min(0)
+
+    def _hold(self, x: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        """No track under the tracker's cut after the rescaling to the drawn energies, each region (inside and
+        outside the cone with cone energies) keeping its energy (``core.data.readout.hold_threshold``)."""
+        if self.zero_below is None or not any(self.hard_threshold):
+            return x
+        inside = cone_mask(self.size, JET_RADIUS) if aux.ndim == 3 else None
+        return hold_threshold(x, inside, self.zero_below, self.hard_threshold)
 
     def reconstructor(self, net: nn.Module, labels: torch.Tensor | None = None, **_options):
         """This model as a ``core.metrics.reconstruct.Reconstructor``; it is class-conditional, so it needs
@@ -647,6 +659,8 @@ def _fit_training_tables(config: dict, x_train: torch.Tensor, y_train, encoder, 
     y = None if y_train is None else np.asarray(y_train)
     if energy in ("channels", "cone") and "zero_below" not in config:
         config["zero_below"] = zero_suppression(small)
+    if energy in ("channels", "cone") and "hard_threshold" not in config:
+        config["hard_threshold"] = hard_thresholds(small)
     if energy == "channels" and "channel_energies" not in config:
         config["channel_energies"] = fit_channel_energies(channel_energies(small), y)
     if energy == "cone" and "channel_energies" not in config:

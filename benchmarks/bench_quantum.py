@@ -56,6 +56,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.data.energies import (  # noqa: E402
+    cone_mask,
     draw_channel_energies,
     draw_region_energies,
     fit_channel_energies,
@@ -65,7 +66,7 @@ from core.data.energies import (  # noqa: E402
     rescale_regions,
 )
 from core.data.readers import load_tensors  # noqa: E402
-from core.data.readout import zero_suppression  # noqa: E402
+from core.data.readout import hard_thresholds, hold_threshold, zero_suppression  # noqa: E402
 from core.errors import JetInputError  # noqa: E402
 from core.quantum import baselines as B  # noqa: E402
 from core.quantum.lit_pixels import draw_readout, fit_table, light  # noqa: E402
@@ -380,14 +381,19 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str, shot
         return read, f"{shots} shots per jet (fitted)"
     if energy == "total":
         raise SystemExit("--readout multiplicity needs per-channel energies (--energy channels or cone)")
-    table, levels = fit_table(x_tr, y_tr, energy), zero_suppression(x_tr)
+    table, levels, hard = fit_table(x_tr, y_tr, energy), zero_suppression(x_tr), hard_thresholds(x_tr)
+    inside = cone_mask(size, table["radius"]) if energy == "cone" else None
 
-    def read(shapes, labels, g):  # the shipped model's readout (core.quantum.lit_pixels)
+    def read(shapes, labels, g):  # the shipped model's readout (core.quantum.lit_pixels, QuantumTask._hold)
         e = energies(labels, g)
         drawn = draw_readout(table, len(labels), (3, size, size), g)
-        return light(table, shapes.reshape(-1, 3, size, size), e, labels, drawn, levels)
+        lit = light(table, shapes.reshape(-1, 3, size, size), e, labels, drawn, levels)
+        return hold_threshold(lit, inside, levels, hard)
 
-    return read, "multiplicity (each channel lit as a training jet near it in energy)"
+    return read, (
+        "multiplicity and concentration (each channel lit, and each region's energy shared, as in a training jet "
+        "near it in energy; no track under the tracker's cut)"
+    )
 
 
 def quality(args) -> dict:

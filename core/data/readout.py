@@ -115,7 +115,7 @@ def hold_threshold(
     """(N, C, H, W) GeV images in which every lit pixel of a channel with a hard readout threshold (``hard``: the
     tracker's pT cut) is at least its level, each region (inside the cone ``inside`` and outside it; the whole
     image when None) keeping its energy. Rescaling a generated channel to its drawn energy (last step of every
-    sampler) can push its faintest tracks under the cut, where a real tracker reads none (on 6 December 13 % of
+    sampler) can push its faintest tracks under the cut, where a real tracker reads none (measured 7 December: 13 % of
     the shipped U-Net's Tracks pixels, in half its jets; a classifier needs one pixel to tell). Here the pixels
     below the level are raised to it and the others scaled down so the region keeps its energy (water filling:
     max(level, s v) summing to the energy, s by bisection); a region whose energy cannot give every lit pixel the

@@ -16,6 +16,11 @@ multiplicity readout (``core.data.readout.light_by_count``), with each region's 
 neighbour (``core.data.readout.match_concentration``): readout rules fitted on the training jets; the weights
 do not change.
 
+``--spectrum`` (pixel-layout U-Nets with the multiplicity readout) instead fits the spectrum calibration
+(``core.data.spectrum``): it samples 2,000 of the model's own jets without it (seed 0, the default sampler and
+guidance; about 4 minutes on 2 CPU cores) and maps every lit pixel's energy from their spectrum onto the training
+jets'. Any other refit drops a calibration (it was fitted on jets drawn with the old tables): run it again last.
+
 The table (a per-class copula of channel energies) is fitted on the training jets when training starts and
 never touches the network's weights, so a better fit of the same jets can replace it without retraining.
 The script re-reads the jets the model card names (the embedded sample only), fits the table the way
@@ -165,6 +170,11 @@ def refit(
     added = [k for k in DERIVED.get(family, ()) if k not in task_config and k in rebuilt]
     for k in added:  # fitted on the training jets by today's builder, absent from older configs
         task_config[k] = rebuilt[k]
+    # A calibration fitted on jets drawn with other tables or guidance no longer fits (a plain refit of the same
+    # jets changes no draw and keeps it).
+    stale = bool(multiplicity or changed or guidance is not None or added) and "spectrum_map" in task_config
+    if stale:
+        task_config.pop("spectrum_map")
     write_text_atomic(
         checkpoint / "config.json", json.dumps(config, indent=indent_of(checkpoint / "config.json")) + "\n"
     )
@@ -174,7 +184,61 @@ def refit(
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
     extra = f"; added {', '.join(f'{k}={v}' for k, v in shown.items())}" if added else ""
+    extra += "; spectrum calibration dropped (refit it: --spectrum)" if stale else ""
     return f"{checkpoint}: {key} refitted ({len(new['all']['levels'])} levels, {len(x)} jets){extra}"
+
+
+SPECTRUM_JETS = 2000  # the model's own jets the spectrum calibration is fitted on
+SPECTRUM_SEED = 0
+
+
+def calibrate_spectrum(checkpoint: Path, n: int = SPECTRUM_JETS, seed: int = SPECTRUM_SEED) -> str:
+    """Fit the spectrum calibration (``core.data.spectrum``) of a model with the multiplicity readout (a U-Net with
+    pixel HCAL, or a quantum model):
+    ``n`` jets sampled without it (default sampler and guidance, half quark, half gluon, seed ``seed``) against
+    the training jets, written into ``config.json`` atomically and recorded in the model card."""
+    import torch
+
+    from core.atomic import write_text_atomic
+    from core.data.energies import JET_RADIUS
+    from core.data.readers import load_tensors
+    from core.data.spectrum import fit_spectrum_map
+    from core.training.checkpoint import load_checkpoint
+    from core.training.sampling import default_guidance, labels_for, sample_images
+
+    config = json.loads((checkpoint / "config.json").read_text())
+    card_path = checkpoint / "model_card.json"
+    card = json.loads(card_path.read_text())
+    task_config = config["task"]
+    if task_config.get("family") not in TABLE_KEYS or not task_config.get("multiplicity_table"):
+        raise SystemExit(f"{checkpoint}: --spectrum needs a U-Net or quantum model with the multiplicity readout")
+    if task_config.get("hcal_towers"):
+        raise SystemExit(f"{checkpoint}: --spectrum maps pixels; a U-Net drawing HCAL as towers would lose them")
+    data = card.get("data", {})
+    if data.get("file") != EMBEDDED:
+        raise SystemExit(f"{checkpoint}: trained on {data.get('file')!r}; only the embedded sample is calibrated here")
+    ckpt = load_checkpoint(checkpoint, device="cpu")
+    ckpt.task._config.pop("spectrum_map", None)  # the model's own spectrum, uncalibrated
+    mixed = "mixed" if ckpt.task.conditional else None
+    labels = labels_for(ckpt, mixed, n)
+    started = time.time()
+    generated = sample_images(ckpt, n, None, None, mixed, default_guidance(ckpt), seed, "cpu", 256)
+    x, y = load_tensors(ROOT / "assets" / "jets_sample.h5", size=int(data["size"]))
+    task_config["spectrum_map"] = fit_spectrum_map(
+        generated, None if labels is None else labels.numpy(), x, None if labels is None else y.numpy(), JET_RADIUS
+    )
+    write_text_atomic(
+        checkpoint / "config.json", json.dumps(config, indent=indent_of(checkpoint / "config.json")) + "\n"
+    )
+    card["spectrum_calibration"] = (
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}: each lit pixel's energy mapped from the quantiles of this "
+        f"model's own lit pixels ({n} jets, default sampler, seed {seed}, {time.time() - started:.0f} s on "
+        f"{torch.get_num_threads()} CPU threads) onto those of the training jets, per class, channel and region "
+        "(core.data.spectrum); weights unchanged. "
+        f"Command: python scripts/refit_energy_table.py {checkpoint.as_posix()} --spectrum"
+    )
+    write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
+    return f"{checkpoint}: spectrum calibration fitted on {n} of its own jets and {len(x)} training jets"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,9 +249,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--multiplicity", action="store_true", help="add or refit the multiplicity table")
     p.add_argument("--energy", choices=("channels", "cone"), default=None, help="the classical energy model (quantum)")
     p.add_argument("--guidance", type=float, default=None, help="the guidance weight samples get by default (U-Nets)")
+    p.add_argument(
+        "--spectrum",
+        action="store_true",
+        help="fit the spectrum calibration (U-Nets with the multiplicity readout; samples the model) instead",
+    )
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     for arg in args.checkpoints:
-        print(refit(Path(arg), args.multiplicity, args.guidance, args.energy))
+        if args.spectrum:
+            print(calibrate_spectrum(Path(arg)))
+        else:
+            print(refit(Path(arg), args.multiplicity, args.guidance, args.energy))
 
 
 if __name__ == "__main__":

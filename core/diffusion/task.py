@@ -43,6 +43,7 @@ from core.data.readout import (
     match_concentration,
     zero_suppression,
 )
+from core.data.spectrum import calibrate, has_spectrum_map
 from core.data.transforms import fit_transform, make_transform
 from core.diffusion.noise import channel_noise, check_correlation
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
@@ -416,7 +417,16 @@ class DiffusionTask:
             x = rescale_channels(x, energies)
         if energies is not None and self.zero_below is not None and any(self.hard_threshold):
             x = hold_threshold(x, inside, self.zero_below, self.hard_threshold)  # no track under the cut
+        if self.spectrum_map is not None and inside is not None and lit is not None:
+            x = calibrate(x, lit[2], self.spectrum_map, energies, self.zero_below, self.hard_threshold)
         return self.to_pixels(x)
+
+    @property
+    def spectrum_map(self) -> dict | None:
+        """The spectrum calibration's table (``core.data.spectrum``), for pixel-layout U-Nets with the
+        multiplicity readout whose config holds one (``scripts/refit_energy_table.py --spectrum``)."""
+        table = self._config.get("spectrum_map")
+        return table if has_spectrum_map(table) and not self.hcal_towers else None
 
     def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
         """GeV images in the model's own layout -> detector pixels (HCAL towers spread over their pixels)."""
@@ -513,6 +523,7 @@ class DiffusionTask:
                 if has_concentrations(self._config.get("multiplicity_table") or {})
                 else {}
             ),
+            **({"spectrum_calibration": True} if self.spectrum_map is not None else {}),
             **({"noise_correlation": self.noise_correlation} if self.noise_correlation else {}),
             **({"preset": self._config["preset"]} if "preset" in self._config else {}),
         }

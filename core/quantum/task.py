@@ -30,6 +30,7 @@ from core.data.energies import (
 )
 from core.data.multiplicity import has_concentrations
 from core.data.readout import hard_thresholds, hold_threshold, suppress_below, zero_suppression
+from core.data.spectrum import calibrate, has_spectrum_map
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
 from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
@@ -447,6 +448,12 @@ class QuantumTask:
         """The multiplicity readout's table (``core.quantum.lit_pixels``), or None: every pixel with weight lit."""
         return self._config.get("multiplicity_table")
 
+    @property
+    def spectrum_map(self) -> dict | None:
+        """The spectrum calibration's table (``core.data.spectrum``; with the multiplicity readout only), or None."""
+        table = self._config.get("spectrum_map")
+        return table if has_spectrum_map(table) and self.multiplicity_table is not None else None
+
     def draw_lit(self, labels: torch.Tensor, generator: torch.Generator | None) -> tuple | None:
         """What the multiplicity readout draws for jets of ``labels`` (None without a table); drawn after the
         energies, so that a checkpoint without a table samples what it always did."""
@@ -480,7 +487,9 @@ class QuantumTask:
             shapes = self.encoder.decode(probs[:, None, :], torch.ones(len(probs), 1)).clamp_min(0)
             shapes = shapes.reshape(-1, 3, self.size, self.size)
             if lit is not None:
-                return self._hold(light(self.multiplicity_table, shapes, aux, labels, lit, self.zero_below), aux)
+                x = self._hold(light(self.multiplicity_table, shapes, aux, labels, lit, self.zero_below), aux)
+                table = self.spectrum_map
+                return x if table is None else calibrate(x, labels, table, aux, self.zero_below, self.hard_threshold)
             x = rescale(shapes, aux)
             if self.zero_below is None or not zero_suppress:
                 return x
@@ -519,6 +528,7 @@ class QuantumTask:
             "diffusion_steps": cfg.diffusion_steps,
             "channel_context": self.channel_context,
             "multiplicity_readout": self.multiplicity_table is not None,
+            **({"spectrum_calibration": True} if self.spectrum_map is not None else {}),
             "concentration_readout": has_concentrations(self.multiplicity_table or {}),
         }
 

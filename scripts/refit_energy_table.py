@@ -16,7 +16,7 @@ multiplicity readout (``core.data.readout.light_by_count``), with each region's 
 neighbour (``core.data.readout.match_concentration``): readout rules fitted on the training jets; the weights
 do not change.
 
-``--spectrum`` (pixel-layout U-Nets with the multiplicity readout) instead fits the spectrum calibration
+``--spectrum`` (U-Nets and quantum models with the multiplicity readout) instead fits the spectrum calibration
 (``core.data.spectrum``): it samples 2,000 of the model's own jets without it (seed 0, the default sampler and
 guidance; about 4 minutes on 2 CPU cores) and maps every lit pixel's energy from their spectrum onto the training
 jets'. Any other refit drops a calibration (it was fitted on jets drawn with the old tables): run it again last.
@@ -193,8 +193,8 @@ SPECTRUM_SEED = 0
 
 
 def calibrate_spectrum(checkpoint: Path, n: int = SPECTRUM_JETS, seed: int = SPECTRUM_SEED) -> str:
-    """Fit the spectrum calibration (``core.data.spectrum``) of a model with the multiplicity readout (a U-Net with
-    pixel HCAL, or a quantum model):
+    """Fit the spectrum calibration (``core.data.spectrum``) of a model with the multiplicity readout (a U-Net,
+    in its own layout, or a quantum model):
     ``n`` jets sampled without it (default sampler and guidance, half quark, half gluon, seed ``seed``) against
     the training jets, written into ``config.json`` atomically and recorded in the model card."""
     import torch
@@ -212,8 +212,6 @@ def calibrate_spectrum(checkpoint: Path, n: int = SPECTRUM_JETS, seed: int = SPE
     task_config = config["task"]
     if task_config.get("family") not in TABLE_KEYS or not task_config.get("multiplicity_table"):
         raise SystemExit(f"{checkpoint}: --spectrum needs a U-Net or quantum model with the multiplicity readout")
-    if task_config.get("hcal_towers"):
-        raise SystemExit(f"{checkpoint}: --spectrum maps pixels; a U-Net drawing HCAL as towers would lose them")
     data = card.get("data", {})
     if data.get("file") != EMBEDDED:
         raise SystemExit(f"{checkpoint}: trained on {data.get('file')!r}; only the embedded sample is calibrated here")
@@ -224,6 +222,10 @@ def calibrate_spectrum(checkpoint: Path, n: int = SPECTRUM_JETS, seed: int = SPE
     started = time.time()
     generated = sample_images(ckpt, n, None, None, mixed, default_guidance(ckpt), seed, "cpu", 256)
     x, y = load_tensors(ROOT / "assets" / "jets_sample.h5", size=int(data["size"]))
+    if task_config.get("hcal_towers"):  # mapped in the model's layout: HCAL as towers (exact for detector images)
+        from core.data.hcal_towers import to_tower_space
+
+        generated, x = to_tower_space(generated.float()), to_tower_space(x.float())
     task_config["spectrum_map"] = fit_spectrum_map(
         generated, None if labels is None else labels.numpy(), x, None if labels is None else y.numpy(), JET_RADIUS
     )

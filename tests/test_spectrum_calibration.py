@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from core.data.energies import cone_mask, region_energies
+from core.data.hcal_towers import to_tower_space
+from core.data.readers import load_tensors
 from core.data.spectrum import fit_spectrum_map, has_spectrum_map, interp, lit_log_quantiles, map_spectrum
 from core.diffusion.task import build_task, default_config, fit_multiplicity
 from core.errors import JetInputError
@@ -142,15 +144,22 @@ def test_the_refit_script_fits_the_calibration_and_a_later_refit_drops_it(tmp_pa
     assert "spectrum_map" in json.loads((ckpt / "config.json").read_text())["task"]
     assert "dropped" in refit.refit(ckpt, guidance=1.0)  # other draws: dropped, and said
     assert "spectrum_map" not in json.loads((ckpt / "config.json").read_text())["task"]
+    # A U-Net drawing HCAL as towers is calibrated in its own layout: the training jets' HCAL read as towers.
     towers = json.loads((ckpt / "config.json").read_text())
     towers["task"]["hcal_towers"] = True
     (ckpt / "config.json").write_text(json.dumps(towers))
-    with pytest.raises(SystemExit, match="--spectrum maps pixels"):
+    refit.calibrate_spectrum(ckpt, n=16)
+    table = json.loads((ckpt / "config.json").read_text())["task"]["spectrum_map"]
+    x, y = load_tensors(ROOT / "assets" / "jets_sample.h5", size=32)
+    assert table["training"] == lit_log_quantiles(to_tower_space(x.float()), y.numpy(), 0.4)
+    assert table["training"] != lit_log_quantiles(x, y.numpy(), 0.4)
+    towers["task"].pop("multiplicity_table")
+    (ckpt / "config.json").write_text(json.dumps(towers))
+    with pytest.raises(SystemExit, match="--spectrum needs a U-Net or quantum model with the multiplicity readout"):
         refit.calibrate_spectrum(ckpt, n=16)
 
 
 def test_the_quantum_readout_takes_the_same_calibration():
-    from core.data.readers import load_tensors
     from core.training.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(ROOT / "checkpoints" / "quantum_hybrid", device="cpu")

@@ -423,10 +423,11 @@ class DiffusionTask:
 
     @property
     def spectrum_map(self) -> dict | None:
-        """The spectrum calibration's table (``core.data.spectrum``), for pixel-layout U-Nets with the
-        multiplicity readout whose config holds one (``scripts/refit_energy_table.py --spectrum``)."""
+        """The spectrum calibration's table (``core.data.spectrum``) of a U-Net with the multiplicity readout
+        whose config holds one (``scripts/refit_energy_table.py --spectrum``); in the model's layout (HCAL towers
+        for a tower model, mapped before they are spread over their pixels)."""
         table = self._config.get("spectrum_map")
-        return table if has_spectrum_map(table) and not self.hcal_towers else None
+        return table if has_spectrum_map(table) else None
 
     def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
         """GeV images in the model's own layout -> detector pixels (HCAL towers spread over their pixels)."""

@@ -194,9 +194,9 @@ SPECTRUM_SEED = 0
 
 def calibrate_spectrum(checkpoint: Path, n: int = SPECTRUM_JETS, seed: int = SPECTRUM_SEED) -> str:
     """Fit the spectrum calibration (``core.data.spectrum``) of a model with the multiplicity readout (a U-Net,
-    in its own layout, or a quantum model):
-    ``n`` jets sampled without it (default sampler and guidance, half quark, half gluon, seed ``seed``) against
-    the training jets, written into ``config.json`` atomically and recorded in the model card."""
+    in its own layout, or a quantum model): ``n`` jets sampled without it (default sampler and guidance, half
+    quark, half gluon, seed ``seed``) against the training jets, written into ``config.json`` atomically and
+    recorded in the model card."""
     import torch
 
     from core.atomic import write_text_atomic
@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--spectrum",
         action="store_true",
-        help="fit the spectrum calibration (U-Nets with the multiplicity readout; samples the model) instead",
+        help="fit the spectrum calibration instead (U-Nets and quantum models with the multiplicity readout; samples "
+        "the model)",
     )
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     for arg in args.checkpoints:

@@ -258,6 +258,14 @@ class TrainRequest(Request):
         group=DIFFUSION,
         label="HCAL as towers",
     )
+    region_condition: bool = option(
+        False,
+        "ddpm with the multiplicity readout: tell the network, beside the channel energies, each channel's lit "
+        "pixels inside and outside the cone and its energy share inside, as the readout will light them "
+        "(core.diffusion.task.region_features): the shape is drawn for its number of deposits",
+        group=DIFFUSION,
+        label="Condition on lit pixels per region",
+    )
     noise_correlation: float = option(
         0.0,
         "ddpm: correlation, in [0, 1), of the diffusion noise between a pixel's three channels, in training and "

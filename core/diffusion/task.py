@@ -8,6 +8,7 @@ back to GeV with the inverse transform, negative GeV clamped to 0.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -54,6 +55,18 @@ from core.errors import JetInputError
 from core.training.task import Trajectory, check_guidance_from
 
 PREDICTIONS = ("eps", "v")
+REGION_DIMS = 9  # the region condition: lit pixels inside and outside the cone (6), energy share inside (3)
+
+
+class Lit(NamedTuple):
+    """What the multiplicity readout of one sample needs: each jet's pick among its nearest training jets (n,),
+    a jitter breaking ties among the network's pixels (n, 3, H, W), the labels (n,) or None, and, with the region
+    condition, the neighbours already drawn (``draw_neighbours``'s dict) whose counts the network was told."""
+
+    picks: torch.Tensor
+    jitter: torch.Tensor
+    labels: torch.Tensor | None
+    drawn: dict | None = None
 
 
 TITLES = {"ddpm": "U-Net DDPM", "seed-baseline": "seed baseline (SimpleDiffusionCNN, 50 steps)"}
@@ -72,6 +85,7 @@ TRAIN_OPTIONS = {
         "no_concentration",
         "hcal_towers",
         "noise_correlation",
+        "region_condition",
     ),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
@@ -125,7 +139,9 @@ def default_config(
     cfg["transform_kind"] = "log"
     cfg.update(overrides)
     if family == "ddpm":
-        cfg["network"]["cond_dim"] = 3 if cfg.get("energy_condition") else 0
+        cfg["network"]["cond_dim"] = (3 if cfg.get("energy_condition") else 0) + (
+            REGION_DIMS if cfg.get("region_condition") else 0
+        )
     return cfg
 
 
@@ -136,6 +152,11 @@ def config_from_request(req) -> dict:
         return default_config(req.family, req.size, **common)
     if req.hcal_towers and req.size != TOWER_SIZE:  # before any data is read
         raise JetInputError(f"--hcal-towers: defined at {TOWER_SIZE} x {TOWER_SIZE}, not --size {req.size}")
+    if req.region_condition and (req.no_energy_condition or req.no_multiplicity):
+        raise JetInputError(
+            "--region-condition: the network is given the counts the multiplicity readout lights and the energies "
+            "the copula draws; drop --no-energy-condition and --no-multiplicity"
+        )
     return default_config(
         req.family,
         req.size,
@@ -147,6 +168,7 @@ def config_from_request(req) -> dict:
         **({"hcal_towers": True} if req.hcal_towers else {}),
         **({"concentration": False} if req.no_concentration else {}),
         **({"noise_correlation": check_correlation(req.noise_correlation)} if req.noise_correlation else {}),
+        **({"region_condition": True} if req.region_condition else {}),
         **common,
     )
 
@@ -189,6 +211,18 @@ class DiffusionTask:
         self.noise_correlation = check_correlation(config.get("noise_correlation", 0.0))
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
             raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
+        # The network also sees each region's lit pixels and energy share (:meth:`region_condition`).
+        self.region_condition = bool(config.get("region_condition", False))
+        if self.region_condition and not (
+            self.energy_condition
+            and is_cone_table(config["energies"])
+            and "multiplicity_table" in config
+            and "region_norm" in config
+        ):
+            raise JetInputError(
+                "task config: 'region_condition' needs the energy condition with a cone table, the "
+                "'multiplicity_table' and the fitted 'region_norm'"
+            )
 
     @property
     def timesteps(self) -> int:
@@ -223,16 +257,31 @@ class DiffusionTask:
             drop = torch.rand(n, generator=generator, device=x.device) < self.cond_drop
             labels = torch.where(drop, torch.full_like(y, NULL_LABEL), y)
         target = eps if self.prediction == "eps" else self.schedule.v_target(x, t, eps)
-        cond = self.condition(self.to_gev(x).sum((-1, -2))) if self.energy_condition else None
+        cond = self.image_condition(x) if self.energy_condition else None
         out = net(xt, t, labels, cond) if cond is not None else net(xt, t, labels)
         return F.mse_loss(out.float(), target.float())
 
-    def condition(self, energies: torch.Tensor) -> torch.Tensor:
-        """The network's continuous condition: log(1 + E / GeV) per channel, standardised on the training jets."""
-        norm = self._config["energy_norm"]
-        mean = torch.as_tensor(norm["mean"], dtype=torch.float32, device=energies.device)
-        std = torch.as_tensor(norm["std"], dtype=torch.float32, device=energies.device)
-        return (torch.log1p(energies.float().clamp_min(0)) - mean) / std
+    def image_condition(self, z: torch.Tensor) -> torch.Tensor:
+        """The network's condition read off model-space images ``z`` (training, reconstructions): their channel
+        energies and, with the region condition, their lit pixels and energy shares inside the cone."""
+        x = self.to_gev(z)
+        if not self.region_condition:
+            return self.condition(x.sum((-1, -2)))
+        lit = z > -1.0 + self.zero_gap if self.zero_gap > 0 else x > 0  # a deposit sits at -1 + 2 gap or above
+        return self.condition(_region_sums(x), _region_sums(lit.float()))
+
+    def condition(self, energies: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's continuous condition: log(1 + E / GeV) per channel, standardised on the training jets;
+        with the region condition, ``energies`` are (N, 2, 3) inside and outside the cone and ``counts`` (N, 2, 3)
+        each region's lit pixels, and :func:`region_features` follow the totals."""
+        totals = channel_totals(energies)
+        out = _standardised(torch.log1p(totals.float().clamp_min(0)), self._config["energy_norm"])
+        if not self.region_condition:
+            return out
+        if counts is None or energies.ndim != 3:
+            raise JetInputError("region condition: needs energies inside and outside the cone and their lit pixels")
+        extra = _standardised(region_features(energies, counts), self._config["region_norm"])
+        return torch.cat([out, extra], 1)
 
     def draw_energies(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Energies from the fitted copula of each jet's class (all jets when unlabelled): (n, 3) GeV per
@@ -366,7 +415,12 @@ class DiffusionTask:
         device = next(net.parameters()).device
         # Energies first (their own draws), so a seed gives the same jets with or without a trajectory.
         energies, picks = self.draw_numbers(n, labels, generator) if self.energy_condition else (None, None)
-        cond = self.condition(channel_totals(energies)).to(device) if energies is not None else None
+        drawn = self._draw_regions(energies, picks, labels) if self.region_condition else None
+        cond = (
+            None
+            if energies is None
+            else self.condition(energies, None if drawn is None else drawn["counts"]).to(device)
+        )
         if labels is not None:
             labels = labels.to(device)
         x_T = channel_noise((n, 3, self.size, self.size), self.noise_correlation, generator, device)
@@ -395,7 +449,7 @@ class DiffusionTask:
         lit = None
         if picks is not None:  # the multiplicity readout; ties among the network's pixels broken at random
             jitter = torch.rand((n, 3, self.size, self.size), generator=_cpu(generator))
-            lit = (picks, jitter, None if labels is None else labels.cpu())
+            lit = Lit(picks, jitter, None if labels is None else labels.cpu(), drawn)
         if not trajectory:
             return self._to_jets(out, energies, lit)
         x, trace = out
@@ -403,9 +457,9 @@ class DiffusionTask:
 
     def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None, lit=None) -> torch.Tensor:
         """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for.
-        ``lit`` (picks (n,), jitter (n, 3, H, W), labels): light each channel's number of pixels inside and
-        outside the cone, those of a training jet near this one (:meth:`_light`), the network's highest
-        (``core.data.readout.light_by_count``), before the rescaling."""
+        ``lit`` (:class:`Lit`; a tuple of its first three fields reads the same): light each channel's number of
+        pixels inside and outside the cone, those of a training jet near this one (:meth:`_light`), the network's
+        highest (``core.data.readout.light_by_count``), before the rescaling."""
         x = self.to_gev(z).cpu()
         if lit is not None:
             x = self._light(z, x, energies, lit)
@@ -437,22 +491,34 @@ class DiffusionTask:
         """The multiplicity readout of GeV image ``x`` (model-space ``z`` ranks the pixels). A table fitted with
         channel widths is read twice: counts for the energies alone light a first image, whose widths (those of
         a jet with a real jet's number of deposits; the network's unlit image, with every faint pixel, is far
-        broader) then choose the counts that are lit."""
-        picks, jitter, labels = lit
+        broader) then choose the counts that are lit. With the region condition the counts are those the network
+        was told (``lit[3]``), lit as they are."""
+        picks, jitter, labels, drawn = Lit(*lit)
         table = self._config["multiplicity_table"]
         score = (z.float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0 + 1e-6 * jitter
         if self.hcal_towers:  # a tower is lit at its centre; a deposit between centres would merge into one
             score[:, HCAL] = torch.where(centre_pixels(), score[:, HCAL], torch.full_like(score[:, HCAL], -1.0))
         inside = cone_mask(self.size, table["radius"])  # the counts' own cone
         levels = self.zero_below or [0.0, 0.0, 0.0]
-        drawn = draw_neighbours(table, energies, labels, picks=picks)
-        if uses_widths(table):
+        if drawn is None:  # counts not given to the network: read for the image's own widths
+            drawn = self._draw_regions(energies, picks, labels)
+        if not self.region_condition and uses_widths(table):
             widths = channel_widths(light_by_count(score, x, drawn["counts"], inside, levels), table["radius"])
             drawn = draw_neighbours(table, energies, labels, widths=widths, picks=picks)
         out = light_by_count(score, x, drawn["counts"], inside, levels)
         if "concentrations" in drawn:  # how each region's energy is shared: as in the same neighbour
             out = match_concentration(out, drawn["concentrations"], inside, levels)
         return out
+
+    def _draw_regions(self, energies: torch.Tensor, picks: torch.Tensor, labels: torch.Tensor | None) -> dict:
+        """Each jet's neighbour in the multiplicity table for its energies alone (``draw_neighbours``): its lit
+        pixels per region and, from a table with them, concentrations. The region condition draws them before
+        the network runs (it is told the counts), so they cannot depend on the image's widths."""
+        keys = None if labels is None else labels.cpu()
+        drawn = draw_neighbours(self._config["multiplicity_table"], energies, keys, picks=picks)
+        if self.region_condition:  # told to the network: no deposit in a region drawn empty (rescaling empties it)
+            drawn["counts"] = torch.where(energies > 0, drawn["counts"], torch.zeros_like(drawn["counts"]))
+        return drawn
 
     def _trajectory(self, x: torch.Tensor, trace: Trace, energies: torch.Tensor | None = None, lit=None) -> Trajectory:
         return Trajectory(
@@ -484,9 +550,10 @@ class DiffusionTask:
         jets: dict = {}  # an energy-conditioned model reconstructs given each jet's own channel energies
 
         def to_model(x0: torch.Tensor) -> torch.Tensor:
+            z = self.prepare(x0)
             if self.energy_condition:
-                jets["cond"] = self.condition(x0.to(device).sum((-1, -2)))
-            return self.prepare(x0)
+                jets["cond"] = self.image_condition(z.to(device))
+            return z
 
         def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return self.eps_fn(net, labels, 1.0, jets.get("cond"))(xt, t)
@@ -519,6 +586,7 @@ class DiffusionTask:
             "prediction": self.prediction,
             "energy_condition": self.energy_condition,
             **({"hcal_towers": True} if self.hcal_towers else {}),
+            **({"region_condition": True} if self.region_condition else {}),
             **(
                 {"concentration_readout": True}
                 if has_concentrations(self._config.get("multiplicity_table") or {})
@@ -549,6 +617,38 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     if generator is None or generator.device.type == "cpu":
         return generator
     return torch.Generator().manual_seed(generator.initial_seed())
+
+
+def _region_sums(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) -> (N, 2, 3) each channel's sum inside and outside the cone, on ``x``'s device."""
+    inside = cone_mask(x.shape[-1], JET_RADIUS).to(x.device)
+    return torch.stack([(x * inside).sum((-1, -2)), (x * ~inside).sum((-1, -2))], 1)
+
+
+def region_features(energies: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(N, 9) what the region condition adds, before standardising: log(1 + lit pixels) inside and outside the
+    cone per channel (6) and each channel's share of its energy inside the cone (3; 0 for an empty channel).
+    Why: the multiplicity readout lights a real jet's number of deposits among the network's highest pixels;
+    a network told that number (and where the energy sits) draws a shape made for it, rather than one whose
+    faint pixels the readout has to pick from (issue 13)."""
+    e = torch.as_tensor(energies).double().clamp_min(0)
+    total = e.sum(1)
+    share = torch.where(total > 0, e[:, 0] / total.clamp_min(1e-300), torch.zeros_like(total))
+    logs = torch.log1p(torch.as_tensor(counts).double().clamp_min(0)).reshape(len(e), 6)
+    return torch.cat([logs, share], 1).float()
+
+
+def fit_region_norm(x: torch.Tensor) -> dict:
+    """Mean and spread of :func:`region_features` over the training jets (GeV images in the model's layout)."""
+    x = torch.as_tensor(x).float()
+    f = region_features(_region_sums(x), _region_sums((x > 0).float()))
+    return {"mean": f.mean(0).tolist(), "std": f.std(0).clamp_min(1e-6).tolist()}
+
+
+def _standardised(v: torch.Tensor, norm: dict) -> torch.Tensor:
+    mean = torch.as_tensor(norm["mean"], dtype=torch.float32, device=v.device)
+    std = torch.as_tensor(norm["std"], dtype=torch.float32, device=v.device)
+    return (v.float() - mean) / std
 
 
 def channel_totals(energies: torch.Tensor) -> torch.Tensor:
@@ -604,4 +704,6 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
         # mass and width floors (README, "The concentration readout").
         shares = bool(config.get("hcal_towers")) and config.get("concentration", True)
         config["multiplicity_table"] = fit_multiplicity(x_train, y_train, concentrations=shares)
+    if config.get("region_condition") and "region_norm" not in config and x_train is not None:
+        config["region_norm"] = fit_region_norm(x_train)
     return DiffusionTask(config, build_network(config), make_transform(config["transform"]))

@@ -239,7 +239,9 @@ def load_initial_weights(task: Task, source: str | os.PathLike) -> dict:
     Only the network's tensors are taken: everything the task fitted on its own training jets (transform, energy
     model, readout tables, data layout) stays the new task's. Why: a trained network carries over to another data
     layout (a U-Net moved to ``--hcal-towers``) in far fewer steps than a start from scratch. The family and every
-    tensor's name and shape must agree; returns the source's path, family and step for the model card."""
+    tensor's name and shape must agree, except that the network's condition input may grow (``--region-condition``
+    on a network trained without it: the new inputs start at zero weight); returns the source's path, family, step
+    and any widened tensor for the model card."""
     ckpt = load_checkpoint(source)
     if ckpt.task.family != task.family:
         raise JetInputError(f"--init-from {source}: holds a {ckpt.task.family!r} model, not {task.family!r}")
@@ -251,11 +253,32 @@ def load_initial_weights(task: Task, source: str | os.PathLike) -> dict:
             f"--init-from {source}: its network differs ({'lacks' if missing else 'has extra'} {names}); "
             "train with the same preset and network options"
         )
+    widened = []
     for name, tensor in ours.items():
-        if theirs[name].shape != tensor.shape:
+        if theirs[name].shape == tensor.shape:
+            continue
+        if name != CONDITION_INPUT or not _widens(theirs[name], tensor):
             raise JetInputError(
                 f"--init-from {source}: {name} has shape {tuple(theirs[name].shape)} there and "
                 f"{tuple(tensor.shape)} here; train with the same preset and network options"
             )
+        # More condition numbers here (--region-condition): the new inputs start with zero weight, so the
+        # network starts as the source's, the extra numbers ignored until training uses them.
+        theirs[name] = torch.cat(
+            [theirs[name], tensor.new_zeros(len(tensor), tensor.shape[1] - theirs[name].shape[1])], 1
+        )
+        widened.append(name)
     task.model.load_state_dict(theirs)
-    return {"path": str(source), "family": ckpt.task.family, "step": ckpt.step}
+    return {
+        "path": str(source),
+        "family": ckpt.task.family,
+        "step": ckpt.step,
+        **({"widened": widened} if widened else {}),
+    }
+
+
+CONDITION_INPUT = "cond_mlp.0.weight"  # the U-Net's first layer on its condition numbers (emb, cond_dim)
+
+
+def _widens(theirs: torch.Tensor, ours: torch.Tensor) -> bool:
+    return theirs.ndim == ours.ndim == 2 and theirs.shape[0] == ours.shape[0] and theirs.shape[1] < ours.shape[1]

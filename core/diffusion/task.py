@@ -414,13 +414,7 @@ class DiffusionTask:
             raise JetInputError(f"sampler {sampler!r}: unknown; use one of {', '.join(SAMPLERS)}")
         device = next(net.parameters()).device
         # Energies first (their own draws), so a seed gives the same jets with or without a trajectory.
-        energies, picks = self.draw_numbers(n, labels, generator) if self.energy_condition else (None, None)
-        drawn = self._draw_regions(energies, picks, labels) if self.region_condition else None
-        cond = (
-            None
-            if energies is None
-            else self.condition(energies, None if drawn is None else drawn["counts"]).to(device)
-        )
+        energies, picks, drawn, cond = self._draws_before_network(n, labels, generator, device)
         if labels is not None:
             labels = labels.to(device)
         x_T = channel_noise((n, 3, self.size, self.size), self.noise_correlation, generator, device)
@@ -454,6 +448,18 @@ class DiffusionTask:
             return self._to_jets(out, energies, lit)
         x, trace = out
         return self._trajectory(x, trace, energies, lit)
+
+    def _draws_before_network(
+        self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None, device: torch.device
+    ) -> tuple:
+        """An energy-conditioned sample's numbers, drawn before its network runs: energies, picks among the
+        nearest training jets, the region condition's neighbours (else None) and the network's condition."""
+        if not self.energy_condition:
+            return None, None, None, None
+        energies, picks = self.draw_numbers(n, labels, generator)
+        drawn = self._draw_regions(energies, picks, labels) if self.region_condition else None
+        cond = self.condition(energies, None if drawn is None else drawn["counts"]).to(device)
+        return energies, picks, drawn, cond
 
     def _to_jets(self, z: torch.Tensor, energies: torch.Tensor | None, lit=None) -> torch.Tensor:
         """Model space -> GeV; an energy-conditioned sample gets exactly the channel energies it was drawn for.

@@ -99,3 +99,18 @@ def test_region_condition_without_the_readout_is_refused_in_one_line(tmp_path, c
         err = capsys.readouterr().err
         assert "--region-condition" in err and off in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_reconstructions_are_conditioned_on_the_jets_own_regions():
+    task, x, y = _task()
+    rec = task.reconstructor(task.model, y[:4])
+    g = torch.Generator().manual_seed(3)
+    t = torch.tensor([100, 300, 500, 700])
+    xt = rec.noise(x[:4], t, g)  # reads the jets' own condition
+    out = rec.predict_x0(xt, t)
+    assert out.shape == x[:4].shape and torch.isfinite(out).all()
+    told = []
+    forward = task.model.forward
+    task.model.forward = lambda xt, t, labels=None, cond=None: told.append(cond) or forward(xt, t, labels, cond)
+    rec.predict_x0(xt, t)
+    assert torch.allclose(told[0], task.image_condition(task.prepare(x[:4])))

@@ -211,7 +211,7 @@ class DiffusionTask:
         self.noise_correlation = check_correlation(config.get("noise_correlation", 0.0))
         if self.energy_condition and not ("energies" in config and "energy_norm" in config):
             raise JetInputError("task config: 'energy_condition' needs the fitted 'energies' and 'energy_norm'")
-        # The network also sees each region's lit pixels and energy share (:meth:`region_condition`).
+        # The network also sees each region's lit pixels and energy share (:meth:`image_condition`, :meth:`condition`).
         self.region_condition = bool(config.get("region_condition", False))
         if self.region_condition and not (
             self.energy_condition
@@ -557,8 +557,10 @@ class DiffusionTask:
 
         def to_model(x0: torch.Tensor) -> torch.Tensor:
             z = self.prepare(x0)
-            if self.energy_condition:
+            if self.region_condition:  # the jet's own lit pixels per region, as in training
                 jets["cond"] = self.image_condition(z.to(device))
+            elif self.energy_condition:
+                jets["cond"] = self.condition(x0.to(device).sum((-1, -2)))
             return z
 
         def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

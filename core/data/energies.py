@@ -86,11 +86,16 @@ def cone_mask(size: int, radius: float = JET_RADIUS) -> torch.Tensor:
     return torch.from_numpy(np.hypot(deta, dphi) < radius)
 
 
+def region_sums(x: torch.Tensor, radius: float = JET_RADIUS) -> torch.Tensor:
+    """(N, C, H, W) -> (N, 2, C): each channel's sum inside and outside the cone, on ``x``'s device (of GeV
+    images: region energies; of lit masks: lit pixels)."""
+    inside = cone_mask(x.shape[-1], radius).to(x.device)
+    return torch.stack([(x * inside).sum((-1, -2)), (x * ~inside).sum((-1, -2))], 1)
+
+
 def region_energies(x: torch.Tensor | np.ndarray, radius: float = JET_RADIUS) -> np.ndarray:
     """(N, 3, H, W) GeV images -> (N, 2, 3): each channel's energy inside and outside the cone."""
-    a = torch.as_tensor(x).double()
-    inside = cone_mask(a.shape[-1], radius)
-    return torch.stack([(a * inside).sum((-1, -2)), (a * ~inside).sum((-1, -2))], 1).numpy()
+    return region_sums(torch.as_tensor(x).double(), radius).numpy()
 
 
 def to_cone(r: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.data.energies import cone_mask
+from core.data.energies import cone_mask, region_sums
 from core.data.observables import channel_widths as observable_widths
 from core.errors import JetInputError
 
@@ -36,9 +36,7 @@ JETS_PER_CLASS = 2000  # kept in the table: enough for the neighbours, small in 
 
 def region_counts(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:
     """(N, 3, H, W) GeV images -> (N, 2, 3): each channel's lit pixels inside and outside the cone."""
-    lit = torch.as_tensor(x) > 0
-    inside = cone_mask(lit.shape[-1], radius)
-    return torch.stack([(lit & inside).sum((-1, -2)), (lit & ~inside).sum((-1, -2))], 1).numpy()
+    return region_sums(torch.as_tensor(x) > 0, radius).numpy()
 
 
 def region_concentrations(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:

@@ -23,6 +23,7 @@ from core.data.energies import (
     fit_cone_energies,
     is_cone_table,
     region_energies,
+    region_sums,
     rescale_channels,
     rescale_regions,
 )
@@ -268,7 +269,7 @@ class DiffusionTask:
         if not self.region_condition:
             return self.condition(x.sum((-1, -2)))
         lit = z > -1.0 + self.zero_gap if self.zero_gap > 0 else x > 0  # a deposit sits at -1 + 2 gap or above
-        return self.condition(_region_sums(x), _region_sums(lit.float()))
+        return self.condition(region_sums(x), region_sums(lit.float()))
 
     def condition(self, energies: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
         """The network's continuous condition: log(1 + E / GeV) per channel, standardised on the training jets;
@@ -627,12 +628,6 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     return torch.Generator().manual_seed(generator.initial_seed())
 
 
-def _region_sums(x: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) -> (N, 2, 3) each channel's sum inside and outside the cone, on ``x``'s device."""
-    inside = cone_mask(x.shape[-1], JET_RADIUS).to(x.device)
-    return torch.stack([(x * inside).sum((-1, -2)), (x * ~inside).sum((-1, -2))], 1)
-
-
 def region_features(energies: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """(N, 9) what the region condition adds, before standardising: log(1 + lit pixels) inside and outside the
     cone per channel (6) and each channel's share of its energy inside the cone (3; 0 for an empty channel).
@@ -649,7 +644,7 @@ def region_features(energies: torch.Tensor, counts: torch.Tensor) -> torch.Tenso
 def fit_region_norm(x: torch.Tensor) -> dict:
     """Mean and spread of :func:`region_features` over the training jets (GeV images in the model's layout)."""
     x = torch.as_tensor(x).float()
-    f = region_features(_region_sums(x), _region_sums((x > 0).float()))
+    f = region_features(region_sums(x), region_sums((x > 0).float()))
     return {"mean": f.mean(0).tolist(), "std": f.std(0).clamp_min(1e-6).tolist()}
 
 

@@ -359,6 +359,14 @@ class TrainRequest(Request):
         minimum=0,
         label="Halo-direction MMD weight (whole jets)",
     )
+    cone_width_weight: float = option(
+        0.0,
+        "with --chain-jets and --profile-weight: weight of an MMD of whole jets' three channel widths within R = 0.4 "
+        "of the jet axis, for the correlation of a jet's channel widths within the cone",
+        group=QUANTUM,
+        minimum=0,
+        label="Cone-width MMD weight (whole jets)",
+    )
     energy_context: bool = option(
         False,
         "with --channel-context and --energy cone: each channel's shape is drawn given the jet's energies inside and "

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import torch
 
+from core.data.energies import JET_RADIUS
+from core.data.transforms import pixel_geometry
+
 RING_EDGES = (1.0, 2.0, 3.0)  # in units of size / 8 pixels from the jet axis: 4 rings at 8 x 8
 FEATURES_PER_CHANNEL = len(RING_EDGES) + 1 + 1 + 4  # ring fractions, mean distance, core quadrant fractions
 EARLIER_CHANNELS = 2  # Tracks and ECAL can inform the channels after them
@@ -55,3 +58,18 @@ def context_size(extra: int = 0) -> int:
     """Inputs the angle network gets for the context; ``extra`` features per channel after the profile (the
     halo's, ``core.quantum.halo``, for a model with a halo term)."""
     return EARLIER_CHANNELS * (FEATURES_PER_CHANNEL + extra)
+
+
+def cone_width(images: torch.Tensor, radius: float = JET_RADIUS) -> torch.Tensor:
+    """Channel shapes (M, s, s) (any scale) -> (M, 1): the energy-weighted mean Delta R from the jet axis of the
+    pixels within ``radius`` of it, in the observables' geometry (``core.data.observables.channel_widths``); the
+    mean over the cone's pixels where the cone holds nothing. Unlike the profile's mean distance, measured from the
+    image centre, this sees which of the central pixels a channel favours: the axis is not at the centre."""
+    deta, dphi = pixel_geometry(images.shape[-1])
+    dr = torch.from_numpy((deta**2 + dphi**2) ** 0.5).to(torch.float64).reshape(-1)
+    inside = (dr < radius).to(torch.float64)
+    p = images.double().reshape(len(images), -1).clamp_min(0) * inside
+    total = p.sum(-1, keepdim=True)
+    uniform = (inside * dr).sum() / inside.sum().clamp_min(1)
+    width = (p * dr).sum(-1, keepdim=True) / total.clamp_min(1e-300)
+    return torch.where(total > 0, width, uniform).float()

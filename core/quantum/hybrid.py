@@ -93,6 +93,12 @@ class HybridConfig:
     # direction from a stripe on both sides of the core, whose out-of-cone pairs carry the excess of the mean
     # squared whole-image mass. Measured, not shipped (README, "The hybrid model"). 0 = off.
     halo_weight: float = 0.0
+    # With ``chain_jets`` and the profile term: weight of an MMD of whole jets' three channel widths within the
+    # cone, about the jet axis (``core.quantum.context.cone_width``, appended to each channel's profile). The whole-
+    # image width above is measured from the image centre, and at 8 x 8 the cone is the four central pixels, all
+    # at one distance from it: that width cannot see which of them a channel favours, which is what the in-cone
+    # width (and its correlation between channels, issue 14) reads. 0 = off.
+    cone_width_weight: float = 0.0
     # Inputs of the jet's classical energies in every channel row's context (``core.quantum.energy_context``: its
     # six energies inside and outside the cone): each channel's shape is drawn given the energies the copula drew
     # for it, as the U-Net's is. Without them a channel's concentration cannot follow its energy, as real jets'
@@ -423,22 +429,33 @@ def chain_term(
         gen_f = profiles(data_probabilities(ends, cfg.data_qubits)).reshape(len(jets), -1)
         real_f = profiles(psi0.abs() ** 2).reshape(len(jets), -1)
         term = term + cfg.profile_weight * feature_mmd(gen_f, real_f, jets, jets)
-        if cfg.width_weight > 0:  # the three channel widths of a jet, side by side
-            per_channel = gen_f.shape[1] // group
-            widths = [f[:, MEAN_DISTANCE::per_channel] for f in (gen_f, real_f)]
-            term = term + cfg.width_weight * feature_mmd(widths[0], widths[1], jets, jets)
-        if cfg.lean_weight > 0:  # the three channels' sorted core splits, side by side
-            per_channel = gen_f.shape[1] // group
-            split = [
-                f.reshape(len(jets), group, per_channel)[..., LEAN].sort(-1, descending=True).values.flatten(1)
-                for f in (gen_f, real_f)
-            ]
-            term = term + cfg.lean_weight * feature_mmd(split[0], split[1], jets, jets)
-        if cfg.halo_weight > 0:  # the three channels' halos side by side (after each ring profile), and their pairs
-            per_channel = gen_f.shape[1] // group
-            halo = slice(FEATURES_PER_CHANNEL, FEATURES_PER_CHANNEL + HALO_FEATURES)
-            sides = [jet_halos(f.reshape(len(jets), group, per_channel)[..., halo]) for f in (gen_f, real_f)]
-            term = term + cfg.halo_weight * feature_mmd(sides[0], sides[1], jets, jets)
+        term = add_whole_jet_terms(term, gen_f, real_f, jets, group, cfg)
+    return term
+
+
+def add_whole_jet_terms(
+    term: torch.Tensor, gen_f: torch.Tensor, real_f: torch.Tensor, jets: torch.Tensor, group: int, cfg: HybridConfig
+) -> torch.Tensor:
+    """``term`` plus the chain term's MMDs of whole jets' features read from their profiles (jets, group x F),
+    each channel's side by side: widths, sorted core splits, halos and widths within the cone, each with its
+    weight in ``cfg`` (0: left out)."""
+    per_channel = gen_f.shape[1] // group
+    if cfg.width_weight > 0:  # the three channel widths of a jet, side by side
+        widths = [f[:, MEAN_DISTANCE::per_channel] for f in (gen_f, real_f)]
+        term = term + cfg.width_weight * feature_mmd(widths[0], widths[1], jets, jets)
+    if cfg.lean_weight > 0:  # the three channels' sorted core splits, side by side
+        split = [
+            f.reshape(len(jets), group, per_channel)[..., LEAN].sort(-1, descending=True).values.flatten(1)
+            for f in (gen_f, real_f)
+        ]
+        term = term + cfg.lean_weight * feature_mmd(split[0], split[1], jets, jets)
+    if cfg.halo_weight > 0:  # the three channels' halos side by side (after each ring profile), and their pairs
+        halo = slice(FEATURES_PER_CHANNEL, FEATURES_PER_CHANNEL + HALO_FEATURES)
+        sides = [jet_halos(f.reshape(len(jets), group, per_channel)[..., halo]) for f in (gen_f, real_f)]
+        term = term + cfg.halo_weight * feature_mmd(sides[0], sides[1], jets, jets)
+    if cfg.cone_width_weight > 0:  # the three channels' widths within the cone (each profile's last column)
+        cone = [f[:, per_channel - 1 :: per_channel] for f in (gen_f, real_f)]
+        term = term + cfg.cone_width_weight * feature_mmd(cone[0], cone[1], jets, jets)
     return term
 
 

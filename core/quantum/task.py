@@ -33,7 +33,7 @@ from core.data.readout import hard_thresholds, hold_threshold, suppress_below, z
 from core.data.spectrum import calibrate, has_spectrum_map
 from core.errors import JetInputError
 from core.quantum.channels import check_generation, valid_channels
-from core.quantum.context import EARLIER_CHANNELS, context_rows, context_size, radial_profile
+from core.quantum.context import EARLIER_CHANNELS, cone_width, context_rows, context_size, radial_profile
 from core.quantum.encoders import make_encoder, prepare_images
 from core.quantum.energy_context import FEATURES as ENERGY_FEATURES
 from core.quantum.energy_context import energy_features, fit_energy_norm
@@ -108,6 +108,7 @@ TRAIN_OPTIONS = (
     "width_weight",
     "lean_weight",
     "halo_weight",
+    "cone_width_weight",
     "energy_context",
     "no_multiplicity",
     "no_concentration",
@@ -161,6 +162,7 @@ def config_from_request(req) -> dict:
         width_weight=req.width_weight,
         lean_weight=req.lean_weight,
         halo_weight=req.halo_weight,
+        cone_width_weight=req.cone_width_weight,
         energy_context=ENERGY_FEATURES if req.energy_context else 0,
         shared_latent=req.shared_latent,
         channel_context=req.channel_context,
@@ -200,6 +202,10 @@ def request_summary(req) -> str:
         )
     if req.halo_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
         chain += " The halo term acts on whole jets with the profile term: it needs whole jets and a profile weight."
+    if req.cone_width_weight > 0 and not (req.chain_jets and req.profile_weight > 0):
+        chain += (
+            " The cone-width term acts on whole jets with the profile term: it needs whole jets and a profile weight."
+        )
     if req.profile_sparsity and req.profile_weight <= 0:
         chain += " Pixel spread is part of the profile term: it needs a profile weight above 0."
     if (req.chain_jets or req.profile_weight > 0) and req.chain_weight <= 0:
@@ -324,11 +330,15 @@ class QuantumTask:
 
     def loss_profiles(self, probs: torch.Tensor) -> torch.Tensor:
         """What the profile term compares for each state row (N, 2**n): its radial profile, and with
-        ``profile_sparsity`` how its energy spreads over the pixels (``core.quantum.sparsity``)."""
+        ``profile_sparsity`` how its energy spreads over the pixels (``core.quantum.sparsity``), and with a
+        cone-width term its width within the cone last (``core.quantum.context.cone_width``)."""
         profiles = self.channel_profiles(probs)
-        if not self.hybrid_cfg.profile_sparsity:
-            return profiles
-        return torch.cat([profiles, sparsity_features(probs.abs())], -1)
+        if self.hybrid_cfg.profile_sparsity:
+            profiles = torch.cat([profiles, sparsity_features(probs.abs())], -1)
+        if self.hybrid_cfg.cone_width_weight > 0:
+            shapes = self.encoder.decode(probs.abs().double(), torch.ones(len(probs), 1))
+            profiles = torch.cat([profiles, cone_width(shapes.reshape(len(probs), self.size, self.size))], -1)
+        return profiles
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
         """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F), and with a halo

@@ -1,0 +1,96 @@
+"""The cone-width term of the quantum hybrid model: whole jets' three channel widths within the cone, about the jet
+axis, compared by an MMD (issue 14: the channels' widths within the cone correlate as in real jets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.data.observables import channel_widths
+from core.quantum.context import cone_width, radial_profile
+from core.quantum.hybrid import HybridConfig, chain_term, feature_mmd
+from core.quantum.task import TRAIN_OPTIONS, build_task, default_config, request_summary
+from core.requests import TrainRequest
+
+
+def _jets(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Jets whose pixels are random (no symmetry about the axis), every pixel lit."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=g) ** 3 * 50 + 0.01, (torch.arange(n) % 2).long()
+
+
+@pytest.mark.parametrize("size", [4, 8, 16])
+def test_cone_width_is_the_observables_channel_width(size):
+    """The width within R = 0.4 read from a channel's shape at any scale equals ``channel_widths`` of the GeV
+    image (the observables' geometry: the axis is not the image centre), and an empty cone gets its pixels' mean
+    distance."""
+    x, _ = _jets(7, size)
+    expected = channel_widths(x)  # (N, 3)
+    for c in range(3):
+        shares = x[:, c] / x[:, c].sum((-1, -2), keepdim=True)
+        assert np.allclose(cone_width(shares)[:, 0].numpy(), expected[:, c], rtol=1e-5)
+    empty = torch.zeros(1, size, size)
+    empty[0, 0, 0] = 1.0  # a corner, outside the cone
+    lit = torch.ones(1, 1, size, size)
+    assert cone_width(empty).item() == pytest.approx(float(channel_widths(lit.expand(1, 3, -1, -1))[0, 0]), rel=1e-5)
+
+
+def test_cone_width_sees_which_central_pixel_a_channel_favours():
+    """At 8 x 8 the cone is the four central pixels, all at one distance from the image centre: the profile's mean
+    distance cannot tell them apart, the cone width can."""
+    near, far = torch.zeros(2, 8, 8), torch.zeros(2, 8, 8)
+    near[:, 3, 3], far[:, 4, 4] = 1.0, 1.0
+    profile_distance = radial_profile(torch.cat([near, far]))[:, 4]
+    assert torch.allclose(profile_distance, profile_distance[0].expand(4))
+    assert cone_width(near)[0, 0] < cone_width(far)[0, 0] - 0.02
+
+
+def _task(x, y, **kw):
+    torch.manual_seed(0)
+    cfg = default_config(
+        size=4, layout="per_channel", layers=2, diffusion_steps=2, latent=2, hidden=16, channel_context=True,
+        mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0, **kw,
+    )  # fmt: skip
+    return build_task(cfg, x, y)
+
+
+def test_the_cone_width_term_compares_whole_jets_three_cone_widths():
+    """``cone_width_weight``: each channel's profile ends with its cone width, and the chain term adds W x the MMD
+    of each jet's three cone widths side by side (the real ones straight from the images)."""
+    x, y = _jets(6, 4)
+    task = _task(x, y, cone_width_weight=3.0)
+    cfg = task.model.cfg
+    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
+    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
+    seen = []
+
+    def recording(probs):
+        out = task.loss_profiles(probs)
+        seen.append(out.detach())
+        return out
+
+    off = HybridConfig.from_dict({**cfg.to_dict(), "cone_width_weight": 0.0})
+    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), off, 3, ctx, task.in_turn, recording)
+    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn,
+                      task.loss_profiles)  # fmt: skip
+    gen_rows, real_rows = seen
+    widths = [f[:, -1].reshape(6, 3) for f in (gen_rows, real_rows)]
+    assert np.allclose(widths[1].numpy(), channel_widths(x), rtol=1e-5)
+    expected = base.item() + 3.0 * feature_mmd(widths[0], widths[1], y, y).item()
+    assert both.item() == pytest.approx(expected, rel=1e-5)
+    assert both.item() > base.item()
+
+
+def test_the_cone_width_option_reaches_the_config_and_says_what_it_needs():
+    assert "cone_width_weight" in TRAIN_OPTIONS
+    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, cone_width_weight=2.0)
+    assert "cone-width term" in request_summary(alone) and "--cone-width-weight" in alone.to_argv()
+    full = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0,
+                        cone_width_weight=2.0)  # fmt: skip
+    assert "cone-width term" not in request_summary(full)
+    cfg = HybridConfig(cone_width_weight=2.0)
+    assert (
+        HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "cone_width_weight"}).cone_width_weight
+        == 0
+    )

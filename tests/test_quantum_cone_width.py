@@ -94,3 +94,18 @@ def test_the_cone_width_option_reaches_the_config_and_says_what_it_needs():
         HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "cone_width_weight"}).cone_width_weight
         == 0
     )
+
+
+def test_quantum_seeds_benchmark_averages_samples_of_each_checkpoint():
+    """``benchmarks.quantum_seeds``: a checkpoint's row is the mean over its samples, reproducible from the seeds,
+    with correlation gaps in [0, 2] and shape distances in floor units."""
+    from benchmarks.quantum_seeds import score
+    from core.data.readers import load_tensors
+
+    real, _ = load_tensors("assets/jets_heldout.h5", size=8, max_jets=400, seed=0)
+    one = score("checkpoints/quantum_hybrid", real, 200, 2, 0, 2)
+    again = score("checkpoints/quantum_hybrid", real, 200, 2, 0, 2)
+    assert np.array_equal(one["w1"], again["w1"]) and np.array_equal(one["cone"], again["cone"])
+    assert np.all((one["cone"] >= 0) & (one["cone"] <= 2)) and np.all(np.isfinite(one["w1"])) and one["w1"].min() > 0
+    first = score("checkpoints/quantum_hybrid", real, 200, 1, 0, 2)
+    assert not np.array_equal(first["w1"], one["w1"])  # the second sample counts

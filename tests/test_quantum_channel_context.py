@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from quantum_synth import shared_width_jets
+from quantum_synth import chain_term_off_and_on, shared_width_jets
 
 from core.errors import JetInputError
 from core.metrics.channel_correlation import width_correlations
@@ -322,25 +322,10 @@ def test_the_train_page_summary_says_when_the_whole_jet_options_do_nothing():
 def _chain_term_with(field: str, weight: float):
     """The chain term of six whole jets without and with ``field`` = ``weight`` (same draws), the generated
     and real profiles the first saw, and the jets, labels and config."""
-    from core.quantum.hybrid import chain_term
-
     x, y = shared_width_jets(6)
     task = _task(x, y, mmd_weight=0.0, fid_weight=0.0, chain_weight=1.0, chain_jets=True, profile_weight=1.0)
-    cfg = task.model.cfg
-    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
-    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
-    seen = []
-
-    def recording(probs):
-        out = task.channel_profiles(probs)
-        seen.append(out.detach())
-        return out
-
-    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn, recording)
-    weighted = HybridConfig.from_dict({**cfg.to_dict(), field: weight})
-    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), weighted, 3, ctx, task.in_turn,
-                      task.channel_profiles)  # fmt: skip
-    return base, both, seen, x, y, cfg
+    base, both, seen = chain_term_off_and_on(task, x, y, field, weight, task.channel_profiles)
+    return base, both, seen, x, y, task.model.cfg
 
 
 def test_the_width_term_compares_whole_jets_three_channel_widths():

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from quantum_synth import chain_term_off_and_on
 
 from core.data.observables import channel_widths
 from core.quantum.context import cone_width, radial_profile
-from core.quantum.hybrid import HybridConfig, chain_term, feature_mmd
+from core.quantum.hybrid import HybridConfig, feature_mmd
 from core.quantum.task import TRAIN_OPTIONS, build_task, default_config, request_summary
 from core.requests import TrainRequest
 
@@ -60,21 +61,7 @@ def test_the_cone_width_term_compares_whole_jets_three_cone_widths():
     of each jet's three cone widths side by side (the real ones straight from the images)."""
     x, y = _jets(6, 4)
     task = _task(x, y, cone_width_weight=3.0)
-    cfg = task.model.cfg
-    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
-    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
-    seen = []
-
-    def recording(probs):
-        out = task.loss_profiles(probs)
-        seen.append(out.detach())
-        return out
-
-    off = HybridConfig.from_dict({**cfg.to_dict(), "cone_width_weight": 0.0})
-    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), off, 3, ctx, task.in_turn, recording)
-    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn,
-                      task.loss_profiles)  # fmt: skip
-    gen_rows, real_rows = seen
+    base, both, (gen_rows, real_rows) = chain_term_off_and_on(task, x, y, "cone_width_weight", 3.0, task.loss_profiles)
     widths = [f[:, -1].reshape(6, 3) for f in (gen_rows, real_rows)]
     assert np.allclose(widths[1].numpy(), channel_widths(x), rtol=1e-5)
     expected = base.item() + 3.0 * feature_mmd(widths[0], widths[1], y, y).item()
@@ -82,18 +69,16 @@ def test_the_cone_width_term_compares_whole_jets_three_cone_widths():
     assert both.item() > base.item()
 
 
-def test_the_cone_width_option_reaches_the_config_and_says_what_it_needs():
-    assert "cone_width_weight" in TRAIN_OPTIONS
-    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, cone_width_weight=2.0)
-    assert "cone-width term" in request_summary(alone) and "--cone-width-weight" in alone.to_argv()
+@pytest.mark.parametrize("field, term", [("cone_width_weight", "cone-width term"), ("halo_weight", "halo term")])
+def test_a_whole_jet_term_reaches_the_request_says_what_it_needs_and_old_configs_have_none(field, term):
+    assert field in TRAIN_OPTIONS
+    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, **{field: 2.0})
+    assert term in request_summary(alone) and "--" + field.replace("_", "-") in alone.to_argv()
     full = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0,
-                        cone_width_weight=2.0)  # fmt: skip
-    assert "cone-width term" not in request_summary(full)
-    cfg = HybridConfig(cone_width_weight=2.0)
-    assert (
-        HybridConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "cone_width_weight"}).cone_width_weight
-        == 0
-    )
+                        **{field: 2.0})  # fmt: skip
+    assert term not in request_summary(full)
+    old = {k: v for k, v in HybridConfig().to_dict().items() if k != field}
+    assert getattr(HybridConfig.from_dict(old), field) == 0
 
 
 def test_quantum_seeds_benchmark_averages_samples_of_each_checkpoint():

@@ -6,15 +6,14 @@ import math
 
 import pytest
 import torch
-from quantum_synth import shared_width_jets
+from quantum_synth import chain_term_off_and_on, shared_width_jets
 
 from core.data.energies import cone_mask
 from core.data.transforms import pixel_geometry
 from core.quantum.context import FEATURES_PER_CHANNEL, context_size
 from core.quantum.halo import EMPTY, FEATURES, halo_features, jet_halos
-from core.quantum.hybrid import HybridConfig, chain_term, feature_mmd
-from core.quantum.task import TRAIN_OPTIONS, build_task, default_config, request_summary
-from core.requests import TrainRequest
+from core.quantum.hybrid import feature_mmd
+from core.quantum.task import build_task, default_config
 
 
 def _angle(size: int, row: int, col: int) -> float:
@@ -96,20 +95,8 @@ def test_the_halo_term_compares_whole_jets_three_halo_directions():
     clean = task.channel_profiles(task.prepare(x)[:, 1].abs() ** 2)
     assert clean.shape == (6, FEATURES_PER_CHANNEL + FEATURES)
     assert torch.allclose(clean[:, FEATURES_PER_CHANNEL:], halo_features(x[:, 1]), atol=1e-5)
-    psi0 = task.prepare(x).reshape(-1, 2**cfg.data_qubits)
-    rows, ctx = task.row_labels(y), task.training_context(task.prepare(x))
-    assert ctx.shape == (18, cfg.context)
-    seen = []
-
-    def recording(probs):
-        out = task.channel_profiles(probs)
-        seen.append(out.detach())
-        return out
-
-    off = HybridConfig.from_dict({**cfg.to_dict(), "halo_weight": 0.0})
-    base = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), off, 3, ctx, task.in_turn, recording)
-    both = chain_term(task.model, psi0, rows, torch.Generator().manual_seed(5), cfg, 3, ctx, task.in_turn,
-                      task.channel_profiles)  # fmt: skip
+    assert task.training_context(task.prepare(x)).shape == (18, cfg.context)
+    base, both, seen = chain_term_off_and_on(task, x, y, "halo_weight", 2.0, task.channel_profiles)
     halos = [jet_halos(f[:, FEATURES_PER_CHANNEL:].reshape(6, 3, FEATURES)) for f in seen]
     assert halos[1].shape == (6, 3 * FEATURES + 3)
     ecal, hcal = halo_features(x[:, 1]), halo_features(x[:, 2])  # straight from the images
@@ -117,14 +104,3 @@ def test_the_halo_term_compares_whole_jets_three_halo_directions():
     assert torch.allclose(halos[1][:, -1], (ecal[:, :2] * hcal[:, :2]).sum(-1), atol=1e-5)  # the ECAL-HCAL pair
     expected = base.item() + 2.0 * feature_mmd(halos[0], halos[1], y, y).item()
     assert both.item() == pytest.approx(expected, rel=1e-5)
-
-
-def test_the_halo_option_reaches_the_request_and_old_configs_have_none():
-    assert "halo_weight" in TRAIN_OPTIONS
-    alone = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, halo_weight=2.0)
-    assert "halo term" in request_summary(alone) and "--halo-weight" in alone.to_argv()
-    full = TrainRequest(family="quantum", channel_context=True, chain_weight=1.0, chain_jets=True, profile_weight=2.0,
-                        halo_weight=2.0)  # fmt: skip
-    assert "halo term" not in request_summary(full)
-    old = {k: v for k, v in HybridConfig().to_dict().items() if k != "halo_weight"}
-    assert HybridConfig.from_dict(old).halo_weight == 0

@@ -332,19 +332,25 @@ class QuantumTask:
         """What the profile term compares for each state row (N, 2**n): its radial profile, and with
         ``profile_sparsity`` how its energy spreads over the pixels (``core.quantum.sparsity``), and with a
         cone-width term its width within the cone last (``core.quantum.context.cone_width``)."""
-        profiles = self.channel_profiles(probs)
+        shapes = self.channel_shapes(probs)
+        profiles = self.profiles_of(shapes)
         if self.hybrid_cfg.profile_sparsity:
             profiles = torch.cat([profiles, sparsity_features(probs.abs())], -1)
         if self.hybrid_cfg.cone_width_weight > 0:
-            shapes = self.encoder.decode(probs.abs().double(), torch.ones(len(probs), 1))
-            profiles = torch.cat([profiles, cone_width(shapes.reshape(len(probs), self.size, self.size))], -1)
+            profiles = torch.cat([profiles, cone_width(shapes)], -1)
         return profiles
+
+    def channel_shapes(self, probs: torch.Tensor) -> torch.Tensor:
+        """Born probabilities of one channel's states (N, 2**n) -> its images (N, size, size)."""
+        return self.encoder.decode(probs.abs().double(), torch.ones(len(probs), 1)).reshape(len(probs), self.size, -1)
 
     def channel_profiles(self, probs: torch.Tensor) -> torch.Tensor:
         """Born probabilities of one channel's states (N, 2**n) -> their radial profiles (N, F), and with a halo
         term the halo's direction after them."""
-        shapes = self.encoder.decode(probs.abs().double(), torch.ones(len(probs), 1))
-        shapes = shapes.reshape(len(probs), self.size, self.size)
+        return self.profiles_of(self.channel_shapes(probs))
+
+    def profiles_of(self, shapes: torch.Tensor) -> torch.Tensor:
+        """One channel's images (N, size, size) -> :meth:`channel_profiles`."""
         if not self.halo:
             return radial_profile(shapes)
         return torch.cat([radial_profile(shapes), halo_features(shapes)], -1)

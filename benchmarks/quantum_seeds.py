@@ -41,6 +41,11 @@ def correlation_gaps(generated: torch.Tensor, real: dict, radius: float | None) 
     return [abs(gen[k] - real[k]) for k in gen]
 
 
+def three(values, fmt: str = "{:.3f}") -> str:
+    """Three numbers (one per pair of channels, or mass / width / pTD) as one table cell."""
+    return " / ".join(fmt.format(v) for v in values)
+
+
 def score(path: str, real: torch.Tensor, n: int, samples: int, auc_samples: int, splits: int) -> dict:
     """Means over ``samples`` samples of ``n`` jets (half quark, half gluon) of one checkpoint."""
     ckpt = load_checkpoint(path)
@@ -78,10 +83,6 @@ def main() -> None:
              "gap T-E / E-H / T-H, whole", "observables AUC")]  # fmt: skip
     for path in args.checkpoints:
         s = score(path, real, args.n, args.samples, args.auc_samples, args.splits)
-
-        def three(values, fmt="{:.3f}"):
-            return " / ".join(fmt.format(v) for v in values)
-
         body.append((path, three(s["cone"]), three(s["w1"][:3], "{:.2f}x"), three(s["w1"][3:], "{:.2f}x"),
                      three(s["whole"]), f"{s['auc']:.3f}"))  # fmt: skip
     print(text_table(body))

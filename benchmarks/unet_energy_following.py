@@ -36,7 +36,9 @@ def own_images(task, net, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
     to_jets = task._to_jets
 
     def keep(z, energies, lit=None):
-        seen["own"], seen["energies"] = task.to_gev(z).cpu().double(), energies
+        # A model drawing shares (--energy-shares): its shares times the energies; own / condition is their sum.
+        own = task.to_gev(z, energies.to(z.device)) if task.energy_shares else task.to_gev(z)
+        seen["own"], seen["energies"] = own.cpu().double(), energies
         return to_jets(z, energies, lit)
 
     task._to_jets = keep
@@ -50,8 +52,8 @@ def own_images(task, net, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
 def loss_with_shuffled_energies(task, net, jets: int, seed: int) -> list[tuple[int, float, float]]:
     """(t, loss with the jets' own energies, loss with energies shuffled within each class) on training jets."""
     x, y = load_tensors(str(SAMPLE), size=task.size, max_jets=jets, seed=seed)[:2]
-    z = task.prepare(x)
-    cond = task.condition(task.to_gev(z).sum((-1, -2)))
+    z, totals = task.split_prepared(task.prepare(x))
+    cond = task.condition(totals if totals is not None else task.to_gev(z).sum((-1, -2)))
     g = torch.Generator().manual_seed(seed)
     shuffled = cond.clone()
     for label in (0, 1):

@@ -266,6 +266,14 @@ class TrainRequest(Request):
         group=DIFFUSION,
         label="Condition on lit pixels per region",
     )
+    energy_shares: bool = option(
+        False,
+        "ddpm with the energy condition: the network draws each pixel's share of its channel's energy, and the "
+        "energies drawn for the jet scale the shares back to GeV (core.data.transforms.channel_shares): no energy "
+        "sits in the pixels, so no shape drawn for one energy is stretched to another",
+        group=DIFFUSION,
+        label="Shapes as shares of the channel energies",
+    )
     noise_correlation: float = option(
         0.0,
         "ddpm: correlation, in [0, 1), of the diffusion noise between a pixel's three channels, in training and "

@@ -8,10 +8,11 @@ from benchmarks.unet_energy_following import main as diagnose
 from core.cli import main
 
 
-def test_it_reads_the_network_s_own_energies_and_the_loss_with_shuffled_ones(tmp_path, capsys):
+@pytest.mark.parametrize("layout", [[], ["--energy-shares"]], ids=["gev", "shares"])
+def test_it_reads_the_network_s_own_energies_and_the_loss_with_shuffled_ones(tmp_path, capsys, layout):
     out = tmp_path / "unet"
     common = ["--size", "16", "--max-jets", "64", "--batch", "8", "--threads", "1", "--checkpoint-every", "0"]
-    assert main(["train", "--model", "ddpm", "--steps", "2", "--out", str(out), *common]) == 0
+    assert main(["train", "--model", "ddpm", "--steps", "2", "--out", str(out), *common, *layout]) == 0
     capsys.readouterr()
     assert diagnose([str(out), "--jets", "24"]) == 0
     printed = capsys.readouterr().out

@@ -86,6 +86,16 @@ def bilinear_resize(x: torch.Tensor | np.ndarray, size: int) -> torch.Tensor:
     return out
 
 
+def channel_shares(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, C, H, W) GeV -> each pixel's share of its channel's energy (an empty channel stays 0) and the
+    channel energies (N, C). Why: a network drawing shares draws a shape with no energy in its pixels, so
+    the energies drawn for the jet scale it without stretching a shape drawn for other energies."""
+    x = _as_tensor(x).float()
+    totals = x.sum((-1, -2))
+    shares = torch.where(totals[..., None, None] > 0, x / totals.clamp_min(1e-30)[..., None, None], 0.0)
+    return shares, totals
+
+
 @dataclass(frozen=True)
 class IdentityTransform:
     """GeV in, GeV out."""

@@ -46,7 +46,7 @@ from core.data.readout import (
     zero_suppression,
 )
 from core.data.spectrum import calibrate, has_spectrum_map
-from core.data.transforms import fit_transform, make_transform
+from core.data.transforms import channel_shares, fit_transform, make_transform
 from core.diffusion.noise import channel_noise, check_correlation
 from core.diffusion.samplers import SAMPLERS, Trace, run_sampler
 from core.diffusion.schedules import make_schedule
@@ -87,6 +87,7 @@ TRAIN_OPTIONS = {
         "hcal_towers",
         "noise_correlation",
         "region_condition",
+        "energy_shares",
     ),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
@@ -158,6 +159,11 @@ def config_from_request(req) -> dict:
             "--region-condition: the network is given the counts the multiplicity readout lights and the energies "
             "the copula draws; drop --no-energy-condition and --no-multiplicity"
         )
+    if req.energy_shares and (req.no_energy_condition or req.region_condition):
+        raise JetInputError(
+            "--energy-shares: the network draws each channel's shares of the energies the copula draws; it needs "
+            "the energy condition and does not take --region-condition"
+        )
     return default_config(
         req.family,
         req.size,
@@ -170,6 +176,7 @@ def config_from_request(req) -> dict:
         **({"concentration": False} if req.no_concentration else {}),
         **({"noise_correlation": check_correlation(req.noise_correlation)} if req.noise_correlation else {}),
         **({"region_condition": True} if req.region_condition else {}),
+        **({"energy_shares": True} if req.energy_shares else {}),
         **common,
     )
 
@@ -224,6 +231,10 @@ class DiffusionTask:
                 "task config: 'region_condition' needs the energy condition with a cone table, the "
                 "'multiplicity_table' and the fitted 'region_norm'"
             )
+        # The network draws each pixel's share of its channel's energy; the drawn energies scale it back.
+        self.energy_shares = bool(config.get("energy_shares", False))
+        if self.energy_shares and (not self.energy_condition or self.region_condition):
+            raise JetInputError("task config: 'energy_shares' needs the energy condition and no region condition")
 
     @property
     def timesteps(self) -> int:
@@ -238,6 +249,9 @@ class DiffusionTask:
             raise JetInputError(f"training images: expected (N, 3, {self.size}, {self.size}), got {tuple(x.shape)}")
         if self.hcal_towers:
             x = to_tower_space(x.float())
+        totals = None
+        if self.energy_shares:
+            x, totals = channel_shares(x)
         z = self.transform.forward(x.float())
         if self.zero_gap > 0:
             # Empty pixels stay at -1; every deposit moves up to at least -1 + 2 gap, so the network's
@@ -245,9 +259,15 @@ class DiffusionTask:
             z = torch.where(
                 x > 0, -1.0 + 2.0 * (self.zero_gap + (1.0 - self.zero_gap) * (z + 1.0) / 2.0), z.new_tensor(-1.0)
             )
-        return z
+        return z if totals is None else pack_energies(z, totals)
+
+    def split_prepared(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch of :meth:`prepare`'s output -> model-space images (N, 3, H, W) and, for a model drawing
+        shares, the jets' channel energies (N, 3) GeV (None otherwise)."""
+        return unpack_energies(batch) if self.energy_shares else (batch, None)
 
     def loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x, totals = self.split_prepared(x)
         n = x.shape[0]
         t = torch.randint(0, self.schedule.timesteps, (n,), generator=generator, device=x.device)
         eps = channel_noise(x.shape, self.noise_correlation, generator, x.device, x.dtype)
@@ -258,7 +278,11 @@ class DiffusionTask:
             drop = torch.rand(n, generator=generator, device=x.device) < self.cond_drop
             labels = torch.where(drop, torch.full_like(y, NULL_LABEL), y)
         target = eps if self.prediction == "eps" else self.schedule.v_target(x, t, eps)
-        cond = self.image_condition(x) if self.energy_condition else None
+        cond = None
+        if totals is not None:
+            cond = self.condition(totals)
+        elif self.energy_condition:
+            cond = self.image_condition(x)
         out = net(xt, t, labels, cond) if cond is not None else net(xt, t, labels)
         return F.mse_loss(out.float(), target.float())
 
@@ -359,7 +383,7 @@ class DiffusionTask:
 
         return fn
 
-    def to_gev(self, z: torch.Tensor) -> torch.Tensor:
+    def to_gev(self, z: torch.Tensor, energies: torch.Tensor | None = None) -> torch.Tensor:
         """Model space -> GeV: undo the zero gap (below half of it a pixel is empty), the inverse transform,
         negative GeV clamped to 0, and pixels below the training data's zero-suppression level
         (``zero_below``, GeV per channel) set to 0, as a detector would; except in a channel with a hard
@@ -367,8 +391,11 @@ class DiffusionTask:
         the zero gap (the level of the smallest deposit) is a deposit, so it gets the threshold's value rather
         than being dropped: the network smears the cut's sharp edge, and dropping that smear lost a third of
         the tracks. Values outside the data range (``x0_clip``) are clamped to it first: a sampler run with
-        very few steps can end outside it, and the inverse log transform would turn that into TeV pixels."""
+        very few steps can end outside it, and the inverse log transform would turn that into TeV pixels.
+        A model drawing shares (``energy_shares``) needs the jets' ``energies`` (N, 3) GeV to scale them by."""
         z = z.float()
+        if self.energy_shares and energies is None:
+            raise JetInputError("a model drawing energy shares needs the jets' channel energies to give GeV")
         if self.x0_clip is not None:
             z = z.clamp(*self.x0_clip)
         empty = None
@@ -377,6 +404,8 @@ class DiffusionTask:
             empty = u < self.zero_gap / 2.0
             z = 2.0 * ((u - self.zero_gap) / (1.0 - self.zero_gap)).clamp_min(0.0) - 1.0
         x = self.transform.inverse(z).clamp_min(0.0)
+        if self.energy_shares:
+            x = x * channel_totals(energies).to(x).view(len(x), -1, 1, 1)
         if empty is not None:
             x = torch.where(empty, torch.zeros_like(x), x)
         if self.zero_below is not None:
@@ -467,7 +496,7 @@ class DiffusionTask:
         ``lit`` (:class:`Lit`; a tuple of its first three fields reads the same): light each channel's number of
         pixels inside and outside the cone, those of a training jet near this one (:meth:`_light`), the network's
         highest (``core.data.readout.light_by_count``), before the rescaling."""
-        x = self.to_gev(z).cpu()
+        x = self.to_gev(z, energies).cpu()
         if lit is not None:
             x = self._light(z, x, energies, lit)
         inside = None
@@ -557,8 +586,10 @@ class DiffusionTask:
         jets: dict = {}  # an energy-conditioned model reconstructs given each jet's own channel energies
 
         def to_model(x0: torch.Tensor) -> torch.Tensor:
-            z = self.prepare(x0)
-            if self.region_condition:  # the jet's own lit pixels per region, as in training
+            z, jets["energies"] = self.split_prepared(self.prepare(x0))
+            if self.energy_shares:
+                jets["cond"] = self.condition(jets["energies"].to(device))
+            elif self.region_condition:  # the jet's own lit pixels per region, as in training
                 jets["cond"] = self.image_condition(z.to(device))
             elif self.energy_condition:
                 jets["cond"] = self.condition(x0.to(device).sum((-1, -2)))
@@ -582,7 +613,7 @@ class DiffusionTask:
             schedule=schedule,
             x0_fn=x0_fn,
             to_model=to_model,
-            to_gev=lambda z: self.to_pixels(self.to_gev(z)),
+            to_gev=lambda z: self.to_pixels(self.to_gev(z, jets.get("energies"))),
             reverse_fn=reverse_fn,
             correlation=correlation,
         )
@@ -596,6 +627,7 @@ class DiffusionTask:
             "energy_condition": self.energy_condition,
             **({"hcal_towers": True} if self.hcal_towers else {}),
             **({"region_condition": True} if self.region_condition else {}),
+            **({"energy_shares": True} if self.energy_shares else {}),
             **(
                 {"concentration_readout": True}
                 if has_concentrations(self._config.get("multiplicity_table") or {})
@@ -626,6 +658,23 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     if generator is None or generator.device.type == "cpu":
         return generator
     return torch.Generator().manual_seed(generator.initial_seed())
+
+
+def pack_energies(z: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
+    """Model-space images (N, 3, H, W) and their channel energies (N, 3) as one (N, 4, H, W) tensor (the
+    energies in the first pixels of a fourth plane), so the training loop batches them together."""
+    plane = z.new_zeros(z.shape[0], 1, *z.shape[2:])
+    plane.view(len(z), -1)[:, : totals.shape[1]] = totals.to(z)
+    return torch.cat([z, plane], 1)
+
+
+def unpack_energies(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of :func:`pack_energies`."""
+    if batch.ndim != 4 or batch.shape[1] != 4:
+        raise JetInputError(
+            f"a model drawing energy shares: prepared batches are (N, 4, H, W), got {tuple(batch.shape)}"
+        )
+    return batch[:, :3], batch[:, 3].reshape(len(batch), -1)[:, :3]
 
 
 def region_features(energies: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -692,7 +741,8 @@ def build_task(config: dict, x_train: torch.Tensor | None = None, y_train: torch
     if "transform" not in config:
         if x_train is None:
             raise JetInputError("task config: no 'transform' and no training data to fit one on")
-        config["transform"] = fit_transform(x_train, config.get("transform_kind", "log")).to_dict()
+        shapes = channel_shares(x_train)[0] if config.get("energy_shares") else x_train  # what the network draws
+        config["transform"] = fit_transform(shapes, config.get("transform_kind", "log")).to_dict()
     if "zero_below" not in config and x_train is not None:
         config["zero_below"] = zero_suppression(x_train)
     if "hard_threshold" not in config and x_train is not None:

@@ -274,6 +274,15 @@ class TrainRequest(Request):
         group=DIFFUSION,
         label="Shapes as shares of the channel energies",
     )
+    bright_weight: float = option(
+        0.0,
+        "ddpm: weight the training loss at each pixel by 1 + W x its clean brightness in model space (0 for an "
+        "empty pixel, 1 for the brightest), so the core's leading deposits count more than the ~95 % empty pixels; "
+        "0 = the plain MSE",
+        group=DIFFUSION,
+        minimum=0,
+        label="Loss weight on bright pixels",
+    )
     noise_correlation: float = option(
         0.0,
         "ddpm: correlation, in [0, 1), of the diffusion noise between a pixel's three channels, in training and "

@@ -88,6 +88,7 @@ TRAIN_OPTIONS = {
         "noise_correlation",
         "region_condition",
         "energy_shares",
+        "bright_weight",
     ),
     "seed-baseline": ("size", "beta_start", "beta_end"),
 }
@@ -177,6 +178,7 @@ def config_from_request(req) -> dict:
         **({"noise_correlation": check_correlation(req.noise_correlation)} if req.noise_correlation else {}),
         **({"region_condition": True} if req.region_condition else {}),
         **({"energy_shares": True} if req.energy_shares else {}),
+        **({"bright_weight": check_bright_weight(req.bright_weight)} if req.bright_weight else {}),
         **common,
     )
 
@@ -235,6 +237,8 @@ class DiffusionTask:
         self.energy_shares = bool(config.get("energy_shares", False))
         if self.energy_shares and (not self.energy_condition or self.region_condition):
             raise JetInputError("task config: 'energy_shares' needs the energy condition and no region condition")
+        # The loss weights each pixel by 1 + bright_weight x its clean brightness in [0, 1] (:meth:`loss`).
+        self.bright_weight = check_bright_weight(config.get("bright_weight", 0.0))
 
     @property
     def timesteps(self) -> int:
@@ -284,7 +288,11 @@ class DiffusionTask:
         elif self.energy_condition:
             cond = self.image_condition(x)
         out = net(xt, t, labels, cond) if cond is not None else net(xt, t, labels)
-        return F.mse_loss(out.float(), target.float())
+        if not self.bright_weight:
+            return F.mse_loss(out.float(), target.float())
+        # A jet's shape lives in its few bright core pixels; the plain MSE weighs them like its ~95 % empty ones.
+        weight = 1.0 + self.bright_weight * ((x.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+        return (weight * (out.float() - target.float()) ** 2).mean()
 
     def image_condition(self, z: torch.Tensor) -> torch.Tensor:
         """The network's condition read off model-space images ``z`` (training, reconstructions): their channel
@@ -628,6 +636,7 @@ class DiffusionTask:
             **({"hcal_towers": True} if self.hcal_towers else {}),
             **({"region_condition": True} if self.region_condition else {}),
             **({"energy_shares": True} if self.energy_shares else {}),
+            **({"bright_weight": self.bright_weight} if self.bright_weight else {}),
             **(
                 {"concentration_readout": True}
                 if has_concentrations(self._config.get("multiplicity_table") or {})
@@ -658,6 +667,14 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     if generator is None or generator.device.type == "cpu":
         return generator
     return torch.Generator().manual_seed(generator.initial_seed())
+
+
+def check_bright_weight(value) -> float:
+    """The loss's extra weight on bright pixels: a finite number >= 0 (0: the plain MSE)."""
+    weight = float(value)
+    if not (math.isfinite(weight) and weight >= 0):
+        raise JetInputError(f"bright weight: a finite number >= 0, got {value}")
+    return weight
 
 
 def pack_energies(z: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:

@@ -277,7 +277,7 @@ class TrainRequest(Request):
     bright_weight: float = option(
         0.0,
         "ddpm: weight the training loss at each pixel by 1 + W x its clean brightness in model space (0 for an "
-        "empty pixel, 1 for the brightest), so the core's leading deposits count more than the ~95 % empty pixels; "
+        "empty pixel, 1 for the brightest), so the core's leading deposits count more than the many empty pixels; "
         "0 = the plain MSE",
         group=DIFFUSION,
         minimum=0,

@@ -37,8 +37,7 @@ def own_images(task, net, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
 
     def keep(z, energies, lit=None):
         # A model drawing shares (--energy-shares): its shares times the energies; own / condition is their sum.
-        own = task.to_gev(z, energies.to(z.device)) if task.energy_shares else task.to_gev(z)
-        seen["own"], seen["energies"] = own.cpu().double(), energies
+        seen["own"], seen["energies"] = task.to_gev(z, energies).cpu().double(), energies
         return to_jets(z, energies, lit)
 
     task._to_jets = keep

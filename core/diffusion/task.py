@@ -595,9 +595,7 @@ class DiffusionTask:
 
         def to_model(x0: torch.Tensor) -> torch.Tensor:
             z, jets["energies"] = self.split_prepared(self.prepare(x0))
-            if self.energy_shares:
-                jets["cond"] = self.condition(jets["energies"].to(device))
-            elif self.region_condition:  # the jet's own lit pixels per region, as in training
+            if self.region_condition:  # the jet's own lit pixels per region, as in training
                 jets["cond"] = self.image_condition(z.to(device))
             elif self.energy_condition:
                 jets["cond"] = self.condition(x0.to(device).sum((-1, -2)))

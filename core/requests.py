@@ -247,9 +247,15 @@ class TrainRequest(Request):
     no_concentration: bool = option(
         False,
         "quantum, and ddpm with HCAL as towers: leave each lit region's energy shared as the model drew it "
-        "(default: the concentration readout, each region as concentrated as in the training jet that gives its "
-        "lit pixels: core.data.readout.match_concentration)",
+        "(default: shared as in the training jet that gives its lit pixels: for quantum models its shares pixel by "
+        "pixel, core.data.readout.match_profile; for towers as concentrated, core.data.readout.match_concentration)",
         label="Without concentration readout",
+    )
+    no_halo_draw: bool = option(
+        False,
+        "quantum: light the most probable pixels outside the cone as well (default: draw them from the Born "
+        "probabilities to the power 1 / 10, Tracks and HCAL sharing the draw: core.quantum.lit_pixels.halo_scores)",
+        label="Most probable halo pixels",
     )
     hcal_towers: bool = option(
         False,

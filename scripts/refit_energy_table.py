@@ -88,6 +88,8 @@ def refit_note(
     guidance: float | None,
     energy: str | None,
     concentrations: bool = False,
+    profiles: bool = False,
+    halo: float | None = None,
 ) -> str:
     """What the model card records about a refit, ending with the command that repeats it."""
     return (
@@ -100,7 +102,17 @@ def refit_note(
             + (" and channel widths" if family == "ddpm" else "")
             + " (the multiplicity readout)"
             + (
-                ", and each region's energy shared among them as in the same training jet (the concentration readout)"
+                f", outside the cone drawn from the Born probabilities to the power 1 / {halo:g}, "
+                "Tracks and HCAL sharing the draw (core.quantum.lit_pixels.halo_scores)"
+                if halo
+                else ""
+            )
+            + (
+                ", and each region's energy shared among them in the same training jet's shares, pixel by pixel "
+                "(the profile readout, core.data.readout.match_profile)"
+                if profiles
+                else ", and each region's energy shared among them as in the same training jet (the concentration "
+                "readout)"
                 if concentrations
                 else ""
             )
@@ -121,7 +133,7 @@ def refit(
     checkpoint: Path, multiplicity: bool = False, guidance: float | None = None, energy: str | None = None
 ) -> str:
     from core.atomic import write_text_atomic
-    from core.data.multiplicity import has_concentrations
+    from core.data.multiplicity import has_concentrations, has_profiles
     from core.data.readers import load_tensors
     from core.training.registry import build_task
 
@@ -179,8 +191,18 @@ def refit(
         checkpoint / "config.json", json.dumps(config, indent=indent_of(checkpoint / "config.json")) + "\n"
     )
     derived = [k for k in DERIVED.get(family, ()) if k in task_config]
-    shares = has_concentrations(task_config.get("multiplicity_table") or {})
-    card["energy_table_refit"] = refit_note(checkpoint, family, derived, multiplicity, guidance, energy, shares)
+    table = task_config.get("multiplicity_table") or {}
+    card["energy_table_refit"] = refit_note(
+        checkpoint,
+        family,
+        derived,
+        multiplicity,
+        guidance,
+        energy,
+        has_concentrations(table),
+        has_profiles(table),
+        table.get("halo_temperature"),
+    )
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}
     extra = f"; added {', '.join(f'{k}={v}' for k, v in shown.items())}" if added else ""

@@ -23,6 +23,8 @@ energies are 6).
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import torch
 
@@ -53,6 +55,52 @@ def region_concentrations(x: torch.Tensor | np.ndarray, radius: float) -> np.nda
     return torch.stack(out, 1).numpy()
 
 
+PROFILE_STEP = 1e-3  # nats: a stored share is within 0.05 % of the training jet's
+
+
+def region_profiles(x: torch.Tensor | np.ndarray, radius: float) -> list[list[np.ndarray]]:
+    """(N, 3, H, W) GeV images -> per jet, 6 arrays (inside the cone Tracks, ECAL, HCAL, then outside): the
+    shares of the region's energy in its lit pixels, brightest first. How a real jet shares each region's energy
+    among its deposits, in full; as many as :func:`region_counts` counts."""
+    x = torch.as_tensor(x).double().clamp_min(0)
+    inside = cone_mask(x.shape[-1], radius)
+    rows: list[list[np.ndarray]] = [[] for _ in range(len(x))]
+    for mask in (inside, ~inside):
+        a = x[..., mask]  # (N, 3, P)
+        ordered = (a / a.sum(-1, keepdim=True).clamp_min(1e-300)).sort(-1, descending=True).values.numpy()
+        for n in range(len(x)):
+            rows[n].extend(v[v > 0] for v in ordered[n])
+    return rows
+
+
+def encode_profile(row: list[np.ndarray]) -> str:
+    """A jet's 6 share arrays -> one ASCII string for a JSON table: -log(share) in steps of ``PROFILE_STEP`` as
+    little-endian uint16, base64 (2.7 characters a deposit; shares below e^-65 are stored as e^-65)."""
+    logs = -np.log(np.clip(np.concatenate([np.asarray(v, dtype=np.float64) for v in row]), 1e-300, 1.0))
+    q = np.clip(np.rint(logs / PROFILE_STEP), 0, np.iinfo(np.uint16).max).astype("<u2")
+    return base64.b64encode(q.tobytes()).decode("ascii")
+
+
+def decode_profile(text: str, counts: np.ndarray) -> list[np.ndarray]:
+    """The inverse of :func:`encode_profile`, split by the jet's 6 counts (its lit pixels per region and
+    channel, the lengths of its arrays)."""
+    shares = np.exp(-np.frombuffer(base64.b64decode(text), dtype="<u2").astype(np.float64) * PROFILE_STEP)
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+    if len(shares) != counts.sum():
+        raise JetInputError(f"multiplicity table: a profile of {len(shares)} shares for {counts.sum()} lit pixels")
+    return np.split(shares, np.cumsum(counts)[:-1])
+
+
+def profile_tensor(rows: list[list[np.ndarray]]) -> torch.Tensor:
+    """Profiles as :func:`region_profiles` gives them -> (n, 2, 3, P) float64 shares, 0 past each array's end."""
+    width = max([len(v) for row in rows for v in row] + [1])
+    out = np.zeros((len(rows), 6, width))
+    for n, row in enumerate(rows):
+        for k, v in enumerate(row):
+            out[n, k, : len(v)] = v
+    return torch.from_numpy(out).view(len(rows), 2, 3, width)
+
+
 def channel_widths(x: torch.Tensor | np.ndarray, radius: float) -> np.ndarray:
     """(N, 3, H, W) GeV images -> (N, 3): each channel's width within the cone
     (``core.data.observables.channel_widths``), 0 for a channel empty there (a distance needs a number): the
@@ -68,10 +116,11 @@ def fit_counts(
     seed: int = 0,
     widths: np.ndarray | None = None,
     concentrations: np.ndarray | None = None,
+    profiles: list | None = None,
 ) -> dict:
     """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log energies, channel
-    widths (N, 3) when given, counts (N, 6) and, when given, concentrations (N, 6; :func:`region_concentrations`),
-    with the scale the distances use. ``regions``: each jet's energies as its sampler draws them, inside and outside
+    widths (N, 3) when given, counts (N, 6) and, when given, concentrations (N, 6; :func:`region_concentrations`)
+    and profiles (per jet 6 arrays, :func:`region_profiles`; stored by :func:`encode_profile`), with the scale the distances use. ``regions``: each jet's energies as its sampler draws them, inside and outside
     the cone (N, 2, 3) or channel totals (N, 3)."""
     r, k = np.asarray(regions, dtype=np.float64), np.asarray(counts)
     if r.shape[1:] not in ((2, 3), (3,)) or k.shape != (len(r), 2, 3) or len(r) < 1:
@@ -87,6 +136,9 @@ def fit_counts(
         raise JetInputError(
             f"multiplicity table: expected concentrations of shape ({len(r)}, 2, 3), got {np.shape(concentrations)}"
         )
+    lengths = None if profiles is None else [[len(v) for v in p] for p in profiles]
+    if lengths is not None and (len(lengths) != len(r) or lengths != k.reshape(len(r), 6).tolist()):
+        raise JetInputError(f"multiplicity table: expected {len(r)} profiles of 6 arrays as long as the counts")
     logs = np.log1p(np.clip(r, 0, None)).reshape(len(r), -1)
     dims = logs.shape[1]
     if widths is not None:
@@ -106,6 +158,7 @@ def fit_counts(
                 if concentrations is not None
                 else {}
             ),
+            **({"profiles": [encode_profile(profiles[i]) for i in keep]} if profiles is not None else {}),
         }
     # Few training jets (a small test run): fewer neighbours, as many as the smallest class has.
     neighbours = min([NEIGHBOURS] + [len(g["counts"]) for g in groups.values()])
@@ -126,8 +179,14 @@ def uses_widths(table: dict) -> bool:
 
 def has_concentrations(table: dict) -> bool:
     """Whether the table also gives each jet its neighbour's concentrations (the readout then matches them)."""
-    groups = [v for v in table.values() if isinstance(v, dict)]
+    groups = [v for v in table.values() if isinstance(v, dict) and "counts" in v]
     return bool(groups) and all("concentrations" in g for g in groups)
+
+
+def has_profiles(table: dict) -> bool:
+    """Whether the table also gives each jet its neighbour's profiles (the readout then copies them)."""
+    groups = [v for v in table.values() if isinstance(v, dict) and "counts" in v]
+    return bool(groups) and all("profiles" in g for g in groups)
 
 
 def draw_picks(table: dict, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -160,7 +219,8 @@ def draw_neighbours(
     picks: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """What the chosen neighbour of each jet gives it (as :func:`draw_counts`): ``"counts"`` (n, 2, 3) int64 and,
-    from a table that has them, ``"concentrations"`` (n, 2, 3) float64, both of the same training jet."""
+    from a table that has them, ``"concentrations"`` (n, 2, 3) float64 and ``"profiles"`` (n, 2, 3, P) float64
+    (:func:`profile_tensor`), all of the same training jet."""
     e = torch.as_tensor(energies, dtype=torch.float64)
     n = len(e)
     dims = energy_dims(table)  # the energies alone, unless widths are given
@@ -183,7 +243,8 @@ def draw_neighbours(
     pick = draw_picks(table, n, generator) if picks is None else torch.as_tensor(picks)
     fields = {"counts": torch.int64, **({"concentrations": torch.float64} if has_concentrations(table) else {})}
     out = {name: torch.zeros(n, 6, dtype=dtype) for name, dtype in fields.items()}
-    groups = {k: v for k, v in table.items() if isinstance(v, dict)}
+    profiles: list = [None] * n  # ragged: each a jet's 6 arrays
+    groups = {k: v for k, v in table.items() if isinstance(v, dict) and "counts" in v}
     for key in sorted(set(keys)):
         # An unlabelled jet (or a class the table lacks) draws from the jets of every class.
         members = [groups[key]] if key in groups else list(groups.values())
@@ -193,7 +254,14 @@ def draw_neighbours(
         chosen = near[torch.arange(len(rows)), pick[rows] % near.shape[1]]
         for name, dtype in fields.items():
             out[name][rows] = torch.tensor([c for g in members for c in g[name]], dtype=dtype)[chosen]
-    return {name: v.view(n, 2, 3) for name, v in out.items()}
+        if has_profiles(table):
+            pool = [p for g in members for p in g["profiles"]]
+            for row, i in zip(rows.tolist(), chosen.tolist(), strict=True):
+                profiles[row] = decode_profile(pool[i], out["counts"][row].numpy())
+    drawn = {name: v.view(n, 2, 3) for name, v in out.items()}
+    if has_profiles(table):
+        drawn["profiles"] = profile_tensor(profiles)
+    return drawn
 
 
 def _features(group: dict) -> np.ndarray:

@@ -87,6 +87,28 @@ def match_concentration(
     return out
 
 
+def match_profile(x: torch.Tensor, profiles: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) GeV images whose lit pixels in each channel and region (inside the cone, outside it) take the
+    shares of ``profiles[n, region, c]`` (brightest first, 0 past the end; ``core.data.multiplicity``), in the
+    order of the image's own values, times the region's energy: where the deposits go is the generator's, how the
+    energy is shared among them a training jet's of the same energies, in full (the concentration readout matches
+    one number of it). A region with more lit pixels than its profile has shares, or none lit, is left as it is;
+    with fewer, the leading shares are renormalised."""
+    out = x.clone()
+    for region, mask in enumerate((inside, ~inside)):
+        mask = mask.to(x.device)
+        v = x[..., mask].double()  # (N, C, P)
+        shares = profiles[:, region].to(device=x.device, dtype=torch.float64)  # (N, C, W)
+        lit = v > 0
+        m, k = lit.sum(-1, keepdim=True), (shares > 0).sum(-1, keepdim=True)
+        rank = v.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1).clamp_max(shares.shape[-1] - 1)
+        norm = shares.cumsum(-1).gather(-1, (m - 1).clamp(0, shares.shape[-1] - 1))
+        new = shares.gather(-1, rank) / norm.clamp_min(1e-300) * v.sum(-1, keepdim=True)
+        active = (m > 0) & (m <= k)
+        out[..., mask] = torch.where(lit & active, new, v).to(x.dtype)
+    return out
+
+
 def _matched_values(v: torch.Tensor, want: torch.Tensor, thr: torch.Tensor, iterations: int) -> torch.Tensor:
     """(N, C, P) the lit pixels of ``v`` raised to the power p per (N, C), rescaled to their sum and floored at
     ``thr``, whose sum of squared shares is ``want`` (bisection on log p in [-4, 5]; the floor caps how

@@ -28,7 +28,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
-from core.data.multiplicity import has_concentrations
+from core.data.multiplicity import has_concentrations, has_profiles
 from core.data.readout import hard_thresholds, hold_threshold, suppress_below, zero_suppression
 from core.data.spectrum import calibrate, has_spectrum_map
 from core.errors import JetInputError
@@ -62,6 +62,7 @@ def default_config(
     channel_context: bool = False,
     multiplicity: bool = False,
     concentration: bool = True,
+    halo_draw: bool = True,
     **hybrid,
 ) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields.
@@ -71,7 +72,8 @@ def default_config(
     ``channel_context``: draw a jet's channel states one after the other, each given the earlier ones'
     radial profile and core lean (``core.quantum.context``). ``multiplicity``: read the final state with the
     multiplicity readout (``core.quantum.lit_pixels``; classical channel energies only), with each region's
-    energy shared as in the training jet that gives its counts unless ``concentration`` is False.
+    energy shared as in the training jet that gives its counts unless ``concentration`` is False, and the lit
+    pixels outside the cone drawn from the Born probabilities unless ``halo_draw`` is False.
     """
     if layout is None:
         layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels", "cone") else "joint"
@@ -86,6 +88,7 @@ def default_config(
         **({"channel_context": True} if channel_context else {}),
         **({"multiplicity": True} if multiplicity else {}),
         **({} if concentration else {"concentration": False}),
+        **({} if halo_draw else {"halo_draw": False}),
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
 
@@ -112,6 +115,7 @@ TRAIN_OPTIONS = (
     "energy_context",
     "no_multiplicity",
     "no_concentration",
+    "no_halo_draw",
 )
 
 
@@ -168,6 +172,7 @@ def config_from_request(req) -> dict:
         channel_context=req.channel_context,
         multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
         concentration=not req.no_concentration,
+        halo_draw=not req.no_halo_draw,
     )
 
 
@@ -546,6 +551,8 @@ class QuantumTask:
             "multiplicity_readout": self.multiplicity_table is not None,
             **({"spectrum_calibration": True} if self.spectrum_map is not None else {}),
             "concentration_readout": has_concentrations(self.multiplicity_table or {}),
+            "profile_readout": has_profiles(self.multiplicity_table or {}),
+            "halo_draw_temperature": (self.multiplicity_table or {}).get("halo_temperature"),
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -563,8 +570,16 @@ class QuantumTask:
         """What the multiplicity readout adds to a readout's description ("" without it)."""
         if self.multiplicity_table is None:
             return ""
+        table = self.multiplicity_table
         note = "; each channel lights the lit pixels of a training jet near it in energy, its most probable ones"
-        if has_concentrations(self.multiplicity_table):
+        if "halo_temperature" in table:
+            note += (
+                " within R = 0.4 and, outside it, as many drawn from the Born probabilities to the power 1 / "
+                f"{table['halo_temperature']:g} (Tracks and HCAL sharing the draw)"
+            )
+        if has_profiles(table):
+            note += ", each region's energy shared among them in that jet's shares, in the order of the probabilities"
+        elif has_concentrations(table):
             note += ", each region's energy shared among them as concentrated as in that jet"
         return note
 
@@ -694,7 +709,10 @@ def _fit_training_tables(config: dict, x_train: torch.Tensor, y_train, encoder, 
     if cfg.energy_context and "energy_norm" not in config:
         config["energy_norm"] = fit_energy_norm(region_energies(small))
     if config.get("multiplicity") and energy != "total" and "multiplicity_table" not in config:
-        config["multiplicity_table"] = fit_table(small, y, energy, concentrations=config.get("concentration", True))
+        shares = config.get("concentration", True)  # how each region's energy is shared: a training jet's
+        config["multiplicity_table"] = fit_table(
+            small, y, energy, concentrations=shares, profiles=shares, halo_draw=config.get("halo_draw", True)
+        )
     if energy == "total" and "aux_quantiles" not in config:
         aux = encoder.encode(small).aux[:, 0].numpy()  # joint layout only
         config["aux_quantiles"] = _aux_quantiles(aux, y)

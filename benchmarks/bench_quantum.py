@@ -391,8 +391,9 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str, shot
         return hold_threshold(lit, inside, levels, hard)
 
     return read, (
-        "multiplicity and concentration (each channel lit, and each region's energy shared, as in a training jet "
-        "near it in energy; no track under the tracker's cut)"
+        "multiplicity, halo draw and profiles (each channel lit as many pixels, and each region's energy shared, as "
+        "in a training jet near it in energy; outside R = 0.4 the lit pixels drawn from p^(1/10), Tracks and HCAL "
+        "sharing the draw; no track under the tracker's cut)"
     )
 
 

@@ -12,7 +12,8 @@ drawn for the energies alone came with no memory of the shape they were lit in (
 and masses were uncorrelated; issue 13). The table stores a seeded subset of the training jets' region
 energies, channel widths and counts (numbers only, no images), and, in tables fitted since 7 December, each
 region's concentration (its sum of squared pixel shares): the same neighbour that gives a jet its counts gives
-how its energy is shared among them (``core.data.readout.match_concentration``). In real jets a channel that
+how its energy is shared among them (``core.data.readout.match_concentration``; for the quantum model since 7 December
+evening the shares in full, ``region_profiles`` and ``core.data.readout.match_profile``). In real jets a channel that
 holds more of the jet is more concentrated (within R = 0.4, corr(ECAL share, ECAL concentration) +0.35); the
 networks' jets did not follow it (+0.03), and their pTD missed by it (issues 13, 14).
 
@@ -120,8 +121,9 @@ def fit_counts(
 ) -> dict:
     """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log energies, channel
     widths (N, 3) when given, counts (N, 6) and, when given, concentrations (N, 6; :func:`region_concentrations`)
-    and profiles (per jet 6 arrays, :func:`region_profiles`; stored by :func:`encode_profile`), with the scale the distances use. ``regions``: each jet's energies as its sampler draws them, inside and outside
-    the cone (N, 2, 3) or channel totals (N, 3)."""
+    and profiles (per jet 6 arrays, :func:`region_profiles`, stored by :func:`encode_profile`), with the scale the
+    distances use. ``regions``: each jet's energies as its sampler draws them, inside and outside the cone
+    (N, 2, 3) or channel totals (N, 3)."""
     r, k = np.asarray(regions, dtype=np.float64), np.asarray(counts)
     if r.shape[1:] not in ((2, 3), (3,)) or k.shape != (len(r), 2, 3) or len(r) < 1:
         raise JetInputError(

@@ -100,8 +100,9 @@ def light(
 ) -> torch.Tensor:
     """Decoded shapes (N, 3, size, size; each channel's pixels are its Born probabilities) and the jets' drawn
     energies, (N, 3) or (N, 2, 3) -> GeV images with each channel's drawn number of lit pixels, the most probable
-    ones (outside the cone, drawn from the Born distribution when the table says so), at least the channel's
-    readout level, rescaled to the drawn energies."""
+    ones (outside the cone, drawn from the Born distribution when the table says so), rescaled to the drawn
+    energies; each region's energy shared as in the neighbour (its shares, or without them its concentration, the
+    lit pixels then at least the channel's readout level)."""
     picks, jitter = drawn
     e = torch.as_tensor(energies, dtype=torch.float64)
     rescale = rescale_regions if e.ndim == 3 else rescale_channels

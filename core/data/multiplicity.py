@@ -245,6 +245,7 @@ def draw_neighbours(
     pick = draw_picks(table, n, generator) if picks is None else torch.as_tensor(picks)
     fields = {"counts": torch.int64, **({"concentrations": torch.float64} if has_concentrations(table) else {})}
     out = {name: torch.zeros(n, 6, dtype=dtype) for name, dtype in fields.items()}
+    profiled = has_profiles(table)
     profiles: list = [None] * n  # ragged: each a jet's 6 arrays
     groups = {k: v for k, v in table.items() if isinstance(v, dict) and "counts" in v}
     for key in sorted(set(keys)):
@@ -256,12 +257,12 @@ def draw_neighbours(
         chosen = near[torch.arange(len(rows)), pick[rows] % near.shape[1]]
         for name, dtype in fields.items():
             out[name][rows] = torch.tensor([c for g in members for c in g[name]], dtype=dtype)[chosen]
-        if has_profiles(table):
+        if profiled:
             pool = [p for g in members for p in g["profiles"]]
             for row, i in zip(rows.tolist(), chosen.tolist(), strict=True):
                 profiles[row] = decode_profile(pool[i], out["counts"][row].numpy())
     drawn = {name: v.view(n, 2, 3) for name, v in out.items()}
-    if has_profiles(table):
+    if profiled:
         drawn["profiles"] = profile_tensor(profiles)
     return drawn
 

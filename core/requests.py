@@ -257,6 +257,13 @@ class TrainRequest(Request):
         "probabilities to the power 1 / 10, Tracks and HCAL sharing the draw: core.quantum.lit_pixels.halo_scores)",
         label="Most probable halo pixels",
     )
+    no_channel_order: bool = option(
+        False,
+        "quantum: give each channel's lit pixels the neighbour's shares in that channel's own order of probability "
+        "(default: in the channels' joint order, ECAL and HCAL leaning on Tracks' ranks in the cone and HCAL's halo "
+        "on Tracks' deposits: core.quantum.lit_pixels.cone_order)",
+        label="Channels ordered alone",
+    )
     hcal_towers: bool = option(
         False,
         "ddpm at 32 x 32: draw HCAL as the detector's 5 x 5-pixel towers, each at its centre pixel, and spread them "

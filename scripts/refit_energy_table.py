@@ -90,6 +90,7 @@ def refit_note(
     concentrations: bool = False,
     profiles: bool = False,
     halo: float | None = None,
+    ordered: bool = False,
 ) -> str:
     """What the model card records about a refit, ending with the command that repeats it."""
     return (
@@ -110,6 +111,12 @@ def refit_note(
             + (
                 ", and each region's energy shared among them in the same training jet's shares, pixel by pixel "
                 "(the profile readout, core.data.readout.match_profile)"
+                + (
+                    ", in the channels' joint order (ECAL and HCAL leaning on Tracks' ranks in the cone, HCAL's halo "
+                    "on Tracks' deposits: core.quantum.lit_pixels.cone_order)"
+                    if ordered
+                    else ""
+                )
                 if profiles
                 else ", and each region's energy shared among them as in the same training jet (the concentration "
                 "readout)"
@@ -202,6 +209,7 @@ def refit(
         has_concentrations(table),
         has_profiles(table),
         table.get("halo_temperature"),
+        "cone_rank_mix" in table,
     )
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}

@@ -87,13 +87,16 @@ def match_concentration(
     return out
 
 
-def match_profile(x: torch.Tensor, profiles: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+def match_profile(
+    x: torch.Tensor, profiles: torch.Tensor, inside: torch.Tensor, order: torch.Tensor | None = None
+) -> torch.Tensor:
     """(N, C, H, W) GeV images whose lit pixels in each channel and region (inside the cone, outside it) take the
     shares of ``profiles[n, region, c]`` (brightest first, 0 past the end; ``core.data.multiplicity``), in the
     order of the image's own values, times the region's energy: where the deposits go is the generator's, how the
     energy is shared among them a training jet's of the same energies, in full (the concentration readout matches
     one number of it). A region with more lit pixels than its profile has shares, or none lit, is left as it is;
-    with fewer, the leading shares are renormalised."""
+    with fewer, the leading shares are renormalised. ``order`` (same shape as ``x``): the lit pixels take the
+    shares in its order instead of their values' (the channels ordered together, ``core.quantum.lit_pixels``)."""
     out = x.clone()
     for region, mask in enumerate((inside, ~inside)):
         mask = mask.to(x.device)
@@ -101,7 +104,8 @@ def match_profile(x: torch.Tensor, profiles: torch.Tensor, inside: torch.Tensor)
         shares = profiles[:, region].to(device=x.device, dtype=torch.float64)  # (N, C, W)
         lit = v > 0
         m, k = lit.sum(-1, keepdim=True), (shares > 0).sum(-1, keepdim=True)
-        rank = v.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1).clamp_max(shares.shape[-1] - 1)
+        key = v if order is None else torch.where(lit, order[..., mask].double(), -torch.inf)
+        rank = key.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1).clamp_max(shares.shape[-1] - 1)
         norm = shares.cumsum(-1).gather(-1, (m - 1).clamp(0, shares.shape[-1] - 1))
         new = shares.gather(-1, rank) / norm.clamp_min(1e-300) * v.sum(-1, keepdim=True)
         active = (m > 0) & (m <= k)

@@ -63,6 +63,7 @@ def default_config(
     multiplicity: bool = False,
     concentration: bool = True,
     halo_draw: bool = True,
+    channel_order: bool = True,
     **hybrid,
 ) -> dict:
     """A complete config for ``build_task``; ``hybrid`` overrides ``HybridConfig`` fields.
@@ -73,7 +74,8 @@ def default_config(
     radial profile and core lean (``core.quantum.context``). ``multiplicity``: read the final state with the
     multiplicity readout (``core.quantum.lit_pixels``; classical channel energies only), with each region's
     energy shared as in the training jet that gives its counts unless ``concentration`` is False, and the lit
-    pixels outside the cone drawn from the Born probabilities unless ``halo_draw`` is False.
+    pixels outside the cone drawn from the Born probabilities unless ``halo_draw`` is False, and the channels'
+    shares ordered together (``core.quantum.lit_pixels.cone_order``) unless ``channel_order`` is False.
     """
     if layout is None:
         layout = "per_channel" if encoder == "amplitude" and energy in (None, "channels", "cone") else "joint"
@@ -89,6 +91,7 @@ def default_config(
         **({"multiplicity": True} if multiplicity else {}),
         **({} if concentration else {"concentration": False}),
         **({} if halo_draw else {"halo_draw": False}),
+        **({} if channel_order else {"channel_order": False}),
         "hybrid": HybridConfig(**hybrid).to_dict(),
     }
 
@@ -116,6 +119,7 @@ TRAIN_OPTIONS = (
     "no_multiplicity",
     "no_concentration",
     "no_halo_draw",
+    "no_channel_order",
 )
 
 
@@ -173,6 +177,7 @@ def config_from_request(req) -> dict:
         multiplicity=not req.no_multiplicity and req.encoder == "amplitude" and req.energy != "total",
         concentration=not req.no_concentration,
         halo_draw=not req.no_halo_draw,
+        channel_order=not req.no_channel_order,
     )
 
 
@@ -553,6 +558,7 @@ class QuantumTask:
             "concentration_readout": has_concentrations(self.multiplicity_table or {}),
             "profile_readout": has_profiles(self.multiplicity_table or {}),
             "halo_draw_temperature": (self.multiplicity_table or {}).get("halo_temperature"),
+            "channel_order": (self.multiplicity_table or {}).get("cone_rank_mix"),
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -577,7 +583,12 @@ class QuantumTask:
                 " within R = 0.4 and, outside it, as many drawn from the Born probabilities to the power 1 / "
                 f"{table['halo_temperature']:g} (Tracks and HCAL sharing the draw)"
             )
-        if has_profiles(table):
+        if has_profiles(table) and "cone_rank_mix" in table:
+            note += (
+                ", each region's energy shared among them in that jet's shares, in the channels' joint order (ECAL and"
+                " HCAL after Tracks' in the cone, HCAL's halo after Tracks' GeV)"
+            )
+        elif has_profiles(table):
             note += ", each region's energy shared among them in that jet's shares, in the order of the probabilities"
         elif has_concentrations(table):
             note += ", each region's energy shared among them as concentrated as in that jet"
@@ -711,7 +722,13 @@ def _fit_training_tables(config: dict, x_train: torch.Tensor, y_train, encoder, 
     if config.get("multiplicity") and energy != "total" and "multiplicity_table" not in config:
         shares = config.get("concentration", True)  # how each region's energy is shared: a training jet's
         config["multiplicity_table"] = fit_table(
-            small, y, energy, concentrations=shares, profiles=shares, halo_draw=config.get("halo_draw", True)
+            small,
+            y,
+            energy,
+            concentrations=shares,
+            profiles=shares,
+            halo_draw=config.get("halo_draw", True),
+            channel_order=config.get("channel_order", True),
         )
     if energy == "total" and "aux_quantiles" not in config:
         aux = encoder.encode(small).aux[:, 0].numpy()  # joint layout only

@@ -91,6 +91,7 @@ def refit_note(
     profiles: bool = False,
     halo: float | None = None,
     ordered: bool = False,
+    anchored: bool = False,
 ) -> str:
     """What the model card records about a refit, ending with the command that repeats it."""
     return (
@@ -115,6 +116,11 @@ def refit_note(
                     ", in the channels' joint order (ECAL and HCAL leaning on Tracks' ranks in the cone, HCAL's halo "
                     "on Tracks' deposits: core.quantum.lit_pixels.cone_order)"
                     if ordered
+                    else ""
+                )
+                + (
+                    ", Tracks' shares taken of its GeV above the tracker's cut (core.data.readout.anchor_profiles)"
+                    if anchored
                     else ""
                 )
                 if profiles
@@ -210,6 +216,7 @@ def refit(
         has_profiles(table),
         table.get("halo_temperature"),
         "cone_rank_mix" in table,
+        any(table.get("anchored_at_cut", ())),
     )
     write_text_atomic(card_path, json.dumps(card, indent=indent_of(card_path)) + "\n")
     shown = {k: task_config[k] if not isinstance(task_config[k], dict) else "(table)" for k in added}

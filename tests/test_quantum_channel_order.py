@@ -141,3 +141,24 @@ def test_fit_table_records_the_channel_order_only_with_profiles():
     assert table["halo_follows_tracks"] == list(HALO_FOLLOWS_TRACKS)
     assert "cone_rank_mix" not in fit_table(x, y, "cone", channel_order=False)
     assert "cone_rank_mix" not in fit_table(x, y, "cone", profiles=False)
+
+
+def test_anchored_shares_keep_the_tracks_cut_and_the_regions_energy():
+    """A neighbour's Tracks deposits of 5, 3, 2 GeV (E_n = 10, cut L = 1) for a region of E = 4 GeV: each keeps
+    L and its GeV above it scales by (E - 3L) / (E_n - 3L) = 1 / 7, so 11/7, 9/7, 8/7 GeV, where plain shares
+    would give 0.8 GeV to the faintest (under the cut). E = 2.5 < 3L cannot hold three tracks: shares kept.
+    A channel without a hard threshold keeps its shares."""
+    from core.data.readout import anchor_profiles
+
+    profiles = torch.zeros(3, 2, 3, 4, dtype=torch.float64)
+    profiles[:, 0, 0, :3] = torch.tensor([0.5, 0.3, 0.2])
+    profiles[:, 0, 1, :2] = torch.tensor([0.9, 0.1])
+    neighbour = torch.full((3, 2, 3), 10.0, dtype=torch.float64)
+    energies = torch.full((3, 2, 3), 4.0, dtype=torch.float64)
+    energies[1, 0, 0], energies[2, 0, 0] = 2.5, 10.0
+    out = anchor_profiles(profiles, neighbour, energies, [1.0, 1.0, 1.0], [True, False, False])
+    assert (out[0, 0, 0, :3] * 4.0).tolist() == pytest.approx([11 / 7, 9 / 7, 8 / 7])
+    assert torch.equal(out[1], profiles[1])  # E < k L: as the neighbour
+    assert torch.allclose(out[2], profiles[2])  # E = E_n: the neighbour's own values
+    assert torch.equal(out[:, :, 1:], profiles[:, :, 1:])  # calorimeters untouched
+    assert torch.allclose(out.sum(-1)[profiles.sum(-1) > 0], torch.tensor(1.0, dtype=torch.float64))

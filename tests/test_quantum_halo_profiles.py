@@ -99,8 +99,10 @@ def test_profiles_round_trip_through_the_table_and_a_jet_reads_its_own():
     # With its own energies and as many neighbours as jets of its class, jet j's nearest neighbour is itself.
     from core.data.energies import region_energies
 
-    drawn = draw_neighbours(table, torch.from_numpy(region_energies(x[:10])), y[:10], picks=torch.zeros(10).long())
+    own = torch.from_numpy(region_energies(x[:10]))
+    drawn = draw_neighbours(table, own, y[:10], picks=torch.zeros(10).long())
     assert torch.equal(drawn["counts"].view(10, 6), torch.from_numpy(counts[:10]))
+    assert torch.allclose(drawn["energies"], own.double(), rtol=1e-3, atol=1e-3)  # its own energies (4 decimals)
     for j in range(10):
         for k, v in enumerate(rows[j]):
             got = drawn["profiles"][j].view(6, -1)[k]

@@ -222,7 +222,8 @@ def draw_neighbours(
 ) -> dict[str, torch.Tensor]:
     """What the chosen neighbour of each jet gives it (as :func:`draw_counts`): ``"counts"`` (n, 2, 3) int64 and,
     from a table that has them, ``"concentrations"`` (n, 2, 3) float64 and ``"profiles"`` (n, 2, 3, P) float64
-    (:func:`profile_tensor`), all of the same training jet."""
+    (:func:`profile_tensor`), and from a table in cone coordinates its ``"energies"`` (n, 2, 3) GeV inside and
+    outside the cone, all of the same training jet."""
     e = torch.as_tensor(energies, dtype=torch.float64)
     n = len(e)
     dims = energy_dims(table)  # the energies alone, unless widths are given
@@ -248,6 +249,7 @@ def draw_neighbours(
     profiled = has_profiles(table)
     profiles: list = [None] * n  # ragged: each a jet's 6 arrays
     groups = {k: v for k, v in table.items() if isinstance(v, dict) and "counts" in v}
+    logs = torch.zeros(n, energy_dims(table), dtype=torch.float64)  # the neighbour's own log energies
     for key in sorted(set(keys)):
         # An unlabelled jet (or a class the table lacks) draws from the jets of every class.
         members = [groups[key]] if key in groups else list(groups.values())
@@ -255,6 +257,7 @@ def draw_neighbours(
         ref = torch.from_numpy(np.concatenate([_features(g)[:, :dims] for g in members])) / scale[:dims]
         near = torch.cdist(query[rows], ref).topk(min(int(table["neighbours"]), len(ref)), largest=False).indices
         chosen = near[torch.arange(len(rows)), pick[rows] % near.shape[1]]
+        logs[rows] = torch.tensor([e for g in members for e in g["log_energies"]], dtype=torch.float64)[chosen]
         for name, dtype in fields.items():
             out[name][rows] = torch.tensor([c for g in members for c in g[name]], dtype=dtype)[chosen]
         if profiled:
@@ -264,6 +267,8 @@ def draw_neighbours(
     drawn = {name: v.view(n, 2, 3) for name, v in out.items()}
     if profiled:
         drawn["profiles"] = profile_tensor(profiles)
+    if energy_dims(table) == 6:
+        drawn["energies"] = torch.expm1(logs).view(n, 2, 3)
     return drawn
 
 

@@ -34,7 +34,7 @@ from core.data.multiplicity import (
     region_counts,
     region_profiles,
 )
-from core.data.readout import light_by_count, match_concentration, match_profile
+from core.data.readout import anchor_profiles, hard_thresholds, light_by_count, match_concentration, match_profile
 from core.errors import JetInputError
 
 # How the halo's lit pixels are drawn (``halo_scores``). Chosen on the training jets' own statistics (2,000 of them
@@ -71,7 +71,8 @@ def fit_table(
     region's shares in full (the profile readout, ``core.data.readout.match_profile``) unless ``profiles`` is
     False, the halo drawn from the Born distribution (``halo_scores``) unless ``halo_draw`` is False, and the
     channels' shares ordered together (``cone_order``, ``halo_order``) unless ``channel_order`` is False (it needs
-    the profiles)."""
+    the profiles); with profiles in cone coordinates, the shares of a channel with a hard readout threshold are
+    taken above it (``core.data.readout.anchor_profiles``)."""
     energies = region_energies(small) if energy == "cone" else small.double().sum((-1, -2)).numpy()
     y = None if labels is None else np.asarray(labels)
     shares = region_concentrations(small, JET_RADIUS) if concentrations else None
@@ -81,6 +82,8 @@ def fit_table(
         table.update(halo_temperature=HALO_TEMPERATURE, halo_shared=list(HALO_SHARED))  # not a class group
     if channel_order and profiles:
         table.update(cone_rank_mix=[list(r) for r in CONE_RANK_MIX], halo_follows_tracks=list(HALO_FOLLOWS_TRACKS))
+    if profiles and energy == "cone":  # the tracker's cut: shares of the GeV above it (anchor_profiles)
+        table["anchored_at_cut"] = hard_thresholds(small)
     return table
 
 
@@ -163,7 +166,10 @@ def light(
         order = None
         if ordered:  # ... in the channels' joint order (the cone) and HCAL after Tracks (the halo)
             order = torch.where(inside, score, halo_order(p, lit, table["halo_follows_tracks"]))
-        lit = match_profile(lit, drawn["profiles"], inside, order=order)
+        shares = drawn["profiles"]
+        if "anchored_at_cut" in table and "energies" in drawn and e.ndim == 3:  # no track pushed under the cut
+            shares = anchor_profiles(shares, drawn["energies"], e, levels or [0.0] * 3, table["anchored_at_cut"])
+        lit = match_profile(lit, shares, inside, order=order)
     elif "concentrations" in drawn:  # ... or its sum of squared shares
         lit = match_concentration(lit, drawn["concentrations"], inside, levels or [0.0] * 3)
     return rescale(torch.where(shapes > 0, lit, torch.zeros_like(lit)), e)

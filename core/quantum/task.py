@@ -590,6 +590,8 @@ class QuantumTask:
             )
         elif has_profiles(table):
             note += ", each region's energy shared among them in that jet's shares, in the order of the probabilities"
+        if has_profiles(table) and any(table.get("anchored_at_cut", ())):
+            note += " (Tracks' shares of its GeV above the tracker's cut)"
         elif has_concentrations(table):
             note += ", each region's energy shared among them as concentrated as in that jet"
         return note

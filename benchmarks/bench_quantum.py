@@ -390,10 +390,17 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str, shot
         lit = light(table, shapes.reshape(-1, 3, size, size), e, labels, drawn, levels)
         return hold_threshold(lit, inside, levels, hard)
 
+    ordered = (
+        "; the shares in the channels' joint order, ECAL and HCAL leaning on Tracks' ranks in the cone and HCAL's "
+        "halo on Tracks' GeV"
+        if "cone_rank_mix" in table
+        else ""
+    )
+    anchored = "; Tracks' shares of its GeV above the cut" if any(table.get("anchored_at_cut", ())) else ""
     return read, (
         "multiplicity, halo draw and profiles (each channel lit as many pixels, and each region's energy shared, as "
         "in a training jet near it in energy; outside R = 0.4 the lit pixels drawn from p^(1/10), Tracks and HCAL "
-        "sharing the draw; no track under the tracker's cut)"
+        f"sharing the draw{ordered}{anchored}; no track under the tracker's cut)"
     )
 
 

@@ -122,6 +122,8 @@ def test_the_quantum_task_samples_with_the_readout_and_without_it_as_before():
     assert "training jet near it" in task.readout_description(None)
     assert "in that jet's shares" in task.readout_description(None) and task.card()["profile_readout"]
     assert "power 1 / 10 (Tracks and HCAL sharing the draw)" in task.readout_description(None)
+    assert "in the channels' joint order" in task.readout_description(None) and task.card()["channel_order"]
+    assert "as concentrated as" not in task.readout_description(None)  # the profiles, not the concentrations
     few = task.sample(task.model, 5, labels=labels, generator=torch.Generator().manual_seed(3), shots=2)
     assert ((few > 0).sum((-1, -2)) <= 2).all()  # shots light at most as many pixels as they landed on
     with pytest.raises(JetInputError, match="multiplicity readout needs classical channel energies"):
@@ -137,6 +139,9 @@ def test_the_train_request_turns_it_on_for_new_amplitude_models():
     assert "multiplicity" not in config_from_request(
         TrainRequest(family="quantum", size=8, encoder="frqi", channel="depolarizing")
     )
+    assert "channel_order" not in config_from_request(TrainRequest(family="quantum", size=8))  # on by default
+    alone = config_from_request(TrainRequest(family="quantum", size=8, no_channel_order=True))
+    assert alone["channel_order"] is False
 
 
 def _same_numbers(a, b, rel: float = 1e-8) -> bool:

@@ -44,13 +44,14 @@ from core.errors import JetInputError
 HALO_TEMPERATURE = 10.0
 HALO_SHARED = (1.0, 0.15, 1.0)  # per channel, how much of Tracks' draw it takes (Tracks itself: all)
 
-# How the channels' deposits line up (``channel_order``; tables fitted since 7 December, 21:10 UTC). Inside the cone (the four
-# central pixels at 8 x 8) channel c orders its pixels by sum_c' MIX[c][c'] x (channel c' rank by its own Born
-# probability): ECAL and HCAL lean towards where Tracks is brightest, HCAL a little away from ECAL's brightest. In
-# the halo, HCAL orders its lit pixels by log p_H + FOLLOW[H] x log(Tracks GeV): a charged hadron's hadronic deposit
-# sits on its track. Chosen on a grid (ECAL 0.4-1.2, HCAL 0.4-0.8, HCAL from ECAL 0.2-0.45; two samples of 2,000
-# jets) against the training jets' width correlations, R < 0.4 Tracks-ECAL / ECAL-HCAL / Tracks-HCAL 0.47 / 0.11 /
-# 0.35: mean gaps 0.03 / 0.01 / 0.04, against 0.21 / 0.09 / 0.22 with each channel's own order (7 December).
+# How the channels' deposits line up (``channel_order``; tables fitted since 7 December, 21:10 UTC). Inside the
+# cone (the four central pixels at 8 x 8) channel c orders its pixels by sum_c' MIX[c][c'] x (channel c' rank by
+# its own Born probability): ECAL and HCAL lean towards where Tracks is brightest, HCAL a little away from ECAL's
+# brightest. In the halo, HCAL orders its lit pixels by log p_H + FOLLOW[H] x log(Tracks GeV): a charged hadron's
+# hadronic deposit sits on its track. Chosen on a grid (ECAL 0.4-1.2, HCAL 0.4-0.8, HCAL from ECAL 0.2-0.45; two
+# samples of 2,000 jets) against the training jets' width correlations, R < 0.4 Tracks-ECAL / ECAL-HCAL /
+# Tracks-HCAL 0.47 / 0.11 / 0.35: mean gaps 0.03 / 0.01 / 0.04, against 0.21 / 0.09 / 0.22 with each channel's
+# own order.
 CONE_RANK_MIX = ((1.0, 0.0, 0.0), (0.8, 1.0, 0.0), (0.6, -0.2, 1.0))
 HALO_FOLLOWS_TRACKS = (0.0, 0.0, 1.0)
 TRACKS_FLOOR_GEV = 1e-3  # the Tracks value an unlit pixel counts as in the halo order
@@ -145,7 +146,9 @@ def light(
     energies, (N, 3) or (N, 2, 3) -> GeV images with each channel's drawn number of lit pixels, the most probable
     ones (outside the cone, drawn from the Born distribution when the table says so), rescaled to the drawn
     energies; each region's energy shared as in the neighbour (its shares, or without them its concentration, the
-    lit pixels then at least the channel's readout level)."""
+    lit pixels then at least the channel's readout level). With ``cone_rank_mix`` in the table the cone's lit
+    pixels and the shares follow the channels' joint order (``cone_order``, ``halo_order``); with
+    ``anchored_at_cut``, a hard-threshold channel's shares are of its GeV above the cut (``anchor_profiles``)."""
     picks, jitter = drawn
     e = torch.as_tensor(energies, dtype=torch.float64)
     rescale = rescale_regions if e.ndim == 3 else rescale_channels
@@ -157,7 +160,7 @@ def light(
     ordered = "cone_rank_mix" in table and "profiles" in drawn
     if ordered:  # the cone's pixels in the order the channels take together
         score = torch.where(inside, cone_order(p, jitter, inside, table["cone_rank_mix"]), score)
-    if "halo_temperature" in table:  # the halo drawn from the Born distribution; the cone: the most probable pixels
+    if "halo_temperature" in table:  # the halo drawn from the Born distribution
         halo = halo_scores(p, jitter, float(table["halo_temperature"]), table["halo_shared"])
         score = torch.where(inside, score, halo)
     lit = light_by_count(score, values, drawn["counts"], inside, levels or [0.0] * 3)

@@ -583,15 +583,14 @@ class QuantumTask:
                 " within R = 0.4 and, outside it, as many drawn from the Born probabilities to the power 1 / "
                 f"{table['halo_temperature']:g} (Tracks and HCAL sharing the draw)"
             )
-        if has_profiles(table) and "cone_rank_mix" in table:
-            note += (
-                ", each region's energy shared among them in that jet's shares, in the channels' joint order (ECAL and"
-                " HCAL after Tracks' in the cone, HCAL's halo after Tracks' GeV)"
+        if has_profiles(table):
+            note += ", each region's energy shared among them in that jet's shares, in the " + (
+                "channels' joint order (ECAL and HCAL after Tracks' in the cone, HCAL's halo after Tracks' GeV)"
+                if "cone_rank_mix" in table
+                else "order of the probabilities"
             )
-        elif has_profiles(table):
-            note += ", each region's energy shared among them in that jet's shares, in the order of the probabilities"
-        if has_profiles(table) and any(table.get("anchored_at_cut", ())):
-            note += " (Tracks' shares of its GeV above the tracker's cut)"
+            if any(table.get("anchored_at_cut", ())):
+                note += " (Tracks' shares of its GeV above the tracker's cut)"
         elif has_concentrations(table):
             note += ", each region's energy shared among them as concentrated as in that jet"
         return note

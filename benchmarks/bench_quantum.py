@@ -65,6 +65,7 @@ from core.data.energies import (  # noqa: E402
     rescale_channels,
     rescale_regions,
 )
+from core.data.multiplicity import groups_have  # noqa: E402
 from core.data.readers import load_tensors  # noqa: E402
 from core.data.readout import hard_thresholds, hold_threshold, zero_suppression  # noqa: E402
 from core.errors import JetInputError  # noqa: E402
@@ -393,6 +394,7 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str, shot
     ordered = (
         "; the shares in the channels' joint order, ECAL and HCAL leaning on Tracks' ranks in the cone and HCAL's "
         "halo on Tracks' GeV"
+        + ("; the cone's diagonal pixel placed as in the neighbour" if groups_have(table, "diagonals") else "")
         if "cone_rank_mix" in table
         else ""
     )

@@ -114,7 +114,8 @@ def refit_note(
                 "(the profile readout, core.data.readout.match_profile)"
                 + (
                     ", in the channels' joint order (ECAL and HCAL leaning on Tracks' ranks in the cone, HCAL's halo "
-                    "on Tracks' deposits: core.quantum.lit_pixels.cone_order)"
+                    "on Tracks' deposits: core.quantum.lit_pixels.cone_order; the cone pixel diagonal to the brightest "
+                    "where the training jet had it: place_diagonals)"
                     if ordered
                     else ""
                 )

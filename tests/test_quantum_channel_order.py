@@ -162,3 +162,35 @@ def test_anchored_shares_keep_the_tracks_cut_and_the_regions_energy():
     assert torch.allclose(out[2], profiles[2])  # E = E_n: the neighbour's own values
     assert torch.equal(out[:, :, 1:], profiles[:, :, 1:])  # calorimeters untouched
     assert torch.allclose(out.sum(-1)[profiles.sum(-1) > 0], torch.tensor(1.0, dtype=torch.float64))
+
+
+def test_cone_diagonals_give_the_place_of_the_pixel_diagonal_to_the_brightest():
+    """Cone pixels (3,3), (3,4), (4,3), (4,4): (3,3) and (4,4) are diagonal, as are (3,4) and (4,3)."""
+    from core.data.multiplicity import cone_diagonals
+
+    x = torch.zeros(5, 3, 8, 8, dtype=torch.float64)
+    for c, values in enumerate(([5.0, 1.0, 2.0, 3.0], [5.0, 3.0, 2.0, 1.0], [1.0, 4.0, 2.0, 3.0])):
+        for (i, j), v in zip(CONE, values, strict=True):
+            x[0, c, i, j] = v
+    x[1, 0, 3, 3] = 1.0  # one deposit: no place
+    x[2, 0, 3, 3], x[2, 0, 3, 4] = 2.0, 1.0  # the diagonal pixel unlit: no place
+    out = cone_diagonals(x, 0.4)
+    assert out[0, 0].tolist() == [1, 3, 2] and out[0, 1].tolist() == [0, 0, 0]  # 2nd, 4th; (3,4)'s diagonal 3rd
+    assert out[1:].sum() == 0
+    assert cone_diagonals(torch.ones(2, 3, 16, 16), 0.4).sum() == 0  # not a 2 x 2 cone
+
+
+def test_place_diagonals_moves_only_the_diagonal_pixel():
+    """Scores 4, 3, 2, 1 on the cone: (3,3) first, its diagonal (4,4) last. Placed 1st after it, the order is
+    (3,3), (4,4), (3,4), (4,3); placed 3rd or 0 (no place), or with p = 0 there, nothing moves."""
+    from core.quantum.lit_pixels import place_diagonals
+
+    p = _cone_probs([[0.4, 0.3, 0.2, 0.1]] * 3)
+    score = cone_order(p, torch.zeros_like(p), INSIDE, IDENTITY)
+    moved = place_diagonals(score, p, INSIDE, torch.tensor([[1, 3, 0]]))
+    assert _cone_sequence(moved, 0) == [(3, 3), (4, 4), (3, 4), (4, 3)]
+    assert _cone_sequence(moved, 1) == _cone_sequence(moved, 2) == [(3, 3), (3, 4), (4, 3), (4, 4)]
+    assert torch.equal(moved[~INSIDE.expand_as(moved)], score[~INSIDE.expand_as(score)])
+    dead = p.clone()
+    dead[0, 0, 4, 4] = 0.0
+    assert torch.equal(place_diagonals(score, dead, INSIDE, torch.tensor([[1, 1, 1]]))[0, 0], score[0, 0])

@@ -103,6 +103,9 @@ def test_profiles_round_trip_through_the_table_and_a_jet_reads_its_own():
     drawn = draw_neighbours(table, own, y[:10], picks=torch.zeros(10).long())
     assert torch.equal(drawn["counts"].view(10, 6), torch.from_numpy(counts[:10]))
     assert torch.allclose(drawn["energies"], own.double(), rtol=1e-3, atol=1e-3)  # its own energies (4 decimals)
+    from core.data.multiplicity import cone_diagonals
+
+    assert torch.equal(drawn["diagonals"], torch.from_numpy(cone_diagonals(x[:10], 0.4)))  # and its cone's diagonals
     for j in range(10):
         for k, v in enumerate(rows[j]):
             got = drawn["profiles"][j].view(6, -1)[k]

@@ -28,7 +28,7 @@ from core.data.energies import (
     rescale_channels,
     rescale_regions,
 )
-from core.data.multiplicity import has_concentrations, has_profiles
+from core.data.multiplicity import groups_have, has_concentrations, has_profiles
 from core.data.readout import hard_thresholds, hold_threshold, suppress_below, zero_suppression
 from core.data.spectrum import calibrate, has_spectrum_map
 from core.errors import JetInputError
@@ -585,7 +585,12 @@ class QuantumTask:
             )
         if has_profiles(table):
             note += ", each region's energy shared among them in that jet's shares, in the " + (
-                "channels' joint order (ECAL and HCAL after Tracks' in the cone, HCAL's halo after Tracks' GeV)"
+                "channels' joint order (ECAL and HCAL after Tracks' in the cone, HCAL's halo after Tracks' GeV"
+                + (
+                    "; the pixel diagonal to the brightest where that jet had it)"
+                    if groups_have(table, "diagonals")
+                    else ")"
+                )
                 if "cone_rank_mix" in table
                 else "order of the probabilities"
             )

@@ -157,14 +157,9 @@ def fit_counts(
         raise JetInputError(
             f"multiplicity table: expected channel widths of shape ({len(r)}, 3), got {np.shape(widths)}"
         )
-    if concentrations is not None and np.shape(concentrations) != (len(r), 2, 3):
-        raise JetInputError(
-            f"multiplicity table: expected concentrations of shape ({len(r)}, 2, 3), got {np.shape(concentrations)}"
-        )
-    if diagonals is not None and np.shape(diagonals) != (len(r), 2, 3):
-        raise JetInputError(
-            f"multiplicity table: expected diagonals of shape ({len(r)}, 2, 3), got {np.shape(diagonals)}"
-        )
+    for name, value in (("concentrations", concentrations), ("diagonals", diagonals)):
+        if value is not None and np.shape(value) != (len(r), 2, 3):
+            raise JetInputError(f"multiplicity table: expected {name} of shape ({len(r)}, 2, 3), got {np.shape(value)}")
     lengths = None if profiles is None else [[len(v) for v in p] for p in profiles]
     if lengths is not None and (len(lengths) != len(r) or lengths != k.reshape(len(r), 6).tolist()):
         raise JetInputError(f"multiplicity table: expected {len(r)} profiles of 6 arrays as long as the counts")
@@ -178,27 +173,29 @@ def fit_counts(
     for lab in np.unique(y).tolist():
         rows = np.flatnonzero(y == lab)
         keep = np.sort(rng.choice(rows, size=min(JETS_PER_CLASS, len(rows)), replace=False))
-        groups["all" if lab == -1 else str(int(lab))] = {
-            "log_energies": np.round(logs[keep, :dims], 4).tolist(),
-            **({"widths": np.round(logs[keep, dims:], 5).tolist()} if widths is not None else {}),
-            "counts": k[keep].reshape(len(keep), -1).astype(int).tolist(),
-            **(
-                {"concentrations": np.round(np.asarray(concentrations)[keep].reshape(len(keep), -1), 4).tolist()}
-                if concentrations is not None
-                else {}
-            ),
-            **({"profiles": [encode_profile(profiles[i]) for i in keep]} if profiles is not None else {}),
-            **(
-                {"diagonals": np.asarray(diagonals)[keep].reshape(len(keep), -1).astype(int).tolist()}
-                if diagonals is not None
-                else {}
-            ),
-        }
+        group = {"log_energies": np.round(logs[keep, :dims], 4).tolist()}
+        if widths is not None:
+            group["widths"] = np.round(logs[keep, dims:], 5).tolist()
+        group["counts"] = k[keep].reshape(len(keep), -1).astype(int).tolist()
+        group.update(_per_jet_rows(keep, concentrations, profiles, diagonals))
+        groups["all" if lab == -1 else str(int(lab))] = group
     # Few training jets (a small test run): fewer neighbours, as many as the smallest class has.
     neighbours = min([NEIGHBOURS] + [len(g["counts"]) for g in groups.values()])
     scale = logs.std(0).clip(1e-6) if len(logs) > 1 else np.ones(logs.shape[1])
     shape = {} if dims == 6 else {"energy_dims": dims}  # tables fitted before channel totals have 6
     return {"radius": float(radius), "neighbours": neighbours, "scale": scale.tolist(), **shape, **groups}
+
+
+def _per_jet_rows(keep: np.ndarray, concentrations, profiles, diagonals) -> dict:
+    """The optional per-jet fields of a table group, for the training jets ``keep``, in the table's order."""
+    out: dict = {}
+    if concentrations is not None:
+        out["concentrations"] = np.round(np.asarray(concentrations)[keep].reshape(len(keep), -1), 4).tolist()
+    if profiles is not None:
+        out["profiles"] = [encode_profile(profiles[i]) for i in keep]
+    if diagonals is not None:
+        out["diagonals"] = np.asarray(diagonals)[keep].reshape(len(keep), -1).astype(int).tolist()
+    return out
 
 
 def energy_dims(table: dict) -> int:

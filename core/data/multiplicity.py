@@ -208,22 +208,20 @@ def uses_widths(table: dict) -> bool:
     return len(table["scale"]) > energy_dims(table)
 
 
-def has_concentrations(table: dict) -> bool:
-    """Whether the table also gives each jet its neighbour's concentrations (the readout then matches them)."""
-    groups = [v for v in table.values() if isinstance(v, dict) and "counts" in v]
-    return bool(groups) and all("concentrations" in g for g in groups)
-
-
 def groups_have(table: dict, name: str) -> bool:
     """Whether every class group of the table has the per-jet field ``name``."""
     groups = [v for v in table.values() if isinstance(v, dict) and "counts" in v]
     return bool(groups) and all(name in g for g in groups)
 
 
+def has_concentrations(table: dict) -> bool:
+    """Whether the table also gives each jet its neighbour's concentrations (the readout then matches them)."""
+    return groups_have(table, "concentrations")
+
+
 def has_profiles(table: dict) -> bool:
     """Whether the table also gives each jet its neighbour's profiles (the readout then copies them)."""
-    groups = [v for v in table.values() if isinstance(v, dict) and "counts" in v]
-    return bool(groups) and all("profiles" in g for g in groups)
+    return groups_have(table, "profiles")
 
 
 def draw_picks(table: dict, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -16,8 +16,9 @@ column bits independently, so the most probable halo pixels lie on the axis's ro
 halo pixel there lit in 38 / 55 / 67 % of generated jets, Tracks / ECAL / HCAL, against 19 / 28 / 36 % of real
 ones; the 2 x 2 corner blocks in 0-2 % against 10-22 %; 7 December, 2,000 jets each). Tracks and
 HCAL share their draw (a charged hadron leaves a track and a hadronic deposit in one place: in real jets 93 % of
-lit Tracks halo pixels have HCAL lit too), ECAL mostly draws its own (photons land apart: 39 %). Inside the cone,
-where the circuit's lean carries the channels' correlations, the most probable pixels are lit as before.
+lit Tracks halo pixels have HCAL lit too), ECAL mostly draws its own (photons land apart: 39 %). Inside the cone
+the most probable pixels are lit; tables fitted since 7 December 21:15 UTC rank them in the channels' joint order
+(``cone_order``), with the pixel diagonal to the brightest where the neighbour had it (``place_diagonals``).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def light(
     ones (outside the cone, drawn from the Born distribution when the table says so), rescaled to the drawn
     energies; each region's energy shared as in the neighbour (its shares, or without them its concentration, the
     lit pixels then at least the channel's readout level). With ``cone_rank_mix`` in the table the cone's lit
-    pixels and the shares follow the channels' joint order (``cone_order``, ``halo_order``); with
+    pixels and the shares follow the channels' joint order (``cone_order``, ``halo_order``; the cone's diagonal
+    pixel as in the neighbour, ``place_diagonals``, when the table has it); with
     ``anchored_at_cut``, a hard-threshold channel's shares are of its GeV above the cut (``anchor_profiles``)."""
     picks, jitter = drawn
     e = torch.as_tensor(energies, dtype=torch.float64)

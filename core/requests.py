@@ -261,7 +261,8 @@ class TrainRequest(Request):
         False,
         "quantum: give each channel's lit pixels the neighbour's shares in that channel's own order of probability "
         "(default: in the channels' joint order, ECAL and HCAL leaning on Tracks' ranks in the cone and HCAL's halo "
-        "on Tracks' deposits: core.quantum.lit_pixels.cone_order)",
+        "on Tracks' deposits: core.quantum.lit_pixels.cone_order; then ECAL's and HCAL's cone shared as in a "
+        "training jet with a Tracks cone and cone energies like the jet's: core.data.cone_donors)",
         label="Channels ordered alone",
     )
     hcal_towers: bool = option(

@@ -115,7 +115,8 @@ def refit_note(
                 + (
                     ", in the channels' joint order (ECAL and HCAL leaning on Tracks' ranks in the cone, HCAL's halo "
                     "on Tracks' deposits: core.quantum.lit_pixels.cone_order; the cone pixel diagonal to the brightest "
-                    "where the training jet had it: place_diagonals)"
+                    "where the training jet had it: place_diagonals; ECAL's and HCAL's cone shared as in a donor, a "
+                    "training jet with a Tracks cone and cone energies near the jet's: core.data.cone_donors)"
                     if ordered
                     else ""
                 )

@@ -110,6 +110,7 @@ def _cone_width_correlation(mix: list | None, seed: int = 0) -> dict[str, float]
     for (i, j), v in zip(CONE, (10.0, 5.0, 2.5, 1.0), strict=True):  # four unequal cone shares in every jet
         x[:, :, i, j] = v
     table = fit_table(x, y, "channels", channel_order=mix is not None)
+    table.pop("donor_energy_weight", None)  # the rank mix alone (the donors: tests/test_quantum_cone_donors.py)
     if mix is not None:
         table["cone_rank_mix"] = mix
     n = 600

@@ -29,6 +29,7 @@ import base64
 import numpy as np
 import torch
 
+from core.data.cone_donors import encode_fractions
 from core.data.energies import cone_mask, region_sums
 from core.data.observables import channel_widths as observable_widths
 from core.errors import JetInputError
@@ -140,11 +141,13 @@ def fit_counts(
     concentrations: np.ndarray | None = None,
     profiles: list | None = None,
     diagonals: np.ndarray | None = None,
+    fractions: np.ndarray | None = None,
 ) -> dict:
     """The table: per class ("all" without labels) up to ``JETS_PER_CLASS`` training jets' log energies, channel
     widths (N, 3) when given, counts (N, 6) and, when given, concentrations (N, 6; :func:`region_concentrations`)
     and profiles (per jet 6 arrays, :func:`region_profiles`, stored by :func:`encode_profile`), and where its cone's
-    diagonal pixel ranks (N, 2, 3; :func:`cone_diagonals`) when given, with the scale the
+    diagonal pixel ranks (N, 2, 3; :func:`cone_diagonals`) and each channel's cone fractions (N, 3, K;
+    ``core.data.cone_donors``) when given, with the scale the
     distances use. ``regions``: each jet's energies as its sampler draws them, inside and outside the cone
     (N, 2, 3) or channel totals (N, 3)."""
     r, k = np.asarray(regions, dtype=np.float64), np.asarray(counts)
@@ -160,6 +163,10 @@ def fit_counts(
     for name, value in (("concentrations", concentrations), ("diagonals", diagonals)):
         if value is not None and np.shape(value) != (len(r), 2, 3):
             raise JetInputError(f"multiplicity table: expected {name} of shape ({len(r)}, 2, 3), got {np.shape(value)}")
+    if fractions is not None and (np.ndim(fractions) != 3 or np.shape(fractions)[:2] != (len(r), 3)):
+        raise JetInputError(
+            f"multiplicity table: expected cone fractions of shape ({len(r)}, 3, K), got {np.shape(fractions)}"
+        )
     lengths = None if profiles is None else [[len(v) for v in p] for p in profiles]
     if lengths is not None and (len(lengths) != len(r) or lengths != k.reshape(len(r), 6).tolist()):
         raise JetInputError(f"multiplicity table: expected {len(r)} profiles of 6 arrays as long as the counts")
@@ -177,7 +184,7 @@ def fit_counts(
         if widths is not None:
             group["widths"] = np.round(logs[keep, dims:], 5).tolist()
         group["counts"] = k[keep].reshape(len(keep), -1).astype(int).tolist()
-        group.update(_per_jet_rows(keep, concentrations, profiles, diagonals))
+        group.update(_per_jet_rows(keep, concentrations, profiles, diagonals, fractions))
         groups["all" if lab == -1 else str(int(lab))] = group
     # Few training jets (a small test run): fewer neighbours, as many as the smallest class has.
     neighbours = min([NEIGHBOURS] + [len(g["counts"]) for g in groups.values()])
@@ -186,7 +193,7 @@ def fit_counts(
     return {"radius": float(radius), "neighbours": neighbours, "scale": scale.tolist(), **shape, **groups}
 
 
-def _per_jet_rows(keep: np.ndarray, concentrations, profiles, diagonals) -> dict:
+def _per_jet_rows(keep: np.ndarray, concentrations, profiles, diagonals, fractions) -> dict:
     """The optional per-jet fields of a table group, for the training jets ``keep``, in the table's order."""
     out: dict = {}
     if concentrations is not None:
@@ -195,6 +202,8 @@ def _per_jet_rows(keep: np.ndarray, concentrations, profiles, diagonals) -> dict
         out["profiles"] = [encode_profile(profiles[i]) for i in keep]
     if diagonals is not None:
         out["diagonals"] = np.asarray(diagonals)[keep].reshape(len(keep), -1).astype(int).tolist()
+    if fractions is not None:
+        out["cone_fractions"] = [encode_fractions(fractions[i]) for i in keep]
     return out
 
 

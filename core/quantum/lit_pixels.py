@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.data.cone_donors import cone_fractions, donor_cones, draw_donors
 from core.data.energies import JET_RADIUS, cone_mask, region_energies, rescale_channels, rescale_regions
 from core.data.multiplicity import (
     cone_diagonals,
@@ -57,6 +58,7 @@ HALO_SHARED = (1.0, 0.15, 1.0)  # per channel, how much of Tracks' draw it takes
 # 0.05 / 0.03 / 0.04 on the training jets (ECAL at 1.0, where ranks tie, 0.06 / 0.03 / 0.04; at 1.2, 0.18).
 CONE_RANK_MIX = ((1.0, 0.0, 0.0), (0.8, 1.0, 0.0), (0.6, -0.2, 1.0))
 HALO_FOLLOWS_TRACKS = (0.0, 0.0, 1.0)
+DONOR_ENERGY_WEIGHT = 0.3  # the donor's distance: Tracks' cone fractions and this x ECAL's, HCAL's log cone energy
 TRACKS_FLOOR_GEV = 1e-3  # the Tracks value an unlit pixel counts as in the halo order
 
 
@@ -81,13 +83,18 @@ def fit_table(
     y = None if labels is None else np.asarray(labels)
     shares = region_concentrations(small, JET_RADIUS) if concentrations else None
     rows = region_profiles(small, JET_RADIUS) if profiles else None
-    diagonals = cone_diagonals(small, JET_RADIUS) if channel_order and profiles else None
+    ordered = channel_order and profiles
+    diagonals = cone_diagonals(small, JET_RADIUS) if ordered else None
+    fractions = cone_fractions(small, JET_RADIUS) if ordered else None
     counts = region_counts(small, JET_RADIUS)
-    table = fit_counts(energies, counts, y, JET_RADIUS, concentrations=shares, profiles=rows, diagonals=diagonals)
+    table = fit_counts(
+        energies, counts, y, JET_RADIUS, concentrations=shares, profiles=rows, diagonals=diagonals, fractions=fractions
+    )
     if halo_draw:
         table.update(halo_temperature=HALO_TEMPERATURE, halo_shared=list(HALO_SHARED))  # not a class group
-    if channel_order and profiles:
+    if ordered:
         table.update(cone_rank_mix=[list(r) for r in CONE_RANK_MIX], halo_follows_tracks=list(HALO_FOLLOWS_TRACKS))
+        table["donor_energy_weight"] = DONOR_ENERGY_WEIGHT
     if profiles and energy == "cone":  # the tracker's cut: shares of the GeV above it (anchor_profiles)
         table["anchored_at_cut"] = hard_thresholds(small)
     return table
@@ -136,6 +143,24 @@ def place_diagonals(score: torch.Tensor, p: torch.Tensor, inside: torch.Tensor, 
     return out
 
 
+def give_donor_cones(
+    table: dict, lit: torch.Tensor, p: torch.Tensor, e: torch.Tensor, u: torch.Tensor, labels, levels: list[float]
+) -> torch.Tensor:
+    """``lit`` (N, 3, H, W) GeV with ECAL's and HCAL's cone energy shared as in a donor (``core.data.cone_donors``):
+    a training jet of the class with a Tracks cone like this jet's and ECAL and HCAL cone energies like its drawn
+    ones ``e`` (N, 2, 3; channel totals: Tracks alone), picked by ``u``. Where Tracks' deposits sit follows the
+    circuit; ECAL's and HCAL's beside them follow a real jet with such a Tracks, on the pixels the state lit."""
+    inside = cone_mask(lit.shape[-1], table["radius"])
+    groups = {k: v for k, v in table.items() if isinstance(v, dict) and "cone_fractions" in v}
+    names = ["all"] * len(lit) if labels is None else [str(int(v)) for v in torch.as_tensor(labels).tolist()]
+    tracks = torch.from_numpy(cone_fractions(lit, table["radius"])[:, 0])
+    energies = torch.log1p(e[:, 0, 1:3].clamp_min(0)) if e.ndim == 3 else None
+    donor = draw_donors(groups, names, tracks, u, energies, float(table["donor_energy_weight"]))
+    out = lit.clone()
+    out[..., inside] = donor_cones(lit[..., inside], donor, p[..., inside] > 0, levels)
+    return out
+
+
 def halo_order(p: torch.Tensor, lit: torch.Tensor, follow: list[float]) -> torch.Tensor:
     """(N, 3, H, W) scores ordering each channel's lit halo pixels: log p plus ``follow[c]`` x the log of the
     Tracks GeV there (an unlit Tracks pixel counting as ``TRACKS_FLOOR_GEV``); -inf where p = 0."""
@@ -163,8 +188,12 @@ def halo_scores(p: torch.Tensor, jitter: torch.Tensor, temperature: float, share
 
 def draw_readout(table: dict, n: int, shape: tuple[int, ...], generator: torch.Generator | None) -> tuple:
     """What the readout of ``n`` jets draws, before any image exists (a seed gives the same jets): which of the
-    nearest training jets each takes its counts from, and a tiny jitter that breaks ties between pixels."""
-    return draw_picks(table, n, generator), torch.rand((n, *shape), generator=generator)
+    nearest training jets each takes its counts from, a tiny jitter that breaks ties between pixels and, for a
+    table with cone donors (``give_donor_cones``), a uniform number per jet that picks its donor."""
+    picks, jitter = draw_picks(table, n, generator), torch.rand((n, *shape), generator=generator)
+    if "donor_energy_weight" not in table:
+        return picks, jitter
+    return picks, jitter, torch.rand(n, generator=generator, dtype=torch.float64)
 
 
 def light(
@@ -181,34 +210,53 @@ def light(
     energies; each region's energy shared as in the neighbour (its shares, or without them its concentration, the
     lit pixels then at least the channel's readout level). With ``cone_rank_mix`` in the table the cone's lit
     pixels and the shares follow the channels' joint order (``cone_order``, ``halo_order``; the cone's diagonal
-    pixel as in the neighbour, ``place_diagonals``, when the table has it); with
+    pixel as in the neighbour, ``place_diagonals``, when the table has it; ECAL's and HCAL's cone shared as a
+    donor's with a Tracks cone like this jet's, ``give_donor_cones``, when it has ``donor_energy_weight``); with
     ``anchored_at_cut``, a hard-threshold channel's shares are of its GeV above the cut (``anchor_profiles``)."""
-    picks, jitter = drawn
+    picks, jitter = drawn[:2]
     e = torch.as_tensor(energies, dtype=torch.float64)
-    rescale = rescale_regions if e.ndim == 3 else rescale_channels
-    values = rescale(shapes, e).double()
     p = shapes.double() / shapes.double().sum((-1, -2), keepdim=True).clamp_min(1e-300)
     score = p + 1e-9 * jitter
-    drawn = draw_neighbours(table, e, labels, picks=picks)
+    neighbour = draw_neighbours(table, e, labels, picks=picks)
     inside = cone_mask(shapes.shape[-1], table["radius"])
-    ordered = "cone_rank_mix" in table and "profiles" in drawn
+    ordered = "cone_rank_mix" in table and "profiles" in neighbour
     if ordered:  # the cone's pixels in the order the channels take together
         score = torch.where(inside, cone_order(p, jitter, inside, table["cone_rank_mix"]), score)
-        if "diagonals" in drawn:  # ... and the pixel diagonal to the brightest where the neighbour had it
-            score = place_diagonals(score, p, inside, drawn["diagonals"][:, 0])
+        if "diagonals" in neighbour:  # ... and the pixel diagonal to the brightest where the neighbour had it
+            score = place_diagonals(score, p, inside, neighbour["diagonals"][:, 0])
     if "halo_temperature" in table:  # the halo drawn from the Born distribution
         halo = halo_scores(p, jitter, float(table["halo_temperature"]), table["halo_shared"])
         score = torch.where(inside, score, halo)
-    lit = light_by_count(score, values, drawn["counts"], inside, levels or [0.0] * 3)
-    if "profiles" in drawn:  # how each region's energy is shared: as in the same neighbour, pixel by pixel
+    lit = share(table, shapes, score, e, neighbour, ordered, levels)
+    if ordered and "donor_energy_weight" in table:  # ECAL and HCAL in the cone as in a real jet with this Tracks
+        lit = give_donor_cones(table, lit, p, e, drawn[2], labels, levels or [0.0] * 3)
+    return lit
+
+
+def share(
+    table: dict,
+    shapes: torch.Tensor,
+    score: torch.Tensor,
+    e: torch.Tensor,
+    neighbour: dict,
+    ordered: bool,
+    levels: list[float] | None,
+) -> torch.Tensor:
+    """The GeV image (:func:`light`) for pixel scores ``score``: the neighbour's number of lit pixels per channel
+    and region, the highest scores, sharing the drawn energies ``e`` as in the neighbour."""
+    rescale = rescale_regions if e.ndim == 3 else rescale_channels
+    inside = cone_mask(shapes.shape[-1], table["radius"])
+    p = shapes.double() / shapes.double().sum((-1, -2), keepdim=True).clamp_min(1e-300)
+    lit = light_by_count(score, rescale(shapes, e).double(), neighbour["counts"], inside, levels or [0.0] * 3)
+    if "profiles" in neighbour:  # how each region's energy is shared: as in the same neighbour, pixel by pixel
         lit = rescale(lit, e)
         order = None
         if ordered:  # ... in the channels' joint order (the cone) and HCAL after Tracks (the halo)
             order = torch.where(inside, score, halo_order(p, lit, table["halo_follows_tracks"]))
-        shares = drawn["profiles"]
-        if "anchored_at_cut" in table and "energies" in drawn and e.ndim == 3:  # no track pushed under the cut
-            shares = anchor_profiles(shares, drawn["energies"], e, levels or [0.0] * 3, table["anchored_at_cut"])
+        shares = neighbour["profiles"]
+        if "anchored_at_cut" in table and "energies" in neighbour and e.ndim == 3:  # no track pushed under the cut
+            shares = anchor_profiles(shares, neighbour["energies"], e, levels or [0.0] * 3, table["anchored_at_cut"])
         lit = match_profile(lit, shares, inside, order=order)
-    elif "concentrations" in drawn:  # ... or its sum of squared shares
-        lit = match_concentration(lit, drawn["concentrations"], inside, levels or [0.0] * 3)
+    elif "concentrations" in neighbour:  # ... or its sum of squared shares
+        lit = match_concentration(lit, neighbour["concentrations"], inside, levels or [0.0] * 3)
     return rescale(torch.where(shapes > 0, lit, torch.zeros_like(lit)), e)

@@ -559,6 +559,7 @@ class QuantumTask:
             "profile_readout": has_profiles(self.multiplicity_table or {}),
             "halo_draw_temperature": (self.multiplicity_table or {}).get("halo_temperature"),
             "channel_order": (self.multiplicity_table or {}).get("cone_rank_mix"),
+            "cone_donor_energy_weight": (self.multiplicity_table or {}).get("donor_energy_weight"),
         }
 
     def signal_levels(self) -> np.ndarray:
@@ -596,6 +597,11 @@ class QuantumTask:
             )
             if any(table.get("anchored_at_cut", ())):
                 note += " (Tracks' shares of its GeV above the tracker's cut)"
+            if "donor_energy_weight" in table:
+                note += (
+                    "; ECAL's and HCAL's energy in the cone then shared as in a training jet whose Tracks cone and "
+                    "cone energies are near this jet's (a donor)"
+                )
         elif has_concentrations(table):
             note += ", each region's energy shared among them as concentrated as in that jet"
         return note

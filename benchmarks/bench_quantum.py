@@ -395,6 +395,11 @@ def make_readout(args, x_tr: torch.Tensor, y_tr: torch.Tensor, energy: str, shot
         "; the shares in the channels' joint order, ECAL and HCAL leaning on Tracks' ranks in the cone and HCAL's "
         "halo on Tracks' GeV"
         + ("; the cone's diagonal pixel placed as in the neighbour" if groups_have(table, "diagonals") else "")
+        + (
+            "; ECAL's and HCAL's cone shared as a donor's, a training jet with a Tracks cone like the jet's"
+            if "donor_energy_weight" in table
+            else ""
+        )
         if "cone_rank_mix" in table
         else ""
     )

@@ -18,7 +18,9 @@ ones; the 2 x 2 corner blocks in 0-2 % against 10-22 %; 7 December, 2,000 jets e
 HCAL share their draw (a charged hadron leaves a track and a hadronic deposit in one place: in real jets 93 % of
 lit Tracks halo pixels have HCAL lit too), ECAL mostly draws its own (photons land apart: 39 %). Inside the cone
 the most probable pixels are lit; tables fitted since 7 December 21:15 UTC rank them in the channels' joint order
-(``cone_order``), with the pixel diagonal to the brightest where the neighbour had it (``place_diagonals``).
+(``cone_order``), with the pixel diagonal to the brightest where the neighbour had it (``place_diagonals``); tables
+fitted since 8 December then share ECAL's and HCAL's cone energy as a donor does, a training jet whose Tracks cone
+is like the generated one's (``give_donor_cones``, ``core.data.cone_donors``).
 """
 
 from __future__ import annotations
@@ -76,9 +78,10 @@ def fit_table(
     with each region's concentration (the concentration readout) unless ``concentrations`` is False, each
     region's shares in full (the profile readout, ``core.data.readout.match_profile``) unless ``profiles`` is
     False, the halo drawn from the Born distribution (``halo_scores``) unless ``halo_draw`` is False, and the
-    channels' shares ordered together (``cone_order``, ``halo_order``) unless ``channel_order`` is False (it needs
-    the profiles); with profiles in cone coordinates, the shares of a channel with a hard readout threshold are
-    taken above it (``core.data.readout.anchor_profiles``)."""
+    channels' shares ordered together (``cone_order``, ``halo_order``; then ECAL's and HCAL's cone from a donor,
+    ``give_donor_cones``) unless ``channel_order`` is False (it needs the profiles); with profiles in cone
+    coordinates, the shares of a channel with a hard readout threshold are taken above it
+    (``core.data.readout.anchor_profiles``)."""
     energies = region_energies(small) if energy == "cone" else small.double().sum((-1, -2)).numpy()
     y = None if labels is None else np.asarray(labels)
     shares = region_concentrations(small, JET_RADIUS) if concentrations else None

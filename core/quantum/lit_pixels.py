@@ -230,13 +230,13 @@ def light(
     if "halo_temperature" in table:  # the halo drawn from the Born distribution
         halo = halo_scores(p, jitter, float(table["halo_temperature"]), table["halo_shared"])
         score = torch.where(inside, score, halo)
-    lit = share(table, shapes, score, e, neighbour, ordered, levels)
+    lit = share_regions(table, shapes, score, e, neighbour, ordered, levels)
     if ordered and "donor_energy_weight" in table:  # ECAL and HCAL in the cone as in a real jet with this Tracks
         lit = give_donor_cones(table, lit, p, e, drawn[2], labels, levels or [0.0] * 3)
     return lit
 
 
-def share(
+def share_regions(
     table: dict,
     shapes: torch.Tensor,
     score: torch.Tensor,

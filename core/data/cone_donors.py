@@ -1,4 +1,4 @@
-"""Where ECAL's and HCAL's deposits sit in a 2 x 2 cone, given Tracks': the order a real jet's Tracks cone implies.
+"""Where ECAL's and HCAL's deposits sit in the cone, given Tracks': as in a real jet whose Tracks cone is alike.
 
 At 8 x 8 the cone (R < 0.4) is the four central pixels. The jet axis is not at their common corner (their distances
 to it are 0.185, 0.197, 0.197 and 0.209), so a channel's width inside the cone says which of them hold its energy,
